@@ -1,0 +1,38 @@
+// Bias gradient: out[c] = sum over images and positions of grad[(img·total + offset + c)·inner + i].
+// One workgroup per channel with a tree reduction in workgroup memory: deterministic, no atomics.
+// For a linear layer, inner = 1 and total = the number of features.
+struct Params {
+    batch: u32, channels: u32, inner: u32, offset: u32,
+    total: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> grad: array<f32>;
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+
+var<workgroup> partial: array<f32, 256>;
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+    let c = wid.x + wid.y * nwg.x;
+    if (c >= p.channels) {
+        return;
+    }
+    var sum = 0.0;
+    let count = p.batch * p.inner;
+    for (var j = lidx; j < count; j += 256u) {
+        let img = j / p.inner;
+        sum += grad[(img * p.total + p.offset + c) * p.inner + j % p.inner];
+    }
+    partial[lidx] = sum;
+    workgroupBarrier();
+    for (var stride = 128u; stride > 0u; stride >>= 1u) {
+        if (lidx < stride) {
+            partial[lidx] += partial[lidx + stride];
+        }
+        workgroupBarrier();
+    }
+    if (lidx == 0u) {
+        out[c] = partial[0];
+    }
+}

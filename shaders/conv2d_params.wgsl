@@ -1,0 +1,39 @@
+// Parameters shared by the three convolution kernels (forward, input gradient, weight gradient).
+// Tensors are NCHW. The input and output may be channel ranges of wider tensors
+// (offset, total): Inception's paths read and write their slice of a concatenation in place.
+struct Params {
+    m: u32, n: u32, k: u32, splits: u32,          // the implicit GEMM's shape
+    batch: u32, cin: u32, h: u32, w: u32,
+    cout: u32, oh: u32, ow: u32, kh: u32,
+    kw: u32, stride: u32, pad: u32, flags: u32,   // flags: 1 = fused ReLU, 2 = accumulate into output
+    in_offset: u32, in_total: u32, out_offset: u32, out_total: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+
+const FLAG_RELU: u32 = 1u;
+const FLAG_ACCUMULATE: u32 = 2u;
+
+// Index of input element (image, channel, y, x) in the (possibly wider) input tensor.
+fn input_index(img: u32, c: u32, y: u32, x: u32) -> u32 {
+    return ((img * p.in_total + p.in_offset + c) * p.h + y) * p.w + x;
+}
+
+// Index of output element (image, channel, pixel) in the (possibly wider) output tensor.
+fn output_index(img: u32, c: u32, pixel: u32) -> u32 {
+    return (img * p.out_total + p.out_offset + c) * (p.oh * p.ow) + pixel;
+}
+
+// The input element under output pixel `pixel` at kernel tap `tap` (ci·kh·kw order),
+// or -1 where the tap falls on padding.
+fn im2col_index(img: u32, pixel: u32, tap: u32) -> i32 {
+    let khw = p.kh * p.kw;
+    let ci = tap / khw;
+    let ky = (tap % khw) / p.kw;
+    let kx = tap % p.kw;
+    let iy = i32((pixel / p.ow) * p.stride + ky) - i32(p.pad);
+    let ix = i32((pixel % p.ow) * p.stride + kx) - i32(p.pad);
+    if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) {
+        return -1;
+    }
+    return i32(input_index(img, ci, u32(iy), u32(ix)));
+}

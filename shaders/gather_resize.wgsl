@@ -1,0 +1,52 @@
+// The input pipeline: gathers a batch of 28×28 u8 images by index from the GPU-resident dataset,
+// resizes each to side×side with bilinear interpolation (half-pixel centres, align_corners = false,
+// as torch.nn.functional.interpolate), and scales to [0, 1]. Labels are gathered alongside.
+// Images are packed four pixels to a u32 (little-endian), as the raw IDX bytes arrive.
+struct Params {
+    batch: u32, side: u32, src_h: u32, src_w: u32,
+    first: u32, _pad0: u32, _pad1: u32, _pad2: u32,   // first: position in `order` of the batch
+}
+@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(1) var<storage, read> pixels: array<u32>;
+@group(0) @binding(2) var<storage, read> all_labels: array<u32>;
+@group(0) @binding(3) var<storage, read> order: array<u32>;
+@group(0) @binding(4) var<storage, read_write> images: array<f32>;
+@group(0) @binding(5) var<storage, read_write> labels: array<u32>;
+
+fn pixel(image: u32, y: u32, x: u32) -> f32 {
+    let byte = image * p.src_h * p.src_w + y * p.src_w + x;
+    return f32((pixels[byte / 4u] >> ((byte % 4u) * 8u)) & 255u);
+}
+
+// Source coordinate and weight along one axis, as PyTorch's area_pixel_compute_source_index.
+fn source(dst: u32, src_size: u32) -> vec3<f32> {
+    let scale = f32(src_size) / f32(p.side);
+    let s = max((f32(dst) + 0.5) * scale - 0.5, 0.0);
+    let i0 = min(u32(floor(s)), src_size - 1u);
+    let i1 = min(i0 + 1u, src_size - 1u);
+    return vec3<f32>(f32(i0), f32(i1), s - f32(i0));
+}
+
+@compute @workgroup_size(256)
+fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
+        @builtin(local_invocation_index) lidx: u32) {
+    let i = (wid.x + wid.y * nwg.x) * 256u + lidx;
+    let area = p.side * p.side;
+    if (i >= p.batch * area) {
+        return;
+    }
+    let b = i / area;
+    let image = order[p.first + b];
+    let sy = source((i % area) / p.side, p.src_h);
+    let sx = source(i % p.side, p.src_w);
+    let y0 = u32(sy.x);
+    let y1 = u32(sy.y);
+    let x0 = u32(sx.x);
+    let x1 = u32(sx.y);
+    let top = pixel(image, y0, x0) * (1.0 - sx.z) + pixel(image, y0, x1) * sx.z;
+    let bottom = pixel(image, y1, x0) * (1.0 - sx.z) + pixel(image, y1, x1) * sx.z;
+    images[i] = (top * (1.0 - sy.z) + bottom * sy.z) / 255.0;
+    if (i % area == 0u) {
+        labels[b] = all_labels[image];
+    }
+}

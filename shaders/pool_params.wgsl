@@ -1,0 +1,20 @@
+// Parameters shared by the pooling kernels. Tensors are NCHW; a "plane" is one (image, channel).
+struct Params {
+    planes: u32, h: u32, w: u32, oh: u32,
+    ow: u32, kh: u32, kw: u32, stride: u32,
+    pad: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+}
+@group(0) @binding(0) var<uniform> p: Params;
+
+fn invocation_index(wid: vec3<u32>, nwg: vec3<u32>, lidx: u32) -> u32 {
+    return (wid.x + wid.y * nwg.x) * 256u + lidx;
+}
+
+// The output rows (or columns) whose windows cover input row `i`: [first, last], maybe empty.
+fn covering(i: u32, k: u32, out_size: u32) -> vec2<i32> {
+    let s = i32(p.stride);
+    let lo = i32(i + p.pad) - i32(k) + 1;
+    let first = select(0, (lo + s - 1) / s, lo > 0);
+    let last = min(i32(out_size) - 1, i32(i + p.pad) / s);
+    return vec2<i32>(first, last);
+}

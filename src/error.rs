@@ -1,0 +1,57 @@
+//! Every way the engine can refuse work, each with a message a user can act on.
+
+use thiserror::Error;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+pub enum EngineError {
+    #[error(
+        "no WebGPU adapter was found: use a browser with WebGPU (Chrome/Edge 113+, Firefox 141+, Safari 26+) \
+         or, natively, a Vulkan, Metal or DX12 driver (on Linux without a GPU: Mesa's lavapipe, package mesa-vulkan-drivers). Details: {0}"
+    )]
+    NoAdapter(String),
+
+    #[error("the GPU adapter refused to create a device: {0}")]
+    DeviceRequest(String),
+
+    #[error(
+        "the GPU adapter's limit {limit} is {available}, but cnnscope needs at least {required}"
+    )]
+    LimitsTooSmall { limit: &'static str, required: u64, available: u64 },
+
+    #[error("{op}: {detail}")]
+    InvalidShape { op: String, detail: String },
+
+    #[error(
+        "{what} needs a buffer of {bytes} bytes, but this GPU allows at most {limit} bytes per buffer binding; \
+         lower the batch size, the input side or the width"
+    )]
+    BufferTooLarge { what: String, bytes: u64, limit: u64 },
+
+    #[error("the GPU reported an error: {0}")]
+    Gpu(String),
+
+    #[error("reading results back from the GPU failed: {0}")]
+    Readback(String),
+}
+
+impl EngineError {
+    /// A shape error for `op` (the layer or kernel name) with the numbers that do not fit.
+    pub fn shape(op: impl Into<String>, detail: impl Into<String>) -> Self {
+        EngineError::InvalidShape { op: op.into(), detail: detail.into() }
+    }
+
+    /// The same error, now naming the layer it happened in ("conv3: ...").
+    pub fn in_layer(self, layer: &str) -> Self {
+        match self {
+            EngineError::InvalidShape { op, detail } => {
+                EngineError::InvalidShape { op: format!("{layer} ({op})"), detail }
+            }
+            EngineError::BufferTooLarge { what, bytes, limit } => {
+                EngineError::BufferTooLarge { what: format!("{layer}: {what}"), bytes, limit }
+            }
+            other => other,
+        }
+    }
+}
+
+pub type Result<T> = std::result::Result<T, EngineError>;

@@ -1,0 +1,204 @@
+//! The GPU context: one adapter, one device with the adapter's real limits, and compiled pipelines.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, OnceLock};
+
+use crate::error::{EngineError, Result};
+use crate::tensor::{DType, Tensor};
+
+/// What the engine needs from any adapter. WebGPU's defaults satisfy all of it; a smaller adapter
+/// (some mobile or compatibility-mode devices) is refused up front with the limit named.
+const REQUIRED: [(&str, fn(&wgpu::Limits) -> u64, u64); 4] = [
+    ("maxComputeInvocationsPerWorkgroup", |l| l.max_compute_invocations_per_workgroup as u64, 256),
+    ("maxComputeWorkgroupStorageSize", |l| l.max_compute_workgroup_storage_size as u64, 8192),
+    ("maxStorageBuffersPerShaderStage", |l| l.max_storage_buffers_per_shader_stage as u64, 5),
+    ("maxComputeWorkgroupSizeX", |l| l.max_compute_workgroup_size_x as u64, 256),
+];
+
+/// WebGPU's default limits, the floor every conforming adapter reaches.
+pub fn webgpu_default_limits() -> wgpu::Limits {
+    wgpu::Limits::default()
+}
+
+/// How a kernel uses each storage buffer it binds (binding 0 is always its uniform parameters).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    Read,
+    ReadWrite,
+}
+
+/// A compiled compute pipeline and the layout its bind groups follow.
+pub struct Pipeline {
+    pub(crate) pipeline: wgpu::ComputePipeline,
+    pub(crate) layout: wgpu::BindGroupLayout,
+}
+
+/// Everything that runs work on one GPU device.
+pub struct Gpu {
+    pub device: wgpu::Device,
+    pub queue: wgpu::Queue,
+    /// Who made the adapter and what it is (name, vendor, backend, device type, driver).
+    pub info: wgpu::AdapterInfo,
+    /// The limits the device was created with: the adapter's own, not WebGPU's defaults.
+    pub limits: wgpu::Limits,
+    pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
+    errors: Arc<Mutex<Vec<String>>>,
+    scratch: Mutex<Option<wgpu::Buffer>>,
+    placeholder: OnceLock<Tensor>,
+}
+
+impl Gpu {
+    /// Opens the best adapter (a discrete GPU where there is one) with all of its limits.
+    pub async fn new() -> Result<Gpu> {
+        let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+        let adapter = instance
+            .request_adapter(&wgpu::RequestAdapterOptions {
+                power_preference: wgpu::PowerPreference::HighPerformance,
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| EngineError::NoAdapter(e.to_string()))?;
+        let limits = adapter.limits();
+        for (name, get, required) in REQUIRED {
+            let available = get(&limits);
+            if available < required {
+                return Err(EngineError::LimitsTooSmall { limit: name, required, available });
+            }
+        }
+        let (device, queue) = adapter
+            .request_device(&wgpu::DeviceDescriptor {
+                label: Some("cnnscope"),
+                required_limits: limits.clone(),
+                ..Default::default()
+            })
+            .await
+            .map_err(|e| EngineError::DeviceRequest(e.to_string()))?;
+        // wgpu panics on an uncaptured error by default; we record it and report it as a typed
+        // error at the next readback instead.
+        let errors = Arc::new(Mutex::new(Vec::new()));
+        let sink = errors.clone();
+        device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
+            sink.lock().unwrap().push(e.to_string());
+        }));
+        Ok(Gpu {
+            device,
+            queue,
+            info: adapter.get_info(),
+            limits,
+            pipelines: Mutex::new(HashMap::new()),
+            errors,
+            scratch: Mutex::new(None),
+            placeholder: OnceLock::new(),
+        })
+    }
+
+    /// One line naming the adapter, for logs and benchmark tables.
+    pub fn describe(&self) -> String {
+        let i = &self.info;
+        let name = if i.name.is_empty() { "unnamed adapter" } else { &i.name };
+        format!("{name} ({:?}, {:?}, driver {} {})", i.backend, i.device_type, i.driver, i.driver_info)
+            .replace(" )", ")")
+    }
+
+    /// The largest buffer a kernel may bind, in bytes.
+    pub fn max_binding_bytes(&self) -> u64 {
+        self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size as u64)
+    }
+
+    /// The pipeline for `key`, compiled from `source()` on first use and cached afterwards.
+    pub(crate) fn pipeline(&self, key: &str, storage: &[Access], source: impl FnOnce() -> String) -> Arc<Pipeline> {
+        if let Some(p) = self.pipelines.lock().unwrap().get(key) {
+            return p.clone();
+        }
+        let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
+            label: Some(key),
+            source: wgpu::ShaderSource::Wgsl(source().into()),
+        });
+        let uniform = wgpu::BindGroupLayoutEntry {
+            binding: 0,
+            visibility: wgpu::ShaderStages::COMPUTE,
+            ty: wgpu::BindingType::Buffer {
+                ty: wgpu::BufferBindingType::Uniform,
+                has_dynamic_offset: false,
+                min_binding_size: None,
+            },
+            count: None,
+        };
+        let entries: Vec<_> = std::iter::once(uniform)
+            .chain(storage.iter().enumerate().map(|(i, access)| wgpu::BindGroupLayoutEntry {
+                binding: i as u32 + 1,
+                visibility: wgpu::ShaderStages::COMPUTE,
+                ty: wgpu::BindingType::Buffer {
+                    ty: wgpu::BufferBindingType::Storage { read_only: *access == Access::Read },
+                    has_dynamic_offset: false,
+                    min_binding_size: None,
+                },
+                count: None,
+            }))
+            .collect();
+        let layout = self.device.create_bind_group_layout(&wgpu::BindGroupLayoutDescriptor {
+            label: Some(key),
+            entries: &entries,
+        });
+        let pipeline_layout = self.device.create_pipeline_layout(&wgpu::PipelineLayoutDescriptor {
+            label: Some(key),
+            bind_group_layouts: &[Some(&layout)],
+            immediate_size: 0,
+        });
+        let pipeline = self.device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+            label: Some(key),
+            layout: Some(&pipeline_layout),
+            module: &module,
+            entry_point: Some("main"),
+            compilation_options: Default::default(),
+            cache: None,
+        });
+        let compiled = Arc::new(Pipeline { pipeline, layout });
+        self.pipelines.lock().unwrap().insert(key.to_string(), compiled.clone());
+        compiled
+    }
+
+    /// A scratch buffer of at least `bytes`, shared by kernels that need temporary space inside one
+    /// command buffer (dispatches run in order, so one user finishes before the next begins).
+    pub(crate) fn scratch(&self, bytes: u64) -> wgpu::Buffer {
+        let mut slot = self.scratch.lock().unwrap();
+        match slot.as_ref() {
+            Some(b) if b.size() >= bytes => b.clone(),
+            _ => {
+                let b = self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("scratch"),
+                    size: bytes.next_power_of_two().min(self.max_binding_bytes()).max(bytes),
+                    usage: wgpu::BufferUsages::STORAGE,
+                    mapped_at_creation: false,
+                });
+                *slot = Some(b.clone());
+                b
+            }
+        }
+    }
+
+    /// A 4-element tensor for bindings a kernel declares but a particular call does not read.
+    pub(crate) fn placeholder(&self) -> Tensor {
+        self.placeholder
+            .get_or_init(|| Tensor::zeros(self, &[4], DType::F32, "placeholder").expect("16 bytes always fit"))
+            .clone()
+    }
+
+    /// Waits for submitted work natively; in the browser the event loop drives it, so this returns.
+    pub(crate) fn poll(&self) {
+        #[cfg(not(target_arch = "wasm32"))]
+        let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
+    }
+
+    /// Errors the device reported since the last call, as one typed error.
+    pub fn take_error(&self) -> Result<()> {
+        let mut errors = self.errors.lock().unwrap();
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            let message = errors.join("; ");
+            errors.clear();
+            Err(EngineError::Gpu(message))
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! cnnscope's engine: the classic CNNs' layers as WGSL compute shaders on WebGPU (wgpu), natively
+//! and in the browser.
+//!
+//! - [`gpu`]: the adapter, device, limits and compiled pipelines;
+//! - [`tensor`]: GPU-resident arrays and channel views;
+//! - [`recorder`]: many kernels recorded into one command buffer;
+//! - [`ops`]: the kernels, forward and backward, grouped by layer type;
+//! - [`reference`]: plain CPU versions of every kernel, the tests' first oracle.
+
+pub mod error;
+pub mod gpu;
+pub mod ops;
+pub mod recorder;
+pub mod reference;
+mod shaders;
+pub mod tensor;
+
+pub use error::{EngineError, Result};
+pub use gpu::Gpu;
+pub use recorder::{GemmCore, Recorder};
+pub use tensor::{DType, Tensor, View};

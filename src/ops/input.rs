@@ -1,0 +1,50 @@
+//! The input pipeline: a batch gathered by index from the GPU-resident dataset and resized.
+
+use crate::error::{EngineError, Result};
+use crate::gpu::Access;
+use crate::ops::{check_shape, elementwise};
+use crate::recorder::Recorder;
+use crate::tensor::{DType, Tensor};
+use crate::shaders;
+
+/// images[b] = resize(dataset[order[first + b]]) / 255 (bilinear, half-pixel centres) and
+/// labels[b] = dataset_labels[order[first + b]].
+///
+/// `pixels` holds `count` images of src_h×src_w u8 pixels packed four to a u32 (little-endian);
+/// `all_labels` one u32 per image; `images` is [batch, 1, side, side]; `labels` is [batch] u32.
+pub fn gather_resize(
+    rec: &mut Recorder,
+    pixels: &Tensor,
+    (src_h, src_w): (usize, usize),
+    all_labels: &Tensor,
+    order: &Tensor,
+    first: usize,
+    images: &Tensor,
+    labels: &Tensor,
+) -> Result<()> {
+    let s = images.shape();
+    let (batch, side) = match *s {
+        [b, 1, h, w] if h == w => (b, h),
+        _ => return Err(EngineError::shape("input batch", format!("images must be [batch, 1, side, side], got {s:?}"))),
+    };
+    check_shape("input labels", labels, &[batch])?;
+    let count = all_labels.len();
+    if pixels.len() * 4 < count * src_h * src_w {
+        return Err(EngineError::shape(
+            "input dataset",
+            format!("{count} images of {src_h}×{src_w} need {} packed words, got {}", (count * src_h * src_w).div_ceil(4), pixels.len()),
+        ));
+    }
+    if first + batch > order.len() {
+        return Err(EngineError::shape("input batch", format!("positions {first}..{} exceed the order's {} entries", first + batch, order.len())));
+    }
+    for (what, t) in [("dataset pixels", pixels), ("dataset labels", all_labels), ("order", order), ("batch labels", labels)] {
+        if t.dtype() != DType::U32 {
+            return Err(EngineError::shape("input", format!("{what} must be a u32 tensor")));
+        }
+    }
+    let params = [batch, side, src_h, src_w, first].map(|v| v as u32);
+    let storage = [Access::Read, Access::Read, Access::Read, Access::ReadWrite, Access::ReadWrite];
+    let buffers = [pixels.buffer(), all_labels.buffer(), order.buffer(), images.buffer(), labels.buffer()];
+    elementwise(rec, "gather_resize", || shaders::GATHER_RESIZE.to_string(), &storage, &params, &buffers, images.len())
+}

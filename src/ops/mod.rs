@@ -1,0 +1,66 @@
+//! The kernels, grouped by layer type. Each function checks its tensors' shapes, then records one
+//! or more dispatches on a [`Recorder`]; nothing runs until the recorder is submitted.
+
+pub mod activation;
+pub mod concat;
+pub mod conv2d;
+mod gemm;
+pub mod input;
+pub mod linear;
+pub mod loss;
+pub mod optim;
+pub mod pool;
+
+use crate::error::{EngineError, Result};
+use crate::gpu::Access;
+use crate::recorder::Recorder;
+use crate::shaders;
+use crate::tensor::{Tensor, View};
+
+pub use activation::{Dropout, relu_backward, relu_forward};
+pub use concat::copy_channels;
+pub use conv2d::Conv2d;
+pub use input::gather_resize;
+pub use linear::{Linear, Matmul};
+pub use loss::{softmax, softmax_cross_entropy};
+pub use optim::{Adam, Sgd};
+pub use pool::{Pool2d, PoolKind};
+
+/// A tensor must have exactly `shape`.
+pub(crate) fn check_shape(what: &str, tensor: &Tensor, shape: &[usize]) -> Result<()> {
+    if tensor.shape() != shape {
+        return Err(EngineError::shape(what, format!("expected shape {shape:?}, got {:?}", tensor.shape())));
+    }
+    Ok(())
+}
+
+/// WebGPU forbids binding one buffer as both input and output of a dispatch.
+pub(crate) fn check_distinct(what: &str, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
+    if inputs.iter().any(|t| t.buffer() == output.buffer()) {
+        return Err(EngineError::shape(what, "the output must not share memory with an input"));
+    }
+    Ok(())
+}
+
+/// Records a kernel with one invocation per element of `count` (256 per workgroup).
+pub(crate) fn elementwise(
+    rec: &mut Recorder,
+    key: &str,
+    source: impl FnOnce() -> String,
+    storage: &[Access],
+    params: &[u32],
+    buffers: &[&wgpu::Buffer],
+    count: usize,
+) -> Result<()> {
+    let pipeline = rec.gpu.pipeline(key, storage, source);
+    rec.dispatch(pipeline, params, buffers, count.div_ceil(256) as u64)
+}
+
+/// out[c] = the sum over images and positions of channel c of `grad`: bias gradients.
+pub(crate) fn sum_channels(rec: &mut Recorder, grad: View, out: &Tensor) -> Result<()> {
+    check_distinct("bias gradient", &[grad.tensor], out)?;
+    let (batch, channels, h, w) = grad.dims();
+    let params = [batch, channels, h * w, grad.offset, grad.total_channels()].map(|v| v as u32);
+    let pipeline = rec.gpu.pipeline("channel_sum", &[Access::Read, Access::ReadWrite], || shaders::CHANNEL_SUM.to_string());
+    rec.dispatch(pipeline, &params, &[grad.tensor.buffer(), out.buffer()], channels as u64)
+}

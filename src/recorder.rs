@@ -1,0 +1,120 @@
+//! Records many kernel dispatches and submits them as one command buffer, so a whole training step
+//! costs one submission and one uniform-buffer upload.
+
+use std::sync::Arc;
+
+use wgpu::util::DeviceExt;
+
+use crate::error::{EngineError, Result};
+use crate::gpu::{Gpu, Pipeline};
+
+/// Which GEMM core the convolution and linear kernels are built on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GemmCore {
+    /// Workgroup-memory tiles, several outputs per invocation (the engine's kernel).
+    #[default]
+    Tiled,
+    /// One output per invocation reading straight from memory: the baseline the benchmark compares to.
+    Naive,
+}
+
+struct Dispatch {
+    pipeline: Arc<Pipeline>,
+    buffers: Vec<wgpu::Buffer>,
+    params_offset: u64,
+    params_len: u64,
+    groups: (u32, u32),
+}
+
+/// Dispatches waiting to be submitted together.
+pub struct Recorder<'g> {
+    pub(crate) gpu: &'g Gpu,
+    pub gemm: GemmCore,
+    dispatches: Vec<Dispatch>,
+    params: Vec<u8>,
+}
+
+impl<'g> Recorder<'g> {
+    pub fn new(gpu: &'g Gpu) -> Self {
+        Recorder { gpu, gemm: GemmCore::default(), dispatches: Vec::new(), params: Vec::new() }
+    }
+
+    /// Queues `pipeline` over `workgroups` workgroups (a linear count; kernels recover their index
+    /// from a 2-D grid so counts beyond 65,535 work) with its uniform `params` and storage `buffers`.
+    pub(crate) fn dispatch(
+        &mut self,
+        pipeline: Arc<Pipeline>,
+        params: &[u32],
+        buffers: &[&wgpu::Buffer],
+        workgroups: u64,
+    ) -> Result<()> {
+        let max = self.gpu.limits.max_compute_workgroups_per_dimension as u64;
+        let x = workgroups.clamp(1, max);
+        let y = workgroups.div_ceil(x);
+        if y > max {
+            return Err(EngineError::shape(
+                "dispatch",
+                format!("{workgroups} workgroups exceed this GPU's grid of {max}×{max}"),
+            ));
+        }
+        let align = self.gpu.limits.min_uniform_buffer_offset_alignment as usize;
+        let params_offset = self.params.len().next_multiple_of(align);
+        self.params.resize(params_offset, 0);
+        self.params.extend_from_slice(bytemuck::cast_slice(params));
+        // Uniform structs are padded to 16 bytes.
+        let params_len = (params.len() * 4).next_multiple_of(16);
+        self.params.resize(params_offset + params_len, 0);
+        self.dispatches.push(Dispatch {
+            pipeline,
+            buffers: buffers.iter().map(|b| (*b).clone()).collect(),
+            params_offset: params_offset as u64,
+            params_len: params_len as u64,
+            groups: (x as u32, y as u32),
+        });
+        Ok(())
+    }
+
+    /// Encodes everything recorded into one compute pass and submits it.
+    pub fn submit(self) {
+        if self.dispatches.is_empty() {
+            return;
+        }
+        let device = &self.gpu.device;
+        let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+            label: Some("kernel parameters"),
+            contents: &self.params,
+            usage: wgpu::BufferUsages::UNIFORM,
+        });
+        let bind_groups: Vec<wgpu::BindGroup> = self
+            .dispatches
+            .iter()
+            .map(|d| {
+                let params = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
+                    buffer: &uniforms,
+                    offset: d.params_offset,
+                    size: wgpu::BufferSize::new(d.params_len),
+                });
+                let entries: Vec<_> = std::iter::once(params)
+                    .chain(d.buffers.iter().map(|b| b.as_entire_binding()))
+                    .enumerate()
+                    .map(|(i, resource)| wgpu::BindGroupEntry { binding: i as u32, resource })
+                    .collect();
+                device.create_bind_group(&wgpu::BindGroupDescriptor {
+                    label: None,
+                    layout: &d.pipeline.layout,
+                    entries: &entries,
+                })
+            })
+            .collect();
+        let mut encoder = device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for (d, group) in self.dispatches.iter().zip(&bind_groups) {
+                pass.set_pipeline(&d.pipeline.pipeline);
+                pass.set_bind_group(0, group, &[]);
+                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            }
+        }
+        self.gpu.queue.submit([encoder.finish()]);
+    }
+}

@@ -1,0 +1,27 @@
+use cnnscope::{DType, EngineError, Tensor};
+
+gpu_test! {
+    async fn context_reports_adapter_and_real_limits(gpu: &Gpu) {
+        assert!(!gpu.describe().is_empty());
+        // The device carries the adapter's limits, which are at least WebGPU's defaults.
+        let defaults = cnnscope::gpu::webgpu_default_limits();
+        assert!(gpu.limits.max_storage_buffer_binding_size >= defaults.max_storage_buffer_binding_size);
+        assert!(gpu.limits.max_compute_workgroup_storage_size >= defaults.max_compute_workgroup_storage_size);
+        assert!(gpu.max_binding_bytes() >= 128 << 20);
+    }
+
+    async fn tensors_refuse_zero_sized_oversized_and_mismatched_data(gpu: &Gpu) {
+        let err = Tensor::zeros(gpu, &[2, 0, 3], DType::F32, "activations").unwrap_err();
+        assert!(err.to_string().contains("zero-sized dimension"), "{err}");
+        // AlexNet's first conv output at batch 4096 and side 224 (96×54×54 per image): 4.6 GB.
+        let err = Tensor::zeros(gpu, &[4096, 96, 54, 54], DType::F32, "conv1 output").unwrap_err();
+        assert!(matches!(err, EngineError::BufferTooLarge { .. }), "{err}");
+        assert!(err.to_string().contains("lower the batch size"), "{err}");
+        let err = Tensor::from_f32(gpu, &[2, 3], &[1.0; 5], "x").unwrap_err();
+        assert!(err.to_string().contains("holds 6 elements but 5 were given"), "{err}");
+        let t = Tensor::from_f32(gpu, &[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "x").unwrap();
+        assert!(t.reshape(&[4]).is_err());
+        assert_eq!(t.reshape(&[3, 2]).unwrap().read_f32(gpu).await.unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+        gpu.take_error().unwrap();
+    }
+}

@@ -1,0 +1,45 @@
+use cnnscope::ops::gather_resize;
+use cnnscope::reference;
+use cnnscope::{DType, Recorder, Tensor};
+
+use crate::common::*;
+
+const FIXTURE: &[u8] = include_bytes!("../fixtures/resize.safetensors");
+
+gpu_test! {
+    async fn gather_resize_matches_torch_interpolate_and_cpu(gpu: &Gpu) {
+        let f = Fixture::new(FIXTURE);
+        let bytes: Vec<u8> = f.get("images").iter().map(|&v| v as u8).collect();
+        let packed: Vec<u32> = bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let pixels = Tensor::from_u32(gpu, &[packed.len()], &packed, "pixels").unwrap();
+        let all_labels = Tensor::from_u32(gpu, &[3], &[7, 2, 9], "labels").unwrap();
+        // The batch is positions 1..4 of the shuffled order: images 0, 2, 1.
+        let order = Tensor::from_u32(gpu, &[4], &[2, 0, 2, 1], "order").unwrap();
+        let picked = [0usize, 2, 1];
+        for side in [20usize, 28, 67, 96, 224] {
+            let images = Tensor::zeros(gpu, &[3, 1, side, side], DType::F32, "images").unwrap();
+            let labels = Tensor::zeros(gpu, &[3], DType::U32, "batch labels").unwrap();
+            let mut rec = Recorder::new(gpu);
+            gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 1, &images, &labels).unwrap();
+            let got = run(gpu, rec, &images).await;
+            assert_eq!(labels.read_u32(gpu).await.unwrap(), vec![7, 9, 2]);
+            let torch = f.get(&format!("side{side}.y"));
+            let area = side * side;
+            let want: Vec<f32> = picked.iter().flat_map(|&i| torch[i * area..(i + 1) * area].to_vec()).collect();
+            assert_close(&format!("side {side} vs torch"), &got, &want, RTOL);
+            let cpu: Vec<f32> = picked.iter().flat_map(|&i| reference::resize_bilinear(&bytes[i * 784..(i + 1) * 784], 28, 28, side)).collect();
+            assert_close(&format!("side {side} vs cpu"), &got, &cpu, RTOL);
+        }
+    }
+
+    async fn gather_resize_rejects_batches_past_the_order(gpu: &Gpu) {
+        let pixels = Tensor::zeros(gpu, &[196], DType::U32, "pixels").unwrap();
+        let all_labels = Tensor::zeros(gpu, &[1], DType::U32, "labels").unwrap();
+        let order = Tensor::zeros(gpu, &[1], DType::U32, "order").unwrap();
+        let images = Tensor::zeros(gpu, &[2, 1, 28, 28], DType::F32, "images").unwrap();
+        let labels = Tensor::zeros(gpu, &[2], DType::U32, "batch labels").unwrap();
+        let mut rec = Recorder::new(gpu);
+        let err = gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 0, &images, &labels).unwrap_err();
+        assert!(err.to_string().contains("positions 0..2 exceed the order's 1 entries"), "{err}");
+    }
+}

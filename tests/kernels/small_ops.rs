@@ -1,0 +1,85 @@
+use cnnscope::ops::{copy_channels, relu_backward, relu_forward, Dropout};
+use cnnscope::{DType, Recorder, Tensor};
+
+use crate::common::*;
+
+const RELU: &[u8] = include_bytes!("../fixtures/relu.safetensors");
+
+gpu_test! {
+    async fn relu_forward_and_backward_match_pytorch(gpu: &Gpu) {
+        let f = Fixture::new(RELU);
+        let x = f.upload(gpu, "relu.x");
+        let gy = f.upload(gpu, "relu.gy");
+        let mut rec = Recorder::new(gpu);
+        relu_forward(&mut rec, &x).unwrap();
+        relu_backward(&mut rec, &x, &gy).unwrap();
+        rec.submit();
+        assert_close("relu y", &x.read_f32(gpu).await.unwrap(), &f.get("relu.y"), RTOL);
+        assert_close("relu grad", &gy.read_f32(gpu).await.unwrap(), &f.get("relu.gx"), RTOL);
+        // CPU reference: the definition.
+        let want: Vec<f32> = f.get("relu.x").iter().map(|v| v.max(0.0)).collect();
+        assert_close("relu y vs cpu", &x.read_f32(gpu).await.unwrap(), &want, 0.0);
+    }
+
+    async fn dropout_keeps_the_right_fraction_scaled_and_backward_reuses_the_mask(gpu: &Gpu) {
+        let n = 200_000;
+        let rate = 0.3f32;
+        let ones = vec![1.0f32; n];
+        let x = Tensor::from_f32(gpu, &[n], &ones, "x").unwrap();
+        let g = Tensor::from_f32(gpu, &[n], &ones, "grad").unwrap();
+        let other = Tensor::from_f32(gpu, &[n], &ones, "other seed").unwrap();
+        let d = Dropout { rate };
+        let mut rec = Recorder::new(gpu);
+        d.forward(&mut rec, &x, 42).unwrap();
+        d.backward(&mut rec, &g, 42).unwrap();
+        d.forward(&mut rec, &other, 43).unwrap();
+        rec.submit();
+        let (y, gx, y2) = (x.read_f32(gpu).await.unwrap(), g.read_f32(gpu).await.unwrap(), other.read_f32(gpu).await.unwrap());
+        let scale = 1.0 / (1.0 - rate);
+        assert!(y.iter().all(|&v| v == 0.0 || (v - scale).abs() < 1e-6), "kept values are scaled by 1/(1-p)");
+        let kept = y.iter().filter(|&&v| v != 0.0).count() as f64 / n as f64;
+        // Binomial standard deviation is 0.001 here: 5 sigma.
+        assert!((kept - 0.7).abs() < 0.005, "kept fraction {kept}");
+        assert_eq!(y, gx, "backward applies exactly the forward mask and scale");
+        let same = y.iter().zip(&y2).filter(|(a, b)| a == b).count() as f64 / n as f64;
+        assert!((same - 0.58).abs() < 0.01, "another seed gives an independent mask ({same} agree; 0.7² + 0.3² expected)");
+        // Neighbouring elements are independent: P(both kept) ≈ 0.49.
+        let pairs = y.windows(2).filter(|w| w[0] != 0.0 && w[1] != 0.0).count() as f64 / (n - 1) as f64;
+        assert!((pairs - 0.49).abs() < 0.01, "adjacent keep rate {pairs}");
+        // Expected value is preserved: mean ≈ 1.
+        let mean = y.iter().map(|&v| v as f64).sum::<f64>() / n as f64;
+        assert!((mean - 1.0).abs() < 0.01, "mean {mean}");
+    }
+
+    async fn dropout_rejects_rates_outside_zero_to_one(gpu: &Gpu) {
+        let x = Tensor::zeros(gpu, &[4], DType::F32, "x").unwrap();
+        let mut rec = Recorder::new(gpu);
+        for rate in [1.0, -0.1, f32::NAN] {
+            let err = Dropout { rate }.forward(&mut rec, &x, 0).unwrap_err();
+            assert!(err.to_string().contains("rate must be in [0, 1)"), "{err}");
+        }
+    }
+
+    async fn copy_channels_concatenates_and_splits(gpu: &Gpu) {
+        let a = random(2 * 3 * 5, 30);
+        let b = random(2 * 4 * 5, 31);
+        let at = Tensor::from_f32(gpu, &[2, 3, 1, 5], &a, "a").unwrap();
+        let bt = Tensor::from_f32(gpu, &[2, 4, 1, 5], &b, "b").unwrap();
+        let cat = Tensor::zeros(gpu, &[2, 7, 1, 5], DType::F32, "cat").unwrap();
+        let back = Tensor::from_f32(gpu, &[2, 4, 1, 5], &b, "b again").unwrap();
+        let mut rec = Recorder::new(gpu);
+        copy_channels(&mut rec, at.view(), cat.channels(0, 3).unwrap(), false).unwrap();
+        copy_channels(&mut rec, bt.view(), cat.channels(3, 4).unwrap(), false).unwrap();
+        // Backward: the gradient slice of b, added to what `back` holds.
+        copy_channels(&mut rec, cat.channels(3, 4).unwrap(), back.view(), true).unwrap();
+        rec.submit();
+        let want: Vec<f32> = (0..2).flat_map(|n| [&a[n * 15..(n + 1) * 15], &b[n * 20..(n + 1) * 20]].concat()).collect();
+        assert_eq!(cat.read_f32(gpu).await.unwrap(), want);
+        let doubled: Vec<f32> = b.iter().map(|v| v + v).collect();
+        assert_eq!(back.read_f32(gpu).await.unwrap(), doubled);
+        let mut rec = Recorder::new(gpu);
+        let err = copy_channels(&mut rec, at.view(), cat.channels(3, 4).unwrap(), false).unwrap_err();
+        assert!(err.to_string().contains("differ"), "{err}");
+        assert!(cat.channels(5, 4).is_err());
+    }
+}
