@@ -8,6 +8,13 @@ gpu_test! {
         assert!(gpu.limits.max_storage_buffer_binding_size >= defaults.max_storage_buffer_binding_size);
         assert!(gpu.limits.max_compute_workgroup_storage_size >= defaults.max_compute_workgroup_storage_size);
         assert!(gpu.max_binding_bytes() >= 128 << 20);
+        // The browser build really runs on the browser's WebGPU, the native build on a native API.
+        let backend = gpu.info.backend;
+        if cfg!(target_arch = "wasm32") {
+            assert_eq!(backend, wgpu::Backend::BrowserWebGpu);
+        } else {
+            assert!(matches!(backend, wgpu::Backend::Vulkan | wgpu::Backend::Metal | wgpu::Backend::Dx12), "{backend:?}");
+        }
     }
 
     async fn tensors_refuse_zero_sized_oversized_and_mismatched_data(gpu: &Gpu) {

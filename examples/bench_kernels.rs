@@ -1,0 +1,183 @@
+//! Kernel benchmark: GFLOP/s of convolution forward, input gradient and weight gradient, and of the
+//! linear layers' GEMMs, on the real layer shapes of AlexNet, VGG-11, NiN (side 224) and GoogLeNet
+//! (side 96) at width ratio 1 and 8. Every shape also runs on the naive one-output-per-invocation
+//! core in the same process, so the speed-up is a ratio measured under the same conditions.
+//!
+//!     cargo run --release --example bench_kernels            # both ratios
+//!     cargo run --release --example bench_kernels -- 8       # one ratio
+//!
+//! Prints a Markdown table (the README's) and the geometric-mean speed-up per pass.
+
+use std::time::Instant;
+
+use cnnscope::ops::{Conv2d, Matmul};
+use cnnscope::{DType, GemmCore, Gpu, Recorder, Tensor};
+
+/// A convolution at its place in a net: (label, cin, cout, kernel, stride, padding, input side).
+type ConvLayer = (&'static str, usize, usize, usize, usize, usize, usize);
+
+/// Every convolution shape of AlexNet, VGG-11 and NiN, and GoogLeNet's stem plus one Inception
+/// block per stage (its 1×1, 3×3 and 5×5 paths), at ratio 1 (DESIGN.md §1).
+const CONVS: &[(&str, &[ConvLayer])] = &[
+    ("AlexNet", &[
+        ("conv1 11×11/4", 1, 96, 11, 4, 0, 224),
+        ("conv2 5×5", 96, 256, 5, 1, 2, 26),
+        ("conv3 3×3", 256, 384, 3, 1, 1, 12),
+        ("conv4 3×3", 384, 384, 3, 1, 1, 12),
+        ("conv5 3×3", 384, 256, 3, 1, 1, 12),
+    ]),
+    ("VGG-11", &[
+        ("block1 3×3", 1, 64, 3, 1, 1, 224),
+        ("block2 3×3", 64, 128, 3, 1, 1, 112),
+        ("block3a 3×3", 128, 256, 3, 1, 1, 56),
+        ("block3b 3×3", 256, 256, 3, 1, 1, 56),
+        ("block4a 3×3", 256, 512, 3, 1, 1, 28),
+        ("block4b 3×3", 512, 512, 3, 1, 1, 28),
+        ("block5 3×3", 512, 512, 3, 1, 1, 14),
+    ]),
+    ("NiN", &[
+        ("nin1 11×11/4", 1, 96, 11, 4, 0, 224),
+        ("nin1 1×1", 96, 96, 1, 1, 0, 54),
+        ("nin2 5×5", 96, 256, 5, 1, 2, 26),
+        ("nin2 1×1", 256, 256, 1, 1, 0, 26),
+        ("nin3 3×3", 256, 384, 3, 1, 1, 12),
+        ("nin3 1×1", 384, 384, 1, 1, 0, 12),
+        ("nin4 3×3", 384, 10, 3, 1, 1, 5),
+    ]),
+    ("GoogLeNet", &[
+        ("b1 7×7/2", 1, 64, 7, 2, 3, 96),
+        ("b2 1×1", 64, 64, 1, 1, 0, 24),
+        ("b2 3×3", 64, 192, 3, 1, 1, 24),
+        ("3a 1×1", 192, 64, 1, 1, 0, 12),
+        ("3a 3×3", 96, 128, 3, 1, 1, 12),
+        ("3a 5×5", 16, 32, 5, 1, 2, 12),
+        ("4a 3×3", 96, 208, 3, 1, 1, 6),
+        ("5b 3×3", 192, 384, 3, 1, 1, 3),
+    ]),
+];
+
+/// The fully connected layers (in, out) at ratio 1; hidden widths scale with the ratio, 10 classes
+/// do not.
+const DENSE: &[(&str, &str, usize, usize)] = &[
+    ("AlexNet", "fc1", 6400, 4096),
+    ("AlexNet", "fc2", 4096, 4096),
+    ("VGG-11", "fc1", 25088, 4096),
+    ("VGG-11", "fc3", 4096, 10),
+];
+
+fn scale(c: usize, ratio: usize) -> usize {
+    if c == 1 || c == 10 { c } else { (c / ratio).max(1) }
+}
+
+/// Seconds per run of `record` (pipelines compiled and caches warm first; repeated until 0.5 s).
+fn time(gpu: &Gpu, core: GemmCore, record: &dyn Fn(&mut Recorder)) -> f64 {
+    let run = || {
+        let mut rec = Recorder::new(gpu);
+        rec.gemm = core;
+        record(&mut rec);
+        rec.submit();
+        gpu.device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+    };
+    run();
+    let start = Instant::now();
+    let mut runs = 0;
+    while runs == 0 || start.elapsed().as_secs_f64() < 0.5 {
+        run();
+        runs += 1;
+    }
+    start.elapsed().as_secs_f64() / runs as f64
+}
+
+struct Row {
+    net: &'static str,
+    layer: String,
+    pass: &'static str,
+    flops: f64,
+    tiled: f64,
+    naive: f64,
+}
+
+fn zeros(gpu: &Gpu, shape: &[usize]) -> Tensor {
+    Tensor::zeros(gpu, shape, DType::F32, "bench").unwrap()
+}
+
+fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>) {
+    for &(net, layers) in CONVS {
+        for &(label, cin, cout, k, s, p, side) in layers {
+            let conv = Conv2d { in_channels: scale(cin, ratio), out_channels: scale(cout, ratio), kernel: k, stride: s, padding: p, relu: true };
+            let (oh, ow) = conv.output_size(side, side).unwrap();
+            let x = zeros(gpu, &[batch, conv.in_channels, side, side]);
+            let y = zeros(gpu, &[batch, conv.out_channels, oh, ow]);
+            let (w, b) = (zeros(gpu, &conv.weight_shape()), zeros(gpu, &[conv.out_channels]));
+            let gx = zeros(gpu, x.shape());
+            let gw = zeros(gpu, &conv.weight_shape());
+            let flops = 2.0 * (batch * conv.out_channels * oh * ow * conv.in_channels * k * k) as f64;
+            let layer = format!("{label} {}→{} @{side}", conv.in_channels, conv.out_channels);
+            let forward = |r: &mut Recorder| conv.forward(r, x.view(), &w, &b, y.view()).unwrap();
+            let input = |r: &mut Recorder| conv.backward_input(r, y.view(), &w, gx.view(), false).unwrap();
+            let weight = |r: &mut Recorder| conv.backward_weight(r, y.view(), x.view(), &gw).unwrap();
+            let mut passes: Vec<(&str, &dyn Fn(&mut Recorder))> = vec![("conv forward", &forward), ("conv weight grad", &weight)];
+            // A first layer's input is the image: no gradient is ever needed there.
+            if conv.in_channels > 1 {
+                passes.insert(1, ("conv input grad", &input));
+            }
+            for (pass, record) in passes {
+                let tiled = time(gpu, GemmCore::Tiled, record);
+                let naive = time(gpu, GemmCore::Naive, record);
+                rows.push(Row { net, layer: layer.clone(), pass, flops, tiled, naive });
+                eprintln!("  r{ratio} {net} {} {pass}: {:.1} vs {:.1} GFLOP/s", rows.last().unwrap().layer, flops / tiled / 1e9, flops / naive / 1e9);
+            }
+        }
+    }
+    for &(net, label, inp, out) in DENSE {
+        let (i, o) = (scale(inp, ratio), scale(out, ratio));
+        let (x, w, y) = (zeros(gpu, &[batch, i]), zeros(gpu, &[o, i]), zeros(gpu, &[batch, o]));
+        let gw = zeros(gpu, &[o, i]);
+        let flops = 2.0 * (batch * i * o) as f64;
+        let layer = format!("{label} {i}→{o}");
+        let forward = |r: &mut Recorder| Matmul { m: batch, n: o, k: i, trans_a: false, trans_b: true }.record(r, &x, &w, None, false, &y).unwrap();
+        let weight = |r: &mut Recorder| Matmul { m: o, n: i, k: batch, trans_a: true, trans_b: false }.record(r, &y, &x, None, false, &gw).unwrap();
+        let passes: [(&str, &dyn Fn(&mut Recorder)); 2] = [("GEMM forward", &forward), ("GEMM weight grad", &weight)];
+        for (pass, record) in passes {
+            let tiled = time(gpu, GemmCore::Tiled, record);
+            let naive = time(gpu, GemmCore::Naive, record);
+            rows.push(Row { net, layer: layer.clone(), pass, flops, tiled, naive });
+        }
+    }
+}
+
+fn main() {
+    let ratios: Vec<usize> = match std::env::args().nth(1) {
+        Some(r) => vec![r.parse().expect("usage: bench_kernels [ratio]")],
+        None => vec![8, 1],
+    };
+    let gpu = pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"));
+    println!("Adapter: {}\n", gpu.describe());
+    for ratio in ratios {
+        // Batches small enough that the naive kernels finish in seconds at ratio 1.
+        let batch = if ratio == 1 { 2 } else { 32 };
+        let mut rows = Vec::new();
+        bench_ratio(&gpu, ratio, batch, &mut rows);
+        println!("### Width ratio {ratio}, batch {batch}\n");
+        println!("| net | layer | pass | tiled GFLOP/s | naive GFLOP/s | speed-up |");
+        println!("|---|---|---|---:|---:|---:|");
+        for r in &rows {
+            println!(
+                "| {} | {} | {} | {:.1} | {:.2} | {:.1}× |",
+                r.net, r.layer, r.pass, r.flops / r.tiled / 1e9, r.flops / r.naive / 1e9, r.naive / r.tiled
+            );
+        }
+        println!();
+        for pass in ["conv forward", "conv input grad", "conv weight grad", "GEMM forward", "GEMM weight grad"] {
+            let ratios: Vec<f64> = rows.iter().filter(|r| r.pass == pass).map(|r| (r.naive / r.tiled).ln()).collect();
+            let (flops, tiled): (f64, f64) = rows.iter().filter(|r| r.pass == pass).fold((0.0, 0.0), |(f, t), r| (f + r.flops, t + r.tiled));
+            println!(
+                "- {pass}: geometric-mean speed-up {:.1}× over {} shapes; {:.1} GFLOP/s over all of them",
+                (ratios.iter().sum::<f64>() / ratios.len() as f64).exp(),
+                ratios.len(),
+                flops / tiled / 1e9
+            );
+        }
+        println!();
+    }
+}

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Installs what building and testing cnnscope needs on Debian/Ubuntu; skips what is already there.
+#   - Mesa's Vulkan drivers: lavapipe runs WebGPU compute on the CPU when there is no GPU;
+#   - Chromium + ChromeDriver: the browser tests run on Chromium's WebGPU (SwiftShader when headless);
+#   - the wasm32 target, wasm-bindgen-cli (the exact version Cargo.lock resolves) and wasm-pack,
+#     installed locally so nothing is downloaded at test time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+packages=(mesa-vulkan-drivers chromium chromium-driver)
+missing=()
+for p in "${packages[@]}"; do
+    dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "setup: installing ${missing[*]}"
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
+
+bindgen=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)
+if [ "$(wasm-bindgen --version 2>/dev/null | awk '{print $2}')" != "$bindgen" ]; then
+    echo "setup: installing wasm-bindgen-cli $bindgen"
+    # Not --locked: one of its locked dependencies is no longer in the registry.
+    cargo install -q wasm-bindgen-cli --version "$bindgen"
+fi
+if ! command -v wasm-pack >/dev/null; then
+    echo "setup: installing wasm-pack"
+    cargo install -q --locked wasm-pack
+fi
+echo "setup: ready"

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Runs every test: installs prerequisites (scripts/setup.sh), then the engine tests natively
+# (wgpu on Vulkan; Mesa lavapipe without a GPU) and in headless Chromium on its WebGPU.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+
+echo "== native: cargo test (wgpu on Vulkan)"
+cargo test --all-targets
+
+echo "== browser: wasm-pack test --headless --chrome (Chromium's WebGPU)"
+# webdriver.json passes --enable-unsafe-webgpu to Chromium.
+# `--test kernels`: the engine tests (the native-only benchmark example is not built for wasm).
+CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test kernels
