@@ -8,36 +8,38 @@
 
 fn load_a(row: u32, kk: u32) -> f32 {
     let khw = p.kh * p.kw;
-    return weight[((kk / khw) * p.cin + row) * khw + kk % khw];
+    let co_tap = divmod(kk, khw);
+    return weight[(co_tap.x * p.cin + row) * khw + co_tap.y];
 }
 
 fn load_b(kk: u32, col: u32) -> f32 {
-    let hw = p.h * p.w;
-    let img = col / hw;
-    let iy = (col % hw) / p.w;
-    let ix = col % p.w;
-    let khw = p.kh * p.kw;
-    let co = kk / khw;
-    let ky = (kk % khw) / p.kw;
-    let kx = kk % p.kw;
+    let img_pixel = divmod(col, p.h * p.w);
+    let img = img_pixel.x;
+    let iyx = divmod(img_pixel.y, p.w);
+    let iy = iyx.x;
+    let ix = iyx.y;
+    let co_tap = divmod(kk, p.kh * p.kw);
+    let co = co_tap.x;
+    let kyx = divmod(co_tap.y, p.kw);
+    let ky = kyx.x;
+    let kx = kyx.y;
     let ty = i32(iy + p.pad) - i32(ky);
     let tx = i32(ix + p.pad) - i32(kx);
     if (ty < 0 || tx < 0) {
         return 0.0;
     }
-    let oy = u32(ty) / p.stride;
-    let ox = u32(tx) / p.stride;
-    if (oy * p.stride != u32(ty) || ox * p.stride != u32(tx) || oy >= p.oh || ox >= p.ow) {
+    let oy = divmod(u32(ty), p.stride);
+    let ox = divmod(u32(tx), p.stride);
+    if (oy.y != 0u || ox.y != 0u || oy.x >= p.oh || ox.x >= p.ow) {
         return 0.0;
     }
-    return grad_y[output_index(img, co, oy * p.ow + ox)];
+    return grad_y[output_index(img, co, oy.x * p.ow + ox.x)];
 }
 
 fn store_c(row: u32, col: u32, split: u32, value: f32) {
-    let hw = p.h * p.w;
-    let img = col / hw;
-    let pixel = col % hw;
-    let i = input_index(img, row, pixel / p.w, pixel % p.w);
+    let img_pixel = divmod(col, p.h * p.w);
+    let iyx = divmod(img_pixel.y, p.w);
+    let i = input_index(img_pixel.x, row, iyx.x, iyx.y);
     if ((p.flags & FLAG_ACCUMULATE) != 0u) {
         grad_x[i] += value;
     } else {

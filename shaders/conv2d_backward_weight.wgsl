@@ -7,13 +7,13 @@
 @group(0) @binding(3) var<storage, read_write> grad_w: array<f32>;
 
 fn load_a(row: u32, kk: u32) -> f32 {
-    let ohw = p.oh * p.ow;
-    return grad_y[output_index(kk / ohw, row, kk % ohw)];
+    let img_pixel = divmod(kk, p.oh * p.ow);
+    return grad_y[output_index(img_pixel.x, row, img_pixel.y)];
 }
 
 fn load_b(kk: u32, col: u32) -> f32 {
-    let ohw = p.oh * p.ow;
-    let i = im2col_index(kk / ohw, kk % ohw, col);
+    let img_pixel = divmod(kk, p.oh * p.ow);
+    let i = im2col_index(img_pixel.x, img_pixel.y, col);
     if (i < 0) {
         return 0.0;
     }

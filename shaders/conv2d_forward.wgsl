@@ -11,8 +11,8 @@ fn load_a(row: u32, kk: u32) -> f32 {
 }
 
 fn load_b(kk: u32, col: u32) -> f32 {
-    let ohw = p.oh * p.ow;
-    let i = im2col_index(col / ohw, col % ohw, kk);
+    let img_pixel = divmod(col, p.oh * p.ow);
+    let i = im2col_index(img_pixel.x, img_pixel.y, kk);
     if (i < 0) {
         return 0.0;
     }
@@ -20,10 +20,10 @@ fn load_b(kk: u32, col: u32) -> f32 {
 }
 
 fn store_c(row: u32, col: u32, split: u32, value: f32) {
-    let ohw = p.oh * p.ow;
+    let img_pixel = divmod(col, p.oh * p.ow);
     var v = value + bias[row];
     if ((p.flags & FLAG_RELU) != 0u) {
         v = max(v, 0.0);
     }
-    y[output_index(col / ohw, row, col % ohw)] = v;
+    y[output_index(img_pixel.x, row, img_pixel.y)] = v;
 }

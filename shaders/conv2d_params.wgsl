@@ -26,12 +26,12 @@ fn output_index(img: u32, c: u32, pixel: u32) -> u32 {
 // The input element under output pixel `pixel` at kernel tap `tap` (ci·kh·kw order),
 // or -1 where the tap falls on padding.
 fn im2col_index(img: u32, pixel: u32, tap: u32) -> i32 {
-    let khw = p.kh * p.kw;
-    let ci = tap / khw;
-    let ky = (tap % khw) / p.kw;
-    let kx = tap % p.kw;
-    let iy = i32((pixel / p.ow) * p.stride + ky) - i32(p.pad);
-    let ix = i32((pixel % p.ow) * p.stride + kx) - i32(p.pad);
+    let c_yx = divmod(tap, p.kh * p.kw);
+    let k_yx = divmod(c_yx.y, p.kw);
+    let o_yx = divmod(pixel, p.ow);
+    let iy = i32(o_yx.x * p.stride + k_yx.x) - i32(p.pad);
+    let ix = i32(o_yx.y * p.stride + k_yx.y) - i32(p.pad);
+    let ci = c_yx.x;
     if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) {
         return -1;
     }

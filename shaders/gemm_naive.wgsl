@@ -1,5 +1,7 @@
-// Naive GEMM core, for the benchmark only: one invocation per output of C, reading A and B
-// straight from memory. Same contract as gemm_tiled.wgsl (splits must be 1; TM, TN unused).
+// One invocation per output of C, reading A and B straight from memory; same contract as
+// gemm_tiled.wgsl. With splits = 1 it is the benchmark's naive baseline. With splits > 1 it serves
+// GEMMs whose output is tiny and whose k is huge (a first layer's weight gradient: 8×9 outputs,
+// millions of k): invocation (split, row, col) sums one k range, and the engine adds the splits.
 
 @compute @workgroup_size(256)
 fn main(
@@ -8,14 +10,18 @@ fn main(
     @builtin(local_invocation_index) lidx: u32,
 ) {
     let index = (wid.x + wid.y * nwg.x) * 256u + lidx;
-    if (index >= p.m * p.n) {
+    let outputs = p.m * p.n;
+    if (index >= outputs * p.splits) {
         return;
     }
-    let row = index / p.n;
+    let split = index / outputs;
+    let row = (index % outputs) / p.n;
     let col = index % p.n;
+    let per_split = (p.k + p.splits - 1u) / p.splits;
+    let k_end = min(p.k, (split + 1u) * per_split);
     var acc = 0.0;
-    for (var kk = 0u; kk < p.k; kk++) {
-        acc = fma(load_a(row, kk), load_b(kk, col), acc);
+    for (var kk = split * per_split; kk < k_end; kk++) {
+        acc += load_a(row, kk) * load_b(kk, col);
     }
-    store_c(row, col, 0u, acc);
+    store_c(row, col, split, acc);
 }

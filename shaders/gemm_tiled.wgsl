@@ -4,21 +4,24 @@
 //   fn load_a(row: u32, kk: u32) -> f32     called only with row < m, kk < k
 //   fn load_b(kk: u32, col: u32) -> f32     called only with kk < k, col < n
 //   fn store_c(row: u32, col: u32, split: u32, value: f32)
-// and the constants TM, TN (outputs per invocation along m and n), prepended by the engine.
+// The engine prepends TM and TN (outputs per invocation along rows and columns; TN a multiple of 4)
+// and expands the three `//!` lines into straight-line code over TM × TN/4 vec4 accumulators, so no
+// private array is indexed dynamically (which some compilers, lavapipe's among them, spill to memory).
 //
 // A 16×16 workgroup computes a (16·TM)×(16·TN) block of C. Each step stages a 16-deep slice of
 // A and B in workgroup memory, so every value loaded from memory feeds TM or TN multiply-adds.
-// With splits > 1 the k range is cut into `splits` parts (workgroups along the third grid axis)
-// whose partial sums the engine adds afterwards: this keeps many workgroups busy when m·n is small
-// and k is huge, as in a convolution's weight gradient.
+// With splits > 1 the k range is cut into `splits` parts whose partial sums the engine adds
+// afterwards: this keeps many workgroups busy when m·n is small and k is huge, as in a
+// convolution's weight gradient.
 
 const WG: u32 = 16u;
 const BM: u32 = WG * TM;
 const BN: u32 = WG * TN;
+const BN4: u32 = BN / 4u;
 const BK: u32 = 16u;
 
-var<workgroup> tile_a: array<f32, BK * BM>; // [kk][row]
-var<workgroup> tile_b: array<f32, BK * BN>; // [kk][col]
+var<workgroup> tile_a: array<f32, BK * BM>;        // [kk][row]
+var<workgroup> tile_b: array<vec4<f32>, BK * BN4>; // [kk][column / 4]
 
 @compute @workgroup_size(16, 16)
 fn main(
@@ -43,12 +46,16 @@ fn main(
     let k_begin = split * chunks_per_split * BK;
     let k_end = min(p.k, k_begin + chunks_per_split * BK);
 
-    var acc: array<f32, TM * TN>;
-    var a: array<f32, TM>;
-    var b: array<f32, TN>;
+    // This invocation's rows are row0 .. row0 + TM, its columns col4 .. col4 + TN/4 (in vec4s).
+    let row0 = lid.y * TM;
+    let col4 = lid.x * (TN / 4u);
+    //! declare accumulators
+
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // Neighbouring invocations load neighbouring k of A and neighbouring columns of B.
-        for (var i = lidx; i < BM * BK; i += WG * WG) {
+        // Constant trip counts (the block sizes are multiples of 256): no divergent loop exits.
+        for (var r = 0u; r < BM * BK / (WG * WG); r++) {
+            let i = lidx + r * WG * WG;
             let row = m0 + i / BK;
             let kk = k0 + i % BK;
             var v = 0.0;
@@ -57,38 +64,23 @@ fn main(
             }
             tile_a[(i % BK) * BM + i / BK] = v;
         }
-        for (var i = lidx; i < BK * BN; i += WG * WG) {
+        for (var r = 0u; r < BK * BN / (WG * WG); r++) {
+            let i = lidx + r * WG * WG;
             let kk = k0 + i / BN;
             let col = n0 + i % BN;
             var v = 0.0;
             if (kk < k_end && col < p.n) {
                 v = load_b(kk, col);
             }
-            tile_b[i] = v;
+            tile_b[i / 4u][i % 4u] = v;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
-            for (var i = 0u; i < TM; i++) {
-                a[i] = tile_a[kk * BM + lid.y + i * WG];
-            }
-            for (var j = 0u; j < TN; j++) {
-                b[j] = tile_b[kk * BN + lid.x + j * WG];
-            }
-            for (var i = 0u; i < TM; i++) {
-                for (var j = 0u; j < TN; j++) {
-                    acc[i * TN + j] = fma(a[i], b[j], acc[i * TN + j]);
-                }
-            }
+            let a_base = kk * BM + row0;
+            let b_base = kk * BN4 + col4;
+            //! multiply-add
         }
         workgroupBarrier();
     }
-    for (var i = 0u; i < TM; i++) {
-        for (var j = 0u; j < TN; j++) {
-            let row = m0 + lid.y + i * WG;
-            let col = n0 + lid.x + j * WG;
-            if (row < p.m && col < p.n) {
-                store_c(row, col, split, acc[i * TN + j]);
-            }
-        }
-    }
+    //! store
 }

@@ -12,6 +12,7 @@ macro_rules! wgsl {
 wgsl! {
     GEMM_TILED = "gemm_tiled.wgsl";
     GEMM_NAIVE = "gemm_naive.wgsl";
+    INDEX_MATH = "index_math.wgsl";
     CONV2D_PARAMS = "conv2d_params.wgsl";
     CONV2D_FORWARD = "conv2d_forward.wgsl";
     CONV2D_BACKWARD_INPUT = "conv2d_backward_input.wgsl";
@@ -44,9 +45,39 @@ pub(crate) fn gemm_source(core: GemmCore, tile: Tile, parts: &[&str]) -> String 
         source.push_str(part);
         source.push('\n');
     }
-    source.push_str(match core {
-        GemmCore::Tiled => GEMM_TILED,
-        GemmCore::Naive => GEMM_NAIVE,
-    });
+    match core {
+        GemmCore::Tiled => source.push_str(&unrolled_tiled_core(tile)),
+        GemmCore::Naive => source.push_str(GEMM_NAIVE),
+    }
     source
+}
+
+/// gemm_tiled.wgsl with its `//!` lines expanded into straight-line code for a TM × TN tile:
+/// accumulator `acc_i_j` holds row i, columns 4j..4j+4 of this invocation's block.
+fn unrolled_tiled_core((tm, tn): Tile) -> String {
+    assert!(tn % 4 == 0, "tile columns come in vec4s");
+    let accs = || (0..tm).flat_map(move |i| (0..tn / 4).map(move |j| (i, j)));
+    let mut declare = String::new();
+    let mut multiply = String::new();
+    let mut store = String::new();
+    for i in 0..tm {
+        multiply += &format!("            let a_{i} = tile_a[a_base + {i}u];\n");
+    }
+    for j in 0..tn / 4 {
+        multiply += &format!("            let b_{j} = tile_b[b_base + {j}u];\n");
+    }
+    for (i, j) in accs() {
+        declare += &format!("    var acc_{i}_{j} = vec4<f32>();\n");
+        multiply += &format!("            acc_{i}_{j} += a_{i} * b_{j};\n");
+        for c in 0..4 {
+            store += &format!(
+                "    if (m0 + row0 + {i}u < p.m && n0 + (col4 + {j}u) * 4u + {c}u < p.n) {{ \
+                 store_c(m0 + row0 + {i}u, n0 + (col4 + {j}u) * 4u + {c}u, split, acc_{i}_{j}[{c}]); }}\n"
+            );
+        }
+    }
+    GEMM_TILED
+        .replace("    //! declare accumulators\n", &declare)
+        .replace("            //! multiply-add\n", &multiply)
+        .replace("    //! store\n", &store)
 }

@@ -73,6 +73,14 @@ impl Conv2d {
                 ),
             ));
         }
+        // The kernels divide indices in f32 (index_math.wgsl), exact below 2^24.
+        let largest = (batch * h.max(oh) * w.max(ow)).max(self.out_channels.max(cin) * self.kernel * self.kernel);
+        if largest >= 1 << 24 {
+            return Err(EngineError::shape(
+                "conv2d",
+                format!("batch {batch} × {h}×{w} pixels is too large for one convolution (limit 16,777,215 pixels per batch): lower the batch size"),
+            ));
+        }
         Ok(Geometry { batch, h, w, oh, ow })
     }
 
@@ -102,7 +110,7 @@ impl Conv2d {
         check_distinct("conv2d forward", &[x.tensor, weight, bias], y.tensor)?;
         let kernel = GemmKernel {
             name: "conv2d_forward",
-            parts: &[shaders::CONV2D_PARAMS, shaders::CONV2D_FORWARD],
+            parts: &[shaders::INDEX_MATH, shaders::CONV2D_PARAMS, shaders::CONV2D_FORWARD],
             storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
             m: self.out_channels,
             n: g.batch * g.oh * g.ow,
@@ -110,7 +118,7 @@ impl Conv2d {
         };
         let flags = if self.relu { FLAG_RELU } else { 0 };
         let params = self.params(&g, &x, &y, flags);
-        kernel.record(rec, &params, &[x.tensor.buffer(), weight.buffer(), bias.buffer(), y.tensor.buffer()], 1)
+        kernel.record(rec, &params, &[x.tensor.buffer(), weight.buffer(), bias.buffer(), y.tensor.buffer()])
     }
 
     /// grad_x = the gradient of the loss with respect to the input (added to grad_x if `accumulate`).
@@ -121,7 +129,7 @@ impl Conv2d {
         check_distinct("conv2d backward_input", &[grad_y.tensor, weight], grad_x.tensor)?;
         let kernel = GemmKernel {
             name: "conv2d_backward_input",
-            parts: &[shaders::CONV2D_PARAMS, shaders::CONV2D_BACKWARD_INPUT],
+            parts: &[shaders::INDEX_MATH, shaders::CONV2D_PARAMS, shaders::CONV2D_BACKWARD_INPUT],
             storage: &[Access::Read, Access::Read, Access::ReadWrite],
             m: self.in_channels,
             n: g.batch * g.h * g.w,
@@ -129,7 +137,7 @@ impl Conv2d {
         };
         let flags = if accumulate { FLAG_ACCUMULATE } else { 0 };
         let params = self.params(&g, &grad_x, &grad_y, flags);
-        kernel.record(rec, &params, &[grad_y.tensor.buffer(), weight.buffer(), grad_x.tensor.buffer()], 1)
+        kernel.record(rec, &params, &[grad_y.tensor.buffer(), weight.buffer(), grad_x.tensor.buffer()])
     }
 
     /// grad_weight = the gradient of the loss with respect to the weights (overwritten).
@@ -139,7 +147,7 @@ impl Conv2d {
         check_distinct("conv2d backward_weight", &[grad_y.tensor, x.tensor], grad_weight)?;
         let kernel = GemmKernel {
             name: "conv2d_backward_weight",
-            parts: &[shaders::CONV2D_PARAMS, shaders::CONV2D_BACKWARD_WEIGHT],
+            parts: &[shaders::INDEX_MATH, shaders::CONV2D_PARAMS, shaders::CONV2D_BACKWARD_WEIGHT],
             storage: &[Access::Read, Access::Read, Access::ReadWrite],
             m: self.out_channels,
             n: self.in_channels * self.kernel * self.kernel,

@@ -17,14 +17,19 @@ pub(crate) struct GemmKernel<'a> {
     pub k: usize,
 }
 
-/// Fewer rows than a 64-row tile wastes most of it: narrow layers (common at width ratio 8) get
-/// tiles that are short along rows and long along columns.
-fn tile_for(m: usize) -> Tile {
-    match m {
-        0..=16 => (1, 8),
-        17..=32 => (2, 8),
-        _ => (4, 4),
-    }
+/// Outputs per invocation. Bigger blocks reuse each staged value more (8×8: 128×128 per workgroup,
+/// the classic SGEMM shape, which also halves lavapipe's per-step overhead against 4×4), but a
+/// block much larger than the matrix is wasted work: narrow layers (common at width ratio 8) get
+/// blocks short along rows, and few columns get 64-wide blocks.
+fn tile_for(m: usize, n: usize) -> Tile {
+    let tn = if n <= 64 { 4 } else { 8 };
+    let tm = match m {
+        0..=16 => 1,
+        17..=32 => 2,
+        33..=96 => 4,
+        _ => 8,
+    };
+    (tm, tn)
 }
 
 /// Workgroups a GEMM should be spread over before splitting k is worth its extra pass.
@@ -33,39 +38,57 @@ const TARGET_WORKGROUPS: usize = 128;
 const MIN_K_PER_SPLIT: usize = 256;
 /// Partial sums may use at most this much scratch memory.
 const MAX_SPLIT_BYTES: u64 = 64 << 20;
+/// Outputs below which a tile would be mostly empty: such GEMMs (a first layer's weight gradient,
+/// 8×9 outputs over millions of k) run one output per invocation with k split many ways.
+const TINY_OUTPUT: usize = 2048;
+
+/// How one GEMM runs: which core, which tile, how many k splits.
+struct Plan {
+    core: GemmCore,
+    tile: Tile,
+    splits: usize,
+    workgroups: u64,
+}
 
 impl GemmKernel<'_> {
-    /// How many parts to cut k into: more than one only when m·n alone gives too few workgroups.
-    pub fn splits(&self, rec: &Recorder) -> usize {
-        if rec.gemm == GemmCore::Naive {
-            return 1;
+    fn plan(&self, rec: &Recorder, allow_split: bool) -> Plan {
+        let tile = tile_for(self.m, self.n);
+        let outputs = self.m * self.n;
+        let slab = (outputs * 4) as u64;
+        let max_splits = if allow_split {
+            let by_memory = (MAX_SPLIT_BYTES.min(rec.gpu.max_binding_bytes()) / slab.max(1)) as usize;
+            (self.k / MIN_K_PER_SPLIT).min(by_memory).max(1)
+        } else {
+            1
+        };
+        match rec.gemm {
+            GemmCore::Naive => Plan { core: GemmCore::Naive, tile, splits: 1, workgroups: outputs.div_ceil(256) as u64 },
+            GemmCore::Tiled if outputs <= TINY_OUTPUT && max_splits > 1 => {
+                let splits = (TARGET_WORKGROUPS * 256).div_ceil(outputs).min(max_splits);
+                Plan { core: GemmCore::Naive, tile, splits, workgroups: (outputs * splits).div_ceil(256) as u64 }
+            }
+            GemmCore::Tiled => {
+                let tiles = self.m.div_ceil(16 * tile.0 as usize) * self.n.div_ceil(16 * tile.1 as usize);
+                let splits = TARGET_WORKGROUPS.div_ceil(tiles).min(max_splits);
+                Plan { core: GemmCore::Tiled, tile, splits, workgroups: (tiles * splits) as u64 }
+            }
         }
-        let (tm, tn) = tile_for(self.m);
-        let tiles = self.m.div_ceil(16 * tm as usize) * self.n.div_ceil(16 * tn as usize);
-        let by_parallelism = TARGET_WORKGROUPS.div_ceil(tiles);
-        let by_depth = self.k / MIN_K_PER_SPLIT;
-        let slab = (self.m * self.n * 4) as u64;
-        let by_memory = (MAX_SPLIT_BYTES.min(rec.gpu.max_binding_bytes()) / slab.max(1)) as usize;
-        by_parallelism.min(by_depth).min(by_memory).max(1)
     }
 
-    /// Records the GEMM; `params_tail` follows (m, n, k, splits) in the kernel's uniform.
-    pub fn record(&self, rec: &mut Recorder, params_tail: &[u32], buffers: &[&wgpu::Buffer], splits: usize) -> Result<()> {
-        let core = rec.gemm;
-        let tile = tile_for(self.m);
+    /// Records the GEMM writing `out` directly (no split-k: for kernels whose epilogue cannot work
+    /// on partial sums). `params_tail` follows (m, n, k, splits) in the kernel's uniform.
+    pub fn record(&self, rec: &mut Recorder, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
+        let plan = self.plan(rec, false);
+        self.dispatch(rec, &plan, params_tail, buffers)
+    }
+
+    fn dispatch(&self, rec: &mut Recorder, plan: &Plan, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
+        let (core, tile) = (plan.core, plan.tile);
         let key = format!("{}/{core:?}/{}x{}", self.name, tile.0, tile.1);
         let pipeline = rec.gpu.pipeline(&key, self.storage, || shaders::gemm_source(core, tile, self.parts));
-        let mut params = vec![self.m as u32, self.n as u32, self.k as u32, splits as u32];
+        let mut params = vec![self.m as u32, self.n as u32, self.k as u32, plan.splits as u32];
         params.extend_from_slice(params_tail);
-        let workgroups = match core {
-            GemmCore::Tiled => {
-                let tiles_m = self.m.div_ceil(16 * tile.0 as usize);
-                let tiles_n = self.n.div_ceil(16 * tile.1 as usize);
-                (tiles_m * tiles_n * splits) as u64
-            }
-            GemmCore::Naive => (self.m * self.n).div_ceil(256) as u64,
-        };
-        rec.dispatch(pipeline, &params, buffers, workgroups)
+        rec.dispatch(pipeline, &params, buffers, plan.workgroups)
     }
 }
 
@@ -75,19 +98,18 @@ pub(crate) fn reduce_splits(rec: &mut Recorder, partial: &wgpu::Buffer, out: &wg
     rec.dispatch(pipeline, &[count as u32, splits as u32], &[partial, out], count.div_ceil(256) as u64)
 }
 
-/// Records a GEMM whose output is `out` (m×n): directly when one split suffices, else through
-/// scratch partial sums and a reduction. `buffers` are the kernel's inputs; `out` comes last.
+/// Records a GEMM whose output is `out` (m×n, overwritten): directly when one split suffices, else
+/// through scratch partial sums and a reduction. `inputs` are the kernel's other buffers.
 pub(crate) fn record_split(rec: &mut Recorder, gemm: &GemmKernel, params_tail: &[u32], inputs: &[&wgpu::Buffer], out: &wgpu::Buffer) -> Result<()> {
-    let splits = gemm.splits(rec);
-    if splits == 1 {
-        let mut buffers = inputs.to_vec();
+    let plan = gemm.plan(rec, true);
+    let mut buffers = inputs.to_vec();
+    if plan.splits == 1 {
         buffers.push(out);
-        return gemm.record(rec, params_tail, &buffers, 1);
+        return gemm.dispatch(rec, &plan, params_tail, &buffers);
     }
     let count = gemm.m * gemm.n;
-    let scratch = rec.gpu.scratch((splits * count * 4) as u64);
-    let mut buffers = inputs.to_vec();
+    let scratch = rec.gpu.scratch((plan.splits * count * 4) as u64);
     buffers.push(&scratch);
-    gemm.record(rec, params_tail, &buffers, splits)?;
-    reduce_splits(rec, &scratch, out, count, splits)
+    gemm.dispatch(rec, &plan, params_tail, &buffers)?;
+    reduce_splits(rec, &scratch, out, count, plan.splits)
 }

@@ -63,7 +63,7 @@ impl Matmul {
         if flags & (FLAG_BIAS | FLAG_RELU) == 0 {
             gemm::record_split(rec, &kernel, &[flags], &[a.buffer(), b.buffer(), bias], c.buffer())
         } else {
-            kernel.record(rec, &[flags], &[a.buffer(), b.buffer(), bias, c.buffer()], 1)
+            kernel.record(rec, &[flags], &[a.buffer(), b.buffer(), bias, c.buffer()])
         }
     }
 }

@@ -104,7 +104,7 @@ gpu_test! {
 
     async fn conv2d_naive_baseline_is_also_correct(gpu: &Gpu) {
         let f = Fixture::new(FIXTURE);
-        for name in ["alexnet_like", "k7_rect", "wide_split"] {
+        for name in ["alexnet_like", "k7_rect", "wide_split", "first_layer"] {
             let case = Case::from_fixture(&f, name);
             let got = on_gpu(gpu, &case, GemmCore::Naive).await;
             assert_outputs(&format!("{name} naive vs cpu"), &got, &on_cpu(&case));
