@@ -1,7 +1,8 @@
 // One invocation per output of C, reading A and B straight from memory; same contract as
 // gemm_tiled.wgsl. With splits = 1 it is the benchmark's naive baseline. With splits > 1 it serves
 // GEMMs whose output is tiny and whose k is huge (a first layer's weight gradient: 8×9 outputs,
-// millions of k): invocation (split, row, col) sums one k range, and the engine adds the splits.
+// millions of k): each workgroup sums one k range for up to 256 outputs, and the engine adds the
+// splits. The k loop is the same for the whole workgroup, so its index arithmetic is uniform.
 
 @compute @workgroup_size(256)
 fn main(
@@ -9,13 +10,18 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lidx: u32,
 ) {
-    let index = (wid.x + wid.y * nwg.x) * 256u + lidx;
     let outputs = p.m * p.n;
-    if (index >= outputs * p.splits) {
+    let blocks = (outputs + 255u) / 256u;
+    let group = wid.x + wid.y * nwg.x;
+    if (group >= blocks * p.splits) {
         return;
     }
-    let split = index / outputs;
-    let row = (index % outputs) / p.n;
+    let split = group / blocks;
+    let index = (group % blocks) * 256u + lidx;
+    if (index >= outputs) {
+        return;
+    }
+    let row = index / p.n;
     let col = index % p.n;
     let per_split = (p.k + p.splits - 1u) / p.splits;
     let k_end = min(p.k, (split + 1u) * per_split);

@@ -4,26 +4,26 @@
 //   fn load_a(row: u32, kk: u32) -> f32     called only with row < m, kk < k
 //   fn load_b(kk: u32, col: u32) -> f32     called only with kk < k, col < n
 //   fn store_c(row: u32, col: u32, split: u32, value: f32)
-// The engine prepends TM and TN (outputs per invocation along rows and columns; TN a multiple of 4)
+// The engine prepends WGX×WGY (the workgroup's invocations along columns and rows), TM and TN
+// (outputs per invocation along rows and columns; TN a multiple of 4) and BK (the staged depth),
 // and expands the three `//!` lines into straight-line code over TM × TN/4 vec4 accumulators, so no
 // private array is indexed dynamically (which some compilers, lavapipe's among them, spill to memory).
 //
-// A 16×16 workgroup computes a (16·TM)×(16·TN) block of C. Each step stages a 16-deep slice of
+// A workgroup computes a (WGY·TM)×(WGX·TN) block of C. Each step stages a BK-deep slice of
 // A and B in workgroup memory, so every value loaded from memory feeds TM or TN multiply-adds.
 // With splits > 1 the k range is cut into `splits` parts whose partial sums the engine adds
 // afterwards: this keeps many workgroups busy when m·n is small and k is huge, as in a
 // convolution's weight gradient.
 
-const WG: u32 = 16u;
-const BM: u32 = WG * TM;
-const BN: u32 = WG * TN;
+const BM: u32 = WGY * TM;
+const BN: u32 = WGX * TN;
 const BN4: u32 = BN / 4u;
-const BK: u32 = 16u;
+const LANES: u32 = WGX * WGY;
 
 var<workgroup> tile_a: array<f32, BK * BM>;        // [kk][row]
 var<workgroup> tile_b: array<vec4<f32>, BK * BN4>; // [kk][column / 4]
 
-@compute @workgroup_size(16, 16)
+@compute @workgroup_size(WGX, WGY)
 fn main(
     @builtin(workgroup_id) wid: vec3<u32>,
     @builtin(num_workgroups) nwg: vec3<u32>,
@@ -53,19 +53,21 @@ fn main(
 
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // Neighbouring invocations load neighbouring k of A and neighbouring columns of B.
-        // Constant trip counts (the block sizes are multiples of 256): no divergent loop exits.
-        for (var r = 0u; r < BM * BK / (WG * WG); r++) {
-            let i = lidx + r * WG * WG;
+        // Constant trip counts: no loop exits that differ between invocations.
+        for (var r = 0u; r < (BM * BK + LANES - 1u) / LANES; r++) {
+            let i = lidx + r * LANES;
             let row = m0 + i / BK;
             let kk = k0 + i % BK;
-            var v = 0.0;
-            if (row < p.m && kk < k_end) {
-                v = load_a(row, kk);
+            if (i < BM * BK) {
+                var v = 0.0;
+                if (row < p.m && kk < k_end) {
+                    v = load_a(row, kk);
+                }
+                tile_a[(i % BK) * BM + i / BK] = v;
             }
-            tile_a[(i % BK) * BM + i / BK] = v;
         }
-        for (var r = 0u; r < BK * BN / (WG * WG); r++) {
-            let i = lidx + r * WG * WG;
+        for (var r = 0u; r < BK * BN / LANES; r++) {
+            let i = lidx + r * LANES;
             let kk = k0 + i / BN;
             let col = n0 + i % BN;
             var v = 0.0;

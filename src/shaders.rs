@@ -35,12 +35,33 @@ wgsl! {
     GATHER_RESIZE = "gather_resize.wgsl";
 }
 
-/// Outputs per invocation (along rows, along columns) of a tiled GEMM; a workgroup covers 16× that.
-pub(crate) type Tile = (u32, u32);
+/// The shape of a tiled GEMM's work: a workgroup of `wgx`×`wgy` invocations, each computing `tm`
+/// rows × `tn` columns of C, staging `bk`-deep slices. A workgroup covers (wgy·tm)×(wgx·tn).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Tile {
+    pub wgx: u32,
+    pub wgy: u32,
+    pub tm: u32,
+    pub tn: u32,
+    pub bk: u32,
+}
+
+impl Tile {
+    pub fn rows(&self) -> usize {
+        (self.wgy * self.tm) as usize
+    }
+
+    pub fn cols(&self) -> usize {
+        (self.wgx * self.tn) as usize
+    }
+}
 
 /// A kernel built on a GEMM core: the loaders in `parts` followed by the core.
 pub(crate) fn gemm_source(core: GemmCore, tile: Tile, parts: &[&str]) -> String {
-    let mut source = format!("const TM: u32 = {}u;\nconst TN: u32 = {}u;\n", tile.0, tile.1);
+    let Tile { wgx, wgy, tm, tn, bk } = tile;
+    let mut source = format!(
+        "const WGX: u32 = {wgx}u;\nconst WGY: u32 = {wgy}u;\nconst TM: u32 = {tm}u;\nconst TN: u32 = {tn}u;\nconst BK: u32 = {bk}u;\n"
+    );
     for part in parts {
         source.push_str(part);
         source.push('\n');
@@ -54,7 +75,7 @@ pub(crate) fn gemm_source(core: GemmCore, tile: Tile, parts: &[&str]) -> String 
 
 /// gemm_tiled.wgsl with its `//!` lines expanded into straight-line code for a TM × TN tile:
 /// accumulator `acc_i_j` holds row i, columns 4j..4j+4 of this invocation's block.
-fn unrolled_tiled_core((tm, tn): Tile) -> String {
+fn unrolled_tiled_core(Tile { tm, tn, .. }: Tile) -> String {
     assert!(tn % 4 == 0, "tile columns come in vec4s");
     let accs = || (0..tm).flat_map(move |i| (0..tn / 4).map(move |j| (i, j)));
     let mut declare = String::new();

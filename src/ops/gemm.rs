@@ -17,19 +17,20 @@ pub(crate) struct GemmKernel<'a> {
     pub k: usize,
 }
 
-/// Outputs per invocation. Bigger blocks reuse each staged value more (8×8: 128×128 per workgroup,
-/// the classic SGEMM shape, which also halves lavapipe's per-step overhead against 4×4), but a
-/// block much larger than the matrix is wasted work: narrow layers (common at width ratio 8) get
-/// blocks short along rows, and few columns get 64-wide blocks.
+/// The block each workgroup computes. Big blocks reuse each staged value more (8×8 outputs per
+/// invocation, 128×128 per workgroup: the classic SGEMM shape), but a block much larger than the
+/// matrix is wasted work, and narrow layers (8–48 channels at width ratio 8) would leave most rows
+/// of a tall block empty: they get short, wide blocks, still with 4×4 outputs per invocation.
+/// All stage at most 16 KiB, WebGPU's guaranteed workgroup memory.
 fn tile_for(m: usize, n: usize) -> Tile {
-    let tn = if n <= 64 { 4 } else { 8 };
-    let tm = match m {
-        0..=16 => 1,
-        17..=32 => 2,
-        33..=96 => 4,
-        _ => 8,
-    };
-    (tm, tn)
+    let t = |wgx, wgy, tm, tn, bk| Tile { wgx, wgy, tm, tn, bk };
+    match (m, n) {
+        (_, 0..=64) => t(16, 16, 4, 4, 16),
+        (0..=16, 129..) => t(64, 4, 4, 4, 8),
+        (0..=32, _) => t(32, 8, 4, 4, 16),
+        (33..=96, _) => t(16, 16, 4, 8, 16),
+        _ => t(16, 16, 8, 8, 16),
+    }
 }
 
 /// Workgroups a GEMM should be spread over before splitting k is worth its extra pass.
@@ -64,11 +65,12 @@ impl GemmKernel<'_> {
         match rec.gemm {
             GemmCore::Naive => Plan { core: GemmCore::Naive, tile, splits: 1, workgroups: outputs.div_ceil(256) as u64 },
             GemmCore::Tiled if outputs <= TINY_OUTPUT && max_splits > 1 => {
-                let splits = (TARGET_WORKGROUPS * 256).div_ceil(outputs).min(max_splits);
-                Plan { core: GemmCore::Naive, tile, splits, workgroups: (outputs * splits).div_ceil(256) as u64 }
+                let blocks = outputs.div_ceil(256);
+                let splits = TARGET_WORKGROUPS.div_ceil(blocks).min(max_splits);
+                Plan { core: GemmCore::Naive, tile, splits, workgroups: (blocks * splits) as u64 }
             }
             GemmCore::Tiled => {
-                let tiles = self.m.div_ceil(16 * tile.0 as usize) * self.n.div_ceil(16 * tile.1 as usize);
+                let tiles = self.m.div_ceil(tile.rows()) * self.n.div_ceil(tile.cols());
                 let splits = TARGET_WORKGROUPS.div_ceil(tiles).min(max_splits);
                 Plan { core: GemmCore::Tiled, tile, splits, workgroups: (tiles * splits) as u64 }
             }
@@ -84,7 +86,7 @@ impl GemmKernel<'_> {
 
     fn dispatch(&self, rec: &mut Recorder, plan: &Plan, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
         let (core, tile) = (plan.core, plan.tile);
-        let key = format!("{}/{core:?}/{}x{}", self.name, tile.0, tile.1);
+        let key = format!("{}/{core:?}/{tile:?}", self.name);
         let pipeline = rec.gpu.pipeline(&key, self.storage, || shaders::gemm_source(core, tile, self.parts));
         let mut params = vec![self.m as u32, self.n as u32, self.k as u32, plan.splits as u32];
         params.extend_from_slice(params_tail);

@@ -99,6 +99,26 @@ gpu_test! {
         assert_close("aᵀ·b", &got, &want, RTOL);
     }
 
+    async fn matmul_is_right_for_every_block_shape_and_transpose(gpu: &Gpu) {
+        // One shape per block the engine picks (tall, wide, narrow-m, few columns) × transposes.
+        for (m, n, k) in [(130, 150, 70), (20, 100, 33), (10, 300, 20), (70, 200, 40), (50, 30, 19), (1, 1, 1)] {
+            for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
+                let a = random(m * k, (m * 7 + k) as u64);
+                let b = random(k * n, (n * 5 + k) as u64);
+                let at = Tensor::from_f32(gpu, &[m * k], &a, "a").unwrap();
+                let bt = Tensor::from_f32(gpu, &[k * n], &b, "b").unwrap();
+                let c = Tensor::zeros(gpu, &[m, n], DType::F32, "c").unwrap();
+                let mut rec = Recorder::new(gpu);
+                Matmul { m, n, k, trans_a, trans_b }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
+                let got = run(gpu, rec, &c).await;
+                let ai = |i: usize, j: usize| if trans_a { a[j * m + i] } else { a[i * k + j] } as f64;
+                let bi = |j: usize, l: usize| if trans_b { b[l * k + j] } else { b[j * n + l] } as f64;
+                let want: Vec<f32> = (0..m * n).map(|e| (0..k).map(|j| ai(e / n, j) * bi(j, e % n)).sum::<f64>() as f32).collect();
+                assert_close(&format!("{m}×{n}×{k} trans {trans_a} {trans_b}"), &got, &want, RTOL);
+            }
+        }
+    }
+
     async fn linear_bad_shapes_are_clear_errors(gpu: &Gpu) {
         let layer = Linear { in_features: 6400, out_features: 4096, relu: true };
         let x = Tensor::zeros(gpu, &[2, 256, 4, 4], DType::F32, "x").unwrap();
