@@ -33,8 +33,6 @@ fn tile_for(m: usize, n: usize) -> Tile {
     }
 }
 
-/// Workgroups a GEMM should be spread over before splitting k is worth its extra pass.
-const TARGET_WORKGROUPS: usize = 128;
 /// Each split keeps at least this many k steps, so partial sums stay few.
 const MIN_K_PER_SPLIT: usize = 256;
 /// Partial sums may use at most this much scratch memory.
@@ -53,6 +51,7 @@ struct Plan {
 
 impl GemmKernel<'_> {
     fn plan(&self, rec: &Recorder, allow_split: bool) -> Plan {
+        let target = rec.target_workgroups;
         let tile = tile_for(self.m, self.n);
         let outputs = self.m * self.n;
         let slab = (outputs * 4) as u64;
@@ -66,12 +65,12 @@ impl GemmKernel<'_> {
             GemmCore::Naive => Plan { core: GemmCore::Naive, tile, splits: 1, workgroups: outputs.div_ceil(256) as u64 },
             GemmCore::Tiled if outputs <= TINY_OUTPUT && max_splits > 1 => {
                 let blocks = outputs.div_ceil(256);
-                let splits = TARGET_WORKGROUPS.div_ceil(blocks).min(max_splits);
+                let splits = target.div_ceil(blocks).min(max_splits);
                 Plan { core: GemmCore::Naive, tile, splits, workgroups: (blocks * splits) as u64 }
             }
             GemmCore::Tiled => {
                 let tiles = self.m.div_ceil(tile.rows()) * self.n.div_ceil(tile.cols());
-                let splits = TARGET_WORKGROUPS.div_ceil(tiles).min(max_splits);
+                let splits = target.div_ceil(tiles).min(max_splits);
                 Plan { core: GemmCore::Tiled, tile, splits, workgroups: (tiles * splits) as u64 }
             }
         }

@@ -59,6 +59,8 @@ async fn on_gpu(gpu: &Gpu, c: &Case, core: GemmCore) -> Outputs {
     let gb = Tensor::zeros(gpu, &[c.conv.out_channels], DType::F32, "gb").unwrap();
     let mut rec = Recorder::new(gpu);
     rec.gemm = core;
+    // Split k as a GPU would, whatever the adapter, so the split paths are tested everywhere.
+    rec.target_workgroups = 128;
     c.conv.forward(&mut rec, x.view(), &w, &b, y.view()).unwrap();
     if c.conv.relu {
         relu_backward(&mut rec, &y, &gy).unwrap();

@@ -93,6 +93,7 @@ gpu_test! {
         let bt = Tensor::from_f32(gpu, &[k, n], &b, "b").unwrap();
         let c = Tensor::zeros(gpu, &[m, n], DType::F32, "c").unwrap();
         let mut rec = Recorder::new(gpu);
+        rec.target_workgroups = 128;
         Matmul { m, n, k, trans_a: true, trans_b: false }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
         let got = run(gpu, rec, &c).await;
         let want: Vec<f32> = (0..m * n).map(|i| (0..k).map(|j| a[j * m + i / n] as f64 * b[j * n + i % n] as f64).sum::<f64>() as f32).collect();
