@@ -178,6 +178,13 @@ fn main() {
                 flops / tiled / 1e9
             );
         }
+        let (flops, tiled, naive) = rows.iter().fold((0.0, 0.0, 0.0), |(f, t, n), r| (f + r.flops, t + r.tiled, n + r.naive));
+        println!(
+            "- all passes together (as a training step weighs them): {:.1} GFLOP/s tiled, {:.2} naive: {:.1}× less time",
+            flops / tiled / 1e9,
+            flops / naive / 1e9,
+            naive / tiled
+        );
         println!();
     }
 }

@@ -6,13 +6,26 @@
 @group(0) @binding(3) var<storage, read> bias: array<f32>;
 @group(0) @binding(4) var<storage, read_write> y: array<f32>;
 
-fn load_a(row: u32, kk: u32) -> f32 {
-    return weight[row * p.k + kk];
+struct DepthA { kk: u32 }
+// An output pixel: its image and the top-left input position of its window.
+struct ColumnB { img: u32, iy0: i32, ix0: i32 }
+
+fn depth_a(kk: u32) -> DepthA {
+    return DepthA(kk);
 }
 
-fn load_b(kk: u32, col: u32) -> f32 {
-    let img_pixel = divmod(col, p.oh * p.ow);
-    let i = im2col_index(img_pixel.x, img_pixel.y, kk);
+fn load_a(row: u32, d: DepthA) -> f32 {
+    return weight[row * p.k + d.kk];
+}
+
+fn column_b(col: u32) -> ColumnB {
+    let o = position(col, p.oh * p.ow, p.ow);
+    return ColumnB(o.x, i32(o.y * p.stride) - i32(p.pad), i32(o.z * p.stride) - i32(p.pad));
+}
+
+fn load_b(kk: u32, c: ColumnB) -> f32 {
+    let t = tap(kk);
+    let i = input_at(c.img, t.x, c.iy0 + i32(t.y), c.ix0 + i32(t.z));
     if (i < 0) {
         return 0.0;
     }

@@ -23,15 +23,22 @@ fn output_index(img: u32, c: u32, pixel: u32) -> u32 {
     return (img * p.out_total + p.out_offset + c) * (p.oh * p.ow) + pixel;
 }
 
-// The input element under output pixel `pixel` at kernel tap `tap` (ci·kh·kw order),
-// or -1 where the tap falls on padding.
-fn im2col_index(img: u32, pixel: u32, tap: u32) -> i32 {
-    let c_yx = divmod(tap, p.kh * p.kw);
-    let k_yx = divmod(c_yx.y, p.kw);
-    let o_yx = divmod(pixel, p.ow);
-    let iy = i32(o_yx.x * p.stride + k_yx.x) - i32(p.pad);
-    let ix = i32(o_yx.y * p.stride + k_yx.y) - i32(p.pad);
-    let ci = c_yx.x;
+// A kernel tap (input channel, ky, kx) from its index in ci·kh·kw order.
+fn tap(index: u32) -> vec3<u32> {
+    let c_yx = divmod(index, p.kh * p.kw);
+    let yx = divmod(c_yx.y, p.kw);
+    return vec3<u32>(c_yx.x, yx.x, yx.y);
+}
+
+// (image, y, x) of a position in a batch of planes of `width` columns and `area` pixels.
+fn position(index: u32, area: u32, width: u32) -> vec3<u32> {
+    let img_pixel = divmod(index, area);
+    let yx = divmod(img_pixel.y, width);
+    return vec3<u32>(img_pixel.x, yx.x, yx.y);
+}
+
+// The input element at (iy, ix) = (oy·stride + ky − pad, ox·stride + kx − pad), or -1 on padding.
+fn input_at(img: u32, ci: u32, iy: i32, ix: i32) -> i32 {
     if (iy < 0 || ix < 0 || iy >= i32(p.h) || ix >= i32(p.w)) {
         return -1;
     }

@@ -25,9 +25,10 @@ fn main(
     let col = index % p.n;
     let per_split = (p.k + p.splits - 1u) / p.splits;
     let k_end = min(p.k, (split + 1u) * per_split);
+    let column = column_b(col);
     var acc = 0.0;
     for (var kk = split * per_split; kk < k_end; kk++) {
-        acc += load_a(row, kk) * load_b(kk, col);
+        acc += load_a(row, depth_a(kk)) * load_b(kk, column);
     }
     store_c(row, col, split, acc);
 }

@@ -1,9 +1,13 @@
 // Tiled GEMM core: C[m, n] = sum_k A[m, k] * B[k, n], for any A and B the including shader can load.
 //
 // The including shader defines `p` (a uniform with fields m, n, k, splits), and
-//   fn load_a(row: u32, kk: u32) -> f32     called only with row < m, kk < k
-//   fn load_b(kk: u32, col: u32) -> f32     called only with kk < k, col < n
+//   fn depth_a(kk: u32) -> DepthA               what A's loads at depth kk share (decoded once)
+//   fn load_a(row: u32, d: DepthA) -> f32       called only with row < m, kk < k
+//   fn column_b(col: u32) -> ColumnB            what B's loads in column col share (decoded once)
+//   fn load_b(kk: u32, c: ColumnB) -> f32       called only with kk < k, col < n
 //   fn store_c(row: u32, col: u32, split: u32, value: f32)
+// Index decoding (image, pixel, tap) costs integer divisions; the split lets each invocation decode
+// its column of B once per workgroup and its depth of A once per step, not once per element.
 // The engine prepends WGX×WGY (the workgroup's invocations along columns and rows), TM and TN
 // (outputs per invocation along rows and columns; TN a multiple of 4) and BK (the staged depth),
 // and expands the three `//!` lines into straight-line code over TM × TN/4 vec4 accumulators, so no
@@ -51,17 +55,23 @@ fn main(
     let col4 = lid.x * (TN / 4u);
     //! declare accumulators
 
+    // LANES is a multiple of BN and of BK: each invocation loads one fixed column of B and, within
+    // a step, one fixed depth of A.
+    let b_col = n0 + lidx % BN;
+    let b_column = column_b(min(b_col, p.n - 1u));
+
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // Neighbouring invocations load neighbouring k of A and neighbouring columns of B.
         // Constant trip counts: no loop exits that differ between invocations.
+        let a_kk = k0 + lidx % BK;
+        let a_depth = depth_a(min(a_kk, p.k - 1u));
         for (var r = 0u; r < (BM * BK + LANES - 1u) / LANES; r++) {
             let i = lidx + r * LANES;
             let row = m0 + i / BK;
-            let kk = k0 + i % BK;
             if (i < BM * BK) {
                 var v = 0.0;
-                if (row < p.m && kk < k_end) {
-                    v = load_a(row, kk);
+                if (row < p.m && a_kk < k_end) {
+                    v = load_a(row, a_depth);
                 }
                 tile_a[(i % BK) * BM + i / BK] = v;
             }
@@ -69,10 +79,9 @@ fn main(
         for (var r = 0u; r < BK * BN / LANES; r++) {
             let i = lidx + r * LANES;
             let kk = k0 + i / BN;
-            let col = n0 + i % BN;
             var v = 0.0;
-            if (kk < k_end && col < p.n) {
-                v = load_b(kk, col);
+            if (kk < k_end && b_col < p.n) {
+                v = load_b(kk, b_column);
             }
             tile_b[i / 4u][i % 4u] = v;
         }

@@ -19,18 +19,29 @@ const FLAG_BIAS: u32 = 4u;
 const FLAG_TRANS_A: u32 = 8u;
 const FLAG_TRANS_B: u32 = 16u;
 
-fn load_a(row: u32, kk: u32) -> f32 {
-    if ((p.flags & FLAG_TRANS_A) != 0u) {
-        return a[kk * p.m + row];
-    }
-    return a[row * p.k + kk];
+struct DepthA { kk: u32 }
+struct ColumnB { col: u32 }
+
+fn depth_a(kk: u32) -> DepthA {
+    return DepthA(kk);
 }
 
-fn load_b(kk: u32, col: u32) -> f32 {
-    if ((p.flags & FLAG_TRANS_B) != 0u) {
-        return b[col * p.k + kk];
+fn load_a(row: u32, d: DepthA) -> f32 {
+    if ((p.flags & FLAG_TRANS_A) != 0u) {
+        return a[d.kk * p.m + row];
     }
-    return b[kk * p.n + col];
+    return a[row * p.k + d.kk];
+}
+
+fn column_b(col: u32) -> ColumnB {
+    return ColumnB(col);
+}
+
+fn load_b(kk: u32, c: ColumnB) -> f32 {
+    if ((p.flags & FLAG_TRANS_B) != 0u) {
+        return b[c.col * p.k + kk];
+    }
+    return b[kk * p.n + c.col];
 }
 
 fn store_c(row: u32, col: u32, split: u32, value: f32) {
