@@ -9,6 +9,8 @@ echo "== native: cargo test (wgpu on Vulkan)"
 cargo test --all-targets
 
 echo "== browser: wasm-pack test --headless --chrome (Chromium's WebGPU)"
-# webdriver.json passes --enable-unsafe-webgpu to Chromium.
+# webdriver.json passes --enable-unsafe-webgpu to Chromium. The runner's default 20 s budget for
+# the whole suite is too short for WebGPU on SwiftShader (a CPU): allow 10 minutes.
+export WASM_BINDGEN_TEST_TIMEOUT=600
 # `--test kernels`: the engine tests (the native-only benchmark example is not built for wasm).
 CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test kernels
