@@ -97,20 +97,29 @@ struct Row {
     naive: f64,
 }
 
-fn zeros(gpu: &Gpu, shape: &[usize]) -> Tensor {
-    Tensor::zeros(gpu, shape, DType::F32, "bench").unwrap()
+fn zeros(gpu: &Gpu, shape: &[usize]) -> cnnscope::Result<Tensor> {
+    Tensor::zeros(gpu, shape, DType::F32, "bench")
 }
 
-fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>) {
+/// Benchmarks every shape at `ratio`; shapes this adapter cannot hold are reported in `skipped`.
+fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipped: &mut Vec<String>) {
     for &(net, layers) in CONVS {
         for &(label, cin, cout, k, s, p, side) in layers {
             let conv = Conv2d { in_channels: scale(cin, ratio), out_channels: scale(cout, ratio), kernel: k, stride: s, padding: p, relu: true };
             let (oh, ow) = conv.output_size(side, side).unwrap();
-            let x = zeros(gpu, &[batch, conv.in_channels, side, side]);
-            let y = zeros(gpu, &[batch, conv.out_channels, oh, ow]);
-            let (w, b) = (zeros(gpu, &conv.weight_shape()), zeros(gpu, &[conv.out_channels]));
-            let gx = zeros(gpu, x.shape());
-            let gw = zeros(gpu, &conv.weight_shape());
+            let tensors = (|| {
+                let x = zeros(gpu, &[batch, conv.in_channels, side, side])?;
+                let y = zeros(gpu, &[batch, conv.out_channels, oh, ow])?;
+                let (w, b) = (zeros(gpu, &conv.weight_shape())?, zeros(gpu, &[conv.out_channels])?);
+                Ok::<_, cnnscope::EngineError>((zeros(gpu, x.shape())?, zeros(gpu, &conv.weight_shape())?, x, y, w, b))
+            })();
+            let (gx, gw, x, y, w, b) = match tensors {
+                Ok(t) => t,
+                Err(e) => {
+                    skipped.push(format!("{net} {label}: {e}"));
+                    continue;
+                }
+            };
             let flops = 2.0 * (batch * conv.out_channels * oh * ow * conv.in_channels * k * k) as f64;
             let layer = format!("{label} {}→{} @{side}", conv.in_channels, conv.out_channels);
             let forward = |r: &mut Recorder| conv.forward(r, x.view(), &w, &b, y.view()).unwrap();
@@ -131,8 +140,14 @@ fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>) {
     }
     for &(net, label, inp, out) in DENSE {
         let (i, o) = (scale(inp, ratio), scale(out, ratio));
-        let (x, w, y) = (zeros(gpu, &[batch, i]), zeros(gpu, &[o, i]), zeros(gpu, &[batch, o]));
-        let gw = zeros(gpu, &[o, i]);
+        let tensors = (|| Ok::<_, cnnscope::EngineError>((zeros(gpu, &[batch, i])?, zeros(gpu, &[o, i])?, zeros(gpu, &[batch, o])?, zeros(gpu, &[o, i])?)))();
+        let (x, w, y, gw) = match tensors {
+            Ok(t) => t,
+            Err(e) => {
+                skipped.push(format!("{net} {label} {i}→{o}: {e}"));
+                continue;
+            }
+        };
         let flops = 2.0 * (batch * i * o) as f64;
         let layer = format!("{label} {i}→{o}");
         let forward = |r: &mut Recorder| Matmul { m: batch, n: o, k: i, trans_a: false, trans_b: true }.record(r, &x, &w, None, false, &y).unwrap();
@@ -156,8 +171,8 @@ fn main() {
     for ratio in ratios {
         // Batches small enough that the naive kernels finish in seconds at ratio 1.
         let batch = if ratio == 1 { 2 } else { 32 };
-        let mut rows = Vec::new();
-        bench_ratio(&gpu, ratio, batch, &mut rows);
+        let (mut rows, mut skipped) = (Vec::new(), Vec::new());
+        bench_ratio(&gpu, ratio, batch, &mut rows, &mut skipped);
         println!("### Width ratio {ratio}, batch {batch}\n");
         println!("| net | layer | pass | tiled GFLOP/s | naive GFLOP/s | speed-up |");
         println!("|---|---|---|---:|---:|---:|");
@@ -166,6 +181,9 @@ fn main() {
                 "| {} | {} | {} | {:.1} | {:.2} | {:.1}× |",
                 r.net, r.layer, r.pass, r.flops / r.tiled / 1e9, r.flops / r.naive / 1e9, r.naive / r.tiled
             );
+        }
+        for s in &skipped {
+            println!("\nSkipped on this adapter: {s}");
         }
         println!();
         for pass in ["conv forward", "conv input grad", "conv weight grad", "GEMM forward", "GEMM weight grad"] {

@@ -102,7 +102,7 @@ impl Gpu {
 
     /// The largest buffer a kernel may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
-        self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size as u64)
+        self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size)
     }
 
     /// The pipeline for `key`, compiled from `source()` on first use and cached afterwards.
