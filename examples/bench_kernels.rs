@@ -125,17 +125,12 @@ fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipp
             let forward = |r: &mut Recorder| conv.forward(r, x.view(), &w, &b, y.view()).unwrap();
             let input = |r: &mut Recorder| conv.backward_input(r, y.view(), &w, gx.view(), false).unwrap();
             let weight = |r: &mut Recorder| conv.backward_weight(r, y.view(), x.view(), &gw).unwrap();
-            let mut passes: Vec<(&str, &dyn Fn(&mut Recorder))> = vec![("conv forward", &forward), ("conv weight grad", &weight)];
+            let mut passes: Vec<(&'static str, &dyn Fn(&mut Recorder))> = vec![("conv forward", &forward), ("conv weight grad", &weight)];
             // A first layer's input is the image: no gradient is ever needed there.
             if conv.in_channels > 1 {
                 passes.insert(1, ("conv input grad", &input));
             }
-            for (pass, record) in passes {
-                let tiled = time(gpu, GemmCore::Tiled, record);
-                let naive = time(gpu, GemmCore::Naive, record);
-                rows.push(Row { net, layer: layer.clone(), pass, flops, tiled, naive });
-                eprintln!("  r{ratio} {net} {} {pass}: {:.1} vs {:.1} GFLOP/s", rows.last().unwrap().layer, flops / tiled / 1e9, flops / naive / 1e9);
-            }
+            measure(gpu, ratio, net, &layer, flops, &passes, rows);
         }
     }
     for &(net, label, inp, out) in DENSE {
@@ -152,12 +147,26 @@ fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipp
         let layer = format!("{label} {i}→{o}");
         let forward = |r: &mut Recorder| Matmul { m: batch, n: o, k: i, trans_a: false, trans_b: true }.record(r, &x, &w, None, false, &y).unwrap();
         let weight = |r: &mut Recorder| Matmul { m: o, n: i, k: batch, trans_a: true, trans_b: false }.record(r, &y, &x, None, false, &gw).unwrap();
-        let passes: [(&str, &dyn Fn(&mut Recorder)); 2] = [("GEMM forward", &forward), ("GEMM weight grad", &weight)];
-        for (pass, record) in passes {
-            let tiled = time(gpu, GemmCore::Tiled, record);
-            let naive = time(gpu, GemmCore::Naive, record);
-            rows.push(Row { net, layer: layer.clone(), pass, flops, tiled, naive });
-        }
+        let passes: [(&'static str, &dyn Fn(&mut Recorder)); 2] = [("GEMM forward", &forward), ("GEMM weight grad", &weight)];
+        measure(gpu, ratio, net, &layer, flops, &passes, rows);
+    }
+}
+
+/// Times each pass on the tiled and the naive core, one row each, with a progress line.
+fn measure(
+    gpu: &Gpu,
+    ratio: usize,
+    net: &'static str,
+    layer: &str,
+    flops: f64,
+    passes: &[(&'static str, &dyn Fn(&mut Recorder))],
+    rows: &mut Vec<Row>,
+) {
+    for &(pass, record) in passes {
+        let tiled = time(gpu, GemmCore::Tiled, record);
+        let naive = time(gpu, GemmCore::Naive, record);
+        eprintln!("  r{ratio} {net} {layer} {pass}: {:.1} vs {:.1} GFLOP/s", flops / tiled / 1e9, flops / naive / 1e9);
+        rows.push(Row { net, layer: layer.to_string(), pass, flops, tiled, naive });
     }
 }
 

@@ -15,11 +15,6 @@ const REQUIRED: [(&str, fn(&wgpu::Limits) -> u64, u64); 4] = [
     ("maxComputeWorkgroupSizeX", |l| l.max_compute_workgroup_size_x as u64, 256),
 ];
 
-/// WebGPU's default limits, the floor every conforming adapter reaches.
-pub fn webgpu_default_limits() -> wgpu::Limits {
-    wgpu::Limits::default()
-}
-
 /// How a kernel uses each storage buffer it binds (binding 0 is always its uniform parameters).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Access {

@@ -4,7 +4,7 @@ gpu_test! {
     async fn context_reports_adapter_and_real_limits(gpu: &Gpu) {
         assert!(!gpu.describe().is_empty());
         // The device carries the adapter's limits, which are at least WebGPU's defaults.
-        let defaults = cnnscope::gpu::webgpu_default_limits();
+        let defaults = wgpu::Limits::default();
         assert!(gpu.limits.max_storage_buffer_binding_size >= defaults.max_storage_buffer_binding_size);
         assert!(gpu.limits.max_compute_workgroup_storage_size >= defaults.max_compute_workgroup_storage_size);
         assert!(gpu.max_binding_bytes() >= 128 << 20);
