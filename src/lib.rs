@@ -5,10 +5,12 @@
 //! - [`tensor`]: GPU-resident arrays and channel views;
 //! - [`recorder`]: many kernels recorded into one command buffer;
 //! - [`ops`]: the kernels, forward and backward, grouped by layer type;
+//! - [`net`]: the four networks as data (module tree, shapes, parameters, FLOPs);
 //! - [`reference`]: plain CPU versions of every kernel, the tests' first oracle.
 
 pub mod error;
 pub mod gpu;
+pub mod net;
 pub mod ops;
 pub mod recorder;
 pub mod reference;
