@@ -3,23 +3,31 @@
 #   - Mesa's Vulkan drivers: lavapipe runs WebGPU compute on the CPU when there is no GPU;
 #   - Chromium + ChromeDriver: the browser tests run on Chromium's WebGPU (SwiftShader when headless);
 #   - the wasm32 target, wasm-bindgen-cli (the exact version Cargo.lock resolves) and wasm-pack,
-#     installed locally so nothing is downloaded at test time.
+#     installed locally so nothing is downloaded at test time;
+#   - Fashion-MNIST in public/data/fashion-mnist (scripts/data.sh), from Debian's package if it has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-packages=(mesa-vulkan-drivers chromium chromium-driver)
+packages=(mesa-vulkan-drivers chromium chromium-driver curl)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
 done
+# Debian ships the dataset (bookworm and later); elsewhere scripts/data.sh downloads it.
+dpkg -s dataset-fashion-mnist >/dev/null 2>&1 || missing+=(dataset-fashion-mnist)
 if [ ${#missing[@]} -gt 0 ]; then
     echo "setup: installing ${missing[*]}"
     $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}" >/dev/null
+    available=()
+    for p in "${missing[@]}"; do
+        apt-cache show "$p" >/dev/null 2>&1 && available+=("$p")
+    done
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${available[@]}" >/dev/null
 fi
+scripts/data.sh
 
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 

@@ -32,6 +32,12 @@ pub enum EngineError {
 
     #[error("reading results back from the GPU failed: {0}")]
     Readback(String),
+
+    #[error("{file}: {detail}")]
+    Dataset { file: String, detail: String },
+
+    #[error("weights file: {0}; the current model is unchanged")]
+    Weights(String),
 }
 
 impl EngineError {

@@ -1,6 +1,7 @@
 //! cnnscope's engine: the classic CNNs' layers as WGSL compute shaders on WebGPU (wgpu), natively
 //! and in the browser.
 //!
+//! - [`data`]: Fashion-MNIST's IDX files, checked and uploaded once;
 //! - [`gpu`]: the adapter, device, limits and compiled pipelines;
 //! - [`tensor`]: GPU-resident arrays and channel views;
 //! - [`recorder`]: many kernels recorded into one command buffer;
@@ -8,6 +9,7 @@
 //! - [`net`]: the four networks as data (module tree, shapes, parameters, FLOPs);
 //! - [`reference`]: plain CPU versions of every kernel, the tests' first oracle.
 
+pub mod data;
 pub mod error;
 pub mod gpu;
 pub mod net;
