@@ -6,18 +6,22 @@
 //! - [`tensor`]: GPU-resident arrays and channel views;
 //! - [`recorder`]: many kernels recorded into one command buffer;
 //! - [`ops`]: the kernels, forward and backward, grouped by layer type;
+//! - [`model`]: a network's parameters and compiled forward/backward passes on the GPU, weights files;
+//! - [`train`]: optimisers, the training step and evaluation;
 //! - [`net`]: the four networks as data (module tree, shapes, parameters, FLOPs);
 //! - [`reference`]: plain CPU versions of every kernel, the tests' first oracle.
 
 pub mod data;
 pub mod error;
 pub mod gpu;
+pub mod model;
 pub mod net;
 pub mod ops;
 pub mod recorder;
 pub mod reference;
 mod shaders;
 pub mod tensor;
+pub mod train;
 
 pub use error::{EngineError, Result};
 pub use gpu::Gpu;

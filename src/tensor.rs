@@ -72,6 +72,18 @@ impl Tensor {
         Ok(())
     }
 
+    /// Overwrites the whole u32 tensor with `data` (queued before the next submission).
+    pub fn write_u32(&self, gpu: &Gpu, data: &[u32]) -> Result<()> {
+        if data.len() != self.len() || self.dtype != DType::U32 {
+            return Err(EngineError::shape(
+                "write",
+                format!("tensor {:?} ({:?}) cannot take {} u32 values", self.shape, self.dtype, data.len()),
+            ));
+        }
+        gpu.queue.write_buffer(&self.buffer, 0, bytemuck::cast_slice(data));
+        Ok(())
+    }
+
     pub fn shape(&self) -> &[usize] {
         &self.shape
     }

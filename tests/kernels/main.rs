@@ -10,6 +10,7 @@ mod conv2d;
 mod input;
 mod linear;
 mod loss;
+mod model;
 mod optim;
 mod pool;
 mod small_ops;

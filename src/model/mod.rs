@@ -1,0 +1,47 @@
+//! A network on the GPU: its parameters ([`Parameters`]), the compiled forward and backward passes
+//! for a batch size ([`Graph`]), and weights files ([`weights`]).
+
+mod graph;
+mod inception;
+mod params;
+pub mod weights;
+
+pub use graph::Graph;
+pub use params::{Init, Parameters};
+
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::net::Net;
+
+/// A network description with its parameters.
+#[derive(Clone, Debug)]
+pub struct Model {
+    pub net: Net,
+    pub params: Parameters,
+}
+
+impl Model {
+    /// `net` with freshly initialised parameters.
+    pub fn new(gpu: &Gpu, net: Net, init: Init, seed: u64) -> Result<Model> {
+        let params = Parameters::init(gpu, &net, init, seed)?;
+        Ok(Model { net, params })
+    }
+
+    /// The parameters as a safetensors file with PyTorch's `state_dict` keys.
+    pub async fn save_weights(&self, gpu: &Gpu) -> Result<Vec<u8>> {
+        let values = self.params.read(gpu).await?;
+        let c = self.net.config;
+        let metadata = [("net", c.arch.id().to_string()), ("ratio", c.ratio.to_string()), ("side", c.side.to_string())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        weights::to_safetensors(&self.params.specs, &values, Some(metadata))
+    }
+
+    /// Replaces the parameters with a safetensors file's; a file that does not fit this network is
+    /// refused with the reason and the current parameters stay as they were.
+    pub fn load_weights(&self, gpu: &Gpu, bytes: &[u8]) -> Result<()> {
+        let values = weights::from_safetensors(&self.params.specs, bytes)?;
+        self.params.write(gpu, &values)
+    }
+}

@@ -1,0 +1,67 @@
+//! Test-set evaluation: forward passes without dropout over every example, loss and accuracy summed
+//! on the GPU.
+
+use crate::data::GpuSplit;
+use crate::error::Result;
+use crate::gpu::Gpu;
+use crate::model::{Graph, Model};
+use crate::ops;
+use crate::recorder::Recorder;
+use crate::tensor::{DType, Tensor};
+use crate::train::Stats;
+
+/// Graphs for full batches and for the last partial one, with their buffers.
+pub struct Evaluator {
+    passes: Vec<Pass>,
+    order: Tensor,
+    stats: Tensor,
+    count: usize,
+}
+
+struct Pass {
+    graph: Graph,
+    labels: Tensor,
+    grad_scratch: Tensor,
+}
+
+impl Evaluator {
+    /// Prepares to evaluate `model`'s network on all of `data` in batches of `batch`.
+    pub fn new(gpu: &Gpu, model: &Model, data: &GpuSplit, batch: usize) -> Result<Evaluator> {
+        let batch = batch.min(data.count);
+        let mut sizes = vec![batch];
+        if data.count % batch != 0 {
+            sizes.push(data.count % batch);
+        }
+        let passes = sizes
+            .into_iter()
+            .map(|b| {
+                let graph = Graph::new(gpu, &model.net, b, false)?;
+                let grad_scratch = Tensor::zeros(gpu, graph.logits().shape(), DType::F32, "evaluation gradient (unused)")?;
+                Ok(Pass { labels: Tensor::zeros(gpu, &[b], DType::U32, "evaluation labels")?, graph, grad_scratch })
+            })
+            .collect::<Result<_>>()?;
+        let order: Vec<u32> = (0..data.count as u32).collect();
+        Ok(Evaluator {
+            passes,
+            order: Tensor::from_u32(gpu, &[data.count], &order, "evaluation order")?,
+            stats: Tensor::zeros(gpu, &[3], DType::F32, "evaluation statistics")?,
+            count: data.count,
+        })
+    }
+
+    /// Loss and accuracy of `model` over every example of `data`.
+    pub async fn run(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<Stats> {
+        self.stats.write_f32(gpu, &[0.0; 3])?;
+        let mut first = 0;
+        while first < self.count {
+            let pass = if self.count - first >= self.passes[0].graph.batch { &mut self.passes[0] } else { self.passes.last_mut().unwrap() };
+            let mut rec = Recorder::new(gpu);
+            ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels)?;
+            pass.graph.forward(&mut rec, &model.params, false, 0)?;
+            ops::softmax_cross_entropy(&mut rec, pass.graph.logits(), &pass.labels, &pass.grad_scratch, &self.stats)?;
+            rec.submit();
+            first += pass.graph.batch;
+        }
+        Ok(Stats::from_gpu(&self.stats.read_f32(gpu).await?))
+    }
+}
