@@ -1,3 +1,4 @@
+#![cfg(not(target_arch = "wasm32"))]
 //! Fashion-MNIST parsing: the real files (scripts/setup.sh puts them in public/data/fashion-mnist)
 //! and every way a file can be broken.
 
