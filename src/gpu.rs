@@ -24,6 +24,7 @@ pub enum Access {
 
 /// A compiled compute pipeline and the layout its bind groups follow.
 pub struct Pipeline {
+    pub(crate) key: String,
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) layout: wgpu::BindGroupLayout,
 }
@@ -148,7 +149,7 @@ impl Gpu {
             compilation_options: Default::default(),
             cache: None,
         });
-        let compiled = Arc::new(Pipeline { pipeline, layout });
+        let compiled = Arc::new(Pipeline { key: key.to_string(), pipeline, layout });
         self.pipelines.lock().unwrap().insert(key.to_string(), compiled.clone());
         compiled
     }

@@ -85,6 +85,50 @@ impl<'g> Recorder<'g> {
         if self.dispatches.is_empty() {
             return;
         }
+        // The uniform buffer lives until the GPU is done with it (wgpu keeps it alive).
+        let (_uniforms, bind_groups) = self.bind_groups();
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for (d, group) in self.dispatches.iter().zip(&bind_groups) {
+                pass.set_pipeline(&d.pipeline.pipeline);
+                pass.set_bind_group(0, group, &[]);
+                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            }
+        }
+        self.gpu.queue.submit([encoder.finish()]);
+    }
+
+    /// Runs each dispatch on its own and waits for it: (kernel, workgroups, seconds) per dispatch,
+    /// for finding where a step's time goes. Native only (the browser cannot wait).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile(self) -> Vec<(String, u64, f64)> {
+        let (_uniforms, bind_groups) = self.bind_groups();
+        let wait = || {
+            let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+        };
+        wait();
+        self.dispatches
+            .iter()
+            .zip(&bind_groups)
+            .map(|(d, group)| {
+                let start = std::time::Instant::now();
+                let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+                {
+                    let mut pass = encoder.begin_compute_pass(&Default::default());
+                    pass.set_pipeline(&d.pipeline.pipeline);
+                    pass.set_bind_group(0, group, &[]);
+                    pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+                }
+                self.gpu.queue.submit([encoder.finish()]);
+                wait();
+                (d.pipeline.key.clone(), d.groups.0 as u64 * d.groups.1 as u64, start.elapsed().as_secs_f64())
+            })
+            .collect()
+    }
+
+    /// The uniform buffer and one bind group per dispatch.
+    fn bind_groups(&self) -> (wgpu::Buffer, Vec<wgpu::BindGroup>) {
         let device = &self.gpu.device;
         let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("kernel parameters"),
@@ -112,15 +156,6 @@ impl<'g> Recorder<'g> {
                 })
             })
             .collect();
-        let mut encoder = device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for (d, group) in self.dispatches.iter().zip(&bind_groups) {
-                pass.set_pipeline(&d.pipeline.pipeline);
-                pass.set_bind_group(0, group, &[]);
-                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
-            }
-        }
-        self.gpu.queue.submit([encoder.finish()]);
+        (uniforms, bind_groups)
     }
 }

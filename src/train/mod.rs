@@ -4,10 +4,12 @@
 
 mod evaluate;
 mod optimizer;
+mod recipe;
 mod trainer;
 
 pub use evaluate::Evaluator;
 pub use optimizer::Optimizer;
+pub use recipe::{Recipe, sgd};
 pub use trainer::{Trainer, TrainConfig};
 
 /// Loss and accuracy over some examples, as read from the GPU's running sums.

@@ -23,7 +23,7 @@ pub struct TrainConfig {
 }
 
 /// A model being trained on one split. Steps are recorded and submitted without waiting; only
-/// [`Trainer::take_stats`] reads anything back.
+/// [`Trainer::stats`] reads anything back.
 pub struct Trainer {
     pub model: Model,
     pub config: TrainConfig,
@@ -79,21 +79,34 @@ impl Trainer {
     /// Records and submits one training step, starting a new epoch (a fresh shuffle) when the last
     /// one is complete. Returns true when this step finished an epoch.
     pub fn step(&mut self, gpu: &Gpu) -> Result<bool> {
+        let mut rec = Recorder::new(gpu);
+        let done = self.record_step(gpu, &mut rec)?;
+        rec.submit();
+        Ok(done)
+    }
+
+    /// One step run kernel by kernel: where its time goes (see [`Recorder::profile`]).
+    #[cfg(not(target_arch = "wasm32"))]
+    pub fn profile_step(&mut self, gpu: &Gpu) -> Result<Vec<(String, u64, f64)>> {
+        let mut rec = Recorder::new(gpu);
+        self.record_step(gpu, &mut rec)?;
+        Ok(rec.profile())
+    }
+
+    fn record_step(&mut self, gpu: &Gpu, rec: &mut Recorder) -> Result<bool> {
         if self.batch_in_epoch == 0 {
             let mut order: Vec<u32> = (0..self.data.count as u32).collect();
             order.shuffle(&mut self.rng);
             self.order.write_u32(gpu, &order)?;
         }
-        let mut rec = Recorder::new(gpu);
         let data = &self.data;
-        ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, self.batch_in_epoch * self.config.batch, self.graph.input(), &self.labels)?;
+        ops::gather_resize(rec, &data.pixels, data.side, &data.labels, &self.order, self.batch_in_epoch * self.config.batch, self.graph.input(), &self.labels)?;
         let seed = (self.config.seed as u32) ^ (self.steps as u32).wrapping_mul(0x2545_F491);
-        self.graph.forward(&mut rec, &self.model.params, true, seed)?;
+        self.graph.forward(rec, &self.model.params, true, seed)?;
         let grad_logits = self.graph.logits_grad().expect("a training graph");
-        ops::softmax_cross_entropy(&mut rec, self.graph.logits(), &self.labels, grad_logits, &self.stats)?;
-        self.graph.backward(&mut rec, &self.model.params, &self.grads)?;
-        self.optimizer.step(&mut rec, &self.model.params, &self.grads)?;
-        rec.submit();
+        ops::softmax_cross_entropy(rec, self.graph.logits(), &self.labels, grad_logits, &self.stats)?;
+        self.graph.backward(rec, &self.model.params, &self.grads)?;
+        self.optimizer.step(rec, &self.model.params, &self.grads)?;
         self.steps += 1;
         self.batch_in_epoch += 1;
         if self.batch_in_epoch == self.batches_per_epoch() {
@@ -104,11 +117,14 @@ impl Trainer {
         Ok(false)
     }
 
-    /// Loss and accuracy summed on the GPU since the last call (waits for the steps to finish).
-    pub async fn take_stats(&mut self, gpu: &Gpu) -> Result<Stats> {
-        let sums = self.stats.read_f32(gpu).await?;
-        self.stats.write_f32(gpu, &[0.0; 3])?;
-        Ok(Stats::from_gpu(&sums))
+    /// Loss and accuracy summed on the GPU since the last reset (waits for the steps to finish).
+    pub async fn stats(&self, gpu: &Gpu) -> Result<Stats> {
+        Ok(Stats::from_gpu(&self.stats.read_f32(gpu).await?))
+    }
+
+    /// Starts a new reporting interval.
+    pub fn reset_stats(&self, gpu: &Gpu) -> Result<()> {
+        self.stats.write_f32(gpu, &[0.0; 3])
     }
 
     /// The training graph, whose activations hold the last batch's feature maps.

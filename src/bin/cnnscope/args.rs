@@ -1,0 +1,136 @@
+//! The command line, parsed by clap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use cnnscope::model::Init;
+use cnnscope::net::Arch;
+
+#[derive(Parser)]
+#[command(name = "cnnscope", version, about = "Train and inspect AlexNet, VGG-11, NiN and GoogLeNet on Fashion-MNIST with WebGPU")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Print a network's layer table: output shapes, parameters, FLOPs.
+    Summary(NetArgs),
+    /// Train a network on Fashion-MNIST and report d2l's per-epoch line.
+    Train(TrainArgs),
+    /// Evaluate saved weights on the test set.
+    Eval(EvalArgs),
+    /// Measure training throughput (images/s) of the four networks.
+    Bench(BenchArgs),
+}
+
+#[derive(Args, Clone)]
+pub struct NetArgs {
+    /// alexnet, vgg11, nin or googlenet.
+    #[arg(long, value_parser = parse_arch)]
+    pub net: Arch,
+    /// Width divisor: every channel count c becomes max(1, c / ratio) [default: the net's quick recipe].
+    #[arg(long)]
+    pub ratio: Option<usize>,
+    /// Input side images are resized to [default: the net's quick recipe].
+    #[arg(long)]
+    pub side: Option<usize>,
+    /// AlexNet without its second 4096-wide hidden layer (as the seed's code).
+    #[arg(long)]
+    pub one_hidden: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Opt {
+    Adam,
+    Sgd,
+}
+
+#[derive(Args)]
+pub struct TrainArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Use d2l's published recipe (full width, native side) instead of the quick one.
+    #[arg(long)]
+    pub d2l: bool,
+    #[arg(long)]
+    pub batch: Option<usize>,
+    #[arg(long, value_enum)]
+    pub opt: Option<Opt>,
+    /// Learning rate [default: the recipe's].
+    #[arg(long)]
+    pub lr: Option<f32>,
+    /// SGD momentum.
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f32,
+    /// L2 weight decay.
+    #[arg(long, default_value_t = 0.0)]
+    pub weight_decay: f32,
+    /// default (PyTorch's U(±1/√fan_in)) or xavier.
+    #[arg(long, value_parser = parse_init)]
+    pub init: Option<Init>,
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Train on the first N training images only (and test on the first N test images).
+    #[arg(long)]
+    pub limit: Option<usize>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Save the trained weights (safetensors, PyTorch keys) here.
+    #[arg(long)]
+    pub save: Option<PathBuf>,
+    /// Directory with Fashion-MNIST's four .gz files.
+    #[arg(long, default_value = cnnscope::data::DEFAULT_DIR)]
+    pub data: PathBuf,
+}
+
+#[derive(Args)]
+pub struct EvalArgs {
+    /// A safetensors file saved by `train --save` (or by PyTorch with the same keys).
+    #[arg(long)]
+    pub weights: PathBuf,
+    /// The network, if the file does not name it (files cnnscope saves do).
+    #[arg(long, value_parser = parse_arch)]
+    pub net: Option<Arch>,
+    #[arg(long)]
+    pub ratio: Option<usize>,
+    #[arg(long)]
+    pub side: Option<usize>,
+    #[arg(long)]
+    pub one_hidden: bool,
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    #[arg(long, default_value = cnnscope::data::DEFAULT_DIR)]
+    pub data: PathBuf,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Networks to measure [default: all four].
+    #[arg(long, value_parser = parse_arch, num_args = 1..)]
+    pub net: Vec<Arch>,
+    #[arg(long, default_value_t = 8)]
+    pub ratio: usize,
+    /// Input side [default: each net's native side, 224 or 96 for GoogLeNet].
+    #[arg(long)]
+    pub side: Option<usize>,
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+    /// Timed training steps per network (after one warm-up step).
+    #[arg(long, default_value_t = 10)]
+    pub steps: usize,
+    /// Also time one step kernel by kernel and list where the time goes.
+    #[arg(long)]
+    pub profile: bool,
+    #[arg(long, default_value = cnnscope::data::DEFAULT_DIR)]
+    pub data: PathBuf,
+}
+
+fn parse_arch(s: &str) -> Result<Arch, String> {
+    s.parse()
+}
+
+fn parse_init(s: &str) -> Result<Init, String> {
+    s.parse()
+}
