@@ -31,7 +31,12 @@ impl Model {
     pub async fn save_weights(&self, gpu: &Gpu) -> Result<Vec<u8>> {
         let values = self.params.read(gpu).await?;
         let c = self.net.config;
-        let metadata = [("net", c.arch.id().to_string()), ("ratio", c.ratio.to_string()), ("side", c.side.to_string())]
+        let metadata = [
+            ("net", c.arch.id().to_string()),
+            ("ratio", c.ratio.to_string()),
+            ("side", c.side.to_string()),
+            ("second_hidden", c.second_hidden.to_string()),
+        ]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v))
             .collect();

@@ -159,7 +159,7 @@ fn eval_config(args: &EvalArgs, bytes: &[u8]) -> Result<NetConfig> {
         arch,
         ratio: number(args.ratio, "ratio", 1),
         side: number(args.side, "side", arch.native_side()),
-        second_hidden: !args.one_hidden,
+        second_hidden: !args.one_hidden && meta.get("second_hidden").is_none_or(|v| v != "false"),
     })
 }
 
