@@ -24,6 +24,8 @@ pub enum Access {
 
 /// A compiled compute pipeline and the layout its bind groups follow.
 pub struct Pipeline {
+    /// The cache key, which names the kernel in profiles.
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub(crate) key: String,
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) layout: wgpu::BindGroupLayout,

@@ -27,3 +27,5 @@ pub use error::{EngineError, Result};
 pub use gpu::Gpu;
 pub use recorder::{GemmCore, Recorder};
 pub use tensor::{DType, Tensor, View};
+/// The wgpu the engine is built on, for callers that show adapter details.
+pub use wgpu;

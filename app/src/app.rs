@@ -1,0 +1,281 @@
+//! The page: adapter, data, model, training, inside the network — top to bottom.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cnnscope::data::{CLASS_NAMES, FashionMnist};
+use cnnscope::net::{Arch, Summary, minimum_side};
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use wasm_bindgen::{Clamped, JsCast};
+
+use crate::charts::Chart;
+use crate::dataset;
+use crate::feature_maps::FeatureMaps;
+use crate::layer_table::LayerTable;
+use crate::session::{self, Control, Session, Status};
+use crate::setup::{Setup, fit_warning, training_bytes};
+use crate::webgpu::{self, GpuState};
+
+#[component]
+pub fn App() -> impl IntoView {
+    let gpu = RwSignal::new_local(GpuState::Opening);
+    leptos::task::spawn_local(async move { gpu.set(webgpu::open().await) });
+
+    view! {
+        <header>
+            <h1>"cnnscope"</h1>
+            <p class="tagline">"Train AlexNet, VGG-11, NiN and GoogLeNet on Fashion-MNIST on your GPU, and look inside every layer."</p>
+        </header>
+        {move || match gpu.get() {
+            GpuState::Opening => view! { <p class="hint">"Looking for a WebGPU adapter…"</p> }.into_any(),
+            GpuState::NoWebGpu => no_webgpu().into_any(),
+            GpuState::Failed(e) => view! { <section class="card error" data-testid="gpu-error"><h2>"WebGPU is there, but no GPU could be opened"</h2><p>{e}</p></section> }.into_any(),
+            GpuState::Ready(gpu) => view! { <Workbench gpu=gpu /> }.into_any(),
+        }}
+    }
+}
+
+fn no_webgpu() -> impl IntoView {
+    view! {
+        <section class="card error" data-testid="no-webgpu">
+            <h2>"This browser has no WebGPU"</h2>
+            <p>"cnnscope trains networks on your GPU through WebGPU. Use one of these:"</p>
+            <ul>
+                <li>"Chrome or Edge 113+ on Windows, macOS and ChromeOS (Android 121+)"</li>
+                <li>"Chrome on Linux with the flag --enable-unsafe-webgpu (and a Vulkan driver)"</li>
+                <li>"Firefox 141+ on Windows; Safari 26+"</li>
+            </ul>
+        </section>
+    }
+}
+
+#[component]
+fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
+    let data = RwSignal::new_local(None::<Rc<FashionMnist>>);
+    let data_error = RwSignal::new(None::<String>);
+    let data_progress = RwSignal::new(0.0f64);
+    leptos::task::spawn_local(async move {
+        match dataset::load_from_server(|p| data_progress.set(p)).await {
+            Ok(d) => data.set(Some(Rc::new(d))),
+            Err(e) => data_error.set(Some(e)),
+        }
+    });
+    let pick_files = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let Some(files) = input.files() else { return };
+        data_error.set(None);
+        leptos::task::spawn_local(async move {
+            match dataset::load_from_files(files).await {
+                Ok(d) => data.set(Some(Rc::new(d))),
+                Err(e) => data_error.set(Some(e)),
+            }
+        });
+    };
+
+    let setup = RwSignal::new(Setup::for_net(Arch::AlexNet));
+    let session = StoredValue::new_local(None::<Rc<RefCell<Session>>>);
+    let view_state = session::View::new();
+    let run_count = RwSignal::new(0u32);
+    let refresh = Signal::derive(move || view_state.epoch_done.get() + run_count.get());
+
+    let gpu_value = StoredValue::new_local(gpu.clone());
+    let start = move |_| {
+        let Some(d) = data.get_untracked() else { return };
+        if let Some(old) = session.get_value() {
+            old.borrow().control.set(Control::Stop);
+        }
+        match Session::new(gpu_value.get_value(), &d, setup.get_untracked(), 0) {
+            Ok(s) => {
+                let s = Rc::new(RefCell::new(s));
+                session.set_value(Some(s.clone()));
+                run_count.update(|n| *n += 1);
+                leptos::task::spawn_local(session::run(s, view_state));
+            }
+            Err(e) => view_state.status.set(Status::Failed(e)),
+        }
+    };
+    let control = move |c: Control| {
+        if let Some(s) = session.get_value() {
+            s.borrow().control.set(c);
+        }
+    };
+    let running = move || matches!(view_state.status.get(), Status::Running | Status::Paused);
+
+    let adapter = gpu.info.clone();
+    let limits = webgpu::key_limits(&gpu);
+
+    view! {
+        <section class="card" data-testid="adapter">
+            <h2>"1 · Your GPU"</h2>
+            <p class="adapter-name">
+                {if adapter.name.is_empty() { "WebGPU adapter".to_string() } else { adapter.name.clone() }}
+                <span class="tag">{format!("{:?}", adapter.device_type)}</span>
+                <span class="tag">{format!("{:?}", adapter.backend)}</span>
+                {(adapter.device_type == cnnscope::wgpu::DeviceType::Cpu).then(|| view! { <span class="tag warn">"software / fallback adapter: slow"</span> })}
+            </p>
+            <p class="hint">{format!("vendor {} · driver {} {}", adapter.vendor, adapter.driver, adapter.driver_info)}</p>
+            <dl class="limits">
+                {limits.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
+            </dl>
+        </section>
+
+        <section class="card" data-testid="data">
+            <h2>"2 · Fashion-MNIST"</h2>
+            {move || match (data.get(), data_error.get()) {
+                (Some(d), _) => view! {
+                    <p data-testid="data-ready">{format!("{} training and {} test images of {}×{} pixels, ten classes.", d.train.len(), d.test.len(), d.train.images.rows, d.train.images.cols)}</p>
+                    <SampleStrip data=d />
+                }.into_any(),
+                (None, Some(e)) => view! {
+                    <p class="error" data-testid="data-error">{format!("The dataset could not be loaded: {e}")}</p>
+                    <p>"Pick the four files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) from your disk:"</p>
+                    <input type="file" multiple accept=".gz" on:change=pick_files />
+                }.into_any(),
+                (None, None) => view! {
+                    <p>"Loading the dataset…"</p>
+                    <progress max="1" prop:value=move || data_progress.get()></progress>
+                }.into_any(),
+            }}
+        </section>
+
+        <section class="card" data-testid="model">
+            <h2>"3 · Network"</h2>
+            <SetupForm setup=setup disabled=Signal::derive(running) />
+            {move || {
+                let s = setup.get();
+                match s.net().and_then(|net| Summary::new(&net).map_err(|e| e.to_string())) {
+                    Ok(summary) => {
+                        let warning = gpu_value.with_value(|gpu| fit_warning(gpu, &summary, s.batch));
+                        let memory = training_bytes(&summary, s.batch);
+                        view! {
+                            <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image · about {} MiB of GPU memory to train at batch {}",
+                                summary.title, cnnscope::net::summary::grouped(summary.params as u64), summary.flops as f64 / 1e6, memory >> 20, s.batch)}</p>
+                            {warning.map(|w| view! { <p class="error" data-testid="fit-warning">{w}</p> })}
+                            <LayerTable summary=summary />
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="error" data-testid="config-error">{e}</p> }.into_any(),
+                }
+            }}
+        </section>
+
+        <section class="card" data-testid="training">
+            <h2>"4 · Training"</h2>
+            <div class="controls">
+                <button data-testid="start" on:click=start disabled=move || data.get().is_none() || setup.get().net().is_err()>
+                    {move || if running() { "restart" } else { "start training" }}
+                </button>
+                <button data-testid="pause" disabled=move || !running() on:click=move |_| {
+                    control(if view_state.status.get_untracked() == Status::Paused { Control::Run } else { Control::Pause })
+                }>{move || if view_state.status.get() == Status::Paused { "resume" } else { "pause" }}</button>
+                <button data-testid="stop" disabled=move || !running() on:click=move |_| control(Control::Stop)>"stop"</button>
+                <span class="status" data-testid="status">{move || match view_state.status.get() {
+                    Status::Idle => "idle".to_string(),
+                    Status::Running => "training".to_string(),
+                    Status::Paused => "paused".to_string(),
+                    Status::Finished => "finished".to_string(),
+                    Status::Failed(e) => format!("failed: {e}"),
+                }}</span>
+            </div>
+            {move || {
+                let p = view_state.progress.get();
+                (p.batches > 0).then(|| view! {
+                    <div class="progress">
+                        <progress max=p.batches.to_string() prop:value=p.batch.to_string()></progress>
+                        <span data-testid="progress-text" data-steps=p.steps.to_string()>{format!("epoch {}/{} · batch {}/{} · {:.1} images/s · ETA {}",
+                            p.epoch, p.epochs, p.batch, p.batches, p.images_per_sec, eta(p.eta_secs))}</span>
+                    </div>
+                })
+            }}
+            <div class="charts">
+                <Chart title="loss" x_label="steps" series=view_state.loss_series() />
+                <Chart title="accuracy" x_label="epochs" series=view_state.accuracy_series() y_range=(0.0, 1.0) />
+            </div>
+            <pre class="epochs" data-testid="epoch-lines">{move || view_state.epoch_lines.get().join("\n")}</pre>
+            <div hidden data-testid="loss-values">{move || view_state.loss.get().iter().map(|(_, l)| format!("{l:.5}")).collect::<Vec<_>>().join(" ")}</div>
+        </section>
+
+        <section class="card" data-testid="inside">
+            <h2>"5 · Inside the network"</h2>
+            <FeatureMaps session=session refresh=refresh />
+        </section>
+    }
+}
+
+fn eta(secs: f64) -> String {
+    if !secs.is_finite() {
+        return "—".into();
+    }
+    let s = secs.round() as u64;
+    if s >= 3600 { format!("{}h {:02}m", s / 3600, s / 60 % 60) } else { format!("{}m {:02}s", s / 60, s % 60) }
+}
+
+/// The knobs: network, width, side, batch, optimiser, learning rate, epochs.
+#[component]
+fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
+    let number = move |label: &'static str, get: fn(&Setup) -> String, set: fn(&mut Setup, &str)| {
+        view! {
+            <label>{label}
+                <input type="text" inputmode="decimal" size="6" disabled=disabled prop:value=move || get(&setup.get())
+                    on:change=move |ev| { let v = event_target_value(&ev); setup.update(|s| set(s, v.trim())); } />
+            </label>
+        }
+    };
+    view! {
+        <div class="controls setup">
+            <label>"network"
+                <select data-testid="net" disabled=disabled on:change=move |ev| {
+                    if let Ok(arch) = event_target_value(&ev).parse::<Arch>() { setup.set(Setup::for_net(arch)); }
+                }>
+                    {Arch::ALL.into_iter().map(|a| view! { <option value=a.id() selected=move || setup.get().arch == a>{a.to_string()}</option> }).collect_view()}
+                </select>
+            </label>
+            {number("width ÷", |s| s.ratio.to_string(), |s, v| if let Ok(n) = v.parse() { s.ratio = n })}
+            {number("side", |s| s.side.to_string(), |s, v| if let Ok(n) = v.parse() { s.side = n })}
+            {number("batch", |s| s.batch.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.batch = n.max(1) })}
+            <label>"optimiser"
+                <select disabled=disabled on:change=move |ev| { let adam = event_target_value(&ev) == "adam"; setup.update(|s| s.adam = adam); }>
+                    <option value="adam" selected=move || setup.get().adam>"Adam"</option>
+                    <option value="sgd" selected=move || !setup.get().adam>"SGD"</option>
+                </select>
+            </label>
+            {number("learning rate", |s| s.lr.to_string(), |s, v| if let Ok(x) = v.parse::<f32>() { if x > 0.0 { s.lr = x } })}
+            {number("epochs", |s| s.epochs.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.epochs = n.max(1) })}
+        </div>
+        <p class="hint">{move || {
+            let s = setup.get();
+            format!("{} admits sides from {} up; width ÷1 is the paper's network.", s.arch, minimum_side(s.config()))
+        }}</p>
+    }
+}
+
+/// One example of each class from the test set, with its name.
+#[component]
+fn SampleStrip(data: Rc<FashionMnist>) -> impl IntoView {
+    let test = &data.test;
+    let picks: Vec<usize> = (0..CLASS_NAMES.len()).filter_map(|c| test.labels.iter().position(|&l| l as usize == c)).collect();
+    picks
+        .into_iter()
+        .map(|i| {
+            let canvas = NodeRef::<Canvas>::new();
+            let (rows, cols) = (test.images.rows, test.images.cols);
+            let pixels = test.images.pixels[i * rows * cols..(i + 1) * rows * cols].to_vec();
+            let label = CLASS_NAMES[test.labels[i] as usize];
+            Effect::new(move |_| {
+                let Some(canvas) = canvas.get() else { return };
+                let rgba: Vec<u8> = pixels.iter().flat_map(|&p| [255 - p, 255 - p, 255 - p, 255]).collect();
+                let ctx = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
+                if let (Some(ctx), Ok(image)) = (ctx, web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), cols as u32, rows as u32)) {
+                    let _ = ctx.put_image_data(&image, 0.0, 0.0);
+                }
+            });
+            view! {
+                <figure class="sample">
+                    <canvas node_ref=canvas width=cols.to_string() height=rows.to_string()></canvas>
+                    <figcaption>{label}</figcaption>
+                </figure>
+            }
+        })
+        .collect_view()
+}

@@ -1,0 +1,104 @@
+//! Line charts on a canvas: training loss per reporting interval, train and test accuracy.
+
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::CanvasRenderingContext2d;
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Series {
+    pub name: &'static str,
+    pub color: &'static str,
+    /// (x, y) in data units.
+    pub points: Vec<(f64, f64)>,
+}
+
+/// A chart that redraws whenever `series` changes. `y_range` fixes the y axis (accuracy: 0–1).
+#[component]
+pub fn Chart(title: &'static str, x_label: &'static str, series: Signal<Vec<Series>>, #[prop(optional)] y_range: Option<(f64, f64)>) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        let series = series.get();
+        if let Some(canvas) = canvas.get() {
+            draw(&canvas, &series, x_label, y_range);
+        }
+    });
+    view! {
+        <figure class="chart">
+            <figcaption>{title}</figcaption>
+            <canvas node_ref=canvas width="440" height="220" data-testid=title></canvas>
+        </figure>
+    }
+}
+
+fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y_range: Option<(f64, f64)>) {
+    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+        return;
+    };
+    let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+    let (left, right, top, bottom) = (44.0, 10.0, 10.0, 30.0);
+    ctx.clear_rect(0.0, 0.0, w, h);
+    let points = series.iter().flat_map(|s| s.points.iter());
+    let (mut x0, mut x1, mut y0, mut y1) = (f64::MAX, f64::MIN, f64::MAX, f64::MIN);
+    for &(x, y) in points {
+        x0 = x0.min(x);
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if x0 > x1 {
+        ctx.set_fill_style_str("#8a93a6");
+        ctx.set_font("13px system-ui, sans-serif");
+        let _ = ctx.fill_text("starts with training", left + 10.0, h / 2.0);
+        return;
+    }
+    if let Some((a, b)) = y_range {
+        (y0, y1) = (a, b);
+    } else {
+        y0 = y0.min(0.0);
+        y1 = y1.max(y0 + 1e-6) * 1.05;
+    }
+    if x1 - x0 < 1e-9 {
+        x1 = x0 + 1.0;
+    }
+    let px = |x: f64| left + (x - x0) / (x1 - x0) * (w - left - right);
+    let py = |y: f64| top + (1.0 - (y - y0) / (y1 - y0)) * (h - top - bottom);
+
+    // Grid and axis labels.
+    ctx.set_font("11px system-ui, sans-serif");
+    ctx.set_line_width(1.0);
+    for i in 0..=4 {
+        let y = y0 + (y1 - y0) * i as f64 / 4.0;
+        ctx.set_stroke_style_str("#e3e7ee");
+        ctx.begin_path();
+        ctx.move_to(left, py(y));
+        ctx.line_to(w - right, py(y));
+        ctx.stroke();
+        ctx.set_fill_style_str("#5b6475");
+        let _ = ctx.fill_text(&format!("{y:.2}"), 4.0, py(y) + 4.0);
+    }
+    let _ = ctx.fill_text(&format!("{x0:.0}"), left, h - 10.0);
+    let _ = ctx.fill_text(&format!("{x1:.0} {x_label}"), w - right - 90.0, h - 10.0);
+
+    // Series and legend.
+    for (i, s) in series.iter().enumerate() {
+        ctx.set_stroke_style_str(s.color);
+        ctx.set_fill_style_str(s.color);
+        ctx.set_line_width(2.0);
+        ctx.begin_path();
+        for (j, &(x, y)) in s.points.iter().enumerate() {
+            if j == 0 {
+                ctx.move_to(px(x), py(y));
+            } else {
+                ctx.line_to(px(x), py(y));
+            }
+        }
+        ctx.stroke();
+        if s.points.len() == 1 {
+            ctx.begin_path();
+            let _ = ctx.arc(px(s.points[0].0), py(s.points[0].1), 3.0, 0.0, std::f64::consts::TAU);
+            ctx.fill();
+        }
+        let _ = ctx.fill_text(s.name, left + 10.0 + 110.0 * i as f64, top + 12.0);
+    }
+}

@@ -1,0 +1,149 @@
+//! Inside the network: one test image through every layer, each layer's channels drawn as a grid
+//! of small grey images (normalised per layer), and the predicted class probabilities.
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use cnnscope::data::CLASS_NAMES;
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use wasm_bindgen::{Clamped, JsCast};
+use web_sys::{CanvasRenderingContext2d, ImageData};
+
+use crate::session::{LayerOutput, Session, inspect};
+
+/// Channels drawn per layer.
+const MAX_CHANNELS: usize = 32;
+
+#[derive(Clone)]
+struct Inspection {
+    layers: Rc<Vec<LayerOutput>>,
+    probs: Vec<f32>,
+    label: usize,
+}
+
+#[component]
+pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStorage>, refresh: Signal<u32>) -> impl IntoView {
+    let index = RwSignal::new(0usize);
+    let result = RwSignal::new_local(None::<Result<Inspection, String>>);
+    let busy = RwSignal::new(false);
+    let run = move || {
+        let Some(session) = session.get_value() else { return };
+        let Ok(s) = session.try_borrow() else { return };
+        let (gpu, model, test) = s.snapshot();
+        drop(s);
+        let i = index.get_untracked().min(test.count - 1);
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let out = inspect(&gpu, &model, &test, i).await.map(|(layers, probs, label)| Inspection { layers: Rc::new(layers), probs, label });
+            result.set(Some(out));
+            busy.set(false);
+        });
+    };
+    // Refresh after every epoch (and when a run starts).
+    Effect::new(move |_| {
+        refresh.track();
+        run();
+    });
+    view! {
+        <div class="controls">
+            <label>"test image #"
+                <input type="number" min="0" max="9999" prop:value=move || index.get().to_string()
+                    on:change=move |ev| { index.set(event_target_value(&ev).parse().unwrap_or(0)); run(); } />
+            </label>
+            <button on:click=move |_| { index.set((js_sys::Math::random() * 10000.0) as usize); run(); }>"random image"</button>
+            <button data-testid="refresh-maps" on:click=move |_| run()>"refresh"</button>
+            <span class="hint">{move || if busy.get() { "running the image through the network…" } else { "" }}</span>
+        </div>
+        {move || match result.get() {
+            None => view! { <p class="hint">"Start training (or load weights) to look inside the network."</p> }.into_any(),
+            Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+            Some(Ok(inspection)) => render(inspection).into_any(),
+        }}
+    }
+}
+
+fn render(inspection: Inspection) -> impl IntoView {
+    let best = inspection.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
+    let verdict = if best == inspection.label { "right" } else { "wrong" };
+    let bars = inspection
+        .probs
+        .iter()
+        .enumerate()
+        .map(|(i, &p)| {
+            let class = if i == best { "bar best" } else { "bar" };
+            view! {
+                <div class="prob">
+                    <span class="name">{CLASS_NAMES[i]}{if i == inspection.label { " ✓" } else { "" }}</span>
+                    <span class=class style=format!("width: {:.1}%", 100.0 * p)></span>
+                    <span class="value">{format!("{:.1}%", 100.0 * p)}</span>
+                </div>
+            }
+        })
+        .collect_view();
+    let layers = (0..inspection.layers.len())
+        .map(|i| {
+            let layers = inspection.layers.clone();
+            let canvas = NodeRef::<Canvas>::new();
+            let l = &layers[i];
+            let caption = format!("{} · {} · {}", l.name, l.kind, l.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"));
+            let shown = if l.shape.len() == 3 && l.shape[0] > MAX_CHANNELS { format!(" (first {MAX_CHANNELS} channels)") } else { String::new() };
+            Effect::new(move |_| {
+                if let Some(canvas) = canvas.get() {
+                    draw_layer(&canvas, &layers[i]);
+                }
+            });
+            view! {
+                <figure class="fmap">
+                    <canvas node_ref=canvas class="fmap-canvas"></canvas>
+                    <figcaption>{caption}{shown}</figcaption>
+                </figure>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="prediction" data-testid="prediction">
+            <p>{format!("Label: {} — predicted: {} ({verdict})", CLASS_NAMES[inspection.label], CLASS_NAMES[best])}</p>
+            {bars}
+        </div>
+        <div class="fmaps">{layers}</div>
+    }
+}
+
+/// Tiles a layer's channels (or a flat vector as one row) into the canvas, grey levels scaled to
+/// the layer's own range.
+fn draw_layer(canvas: &web_sys::HtmlCanvasElement, layer: &LayerOutput) {
+    let (channels, h, w) = match layer.shape.as_slice() {
+        [c, h, w] => ((*c).min(MAX_CHANNELS), *h, *w),
+        [n] => (1, 1, *n),
+        _ => return,
+    };
+    let cols = (channels as f64).sqrt().ceil() as usize;
+    let rows = channels.div_ceil(cols);
+    let (cw, ch) = (cols * (w + 1) - 1, rows * (h + 1) - 1);
+    canvas.set_width(cw as u32);
+    canvas.set_height(ch as u32);
+    // Display size: small maps scaled up, big ones capped.
+    let scale = (160.0 / cw.max(ch) as f64).clamp(1.0, 12.0);
+    let _ = AsRef::<web_sys::HtmlElement>::as_ref(canvas).style().set_property("width", &format!("{}px", (cw as f64 * scale).round()));
+    let values = &layer.values[..channels * h * w];
+    let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
+    let span = (hi - lo).max(1e-12);
+    let mut rgba = vec![255u8; cw * ch * 4];
+    for c in 0..channels {
+        let (ox, oy) = ((c % cols) * (w + 1), (c / cols) * (h + 1));
+        for y in 0..h {
+            for x in 0..w {
+                let v = ((values[(c * h + y) * w + x] - lo) / span * 255.0) as u8;
+                let at = ((oy + y) * cw + ox + x) * 4;
+                rgba[at..at + 3].copy_from_slice(&[v, v, v]);
+            }
+        }
+    }
+    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+        return;
+    };
+    if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), cw as u32, ch as u32) {
+        let _ = ctx.put_image_data(&image, 0.0, 0.0);
+    }
+}

@@ -1,0 +1,282 @@
+//! A training run in the page: the engine's trainer driven step by step from an async loop that
+//! yields to the browser between steps and reads the GPU's running sums only every few steps.
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use cnnscope::data::{FashionMnist, GpuSplit};
+use cnnscope::model::{Graph, Init, Model};
+use cnnscope::net::Layer;
+use cnnscope::train::{Evaluator, TrainConfig, Trainer};
+use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
+use leptos::prelude::*;
+
+use crate::charts::Series;
+use crate::setup::Setup;
+
+/// What the user asked the loop to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Control {
+    Run,
+    Pause,
+    Stop,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Status {
+    Idle,
+    Running,
+    Paused,
+    Finished,
+    Failed(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Progress {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub steps: u64,
+    pub images_per_sec: f64,
+    pub eta_secs: f64,
+}
+
+/// Everything the page shows about a run, as signals.
+#[derive(Clone, Copy)]
+pub struct View {
+    pub status: RwSignal<Status>,
+    pub progress: RwSignal<Progress>,
+    pub loss: RwSignal<Vec<(f64, f64)>>,
+    pub train_acc: RwSignal<Vec<(f64, f64)>>,
+    pub test_acc: RwSignal<Vec<(f64, f64)>>,
+    pub epoch_lines: RwSignal<Vec<String>>,
+    /// Bumped after each epoch so the feature maps refresh.
+    pub epoch_done: RwSignal<u32>,
+}
+
+impl View {
+    pub fn new() -> View {
+        View {
+            status: RwSignal::new(Status::Idle),
+            progress: RwSignal::new(Progress::default()),
+            loss: RwSignal::new(Vec::new()),
+            train_acc: RwSignal::new(Vec::new()),
+            test_acc: RwSignal::new(Vec::new()),
+            epoch_lines: RwSignal::new(Vec::new()),
+            epoch_done: RwSignal::new(0),
+        }
+    }
+
+    fn reset(&self) {
+        self.loss.set(Vec::new());
+        self.train_acc.set(Vec::new());
+        self.test_acc.set(Vec::new());
+        self.epoch_lines.set(Vec::new());
+        self.progress.set(Progress::default());
+    }
+
+    pub fn loss_series(&self) -> Signal<Vec<Series>> {
+        let loss = self.loss;
+        Signal::derive(move || vec![Series { name: "train loss", color: "#d9480f", points: loss.get() }])
+    }
+
+    pub fn accuracy_series(&self) -> Signal<Vec<Series>> {
+        let (train, test) = (self.train_acc, self.test_acc);
+        Signal::derive(move || {
+            vec![
+                Series { name: "train acc", color: "#1c7ed6", points: train.get() },
+                Series { name: "test acc", color: "#2b8a3e", points: test.get() },
+            ]
+        })
+    }
+}
+
+/// The model being trained and the data on the GPU.
+pub struct Session {
+    pub gpu: Rc<Gpu>,
+    pub trainer: Trainer,
+    pub test: GpuSplit,
+    pub control: Rc<Cell<Control>>,
+    pub setup: Setup,
+}
+
+/// Steps between readbacks of the running loss: each readback waits for the GPU.
+const REPORT_EVERY: usize = 5;
+
+impl Session {
+    pub fn new(gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup, seed: u64) -> Result<Session, String> {
+        let net = setup.net()?;
+        let model = Model::new(&gpu, net, Init::Default, seed).map_err(|e| e.to_string())?;
+        let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
+        let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
+        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed };
+        let trainer = Trainer::new(&gpu, model, train, config).map_err(|e| e.to_string())?;
+        Ok(Session { gpu, trainer, test, control: Rc::new(Cell::new(Control::Run)), setup })
+    }
+
+    /// What the feature-map view needs, cloned (the GPU memory is shared) so no borrow of the
+    /// session outlives this call.
+    pub fn snapshot(&self) -> (Rc<Gpu>, Model, GpuSplit) {
+        (self.gpu.clone(), self.trainer.model.clone(), self.test.clone())
+    }
+}
+
+/// Runs `session` until its epochs are done or the user stops it.
+pub async fn run(session: Rc<RefCell<Session>>, view: View) {
+    view.reset();
+    view.status.set(Status::Running);
+    if let Err(e) = train_loop(&session, view).await {
+        view.status.set(Status::Failed(e));
+    }
+}
+
+async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), String> {
+    let (gpu, control, epochs, batch) = {
+        let s = session.borrow();
+        (s.gpu.clone(), s.control.clone(), s.setup.epochs, s.setup.batch)
+    };
+    let batches = session.borrow().trainer.batches_per_epoch();
+    let (_, model, test_set) = session.borrow().snapshot();
+    let mut evaluator = Evaluator::new(&gpu, &model, &test_set, batch.max(100)).map_err(|e| e.to_string())?;
+    let mut seen_loss = (0.0, 0.0, 0.0);
+    let mut epoch_start = now();
+    let mut active_secs = 0.0;
+    let mut last = now();
+    let mut images = 0.0;
+    session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
+    loop {
+        match control.get() {
+            Control::Stop => {
+                view.status.set(Status::Idle);
+                return Ok(());
+            }
+            Control::Pause => {
+                view.status.set(Status::Paused);
+                gloo_timers::future::TimeoutFuture::new(100).await;
+                last = now();
+                continue;
+            }
+            Control::Run => view.status.set(Status::Running),
+        }
+        let done = session.borrow_mut().trainer.step(&gpu).map_err(|e| e.to_string())?;
+        let (epoch, batch_in_epoch, steps) = {
+            let t = &session.borrow().trainer;
+            (t.epoch, t.batch_in_epoch, t.steps)
+        };
+        if done || batch_in_epoch % REPORT_EVERY == 0 {
+            let stats = session.borrow().trainer.stats(&gpu).await.map_err(|e| e.to_string())?;
+            let t = now();
+            active_secs += t - last;
+            images += stats.examples - seen_loss.2;
+            last = t;
+            // The interval's own loss and accuracy: the difference of the running sums.
+            let n = stats.examples - seen_loss.2;
+            if n > 0.0 {
+                let x = steps as f64;
+                view.loss.update(|v| v.push((x, (stats.loss_sum - seen_loss.0) / n)));
+                view.train_acc.update(|v| v.push((x / batches as f64, (stats.correct - seen_loss.1) / n)));
+            }
+            seen_loss = (stats.loss_sum, stats.correct, stats.examples);
+            let rate = images / active_secs.max(1e-9);
+            let remaining = (epochs * batches) as f64 - steps as f64;
+            view.progress.set(Progress {
+                epoch: if done { epoch } else { epoch + 1 },
+                epochs,
+                batch: if done { batches } else { batch_in_epoch },
+                batches,
+                steps,
+                images_per_sec: rate,
+                eta_secs: remaining * batch as f64 / rate.max(1e-9),
+            });
+            if done {
+                let test = evaluator.run(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
+                view.test_acc.update(|v| v.push((epoch as f64, test.accuracy())));
+                view.epoch_lines.update(|v| {
+                    v.push(format!(
+                        "epoch {epoch}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {:.1} sec, {:.1} images/s",
+                        stats.loss(),
+                        stats.accuracy(),
+                        test.accuracy(),
+                        now() - epoch_start,
+                        stats.examples / (now() - epoch_start).max(1e-9)
+                    ))
+                });
+                view.epoch_done.update(|n| *n += 1);
+                session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
+                seen_loss = (0.0, 0.0, 0.0);
+                epoch_start = now();
+                last = now();
+                if epoch >= epochs {
+                    view.status.set(Status::Finished);
+                    return Ok(());
+                }
+            }
+        }
+        // Let the browser paint and handle input between steps.
+        gloo_timers::future::TimeoutFuture::new(0).await;
+    }
+}
+
+/// Seconds since the page loaded.
+pub fn now() -> f64 {
+    web_sys::window().and_then(|w| w.performance()).map(|p| p.now() / 1e3).unwrap_or(0.0)
+}
+
+/// One layer's output for one image: its name, type, shape (channels, height, width) and values.
+pub struct LayerOutput {
+    pub name: String,
+    pub kind: &'static str,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// Runs one test image through the model (evaluation mode) and reads every layer's output and the
+/// class probabilities.
+pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) -> Result<(Vec<LayerOutput>, Vec<f32>, usize), String> {
+    let e = |e: cnnscope::EngineError| e.to_string();
+    let mut graph = Graph::new(gpu, &model.net, 1, false).map_err(e)?;
+    let order = Tensor::from_u32(gpu, &[1], &[index as u32], "inspected image").map_err(e)?;
+    let label = Tensor::zeros(gpu, &[1], DType::U32, "inspected label").map_err(e)?;
+    let probs = Tensor::zeros(gpu, graph.logits().shape(), DType::F32, "probabilities").map_err(e)?;
+    let mut rec = Recorder::new(gpu);
+    ops::gather_resize(&mut rec, &test.pixels, test.side, &test.labels, &order, 0, graph.input(), &label).map_err(e)?;
+    graph.forward(&mut rec, &model.params, false, 0).map_err(e)?;
+    ops::softmax(&mut rec, graph.logits(), &probs).map_err(e)?;
+    rec.submit();
+
+    let kinds = kinds_by_name(&model.net.root, "");
+    let mut outputs = vec![LayerOutput {
+        name: "input".into(),
+        kind: "input",
+        shape: graph.input().shape()[1..].to_vec(),
+        values: graph.input().read_f32(gpu).await.map_err(e)?,
+    }];
+    let mut seen = Vec::new();
+    for (name, tensor) in graph.outputs() {
+        // A fused ReLU shares its layer's output; dropout is the identity when evaluating.
+        let kind = kinds.iter().find(|(n, _)| n == name).map(|(_, k)| *k).unwrap_or("");
+        if matches!(kind, "ReLU" | "Dropout" | "Flatten") || seen.contains(&tensor.buffer().clone()) {
+            continue;
+        }
+        seen.push(tensor.buffer().clone());
+        outputs.push(LayerOutput { name: name.to_string(), kind, shape: tensor.shape()[1..].to_vec(), values: tensor.read_f32(gpu).await.map_err(e)? });
+    }
+    let label = label.read_u32(gpu).await.map_err(e)?[0] as usize;
+    Ok((outputs, probs.read_f32(gpu).await.map_err(e)?, label))
+}
+
+fn kinds_by_name(layer: &Layer, prefix: &str) -> Vec<(String, &'static str)> {
+    match layer {
+        Layer::Sequential(children) => children
+            .iter()
+            .flat_map(|(name, child)| {
+                let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
+                let mut v = vec![(path.clone(), child.kind())];
+                v.extend(kinds_by_name(child, &path));
+                v
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
