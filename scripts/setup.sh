@@ -4,6 +4,8 @@
 #   - Chromium + ChromeDriver: the browser tests run on Chromium's WebGPU (SwiftShader when headless);
 #   - the wasm32 target, wasm-bindgen-cli (the exact version Cargo.lock resolves) and wasm-pack,
 #     installed locally so nothing is downloaded at test time;
+#   - trunk 0.21.14 (builds and serves the browser app; newer needs a newer rustc), Node.js and npm
+#     (the end-to-end test drives Chromium with npm's playwright-core);
 #   - Fashion-MNIST in public/data/fashion-mnist (scripts/data.sh), from Debian's package if it has one.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,7 +13,8 @@ cd "$(dirname "$0")/.."
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
-packages=(mesa-vulkan-drivers chromium chromium-driver curl)
+packages=(mesa-vulkan-drivers chromium chromium-driver curl python3)
+command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do
     dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -40,5 +43,9 @@ fi
 if ! command -v wasm-pack >/dev/null; then
     echo "setup: installing wasm-pack"
     cargo install -q --locked wasm-pack
+fi
+if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
+    echo "setup: installing trunk 0.21.14"
+    cargo install -q --locked trunk@0.21.14
 fi
 echo "setup: ready"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test: installs prerequisites (scripts/setup.sh), then the engine tests natively
-# (wgpu on Vulkan; Mesa lavapipe without a GPU) and in headless Chromium on its WebGPU.
+# Runs every test: installs prerequisites (scripts/setup.sh), then the engine, network, data,
+# training and CLI tests natively (wgpu on Vulkan; Mesa lavapipe without a GPU), the engine tests
+# again in headless Chromium on its WebGPU, and the browser app end to end in Chromium.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
@@ -14,3 +15,6 @@ echo "== browser: wasm-pack test --headless --chrome (Chromium's WebGPU)"
 export WASM_BINDGEN_TEST_TIMEOUT=600
 # `--test kernels`: the engine tests (the native-only benchmark example is not built for wasm).
 CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test kernels
+
+echo "== app: end to end in Chromium (trunk build, playwright-core)"
+scripts/e2e.sh

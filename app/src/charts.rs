@@ -77,8 +77,11 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y
         ctx.set_fill_style_str("#5b6475");
         let _ = ctx.fill_text(&format!("{y:.2}"), 4.0, py(y) + 4.0);
     }
-    let _ = ctx.fill_text(&format!("{x0:.0}"), left, h - 10.0);
-    let _ = ctx.fill_text(&format!("{x1:.0} {x_label}"), w - right - 90.0, h - 10.0);
+    // Whole numbers where the axis is long, two decimals where it spans less than a few units.
+    let digits = if x1 - x0 < 5.0 { 2 } else { 0 };
+    let _ = ctx.fill_text(&format!("{x0:.digits$}"), left, h - 10.0);
+    let end = format!("{x1:.digits$} {x_label}");
+    let _ = ctx.fill_text(&end, w - right - 6.5 * end.len() as f64, h - 10.0);
 
     // Series and legend.
     for (i, s) in series.iter().enumerate() {
@@ -99,6 +102,7 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y
             let _ = ctx.arc(px(s.points[0].0), py(s.points[0].1), 3.0, 0.0, std::f64::consts::TAU);
             ctx.fill();
         }
-        let _ = ctx.fill_text(s.name, left + 10.0 + 110.0 * i as f64, top + 12.0);
+        // Legend below the plot, clear of the lines.
+        let _ = ctx.fill_text(s.name, left + 60.0 + 90.0 * i as f64, h - 10.0);
     }
 }

@@ -115,7 +115,11 @@ fn render(inspection: Inspection) -> impl IntoView {
 fn draw_layer(canvas: &web_sys::HtmlCanvasElement, layer: &LayerOutput) {
     let (channels, h, w) = match layer.shape.as_slice() {
         [c, h, w] => ((*c).min(MAX_CHANNELS), *h, *w),
-        [n] => (1, 1, *n),
+        // A feature vector is drawn as a near-square block, read row by row.
+        [n] => {
+            let w = (*n as f64).sqrt().ceil() as usize;
+            (1, n.div_ceil(w), w)
+        }
         _ => return,
     };
     let cols = (channels as f64).sqrt().ceil() as usize;
@@ -126,7 +130,8 @@ fn draw_layer(canvas: &web_sys::HtmlCanvasElement, layer: &LayerOutput) {
     // Display size: small maps scaled up, big ones capped.
     let scale = (160.0 / cw.max(ch) as f64).clamp(1.0, 12.0);
     let _ = AsRef::<web_sys::HtmlElement>::as_ref(canvas).style().set_property("width", &format!("{}px", (cw as f64 * scale).round()));
-    let values = &layer.values[..channels * h * w];
+    let count = (channels * h * w).min(layer.values.len());
+    let values = &layer.values[..count];
     let (lo, hi) = values.iter().fold((f32::MAX, f32::MIN), |(lo, hi), &v| (lo.min(v), hi.max(v)));
     let span = (hi - lo).max(1e-12);
     let mut rgba = vec![255u8; cw * ch * 4];
@@ -134,7 +139,8 @@ fn draw_layer(canvas: &web_sys::HtmlCanvasElement, layer: &LayerOutput) {
         let (ox, oy) = ((c % cols) * (w + 1), (c / cols) * (h + 1));
         for y in 0..h {
             for x in 0..w {
-                let v = ((values[(c * h + y) * w + x] - lo) / span * 255.0) as u8;
+                let Some(&value) = values.get((c * h + y) * w + x) else { continue };
+                let v = ((value - lo) / span * 255.0) as u8;
                 let at = ((oy + y) * cw + ox + x) * 4;
                 rgba[at..at + 3].copy_from_slice(&[v, v, v]);
             }

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# End-to-end test of the browser app: builds it with trunk, serves dist/ on 127.0.0.1 (with a
+# deliberately corrupt copy of the dataset beside the real one), and drives the system Chromium with
+# WebGPU through playwright-core (tests/e2e/app.test.mjs). Screenshots land in target/e2e/.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+trunk build --release --offline
+cargo build --release -q --bin cnnscope
+mkdir -p dist/data/corrupt
+cp public/data/fashion-mnist/*.gz dist/data/corrupt/
+head -c 100000 public/data/fashion-mnist/train-images-idx3-ubyte.gz > dist/data/corrupt/train-images-idx3-ubyte.gz
+(cd tests/e2e && npm install --no-audit --no-fund --silent)
+port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+python3 -m http.server "$port" --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
+server=$!
+trap 'kill $server' EXIT
+sleep 1
+node tests/e2e/app.test.mjs "http://127.0.0.1:$port/" target/release/cnnscope target/e2e

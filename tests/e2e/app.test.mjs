@@ -1,0 +1,93 @@
+// End-to-end test of the browser app in real Chromium with WebGPU (SwiftShader without a GPU).
+// Usage: node tests/e2e/app.test.mjs <url of the served dist/> <cnnscope binary> <screenshot dir>
+// The server must also serve dist/data/corrupt/ (a broken copy of the dataset; scripts/e2e.sh).
+import { chromium } from "playwright-core";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdirSync } from "node:fs";
+
+const [url, cli, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const flags = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"];
+const launch = (webgpu) =>
+  chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: webgpu ? [...flags, "--enable-unsafe-webgpu"] : flags });
+const step = (name) => console.log(`e2e: ${name}`);
+
+const browser = await launch(true);
+const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+const errors = [];
+page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("404")) errors.push(m.text()); });
+page.on("pageerror", (e) => errors.push(e.message));
+await page.goto(url);
+
+step("1 start-up: the adapter and its limits");
+await page.getByTestId("adapter").waitFor({ timeout: 60_000 });
+assert.match(await page.getByTestId("adapter").innerText(), /largest buffer binding\s+\d+ MiB/);
+
+step("2 data: the real Fashion-MNIST from the page's origin, with samples");
+await page.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+assert.match(await page.getByTestId("data-ready").innerText(), /60000 training and 10000 test images of 28×28/);
+assert.equal(await page.locator(".sample canvas").count(), 10);
+assert.equal(await page.locator(".sample figcaption").first().innerText(), "T-shirt/top");
+
+step("3 model: knobs, the layer table equals the engine's summary, impossible sides explained");
+const field = (label) => page.locator("label", { hasText: label }).locator("input");
+const set = async (label, value) => { await field(label).fill(String(value)); await field(label).dispatchEvent("change"); };
+await page.getByTestId("net").selectOption("alexnet");
+await set("width ÷", 16);
+await set("side", 28);
+assert.equal(await page.getByTestId("config-error").innerText(), "AlexNet: needs an input side of at least 67, got 28");
+await set("side", 67);
+await set("batch", 32);
+await set("learning rate", 0.002);
+const tableRows = await page.getByTestId("layer-table").locator("tbody tr").evaluateAll((rows) =>
+  rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.innerText.trim()).filter((t) => t).join(" ")));
+const summary = execFileSync(cli, ["summary", "--net", "alexnet", "--ratio", "16", "--side", "67"], { encoding: "utf8" })
+  .trim().split("\n").slice(2).map((line) => line.trim().split(/\s+/).join(" ").replace(/(\d) ([kMG])\b/g, "$1 $2"));
+assert.deepEqual(tableRows, summary, "the page's layer table is `cnnscope summary`'s");
+
+step("4 training: 80 steps, the loss falls, pause works");
+await page.getByTestId("start").click();
+await page.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 80, null, { timeout: 600_000 });
+await page.getByTestId("pause").click();
+await page.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
+const losses = (await page.getByTestId("loss-values").textContent()).trim().split(" ").map(Number);
+assert.ok(losses.length >= 16, `loss reported every 5 steps: ${losses}`);
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+assert.ok(mean(losses.slice(-3)) < mean(losses.slice(0, 3)) - 0.05, `loss falls: ${losses}`);
+assert.match(await page.getByTestId("progress-text").innerText(), /epoch 1\/1 · batch \d+\/1875 · [\d.]+ images\/s · ETA/);
+
+step("5 inside: every layer's feature maps for a test image, and the prediction");
+await page.getByTestId("refresh-maps").click();
+await page.getByTestId("prediction").waitFor({ timeout: 120_000 });
+const maps = await page.locator(".fmap-canvas").evaluateAll((canvases) => canvases.map((c) => {
+  const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let lo = 255, hi = 0;
+  for (let i = 0; i < data.length; i += 4) { lo = Math.min(lo, data[i]); hi = Math.max(hi, data[i]); }
+  return hi - lo;
+}));
+assert.ok(maps.length >= 10, `one canvas per layer: ${maps.length}`);
+assert.ok(maps.filter((contrast) => contrast > 0).length >= maps.length - 2, `feature maps are not blank: ${maps}`);
+assert.match(await page.getByTestId("prediction").innerText(), /Label: .+ — predicted: /);
+await page.screenshot({ path: `${shots}/app.png`, fullPage: true });
+assert.deepEqual(errors, [], "no errors in the console");
+
+step("2b a corrupt data file is reported with its name, and a file picker is offered");
+const broken = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+await broken.goto(`${url}?data=data/corrupt`);
+await broken.getByTestId("data-error").waitFor({ timeout: 120_000 });
+assert.match(await broken.getByTestId("data-error").innerText(), /train-images-idx3-ubyte\.gz: is not a valid gzip file/);
+assert.equal(await broken.locator("input[type=file]").count(), 1);
+await broken.screenshot({ path: `${shots}/corrupt-data.png` });
+await browser.close();
+
+step("1b without WebGPU: an explanation, not a crash");
+const plain = await launch(false);
+const noGpu = await plain.newPage();
+await noGpu.goto(url);
+await noGpu.locator("[data-testid=no-webgpu], [data-testid=gpu-error], [data-testid=adapter]").first().waitFor({ timeout: 60_000 });
+const text = await noGpu.locator("body").innerText();
+console.log(`e2e: without the flag this Chromium shows: ${text.split("\n").slice(2, 3)}`);
+await noGpu.screenshot({ path: `${shots}/no-webgpu.png` });
+await plain.close();
+console.log("e2e: all passed");
