@@ -95,6 +95,38 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             Err(e) => view_state.status.set(Status::Failed(e)),
         }
     };
+    // The model to load weights into: the current run's, or a new (untrained) one for the knobs.
+    let weights_message = RwSignal::new(None::<Result<String, String>>);
+    let ensure_session = move || -> Result<Rc<RefCell<Session>>, String> {
+        if let Some(s) = session.get_value() {
+            return Ok(s);
+        }
+        let d = data.get_untracked().ok_or("the dataset is not loaded yet")?;
+        let s = Rc::new(RefCell::new(Session::new(gpu_value.get_value(), &d, setup.get_untracked(), 0)?));
+        session.set_value(Some(s.clone()));
+        Ok(s)
+    };
+    let download = move |_| {
+        let Some(s) = session.get_value() else { return };
+        leptos::task::spawn_local(async move { weights_message.set(Some(crate::weights_io::download(s).await)) });
+    };
+    let upload = move |ev: leptos::ev::Event| {
+        let input: web_sys::HtmlInputElement = event_target(&ev);
+        let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        input.set_value("");
+        match ensure_session() {
+            Ok(s) => leptos::task::spawn_local(async move {
+                let result = crate::weights_io::upload(s, file).await;
+                if result.is_ok() {
+                    run_count.update(|n| *n += 1);
+                }
+                weights_message.set(Some(result));
+            }),
+            Err(e) => weights_message.set(Some(Err(e))),
+        }
+    };
+    let has_session = move || { run_count.get(); session.with_value(|s| s.is_some()) };
+
     let control = move |c: Control| {
         if let Some(s) = session.get_value() {
             s.borrow().control.set(c);
@@ -191,6 +223,17 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             <div class="charts">
                 <Chart title="loss" x_label="steps" series=view_state.loss_series() />
                 <Chart title="accuracy" x_label="epochs" series=view_state.accuracy_series() y_range=(0.0, 1.0) />
+            </div>
+            <div class="controls weights">
+                <button data-testid="download-weights" disabled=move || !has_session() on:click=download>"download weights (.safetensors)"</button>
+                <label class="file">"load weights"
+                    <input data-testid="upload-weights" type="file" accept=".safetensors"
+                        disabled=move || view_state.status.get() == Status::Running on:change=upload />
+                </label>
+                {move || weights_message.get().map(|m| match m {
+                    Ok(text) => view! { <span class="hint" data-testid="weights-message">{text}</span> }.into_any(),
+                    Err(e) => view! { <span class="error" data-testid="weights-message">{e}</span> }.into_any(),
+                })}
             </div>
             <pre class="epochs" data-testid="epoch-lines">{move || view_state.epoch_lines.get().join("\n")}</pre>
             <div hidden data-testid="loss-values">{move || view_state.loss.get().iter().map(|(_, l)| format!("{l:.5}")).collect::<Vec<_>>().join(" ")}</div>

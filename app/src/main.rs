@@ -9,6 +9,7 @@ mod layer_table;
 mod session;
 mod setup;
 mod webgpu;
+mod weights_io;
 
 fn main() {
     console_error_panic_hook_light();

@@ -4,7 +4,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync } from "node:fs";
+import { mkdirSync, writeFileSync } from "node:fs";
 
 const [url, cli, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -69,16 +69,44 @@ const maps = await page.locator(".fmap-canvas").evaluateAll((canvases) => canvas
 assert.ok(maps.length >= 10, `one canvas per layer: ${maps.length}`);
 assert.ok(maps.filter((contrast) => contrast > 0).length >= maps.length - 2, `feature maps are not blank: ${maps}`);
 assert.match(await page.getByTestId("prediction").innerText(), /Label: .+ — predicted: /);
+
+step("7 weights: a download loads back exactly; a broken file is refused and the model kept");
+const prediction = async () => {
+  await page.getByTestId("refresh-maps").click();
+  await page.waitForFunction(() => !document.body.innerText.includes("running the image through the network"), null, { timeout: 120_000 });
+  return page.getByTestId("prediction").innerText();
+};
+const trained = await prediction();
+const [download] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-weights").click()]);
+assert.match(download.suggestedFilename(), /^cnnscope-alexnet-r16-s67\.safetensors$/);
+const weights = `${shots}/weights.safetensors`;
+await download.saveAs(weights);
+const steps = async () => Number(await page.getByTestId("progress-text").getAttribute("data-steps"));
+const pausedAt = await steps();
+await page.getByTestId("pause").click(); // resume: the model moves on
+await page.waitForFunction((n) => Number(document.querySelector("[data-testid=progress-text]").dataset.steps) >= n + 10, pausedAt, { timeout: 300_000 });
+await page.getByTestId("pause").click();
+await page.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
+assert.notEqual(await prediction(), trained, "ten more steps change the prediction");
+await page.getByTestId("upload-weights").setInputFiles(weights);
+await page.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("loaded"), null, { timeout: 60_000 });
+assert.equal(await prediction(), trained, "the uploaded file restores the downloaded model exactly");
+const broken = `${shots}/broken.safetensors`;
+writeFileSync(broken, "this is not a weights file");
+await page.getByTestId("upload-weights").setInputFiles(broken);
+await page.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.includes("not a valid safetensors file"), null, { timeout: 60_000 });
+assert.match(await page.getByTestId("weights-message").innerText(), /broken\.safetensors: weights file: not a valid safetensors file .*the current model is unchanged/);
+assert.equal(await prediction(), trained, "a refused file changes nothing");
 await page.screenshot({ path: `${shots}/app.png`, fullPage: true });
 assert.deepEqual(errors, [], "no errors in the console");
 
 step("2b a corrupt data file is reported with its name, and a file picker is offered");
-const broken = await browser.newPage({ viewport: { width: 1200, height: 700 } });
-await broken.goto(`${url}?data=data/corrupt`);
-await broken.getByTestId("data-error").waitFor({ timeout: 120_000 });
-assert.match(await broken.getByTestId("data-error").innerText(), /train-images-idx3-ubyte\.gz: is not a valid gzip file/);
-assert.equal(await broken.locator("input[type=file]").count(), 1);
-await broken.screenshot({ path: `${shots}/corrupt-data.png` });
+const corrupt = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+await corrupt.goto(`${url}?data=data/corrupt`);
+await corrupt.getByTestId("data-error").waitFor({ timeout: 120_000 });
+assert.match(await corrupt.getByTestId("data-error").innerText(), /train-images-idx3-ubyte\.gz: is not a valid gzip file/);
+assert.equal(await corrupt.getByTestId("data").locator("input[type=file]").count(), 1, "a picker for the four files");
+await corrupt.screenshot({ path: `${shots}/corrupt-data.png` });
 await browser.close();
 
 step("1b without WebGPU: an explanation, not a crash");
