@@ -41,6 +41,10 @@ fn train(epochs: usize, seed: u64) -> (Vec<Stats>, Stats) {
         per_epoch.push(pollster::block_on(trainer.stats(gpu)).unwrap());
     }
     let test = pollster::block_on(evaluator.run(gpu, &trainer.model, &test_set)).unwrap();
+    // The per-example predictions agree with the accuracy counted on the GPU.
+    let predictions = pollster::block_on(evaluator.predict(gpu, &trainer.model, &test_set)).unwrap();
+    let right = predictions.iter().zip(&data().test.labels).filter(|(p, l)| p == l).count();
+    assert_eq!((predictions.len(), right as f64), (500, test.correct));
     (per_epoch, test)
 }
 

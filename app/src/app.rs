@@ -13,6 +13,7 @@ use crate::charts::Chart;
 use crate::dataset;
 use crate::feature_maps::FeatureMaps;
 use crate::layer_table::LayerTable;
+use crate::results::Results;
 use crate::session::{self, Control, Session, Status};
 use crate::setup::{Setup, fit_warning, training_bytes};
 use crate::webgpu::{self, GpuState};
@@ -79,6 +80,21 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
     let run_count = RwSignal::new(0u32);
     let refresh = Signal::derive(move || view_state.epoch_done.get() + run_count.get());
 
+    // The latest run of each network, for the comparison table.
+    let runs = RwSignal::new(Vec::<(Setup, f64, f64)>::new());
+    let run_setup = RwSignal::new(None::<Setup>);
+    Effect::new(move |_| {
+        if view_state.epoch_done.get() == 0 {
+            return;
+        }
+        let (Some(setup), Some(&(_, acc))) = (run_setup.get_untracked(), view_state.test_acc.get_untracked().last()) else { return };
+        let rate = view_state.progress.get_untracked().images_per_sec;
+        runs.update(|r| {
+            r.retain(|(s, _, _)| s.arch != setup.arch);
+            r.push((setup, rate, acc));
+        });
+    });
+
     let gpu_value = StoredValue::new_local(gpu.clone());
     let start = move |_| {
         let Some(d) = data.get_untracked() else { return };
@@ -89,6 +105,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             Ok(s) => {
                 let s = Rc::new(RefCell::new(s));
                 session.set_value(Some(s.clone()));
+                run_setup.set(Some(setup.get_untracked()));
                 run_count.update(|n| *n += 1);
                 leptos::task::spawn_local(session::run(s, view_state));
             }
@@ -243,6 +260,16 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             <h2>"5 · Inside the network"</h2>
             <FeatureMaps session=session refresh=refresh />
         </section>
+
+        <section class="card" data-testid="results">
+            <h2>"6 · Results"</h2>
+            <Results session=session data=data ready=Signal::derive(has_session) />
+        </section>
+
+        <section class="card" data-testid="compare">
+            <h2>"7 · The four networks compared"</h2>
+            <Compare runs=runs />
+        </section>
     }
 }
 
@@ -321,4 +348,40 @@ fn SampleStrip(data: Rc<FashionMnist>) -> impl IntoView {
             }
         })
         .collect_view()
+}
+
+/// Parameters, FLOPs per image, speed and accuracy of each network as configured by its latest
+/// run (or its default recipe): does GoogLeNet get similar accuracy for less compute?
+#[component]
+fn Compare(runs: RwSignal<Vec<(Setup, f64, f64)>>) -> impl IntoView {
+    move || {
+        let runs = runs.get();
+        let rows = Arch::ALL
+            .into_iter()
+            .map(|arch| {
+                let run = runs.iter().find(|(s, _, _)| s.arch == arch);
+                let setup = run.map(|r| r.0).unwrap_or_else(|| Setup::for_net(arch));
+                let summary = setup.net().ok().and_then(|n| Summary::new(&n).ok());
+                let (params, flops) = summary.map(|s| (cnnscope::net::summary::grouped(s.params as u64), cnnscope::net::summary::si(s.flops as f64))).unwrap_or_default();
+                let (rate, acc) = run.map(|r| (format!("{:.1}", r.1), format!("{:.3}", r.2))).unwrap_or(("—".into(), "—".into()));
+                view! {
+                    <tr>
+                        <td>{arch.to_string()}</td>
+                        <td>{format!("÷{} · {}×{} · batch {}", setup.ratio, setup.side, setup.side, setup.batch)}</td>
+                        <td class="num">{params}</td>
+                        <td class="num">{flops}</td>
+                        <td class="num">{rate}</td>
+                        <td class="num">{acc}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="layers compare" data-testid="compare-table">
+                <thead><tr><th>"network"</th><th>"configuration"</th><th>"parameters"</th><th>"FLOPs per image"</th><th>"images/s"</th><th>"test accuracy"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <p class="hint">"Train each network for at least one epoch to fill in its speed and accuracy (the latest run of each counts)."</p>
+        }
+    }
 }

@@ -6,6 +6,7 @@ mod charts;
 mod dataset;
 mod feature_maps;
 mod layer_table;
+mod results;
 mod session;
 mod setup;
 mod webgpu;

@@ -49,6 +49,27 @@ impl Evaluator {
         })
     }
 
+    /// The predicted class of every example of `data`, in order (for a confusion matrix). Reads
+    /// each batch's logits back: only for what a results view shows.
+    pub async fn predict(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<Vec<u8>> {
+        let mut predictions = Vec::with_capacity(self.count);
+        let mut first = 0;
+        while first < self.count {
+            let pass = if self.count - first >= self.passes[0].graph.batch { &mut self.passes[0] } else { self.passes.last_mut().unwrap() };
+            let mut rec = Recorder::new(gpu);
+            ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels)?;
+            pass.graph.forward(&mut rec, &model.params, false, 0)?;
+            rec.submit();
+            let logits = pass.graph.logits().read_f32(gpu).await?;
+            let classes = pass.graph.logits().shape()[1];
+            predictions.extend(logits.chunks_exact(classes).map(|row| {
+                row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8).unwrap_or(0)
+            }));
+            first += pass.graph.batch;
+        }
+        Ok(predictions)
+    }
+
     /// Loss and accuracy of `model` over every example of `data`.
     pub async fn run(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<Stats> {
         self.stats.write_f32(gpu, &[0.0; 3])?;

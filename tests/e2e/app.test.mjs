@@ -97,6 +97,24 @@ await page.getByTestId("upload-weights").setInputFiles(broken);
 await page.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.includes("not a valid safetensors file"), null, { timeout: 60_000 });
 assert.match(await page.getByTestId("weights-message").innerText(), /broken\.safetensors: weights file: not a valid safetensors file .*the current model is unchanged/);
 assert.equal(await prediction(), trained, "a refused file changes nothing");
+
+step("6 results: confusion matrix over all 10,000 test images, per-class accuracy, mistakes");
+await page.getByTestId("evaluate").click();
+await page.getByTestId("confusion").waitFor({ timeout: 600_000 });
+const cells = await page.getByTestId("confusion").locator("tbody tr").evaluateAll((rows) =>
+  rows.map((r) => [...r.querySelectorAll("td")].slice(0, 10).map((td) => Number(td.innerText))));
+assert.equal(cells.length, 10);
+assert.equal(cells.flat().reduce((a, b) => a + b, 0), 10000, "every test image counted once");
+cells.forEach((row) => assert.equal(row.reduce((a, b) => a + b, 0), 1000, "1,000 test images per class"));
+const right = cells.reduce((sum, row, i) => sum + row[i], 0);
+assert.ok(right > 2000, `well above chance after 100 steps: ${right}`);
+assert.match(await page.getByTestId("test-accuracy").innerText(), new RegExp(`\\(${right} of 10000 images\\)`));
+assert.ok(await page.getByTestId("mistakes").locator("canvas").count() > 0);
+
+step("8 compare: the four nets' parameters and FLOPs");
+const compare = await page.getByTestId("compare-table").locator("tbody tr").allInnerTexts();
+assert.equal(compare.length, 4);
+assert.match(compare[3], /GoogLeNet/);
 await page.screenshot({ path: `${shots}/app.png`, fullPage: true });
 assert.deepEqual(errors, [], "no errors in the console");
 
