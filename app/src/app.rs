@@ -31,7 +31,13 @@ pub fn App() -> impl IntoView {
         {move || match gpu.get() {
             GpuState::Opening => view! { <p class="hint">"Looking for a WebGPU adapter…"</p> }.into_any(),
             GpuState::NoWebGpu => no_webgpu().into_any(),
-            GpuState::Failed(e) => view! { <section class="card error" data-testid="gpu-error"><h2>"WebGPU is there, but no GPU could be opened"</h2><p>{e}</p></section> }.into_any(),
+            GpuState::Failed(e) => view! {
+                <section class="card error" data-testid="gpu-error">
+                    <h2>"This browser has WebGPU, but it offered no usable GPU"</h2>
+                    <p>"The GPU may be blocklisted or WebGPU switched off. On Linux, Chrome needs --enable-unsafe-webgpu and a Vulkan driver; elsewhere, update the browser and graphics driver, or try Chrome or Edge 113+."</p>
+                    <details><summary>"details"</summary><p class="hint">{e}</p></details>
+                </section>
+            }.into_any(),
             GpuState::Ready(gpu) => view! { <Workbench gpu=gpu /> }.into_any(),
         }}
     }
