@@ -19,7 +19,8 @@ const MAX_CHANNELS: usize = 32;
 struct Inspection {
     layers: Rc<Vec<LayerOutput>>,
     probs: Vec<f32>,
-    label: usize,
+    /// The true class, for test images (a drawing has none).
+    label: Option<usize>,
 }
 
 #[component]
@@ -35,11 +36,26 @@ pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStora
         let i = index.get_untracked().min(test.count - 1);
         busy.set(true);
         leptos::task::spawn_local(async move {
-            let out = inspect(&gpu, &model, &test, i).await.map(|(layers, probs, label)| Inspection { layers: Rc::new(layers), probs, label });
+            let out = inspect(&gpu, &model, &test, i).await.map(|(layers, probs, label)| Inspection { layers: Rc::new(layers), probs, label: Some(label) });
             result.set(Some(out));
             busy.set(false);
         });
     };
+    let classify_own = Callback::new(move |pixels: Vec<u8>| {
+        let Some(session) = session.get_value() else {
+            result.set(Some(Err("start training or load weights first: there is no model yet".into())));
+            return;
+        };
+        let Ok(s) = session.try_borrow() else { return };
+        let (gpu, model, _) = s.snapshot();
+        drop(s);
+        busy.set(true);
+        leptos::task::spawn_local(async move {
+            let out = crate::session::inspect_pixels(&gpu, &model, pixels).await.map(|(layers, probs, _)| Inspection { layers: Rc::new(layers), probs, label: None });
+            result.set(Some(out));
+            busy.set(false);
+        });
+    });
     // Refresh after every epoch (and when a run starts).
     Effect::new(move |_| {
         refresh.track();
@@ -55,6 +71,7 @@ pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStora
             <button data-testid="refresh-maps" on:click=move |_| run()>"refresh"</button>
             <span class="hint">{move || if busy.get() { "running the image through the network…" } else { "" }}</span>
         </div>
+        <crate::drawing::DrawingPad on_image=classify_own />
         {move || match result.get() {
             None => view! { <p class="hint">"Start training (or load weights) to look inside the network."</p> }.into_any(),
             Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
@@ -65,7 +82,10 @@ pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStora
 
 fn render(inspection: Inspection) -> impl IntoView {
     let best = inspection.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
-    let verdict = if best == inspection.label { "right" } else { "wrong" };
+    let headline = match inspection.label {
+        Some(label) => format!("Label: {} — predicted: {} ({})", CLASS_NAMES[label], CLASS_NAMES[best], if best == label { "right" } else { "wrong" }),
+        None => format!("Your image — predicted: {}", CLASS_NAMES[best]),
+    };
     let bars = inspection
         .probs
         .iter()
@@ -74,7 +94,7 @@ fn render(inspection: Inspection) -> impl IntoView {
             let class = if i == best { "bar best" } else { "bar" };
             view! {
                 <div class="prob">
-                    <span class="name">{CLASS_NAMES[i]}{if i == inspection.label { " ✓" } else { "" }}</span>
+                    <span class="name">{CLASS_NAMES[i]}{if Some(i) == inspection.label { " ✓" } else { "" }}</span>
                     <span class=class style=format!("width: {:.1}%", 100.0 * p)></span>
                     <span class="value">{format!("{:.1}%", 100.0 * p)}</span>
                 </div>
@@ -103,7 +123,7 @@ fn render(inspection: Inspection) -> impl IntoView {
         .collect_view();
     view! {
         <div class="prediction" data-testid="prediction">
-            <p>{format!("Label: {} — predicted: {} ({verdict})", CLASS_NAMES[inspection.label], CLASS_NAMES[best])}</p>
+            <p>{headline}</p>
             {bars}
         </div>
         <div class="fmaps">{layers}</div>

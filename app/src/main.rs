@@ -4,6 +4,7 @@
 mod app;
 mod charts;
 mod dataset;
+mod drawing;
 mod feature_maps;
 mod layer_table;
 mod results;

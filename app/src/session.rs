@@ -266,6 +266,14 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
     Ok((outputs, probs.read_f32(gpu).await.map_err(e)?, label))
 }
 
+/// Runs a 28×28 grey image of the user's own (drawn or picked) through the model.
+pub async fn inspect_pixels(gpu: &Gpu, model: &Model, pixels: Vec<u8>) -> Result<(Vec<LayerOutput>, Vec<f32>, usize), String> {
+    let side = crate::drawing::SIDE as usize;
+    let split = cnnscope::data::Split { images: cnnscope::data::Images { count: 1, rows: side, cols: side, pixels }, labels: vec![0] };
+    let uploaded = split.upload(gpu).map_err(|e| e.to_string())?;
+    inspect(gpu, model, &uploaded, 0).await
+}
+
 fn kinds_by_name(layer: &Layer, prefix: &str) -> Vec<(String, &'static str)> {
     match layer {
         Layer::Sequential(children) => children

@@ -70,6 +70,20 @@ assert.ok(maps.length >= 10, `one canvas per layer: ${maps.length}`);
 assert.ok(maps.filter((contrast) => contrast > 0).length >= maps.length - 2, `feature maps are not blank: ${maps}`);
 assert.match(await page.getByTestId("prediction").innerText(), /Label: .+ — predicted: /);
 
+step("5b inside: a drawing and a picked picture are classified too");
+const pad = await page.getByTestId("drawing-pad").boundingBox();
+await page.mouse.move(pad.x + 30, pad.y + 20);
+await page.mouse.down();
+for (const [x, y] of [[110, 20], [110, 120], [30, 120], [30, 20]]) await page.mouse.move(pad.x + x, pad.y + y, { steps: 8 });
+await page.mouse.up();
+await page.waitForFunction(() => document.querySelector("[data-testid=prediction]")?.innerText.startsWith("Your image — predicted: "), null, { timeout: 120_000 });
+const picture = `${shots}/picture.png`;
+await page.locator(".sample canvas").nth(7).screenshot({ path: picture }); // a sneaker, dark on light
+await page.getByTestId("refresh-maps").click();
+await page.waitForFunction(() => document.querySelector("[data-testid=prediction]")?.innerText.startsWith("Label: "), null, { timeout: 120_000 });
+await page.locator(".drawing input[type=file]").setInputFiles(picture);
+await page.waitForFunction(() => document.querySelector("[data-testid=prediction]")?.innerText.startsWith("Your image — predicted: "), null, { timeout: 120_000 });
+
 step("7 weights: a download loads back exactly; a broken file is refused and the model kept");
 const prediction = async () => {
   await page.getByTestId("refresh-maps").click();
