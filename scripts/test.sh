@@ -16,5 +16,8 @@ export WASM_BINDGEN_TEST_TIMEOUT=600
 # `--test kernels`: the engine tests (the native-only benchmark example is not built for wasm).
 CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver -- --test kernels
 
+echo "== app: its logic in headless Chromium (wasm-pack test in app/)"
+(cd app && CHROMEDRIVER=/usr/bin/chromedriver wasm-pack test --headless --chrome --chromedriver /usr/bin/chromedriver)
+
 echo "== app: end to end in Chromium (trunk build, playwright-core)"
 scripts/e2e.sh

@@ -307,9 +307,10 @@ fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
                     {Arch::ALL.into_iter().map(|a| view! { <option value=a.id() selected=move || setup.get().arch == a>{a.to_string()}</option> }).collect_view()}
                 </select>
             </label>
-            {number("width ÷", |s| s.ratio.to_string(), |s, v| if let Ok(n) = v.parse() { s.ratio = n })}
-            {number("side", |s| s.side.to_string(), |s, v| if let Ok(n) = v.parse() { s.side = n })}
-            {number("batch", |s| s.batch.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.batch = n.max(1) })}
+            // Bounded so every size stays far inside 32-bit arithmetic (usize in the browser).
+            {number("width ÷", |s| s.ratio.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.ratio = n.clamp(1, 1024) })}
+            {number("side", |s| s.side.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.side = n.clamp(1, 512) })}
+            {number("batch", |s| s.batch.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.batch = n.clamp(1, 4096) })}
             <label>"optimiser"
                 <select disabled=disabled on:change=move |ev| { let adam = event_target_value(&ev) == "adam"; setup.update(|s| s.adam = adam); }>
                     <option value="adam" selected=move || setup.get().adam>"Adam"</option>
@@ -317,7 +318,7 @@ fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
                 </select>
             </label>
             {number("learning rate", |s| s.lr.to_string(), |s, v| if let Ok(x) = v.parse::<f32>() { if x > 0.0 { s.lr = x } })}
-            {number("epochs", |s| s.epochs.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.epochs = n.max(1) })}
+            {number("epochs", |s| s.epochs.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.epochs = n.clamp(1, 1000) })}
         </div>
         <p class="hint">{move || {
             let s = setup.get();

@@ -53,10 +53,11 @@ impl Setup {
 /// Why this configuration will not fit the adapter, with what to lower; None when it fits.
 pub fn fit_warning(gpu: &Gpu, summary: &Summary, batch: usize) -> Option<String> {
     let limit = gpu.max_binding_bytes();
-    let largest = summary.rows.iter().map(|r| r.output.elements()).max().unwrap_or(0).max(summary.input.elements());
-    let bytes = (largest * batch * 4) as u64;
+    // u64 throughout: wasm32's usize overflows at 4 GiB, well within what a user can type.
+    let largest = summary.rows.iter().map(|r| r.output.elements()).max().unwrap_or(0).max(summary.input.elements()) as u64;
+    let bytes = largest.saturating_mul(batch as u64).saturating_mul(4);
     if bytes > limit {
-        let max_batch = (limit / (largest as u64 * 4)).max(1);
+        let max_batch = (limit / (largest * 4)).max(1);
         return Some(format!(
             "the largest activation needs {} MiB at batch {batch}, but this GPU binds at most {} MiB: lower the batch to {max_batch} or less, or the side or width",
             bytes >> 20,
@@ -69,6 +70,6 @@ pub fn fit_warning(gpu: &Gpu, summary: &Summary, batch: usize) -> Option<String>
 /// GPU memory a training run needs: activations and their gradients for a batch, parameters with
 /// their gradients and two optimiser moments.
 pub fn training_bytes(summary: &Summary, batch: usize) -> u64 {
-    let activations: usize = summary.rows.iter().filter(|r| r.depth > 0 || r.kind != "Sequential").map(|r| r.output.elements()).sum();
-    (2 * activations * batch * 4 + 4 * summary.params * 4) as u64
+    let activations: u64 = summary.rows.iter().filter(|r| r.depth > 0 || r.kind != "Sequential").map(|r| r.output.elements() as u64).sum();
+    (2 * 4 * activations).saturating_mul(batch as u64).saturating_add(16 * summary.params as u64)
 }

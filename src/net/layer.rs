@@ -203,7 +203,7 @@ impl Layer {
         let output = self.output_shape(input)?;
         Ok(match self {
             Layer::Conv(conv) => conv_flops(conv, output),
-            Layer::Linear { in_features, out_features } => 2 * (*in_features * *out_features) as u64,
+            Layer::Linear { in_features, out_features } => 2 * *in_features as u64 * *out_features as u64,
             Layer::Inception(block) => {
                 let Shape::Image { h, w, .. } = output else { unreachable!("Inception outputs an image") };
                 block.convs().iter().map(|(_, conv)| conv_flops(conv, Shape::Image { c: conv.out_channels, h, w })).sum()
@@ -223,5 +223,6 @@ impl Layer {
 }
 
 fn conv_flops(conv: &Conv2d, output: Shape) -> u64 {
-    2 * (output.elements() * conv.in_channels * conv.kernel * conv.kernel) as u64
+    // u64 before multiplying: usize is 32 bits in the browser.
+    2 * output.elements() as u64 * (conv.in_channels * conv.kernel * conv.kernel) as u64
 }
