@@ -64,7 +64,13 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
     let data_progress = RwSignal::new(0.0f64);
     leptos::task::spawn_local(async move {
         match dataset::load_from_server(|p| data_progress.set(p)).await {
-            Ok(d) => data.set(Some(Rc::new(d))),
+            Ok(d) => {
+                let d = match dataset::limit() {
+                    Some(n) => FashionMnist { train: d.train.truncated(n), test: d.test.truncated(n) },
+                    None => d,
+                };
+                data.set(Some(Rc::new(d)))
+            }
             Err(e) => data_error.set(Some(e)),
         }
     });

@@ -6,6 +6,12 @@ use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
+/// `?limit=N`: use only the first N training and N test images (quick demonstrations, tests).
+pub fn limit() -> Option<usize> {
+    let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
+    search.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("limit=")).and_then(|n| n.parse().ok())
+}
+
 /// Where the files are served: `data/fashion-mnist/` beside the page, or `?data=<dir>/`.
 pub fn base_url() -> String {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();

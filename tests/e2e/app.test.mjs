@@ -132,6 +132,28 @@ assert.match(compare[3], /GoogLeNet/);
 await page.screenshot({ path: `${shots}/app.png`, fullPage: true });
 assert.deepEqual(errors, [], "no errors in the console");
 
+step("4b a whole run: two epochs on 320 images (?limit=320): epoch lines, test curve, comparison");
+const quick = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+await quick.goto(`${url}?limit=320`);
+await quick.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+assert.match(await quick.getByTestId("data-ready").innerText(), /^320 training and 320 test images/);
+const quickField = (label) => quick.locator("label", { hasText: label }).locator("input");
+for (const [label, value] of [["width ÷", 16], ["side", 67], ["batch", 32], ["epochs", 2]]) {
+  await quickField(label).fill(String(value));
+  await quickField(label).dispatchEvent("change");
+}
+await quick.getByTestId("start").click();
+await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
+const lines = (await quick.getByTestId("epoch-lines").innerText()).split("\n");
+assert.equal(lines.length, 2);
+assert.match(lines[1], /^epoch 2, loss [\d.]+, train acc [\d.]+, test acc [\d.]+, time [\d.]+ sec, [\d.]+ images\/s$/);
+const alexnet = (await quick.getByTestId("compare-table").locator("tbody tr").first().innerText()).split("\t");
+assert.equal(alexnet[0], "AlexNet");
+assert.match(alexnet[4], /^[\d.]+$/, `images/s of the run: ${alexnet}`);
+assert.equal(alexnet[5], lines[1].match(/test acc ([\d.]+)/)[1], "the comparison shows the run's test accuracy");
+await quick.screenshot({ path: `${shots}/two-epochs.png`, fullPage: true });
+await quick.close();
+
 step("2b a corrupt data file is reported with its name, and a file picker is offered");
 const corrupt = await browser.newPage({ viewport: { width: 1200, height: 700 } });
 await corrupt.goto(`${url}?data=data/corrupt`);
