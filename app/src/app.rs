@@ -5,13 +5,12 @@ use std::rc::Rc;
 
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
 use cnnscope::net::{Arch, Summary, minimum_side};
-use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
 
 use crate::charts::Chart;
 use crate::dataset;
 use crate::feature_maps::FeatureMaps;
+use crate::grey_image::GreyImage;
 use crate::layer_table::LayerTable;
 use crate::results::Results;
 use crate::session::{self, Control, Session, Status};
@@ -341,21 +340,12 @@ fn SampleStrip(data: Rc<FashionMnist>) -> impl IntoView {
     picks
         .into_iter()
         .map(|i| {
-            let canvas = NodeRef::<Canvas>::new();
             let (rows, cols) = (test.images.rows, test.images.cols);
             let pixels = test.images.pixels[i * rows * cols..(i + 1) * rows * cols].to_vec();
             let label = CLASS_NAMES[test.labels[i] as usize];
-            Effect::new(move |_| {
-                let Some(canvas) = canvas.get() else { return };
-                let rgba: Vec<u8> = pixels.iter().flat_map(|&p| [255 - p, 255 - p, 255 - p, 255]).collect();
-                let ctx = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
-                if let (Some(ctx), Ok(image)) = (ctx, web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), cols as u32, rows as u32)) {
-                    let _ = ctx.put_image_data(&image, 0.0, 0.0);
-                }
-            });
             view! {
                 <figure class="sample">
-                    <canvas node_ref=canvas width=cols.to_string() height=rows.to_string()></canvas>
+                    <GreyImage pixels=pixels rows=rows cols=cols />
                     <figcaption>{label}</figcaption>
                 </figure>
             }

@@ -7,6 +7,7 @@ pub mod charts;
 pub mod dataset;
 pub mod drawing;
 pub mod feature_maps;
+pub mod grey_image;
 pub mod layer_table;
 pub mod results;
 pub mod session;

@@ -5,10 +5,9 @@ use std::rc::Rc;
 
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
 use cnnscope::train::Evaluator;
-use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
 
+use crate::grey_image::GreyImage;
 use crate::session::Session;
 
 /// Mistakes shown in the gallery.
@@ -83,19 +82,10 @@ fn render(predictions: &[u8], data: &FashionMnist) -> impl IntoView {
     let gallery = mistakes
         .into_iter()
         .map(|i| {
-            let canvas = NodeRef::<Canvas>::new();
             let pixels = data.test.images.pixels[i * rows_px * cols_px..(i + 1) * rows_px * cols_px].to_vec();
-            Effect::new(move |_| {
-                let Some(canvas) = canvas.get() else { return };
-                let rgba: Vec<u8> = pixels.iter().flat_map(|&p| [255 - p, 255 - p, 255 - p, 255]).collect();
-                let ctx = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<web_sys::CanvasRenderingContext2d>().ok());
-                if let (Some(ctx), Ok(image)) = (ctx, web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), cols_px as u32, rows_px as u32)) {
-                    let _ = ctx.put_image_data(&image, 0.0, 0.0);
-                }
-            });
             view! {
                 <figure class="sample mistake">
-                    <canvas node_ref=canvas width=cols_px.to_string() height=rows_px.to_string()></canvas>
+                    <GreyImage pixels=pixels rows=rows_px cols=cols_px />
                     <figcaption>{format!("#{i}: {} → {}", CLASS_NAMES[labels[i] as usize], CLASS_NAMES[predictions[i] as usize])}</figcaption>
                 </figure>
             }
