@@ -4,8 +4,11 @@
 # WebGPU through playwright-core (tests/e2e/app.test.mjs). Screenshots land in target/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-trunk build --release --offline
-cargo build --release -q --bin cnnscope
+# A dev build (deps optimised, see Cargo.toml) shares its compiled crates with the app's
+# wasm-pack tests, which saves CI a second build of Leptos; the GPU work is the same either way.
+trunk build --offline
+# The CLI (for `summary`, which the layer table is compared with); cargo test built it already.
+cargo build -q --bin cnnscope
 mkdir -p dist/data/corrupt
 cp public/data/fashion-mnist/*.gz dist/data/corrupt/
 head -c 100000 public/data/fashion-mnist/train-images-idx3-ubyte.gz > dist/data/corrupt/train-images-idx3-ubyte.gz
@@ -15,4 +18,4 @@ python3 -m http.server "$port" --bind 127.0.0.1 --directory dist >/dev/null 2>&1
 server=$!
 trap 'kill $server' EXIT
 sleep 1
-node tests/e2e/app.test.mjs "http://127.0.0.1:$port/" target/release/cnnscope target/e2e
+node tests/e2e/app.test.mjs "http://127.0.0.1:$port/" target/debug/cnnscope target/e2e
