@@ -6,7 +6,6 @@ use std::rc::Rc;
 
 use cnnscope::data::{FashionMnist, GpuSplit};
 use cnnscope::model::{Graph, Init, Model};
-use cnnscope::net::Layer;
 use cnnscope::train::{Evaluator, TrainConfig, Trainer};
 use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
 use leptos::prelude::*;
@@ -245,7 +244,7 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
     ops::softmax(&mut rec, graph.logits(), &probs).map_err(e)?;
     rec.submit();
 
-    let kinds = kinds_by_name(&model.net.root, "");
+    let summary = cnnscope::net::Summary::new(&model.net).map_err(e)?;
     let mut outputs = vec![LayerOutput {
         name: "input".into(),
         kind: "input",
@@ -255,7 +254,7 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
     let mut seen = Vec::new();
     for (name, tensor) in graph.outputs() {
         // A fused ReLU shares its layer's output; dropout is the identity when evaluating.
-        let kind = kinds.iter().find(|(n, _)| n == name).map(|(_, k)| *k).unwrap_or("");
+        let kind = summary.rows.iter().find(|r| r.name == name).map(|r| r.kind).unwrap_or("");
         if matches!(kind, "ReLU" | "Dropout" | "Flatten") || seen.contains(&tensor.buffer().clone()) {
             continue;
         }
@@ -272,19 +271,4 @@ pub async fn inspect_pixels(gpu: &Gpu, model: &Model, pixels: Vec<u8>) -> Result
     let split = cnnscope::data::Split { images: cnnscope::data::Images { count: 1, rows: side, cols: side, pixels }, labels: vec![0] };
     let uploaded = split.upload(gpu).map_err(|e| e.to_string())?;
     inspect(gpu, model, &uploaded, 0).await
-}
-
-fn kinds_by_name(layer: &Layer, prefix: &str) -> Vec<(String, &'static str)> {
-    match layer {
-        Layer::Sequential(children) => children
-            .iter()
-            .flat_map(|(name, child)| {
-                let path = if prefix.is_empty() { name.clone() } else { format!("{prefix}.{name}") };
-                let mut v = vec![(path.clone(), child.kind())];
-                v.extend(kinds_by_name(child, &path));
-                v
-            })
-            .collect(),
-        _ => Vec::new(),
-    }
 }

@@ -49,23 +49,31 @@ impl Evaluator {
         })
     }
 
+    /// Records gathering and the forward pass of the batch starting at `first`, on the graph for
+    /// its size; returns the recorder (not yet submitted) and which pass it used.
+    fn record_forward<'g>(&mut self, gpu: &'g Gpu, model: &Model, data: &GpuSplit, first: usize) -> Result<(Recorder<'g>, usize)> {
+        let index = if self.count - first >= self.passes[0].graph.batch { 0 } else { self.passes.len() - 1 };
+        let pass = &mut self.passes[index];
+        let mut rec = Recorder::new(gpu);
+        ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels)?;
+        pass.graph.forward(&mut rec, &model.params, false, 0)?;
+        Ok((rec, index))
+    }
+
     /// The predicted class of every example of `data`, in order (for a confusion matrix). Reads
     /// each batch's logits back: only for what a results view shows.
     pub async fn predict(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<Vec<u8>> {
         let mut predictions = Vec::with_capacity(self.count);
         let mut first = 0;
         while first < self.count {
-            let pass = if self.count - first >= self.passes[0].graph.batch { &mut self.passes[0] } else { self.passes.last_mut().unwrap() };
-            let mut rec = Recorder::new(gpu);
-            ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels)?;
-            pass.graph.forward(&mut rec, &model.params, false, 0)?;
+            let (rec, index) = self.record_forward(gpu, model, data, first)?;
             rec.submit();
-            let logits = pass.graph.logits().read_f32(gpu).await?;
-            let classes = pass.graph.logits().shape()[1];
-            predictions.extend(logits.chunks_exact(classes).map(|row| {
+            let logits = self.passes[index].graph.logits();
+            let classes = logits.shape()[1];
+            predictions.extend(logits.read_f32(gpu).await?.chunks_exact(classes).map(|row| {
                 row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8).unwrap_or(0)
             }));
-            first += pass.graph.batch;
+            first += self.passes[index].graph.batch;
         }
         Ok(predictions)
     }
@@ -75,10 +83,8 @@ impl Evaluator {
         self.stats.write_f32(gpu, &[0.0; 3])?;
         let mut first = 0;
         while first < self.count {
-            let pass = if self.count - first >= self.passes[0].graph.batch { &mut self.passes[0] } else { self.passes.last_mut().unwrap() };
-            let mut rec = Recorder::new(gpu);
-            ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels)?;
-            pass.graph.forward(&mut rec, &model.params, false, 0)?;
+            let (mut rec, index) = self.record_forward(gpu, model, data, first)?;
+            let pass = &self.passes[index];
             ops::softmax_cross_entropy(&mut rec, pass.graph.logits(), &pass.labels, &pass.grad_scratch, &self.stats)?;
             rec.submit();
             first += pass.graph.batch;
