@@ -6,7 +6,7 @@ struct Params {
     count: u32, lr: f32, beta1: f32, beta2: f32,
     eps: f32, weight_decay: f32, bias_correction1: f32, bias_correction2_sqrt: f32,
 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;

@@ -4,7 +4,7 @@ struct Params {
     batch: u32, channels: u32, hw: u32, accumulate: u32,
     src_offset: u32, src_total: u32, dst_offset: u32, dst_total: u32,
 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 

@@ -4,7 +4,7 @@
 struct Params {
     count: u32, seed: u32, threshold: u32, scale: f32,
 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> p: Params;
 @group(0) @binding(1) var<storage, read_write> values: array<f32>;
 
 // PCG output permutation (O'Neill): a well-mixed 32-bit hash.

@@ -2,7 +2,7 @@
 struct Params {
     count: u32, splits: u32, _pad0: u32, _pad1: u32,
 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> p: Params;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

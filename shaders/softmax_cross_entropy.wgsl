@@ -7,7 +7,7 @@
 struct Params {
     batch: u32, classes: u32, _pad0: u32, _pad1: u32,
 }
-@group(0) @binding(0) var<uniform> p: Params;
+@group(0) @binding(0) var<storage, read> p: Params;
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grad: array<f32>;

@@ -1,5 +1,5 @@
 //! Records many kernel dispatches and submits them as one command buffer, so a whole training step
-//! costs one submission and one uniform-buffer upload.
+//! costs one submission and one parameter-buffer upload.
 
 use std::sync::Arc;
 
@@ -46,7 +46,7 @@ impl<'g> Recorder<'g> {
     }
 
     /// Queues `pipeline` over `workgroups` workgroups (a linear count; kernels recover their index
-    /// from a 2-D grid so counts beyond 65,535 work) with its uniform `params` and storage `buffers`.
+    /// from a 2-D grid so counts beyond 65,535 work) with its `params` and storage `buffers`.
     pub(crate) fn dispatch(
         &mut self,
         pipeline: Arc<Pipeline>,
@@ -63,11 +63,11 @@ impl<'g> Recorder<'g> {
                 format!("{workgroups} workgroups exceed this GPU's grid of {max}×{max}"),
             ));
         }
-        let align = self.gpu.limits.min_uniform_buffer_offset_alignment as usize;
+        let align = self.gpu.limits.min_storage_buffer_offset_alignment as usize;
         let params_offset = self.params.len().next_multiple_of(align);
         self.params.resize(params_offset, 0);
         self.params.extend_from_slice(bytemuck::cast_slice(params));
-        // Uniform structs are padded to 16 bytes.
+        // Parameter structs are padded to 16 bytes.
         let params_len = (params.len() * 4).next_multiple_of(16);
         self.params.resize(params_offset + params_len, 0);
         self.dispatches.push(Dispatch {
@@ -85,8 +85,8 @@ impl<'g> Recorder<'g> {
         if self.dispatches.is_empty() {
             return;
         }
-        // The uniform buffer lives until the GPU is done with it (wgpu keeps it alive).
-        let (_uniforms, bind_groups) = self.bind_groups();
+        // The parameter buffer lives until the GPU is done with it (wgpu keeps it alive).
+        let (_params, bind_groups) = self.bind_groups();
         let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
@@ -103,7 +103,7 @@ impl<'g> Recorder<'g> {
     /// for finding where a step's time goes. Native only (the browser cannot wait).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn profile(self) -> Vec<(String, u64, f64)> {
-        let (_uniforms, bind_groups) = self.bind_groups();
+        let (_params, bind_groups) = self.bind_groups();
         let wait = || {
             let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
         };
@@ -127,20 +127,20 @@ impl<'g> Recorder<'g> {
             .collect()
     }
 
-    /// The uniform buffer and one bind group per dispatch.
+    /// The parameter buffer (every dispatch's parameters at aligned offsets) and one bind group per dispatch.
     fn bind_groups(&self) -> (wgpu::Buffer, Vec<wgpu::BindGroup>) {
         let device = &self.gpu.device;
-        let uniforms = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let all_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
             label: Some("kernel parameters"),
             contents: &self.params,
-            usage: wgpu::BufferUsages::UNIFORM,
+            usage: wgpu::BufferUsages::STORAGE,
         });
         let bind_groups: Vec<wgpu::BindGroup> = self
             .dispatches
             .iter()
             .map(|d| {
                 let params = wgpu::BindingResource::Buffer(wgpu::BufferBinding {
-                    buffer: &uniforms,
+                    buffer: &all_params,
                     offset: d.params_offset,
                     size: wgpu::BufferSize::new(d.params_len),
                 });
@@ -156,6 +156,6 @@ impl<'g> Recorder<'g> {
                 })
             })
             .collect();
-        (uniforms, bind_groups)
+        (all_params, bind_groups)
     }
 }

@@ -84,7 +84,7 @@ impl Conv2d {
         Ok(Geometry { batch, h, w, oh, ow })
     }
 
-    /// The uniform fields after (m, n, k, splits).
+    /// The parameter fields after (m, n, k, splits).
     fn params(&self, g: &Geometry, x: &View, y: &View, flags: u32) -> Vec<u32> {
         [
             g.batch, self.in_channels, g.h, g.w, self.out_channels, g.oh, g.ow, self.kernel, self.kernel, self.stride,

@@ -58,7 +58,7 @@ impl Pool2d {
         Ok(((h + 2 * p - kh) / self.stride + 1, (w + 2 * p - kw) / self.stride + 1))
     }
 
-    /// Checks x (N, C, h, w) against y and returns the uniform parameters.
+    /// Checks x (N, C, h, w) against y and returns the kernel parameters.
     fn params(&self, x: &Tensor, y: &Tensor) -> Result<[u32; 9]> {
         let s = x.shape();
         if s.len() != 4 {
