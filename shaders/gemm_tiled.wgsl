@@ -1,6 +1,6 @@
 // Tiled GEMM core: C[m, n] = sum_k A[m, k] * B[k, n], for any A and B the including shader can load.
 //
-// The including shader defines `p` (a uniform with fields m, n, k, splits), and
+// The including shader defines `p` (its parameters, with fields m, n, k, splits), and
 //   fn depth_a(kk: u32) -> DepthA               what A's loads at depth kk share (decoded once)
 //   fn load_a(row: u32, d: DepthA) -> f32       called only with row < m, kk < k
 //   fn column_b(col: u32) -> ColumnB            what B's loads in column col share (decoded once)
@@ -9,7 +9,7 @@
 // Index decoding (image, pixel, tap) costs integer divisions; the split lets each invocation decode
 // its column of B once per workgroup and its depth of A once per step, not once per element.
 // The engine prepends WGX×WGY (the workgroup's invocations along columns and rows), TM and TN
-// (outputs per invocation along rows and columns; TN a multiple of 4) and BK (the staged depth),
+// (outputs per invocation along rows and columns; both multiples of 4) and BK (the staged depth),
 // and expands the three `//!` lines into straight-line code over TM × TN/4 vec4 accumulators, so no
 // private array is indexed dynamically (which some compilers, lavapipe's among them, spill to memory).
 //
@@ -21,10 +21,14 @@
 
 const BM: u32 = WGY * TM;
 const BN: u32 = WGX * TN;
+const BM4: u32 = BM / 4u;
 const BN4: u32 = BN / 4u;
 const LANES: u32 = WGX * WGY;
 
-var<workgroup> tile_a: array<f32, BK * BM>;        // [kk][row]
+// Both tiles hold vec4s (4 rows of A, 4 columns of B at one depth): the inner loop reads
+// TM/4 + TN/4 vec4s per depth for TM·TN multiply-adds, and staging writes whole vec4s. Loads and
+// stores, not arithmetic, are what costs (lavapipe runs each one lane by lane).
+var<workgroup> tile_a: array<vec4<f32>, BK * BM4>; // [kk][row / 4]
 var<workgroup> tile_b: array<vec4<f32>, BK * BN4>; // [kk][column / 4]
 
 @compute @workgroup_size(WGX, WGY)
@@ -55,39 +59,50 @@ fn main(
     let col4 = lid.x * (TN / 4u);
     //! declare accumulators
 
-    // LANES is a multiple of BN and of BK: each invocation loads one fixed column of B and, within
-    // a step, one fixed depth of A.
-    let b_col = n0 + lidx % BN;
-    let b_column = column_b(min(b_col, p.n - 1u));
+    // Staging roles. LANES is a multiple of BK and of BN/4, so each invocation stages A at one fixed
+    // depth within a step (decoded once per step) and B in four fixed columns (decoded once).
+    let b_col = n0 + (lidx % BN4) * 4u;
+    let b_column_0 = column_b(min(b_col, p.n - 1u));
+    let b_column_1 = column_b(min(b_col + 1u, p.n - 1u));
+    let b_column_2 = column_b(min(b_col + 2u, p.n - 1u));
+    let b_column_3 = column_b(min(b_col + 3u, p.n - 1u));
 
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // Neighbouring invocations load neighbouring k of A and neighbouring columns of B.
         // Constant trip counts: no loop exits that differ between invocations.
         let a_kk = k0 + lidx % BK;
         let a_depth = depth_a(min(a_kk, p.k - 1u));
-        for (var r = 0u; r < (BM * BK + LANES - 1u) / LANES; r++) {
-            let i = lidx + r * LANES;
-            let row = m0 + i / BK;
-            if (i < BM * BK) {
-                var v = 0.0;
-                if (row < p.m && a_kk < k_end) {
-                    v = load_a(row, a_depth);
+        for (var r = 0u; r < (BM4 * BK + LANES - 1u) / LANES; r++) {
+            let g = lidx + r * LANES;
+            if (g < BM4 * BK) {
+                let row = m0 + (g / BK) * 4u;
+                var v = vec4<f32>();
+                if (a_kk < k_end) {
+                    if (row < p.m) { v.x = load_a(row, a_depth); }
+                    if (row + 1u < p.m) { v.y = load_a(row + 1u, a_depth); }
+                    if (row + 2u < p.m) { v.z = load_a(row + 2u, a_depth); }
+                    if (row + 3u < p.m) { v.w = load_a(row + 3u, a_depth); }
                 }
-                tile_a[(i % BK) * BM + i / BK] = v;
+                tile_a[(g % BK) * BM4 + g / BK] = v;
             }
         }
-        for (var r = 0u; r < BK * BN / LANES; r++) {
-            let i = lidx + r * LANES;
-            let kk = k0 + i / BN;
-            var v = 0.0;
-            if (kk < k_end && b_col < p.n) {
-                v = load_b(kk, b_column);
+        for (var r = 0u; r < (BK * BN4 + LANES - 1u) / LANES; r++) {
+            let g = lidx + r * LANES;
+            let kk = k0 + g / BN4;
+            if (g < BK * BN4) {
+                var v = vec4<f32>();
+                if (kk < k_end) {
+                    if (b_col < p.n) { v.x = load_b(kk, b_column_0); }
+                    if (b_col + 1u < p.n) { v.y = load_b(kk, b_column_1); }
+                    if (b_col + 2u < p.n) { v.z = load_b(kk, b_column_2); }
+                    if (b_col + 3u < p.n) { v.w = load_b(kk, b_column_3); }
+                }
+                tile_b[g] = v;
             }
-            tile_b[i / 4u][i % 4u] = v;
         }
         workgroupBarrier();
         for (var kk = 0u; kk < BK; kk++) {
-            let a_base = kk * BM + row0;
+            let a_base = kk * BM4 + row0 / 4u;
             let b_base = kk * BN4 + col4;
             //! multiply-add
         }

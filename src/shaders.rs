@@ -76,12 +76,12 @@ pub(crate) fn gemm_source(core: GemmCore, tile: Tile, parts: &[&str]) -> String 
 /// gemm_tiled.wgsl with its `//!` lines expanded into straight-line code for a TM × TN tile:
 /// accumulator `acc_i_j` holds row i, columns 4j..4j+4 of this invocation's block.
 fn unrolled_tiled_core(Tile { tm, tn, .. }: Tile) -> String {
-    assert!(tn % 4 == 0, "tile columns come in vec4s");
+    assert!(tm % 4 == 0 && tn % 4 == 0, "tile rows and columns come in vec4s");
     let accs = || (0..tm).flat_map(move |i| (0..tn / 4).map(move |j| (i, j)));
     let mut declare = String::new();
     let mut multiply = String::new();
     let mut store = String::new();
-    for i in 0..tm {
+    for i in 0..tm / 4 {
         multiply += &format!("            let a_{i} = tile_a[a_base + {i}u];\n");
     }
     for j in 0..tn / 4 {
@@ -89,7 +89,7 @@ fn unrolled_tiled_core(Tile { tm, tn, .. }: Tile) -> String {
     }
     for (i, j) in accs() {
         declare += &format!("    var acc_{i}_{j} = vec4<f32>();\n");
-        multiply += &format!("            acc_{i}_{j} += a_{i} * b_{j};\n");
+        multiply += &format!("            acc_{i}_{j} = fma(vec4(a_{}.{}), b_{j}, acc_{i}_{j});\n", i / 4, ["x", "y", "z", "w"][i as usize % 4]);
         for c in 0..4 {
             store += &format!(
                 "    if (m0 + row0 + {i}u < p.m && n0 + (col4 + {j}u) * 4u + {c}u < p.n) {{ \

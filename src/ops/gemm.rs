@@ -17,18 +17,23 @@ pub(crate) struct GemmKernel<'a> {
     pub k: usize,
 }
 
-/// The block each workgroup computes. Big blocks reuse each staged value more (8×8 outputs per
-/// invocation, 128×128 per workgroup: the classic SGEMM shape), but a block much larger than the
-/// matrix is wasted work, and narrow layers (8–48 channels at width ratio 8) would leave most rows
-/// of a tall block empty: they get short, wide blocks, still with 4×4 outputs per invocation.
-/// All stage at most 16 KiB, WebGPU's guaranteed workgroup memory.
+/// The block each workgroup computes, chosen by the GEMM's rows first. On every adapter the cost
+/// that matters is loads, not multiply-adds (lavapipe runs each load lane by lane): an invocation
+/// computing TM×TN outputs reads TM/4 + TN/4 vec4s per depth, so blocks stay 8×8 per invocation
+/// wherever the rows allow, and a block much taller than the matrix (8–48 channels at width
+/// ratio 8) is wasted work, so short matrices get short, wide blocks. Column-narrow GEMMs (a
+/// weight gradient over few taps, a 10-class output) get narrow blocks. Chosen by measurement on
+/// lavapipe (docs/BENCHMARKS.md). All stage at most 16 KiB, WebGPU's guaranteed workgroup memory.
 fn tile_for(m: usize, n: usize) -> Tile {
     let t = |wgx, wgy, tm, tn, bk| Tile { wgx, wgy, tm, tn, bk };
     match (m, n) {
+        (_, 0..=16) => t(4, 16, 4, 4, 16),
+        (0..=16, 0..=64) => t(16, 4, 4, 4, 16),
         (_, 0..=64) => t(16, 16, 4, 4, 16),
-        (0..=16, 129..) => t(64, 4, 4, 4, 8),
-        (0..=32, _) => t(32, 8, 4, 4, 16),
-        (33..=96, _) => t(16, 16, 4, 8, 16),
+        (0..=4, _) => t(64, 1, 4, 4, 8),
+        (0..=16, _) => t(32, 2, 8, 8, 8),
+        (0..=32, _) => t(32, 4, 8, 8, 8),
+        (0..=64, _) => t(16, 8, 8, 8, 16),
         _ => t(16, 16, 8, 8, 16),
     }
 }
@@ -37,9 +42,10 @@ fn tile_for(m: usize, n: usize) -> Tile {
 const MIN_K_PER_SPLIT: usize = 256;
 /// Partial sums may use at most this much scratch memory.
 const MAX_SPLIT_BYTES: u64 = 64 << 20;
-/// Outputs below which a tile would be mostly empty: such GEMMs (a first layer's weight gradient,
-/// 8×9 outputs over millions of k) run one output per invocation with k split many ways.
-const TINY_OUTPUT: usize = 2048;
+/// Outputs up to which even the narrowest block would be mostly empty: such GEMMs (a first layer's
+/// weight gradient, 8×9 outputs over millions of k) run one output per invocation with k split
+/// many ways. Larger ones (11×11 taps: 12×121) are ~3× faster tiled with split-k.
+const TINY_OUTPUT: usize = 256;
 
 /// How one GEMM runs: which core, which tile, how many k splits.
 struct Plan {
@@ -77,7 +83,7 @@ impl GemmKernel<'_> {
     }
 
     /// Records the GEMM writing `out` directly (no split-k: for kernels whose epilogue cannot work
-    /// on partial sums). `params_tail` follows (m, n, k, splits) in the kernel's uniform.
+    /// on partial sums). `params_tail` follows (m, n, k, splits) in the kernel's parameters.
     pub fn record(&self, rec: &mut Recorder, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
         let plan = self.plan(rec, false);
         self.dispatch(rec, &plan, params_tail, buffers)
@@ -113,4 +119,26 @@ pub(crate) fn record_split(rec: &mut Recorder, gemm: &GemmKernel, params_tail: &
     buffers.push(&scratch);
     gemm.dispatch(rec, &plan, params_tail, &buffers)?;
     reduce_splits(rec, &scratch, out, count, plan.splits)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the tiled core assumes of a tile (gemm_tiled.wgsl): vec4 rows and columns, staging
+    /// roles that stay fixed (the invocations are a multiple of BK and of BN/4), WebGPU's default
+    /// 256 invocations and 16 KiB of workgroup memory.
+    #[test]
+    fn every_tile_fits_the_core_and_webgpu_defaults() {
+        for m in [1, 2, 4, 5, 8, 12, 16, 17, 32, 33, 48, 64, 65, 96, 128, 4096] {
+            for n in [1, 9, 16, 17, 49, 64, 65, 121, 300, 4096, 1 << 20] {
+                let t = tile_for(m, n);
+                let lanes = t.wgx * t.wgy;
+                let (bm, bn) = (t.rows() as u32, t.cols() as u32);
+                assert!(t.tm % 4 == 0 && t.tn % 4 == 0, "{t:?}");
+                assert!(lanes <= 256 && lanes % t.bk == 0 && lanes % (bn / 4) == 0, "{t:?}");
+                assert!(t.bk * (bm + bn) * 4 <= 16 << 10, "{t:?}");
+            }
+        }
+    }
 }

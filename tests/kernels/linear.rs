@@ -101,8 +101,10 @@ gpu_test! {
     }
 
     async fn matmul_is_right_for_every_block_shape_and_transpose(gpu: &Gpu) {
-        // One shape per block the engine picks (tall, wide, narrow-m, few columns) × transposes.
-        for (m, n, k) in [(130, 150, 70), (20, 100, 33), (10, 300, 20), (70, 200, 40), (50, 30, 19), (1, 1, 1)] {
+        // One shape per block the engine picks (ops/gemm.rs tile_for: by rows 128 / 64 / 32 / 16 / 4,
+        // and the column-narrow ones) × transposes, none a multiple of its block.
+        let shapes = [(130, 150, 70), (50, 200, 40), (20, 100, 33), (10, 300, 20), (3, 300, 21), (50, 30, 19), (13, 40, 17), (70, 9, 25), (1, 1, 1)];
+        for (m, n, k) in shapes {
             for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
                 let a = random(m * k, (m * 7 + k) as u64);
                 let b = random(k * n, (n * 5 + k) as u64);
