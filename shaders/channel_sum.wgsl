@@ -5,7 +5,10 @@ struct Params {
     batch: u32, channels: u32, inner: u32, offset: u32,
     total: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
-@group(0) @binding(0) var<storage, read> p: Params;
+@group(0) @binding(0) var<storage, read> params: Params;
+// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
+// and a private copy lives in registers.
+var<private> p: Params;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 
@@ -14,6 +17,7 @@ var<workgroup> partial: array<f32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lidx: u32) {
+    p = params;
     let c = wid.x + wid.y * nwg.x;
     if (c >= p.channels) {
         return;

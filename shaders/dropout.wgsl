@@ -4,7 +4,10 @@
 struct Params {
     count: u32, seed: u32, threshold: u32, scale: f32,
 }
-@group(0) @binding(0) var<storage, read> p: Params;
+@group(0) @binding(0) var<storage, read> params: Params;
+// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
+// and a private copy lives in registers.
+var<private> p: Params;
 @group(0) @binding(1) var<storage, read_write> values: array<f32>;
 
 // PCG output permutation (O'Neill): a well-mixed 32-bit hash.
@@ -17,6 +20,7 @@ fn pcg(v: u32) -> u32 {
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lidx: u32) {
+    p = params;
     let i = (wid.x + wid.y * nwg.x) * 256u + lidx;
     if (i >= p.count) {
         return;

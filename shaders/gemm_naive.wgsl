@@ -10,6 +10,7 @@ fn main(
     @builtin(num_workgroups) nwg: vec3<u32>,
     @builtin(local_invocation_index) lidx: u32,
 ) {
+    p = params;
     let outputs = p.m * p.n;
     let blocks = (outputs + 255u) / 256u;
     let group = wid.x + wid.y * nwg.x;

@@ -38,6 +38,7 @@ fn main(
     @builtin(local_invocation_id) lid: vec3<u32>,
     @builtin(local_invocation_index) lidx: u32,
 ) {
+    p = params;
     let tiles_m = (p.m + BM - 1u) / BM;
     let tiles_n = (p.n + BN - 1u) / BN;
     let group = wid.x + wid.y * nwg.x;

@@ -7,6 +7,7 @@
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>,
         @builtin(local_invocation_index) lidx: u32) {
+    p = params;
     let i = invocation_index(wid, nwg, lidx);
     let hw = p.h * p.w;
     if (i >= p.planes * hw) {
