@@ -80,9 +80,8 @@ pub struct TrainArgs {
     /// Save the trained weights (safetensors, PyTorch keys) here.
     #[arg(long)]
     pub save: Option<PathBuf>,
-    /// Directory with Fashion-MNIST's four .gz files.
-    #[arg(long, default_value = cnnscope::data::DEFAULT_DIR)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Args)]
@@ -101,8 +100,8 @@ pub struct EvalArgs {
     pub one_hidden: bool,
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
-    #[arg(long, default_value = cnnscope::data::DEFAULT_DIR)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 #[derive(Args)]
@@ -123,8 +122,16 @@ pub struct BenchArgs {
     /// Also time one step kernel by kernel and list where the time goes.
     #[arg(long)]
     pub profile: bool,
-    #[arg(long, default_value = cnnscope::data::DEFAULT_DIR)]
-    pub data: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// Where Fashion-MNIST is read from, for every command that needs it.
+#[derive(Args)]
+pub struct DataArgs {
+    /// Directory with Fashion-MNIST's four .gz files.
+    #[arg(long = "data", value_name = "DIR", default_value = cnnscope::data::DEFAULT_DIR)]
+    pub dir: PathBuf,
 }
 
 fn parse_arch(s: &str) -> Result<Arch, String> {

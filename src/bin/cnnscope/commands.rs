@@ -84,7 +84,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
     let init = args.init.unwrap_or(recipe.init);
     let config = TrainConfig { batch, optimizer: optimizer(args, &recipe), seed: args.seed };
 
-    let data = load_data(&args.data, args.limit)?;
+    let data = load_data(&args.data.dir, args.limit)?;
     let gpu = open_gpu().await?;
     let summary = Summary::new(&net)?;
     eprintln!(
@@ -167,7 +167,7 @@ async fn eval(args: &EvalArgs) -> Result<()> {
     let bytes = std::fs::read(&args.weights)
         .map_err(|e| EngineError::Weights(format!("cannot read {} ({e})", args.weights.display())))?;
     let net = Net::new(eval_config(args, &bytes)?)?;
-    let data = load_data(&args.data, None)?;
+    let data = load_data(&args.data.dir, None)?;
     let gpu = open_gpu().await?;
     let model = Model::new(&gpu, net, Init::Default, 0)?;
     model.load_weights(&gpu, &bytes)?;
@@ -187,7 +187,7 @@ async fn eval(args: &EvalArgs) -> Result<()> {
 
 async fn bench(args: &BenchArgs) -> Result<()> {
     let nets = if args.net.is_empty() { Arch::ALL.to_vec() } else { args.net.clone() };
-    let data = FashionMnist::load(&args.data)?;
+    let data = FashionMnist::load(&args.data.dir)?;
     let gpu = open_gpu().await?;
     let train: Split = data.train.truncated(args.batch * (args.steps + 1));
     let train_set = train.upload(&gpu)?;
