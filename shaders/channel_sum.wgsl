@@ -19,7 +19,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         @builtin(local_invocation_index) lidx: u32) {
     p = params;
     let c = wid.x + wid.y * nwg.x;
-    if (c >= p.channels) {
+    if (c >= params.channels) { // `params`: uniform to WGSL's analysis, unlike the private copy
         return;
     }
     var sum = 0.0;

@@ -1,6 +1,7 @@
 // Tiled GEMM core: C[m, n] = sum_k A[m, k] * B[k, n], for any A and B the including shader can load.
 //
-// The including shader defines `p` (its parameters, with fields m, n, k, splits), and
+// The including shader defines `params` (its parameters, fields m, n, k, splits first) and their
+// private copy `p` for its loaders, and
 //   fn depth_a(kk: u32) -> DepthA               what A's loads at depth kk share (decoded once)
 //   fn load_a(row: u32, d: DepthA) -> f32       called only with row < m, kk < k
 //   fn column_b(col: u32) -> ColumnB            what B's loads in column col share (decoded once)
@@ -39,10 +40,16 @@ fn main(
     @builtin(local_invocation_index) lidx: u32,
 ) {
     p = params;
-    let tiles_m = (p.m + BM - 1u) / BM;
-    let tiles_n = (p.n + BN - 1u) / BN;
+    // The shape steers the loop around the barriers, so it comes from `params`, which WGSL's
+    // uniformity analysis (Chromium's) knows is uniform; the private copy `p` it does not.
+    let m = params.m;
+    let n = params.n;
+    let k = params.k;
+    let splits = params.splits;
+    let tiles_m = (m + BM - 1u) / BM;
+    let tiles_n = (n + BN - 1u) / BN;
     let group = wid.x + wid.y * nwg.x;
-    if (group >= tiles_m * tiles_n * p.splits) {
+    if (group >= tiles_m * tiles_n * splits) {
         return;
     }
     let split = group / (tiles_m * tiles_n);
@@ -50,10 +57,10 @@ fn main(
     let m0 = (tile / tiles_n) * BM;
     let n0 = (tile % tiles_n) * BN;
 
-    let chunks = (p.k + BK - 1u) / BK;
-    let chunks_per_split = (chunks + p.splits - 1u) / p.splits;
+    let chunks = (k + BK - 1u) / BK;
+    let chunks_per_split = (chunks + splits - 1u) / splits;
     let k_begin = split * chunks_per_split * BK;
-    let k_end = min(p.k, k_begin + chunks_per_split * BK);
+    let k_end = min(k, k_begin + chunks_per_split * BK);
 
     // This invocation's rows are row0 .. row0 + TM, its columns col4 .. col4 + TN/4 (in vec4s).
     let row0 = lid.y * TM;
@@ -63,26 +70,26 @@ fn main(
     // Staging roles. LANES is a multiple of BK and of BN/4, so each invocation stages A at one fixed
     // depth within a step (decoded once per step) and B in four fixed columns (decoded once).
     let b_col = n0 + (lidx % BN4) * 4u;
-    let b_column_0 = column_b(min(b_col, p.n - 1u));
-    let b_column_1 = column_b(min(b_col + 1u, p.n - 1u));
-    let b_column_2 = column_b(min(b_col + 2u, p.n - 1u));
-    let b_column_3 = column_b(min(b_col + 3u, p.n - 1u));
+    let b_column_0 = column_b(min(b_col, n - 1u));
+    let b_column_1 = column_b(min(b_col + 1u, n - 1u));
+    let b_column_2 = column_b(min(b_col + 2u, n - 1u));
+    let b_column_3 = column_b(min(b_col + 3u, n - 1u));
 
     for (var k0 = k_begin; k0 < k_end; k0 += BK) {
         // Neighbouring invocations load neighbouring k of A and neighbouring columns of B.
         // Constant trip counts: no loop exits that differ between invocations.
         let a_kk = k0 + lidx % BK;
-        let a_depth = depth_a(min(a_kk, p.k - 1u));
+        let a_depth = depth_a(min(a_kk, k - 1u));
         for (var r = 0u; r < (BM4 * BK + LANES - 1u) / LANES; r++) {
             let g = lidx + r * LANES;
             if (g < BM4 * BK) {
                 let row = m0 + (g / BK) * 4u;
                 var v = vec4<f32>();
                 if (a_kk < k_end) {
-                    if (row < p.m) { v.x = load_a(row, a_depth); }
-                    if (row + 1u < p.m) { v.y = load_a(row + 1u, a_depth); }
-                    if (row + 2u < p.m) { v.z = load_a(row + 2u, a_depth); }
-                    if (row + 3u < p.m) { v.w = load_a(row + 3u, a_depth); }
+                    if (row < m) { v.x = load_a(row, a_depth); }
+                    if (row + 1u < m) { v.y = load_a(row + 1u, a_depth); }
+                    if (row + 2u < m) { v.z = load_a(row + 2u, a_depth); }
+                    if (row + 3u < m) { v.w = load_a(row + 3u, a_depth); }
                 }
                 tile_a[(g % BK) * BM4 + g / BK] = v;
             }
@@ -93,10 +100,10 @@ fn main(
             if (g < BK * BN4) {
                 var v = vec4<f32>();
                 if (kk < k_end) {
-                    if (b_col < p.n) { v.x = load_b(kk, b_column_0); }
-                    if (b_col + 1u < p.n) { v.y = load_b(kk, b_column_1); }
-                    if (b_col + 2u < p.n) { v.z = load_b(kk, b_column_2); }
-                    if (b_col + 3u < p.n) { v.w = load_b(kk, b_column_3); }
+                    if (b_col < n) { v.x = load_b(kk, b_column_0); }
+                    if (b_col + 1u < n) { v.y = load_b(kk, b_column_1); }
+                    if (b_col + 2u < n) { v.z = load_b(kk, b_column_2); }
+                    if (b_col + 3u < n) { v.w = load_b(kk, b_column_3); }
                 }
                 tile_b[g] = v;
             }

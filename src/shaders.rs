@@ -92,7 +92,7 @@ fn unrolled_tiled_core(Tile { tm, tn, .. }: Tile) -> String {
         multiply += &format!("            acc_{i}_{j} = fma(vec4(a_{}.{}), b_{j}, acc_{i}_{j});\n", i / 4, ["x", "y", "z", "w"][i as usize % 4]);
         for c in 0..4 {
             store += &format!(
-                "    if (m0 + row0 + {i}u < p.m && n0 + (col4 + {j}u) * 4u + {c}u < p.n) {{ \
+                "    if (m0 + row0 + {i}u < m && n0 + (col4 + {j}u) * 4u + {c}u < n) {{ \
                  store_c(m0 + row0 + {i}u, n0 + (col4 + {j}u) * 4u + {c}u, split, acc_{i}_{j}[{c}]); }}\n"
             );
         }
