@@ -6,10 +6,6 @@ struct Params {
     count: u32, lr: f32, beta1: f32, beta2: f32,
     eps: f32, weight_decay: f32, bias_correction1: f32, bias_correction2_sqrt: f32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 @group(0) @binding(1) var<storage, read_write> param: array<f32>;
 @group(0) @binding(2) var<storage, read> grad: array<f32>;
 @group(0) @binding(3) var<storage, read_write> m: array<f32>;

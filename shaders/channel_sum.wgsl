@@ -5,10 +5,6 @@ struct Params {
     batch: u32, channels: u32, inner: u32, offset: u32,
     total: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 @group(0) @binding(1) var<storage, read> grad: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

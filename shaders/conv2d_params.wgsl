@@ -8,10 +8,6 @@ struct Params {
     kw: u32, stride: u32, pad: u32, flags: u32,   // flags: 1 = fused ReLU, 2 = accumulate into output
     in_offset: u32, in_total: u32, out_offset: u32, out_total: u32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 
 const FLAG_RELU: u32 = 1u;
 const FLAG_ACCUMULATE: u32 = 2u;

@@ -4,10 +4,6 @@ struct Params {
     batch: u32, channels: u32, hw: u32, accumulate: u32,
     src_offset: u32, src_total: u32, dst_offset: u32, dst_total: u32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 @group(0) @binding(1) var<storage, read> src: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
 

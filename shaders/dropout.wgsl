@@ -4,10 +4,6 @@
 struct Params {
     count: u32, seed: u32, threshold: u32, scale: f32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 @group(0) @binding(1) var<storage, read_write> values: array<f32>;
 
 // PCG output permutation (O'Neill): a well-mixed 32-bit hash.

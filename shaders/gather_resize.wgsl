@@ -6,10 +6,6 @@ struct Params {
     batch: u32, side: u32, src_h: u32, src_w: u32,
     first: u32, _pad0: u32, _pad1: u32, _pad2: u32,   // first: position in `order` of the batch
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 @group(0) @binding(1) var<storage, read> pixels: array<u32>;
 @group(0) @binding(2) var<storage, read> all_labels: array<u32>;
 @group(0) @binding(3) var<storage, read> order: array<u32>;

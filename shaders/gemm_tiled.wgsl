@@ -1,7 +1,7 @@
 // Tiled GEMM core: C[m, n] = sum_k A[m, k] * B[k, n], for any A and B the including shader can load.
 //
-// The including shader defines `params` (its parameters, fields m, n, k, splits first) and their
-// private copy `p` for its loaders, and
+// The including shader defines `struct Params` (fields m, n, k, splits first; the engine declares
+// `params` and its private copy `p`, params.wgsl), and
 //   fn depth_a(kk: u32) -> DepthA               what A's loads at depth kk share (decoded once)
 //   fn load_a(row: u32, d: DepthA) -> f32       called only with row < m, kk < k
 //   fn column_b(col: u32) -> ColumnB            what B's loads in column col share (decoded once)

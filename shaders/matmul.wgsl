@@ -7,10 +7,6 @@ struct Params {
     m: u32, n: u32, k: u32, splits: u32,
     flags: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 @group(0) @binding(1) var<storage, read> a: array<f32>;
 @group(0) @binding(2) var<storage, read> b: array<f32>;
 @group(0) @binding(3) var<storage, read> bias: array<f32>;

@@ -4,10 +4,6 @@ struct Params {
     ow: u32, kh: u32, kw: u32, stride: u32,
     pad: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 
 fn invocation_index(wid: vec3<u32>, nwg: vec3<u32>, lidx: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * 256u + lidx;

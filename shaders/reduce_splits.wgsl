@@ -2,10 +2,6 @@
 struct Params {
     count: u32, splits: u32, _pad0: u32, _pad1: u32,
 }
-@group(0) @binding(0) var<storage, read> params: Params;
-// Copied once per invocation (first line of main): lavapipe runs every storage load lane by lane,
-// and a private copy lives in registers.
-var<private> p: Params;
 @group(0) @binding(1) var<storage, read> partial: array<f32>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 

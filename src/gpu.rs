@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{EngineError, Result};
+use crate::shaders;
 use crate::tensor::{DType, Tensor};
 
 /// What the engine needs from any adapter. WebGPU's defaults satisfy all of it; a smaller adapter
@@ -110,11 +111,9 @@ impl Gpu {
         }
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(key),
-            source: wgpu::ShaderSource::Wgsl(source().into()),
+            source: wgpu::ShaderSource::Wgsl(format!("{}\n{}", shaders::PARAMS, source()).into()),
         });
-        // Parameters are a read-only storage buffer, not a uniform: lavapipe inlines uniform values
-        // that steer loops and branches and recompiles the shader for new values at dispatch time
-        // (measured: a 32-row GEMM took 8 ms instead of 2).
+        // Binding 0: the kernel's parameters, a read-only storage buffer (shaders/params.wgsl says why).
         let params = wgpu::BindGroupLayoutEntry {
             binding: 0,
             visibility: wgpu::ShaderStages::COMPUTE,

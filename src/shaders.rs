@@ -10,6 +10,7 @@ macro_rules! wgsl {
 }
 
 wgsl! {
+    PARAMS = "params.wgsl";
     GEMM_TILED = "gemm_tiled.wgsl";
     GEMM_NAIVE = "gemm_naive.wgsl";
     INDEX_MATH = "index_math.wgsl";
