@@ -1,7 +1,8 @@
 //! Kernel benchmark: GFLOP/s of convolution forward, input gradient and weight gradient, and of the
 //! linear layers' GEMMs, on the real layer shapes of AlexNet, VGG-11, NiN (side 224) and GoogLeNet
-//! (side 96) at width ratio 1 and 8. Every shape also runs on the naive one-output-per-invocation
-//! core in the same process, so the speed-up is a ratio measured under the same conditions.
+//! (side 96) at width ratio 1 and 8. Every shape runs on each GEMM core the adapter has (subgroup,
+//! tiled) and on the naive one-output-per-invocation core in the same process, so the speed-up of
+//! the core the engine uses on this adapter is a ratio measured under the same conditions.
 //!
 //!     cargo run --release --example bench_kernels            # both ratios
 //!     cargo run --release --example bench_kernels -- 8       # one ratio
@@ -93,8 +94,12 @@ struct Row {
     layer: String,
     pass: &'static str,
     flops: f64,
+    /// Seconds on the subgroup core, where the adapter has one.
+    subgroup: Option<f64>,
     tiled: f64,
     naive: f64,
+    /// Seconds on the core the engine uses on this adapter.
+    engine: f64,
 }
 
 fn zeros(gpu: &Gpu, shape: &[usize]) -> cnnscope::Result<Tensor> {
@@ -152,7 +157,7 @@ fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipp
     }
 }
 
-/// Times each pass on the tiled and the naive core, one row each, with a progress line.
+/// Times each pass on every core, one row each, with a progress line.
 fn measure(
     gpu: &Gpu,
     ratio: usize,
@@ -163,10 +168,13 @@ fn measure(
     rows: &mut Vec<Row>,
 ) {
     for &(pass, record) in passes {
+        let subgroup = gpu.subgroup_size.map(|_| time(gpu, GemmCore::Subgroup, record));
         let tiled = time(gpu, GemmCore::Tiled, record);
         let naive = time(gpu, GemmCore::Naive, record);
-        eprintln!("  r{ratio} {net} {layer} {pass}: {:.1} vs {:.1} GFLOP/s", flops / tiled / 1e9, flops / naive / 1e9);
-        rows.push(Row { net, layer: layer.to_string(), pass, flops, tiled, naive });
+        let engine = if gpu.fastest_gemm() == GemmCore::Subgroup { subgroup.unwrap() } else { tiled };
+        let gflops = |s: f64| flops / s / 1e9;
+        eprintln!("  r{ratio} {net} {layer} {pass}: {:.1} GFLOP/s, naive {:.2}", gflops(engine), gflops(naive));
+        rows.push(Row { net, layer: layer.to_string(), pass, flops, subgroup, tiled, naive, engine });
     }
 }
 
@@ -176,19 +184,21 @@ fn main() {
         None => vec![8, 1],
     };
     let gpu = pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"));
-    println!("Adapter: {}\n", gpu.describe());
+    println!("Adapter: {}; the engine runs the {:?} core\n", gpu.describe(), gpu.fastest_gemm());
     for ratio in ratios {
         // Batches small enough that the naive kernels finish in seconds at ratio 1.
         let batch = if ratio == 1 { 2 } else { 32 };
         let (mut rows, mut skipped) = (Vec::new(), Vec::new());
         bench_ratio(&gpu, ratio, batch, &mut rows, &mut skipped);
         println!("### Width ratio {ratio}, batch {batch}\n");
-        println!("| net | layer | pass | tiled GFLOP/s | naive GFLOP/s | speed-up |");
-        println!("|---|---|---|---:|---:|---:|");
+        println!("| net | layer | pass | subgroup GFLOP/s | tiled GFLOP/s | naive GFLOP/s | speed-up |");
+        println!("|---|---|---|---:|---:|---:|---:|");
         for r in &rows {
+            let gflops = |s: f64| r.flops / s / 1e9;
+            let subgroup = r.subgroup.map_or("–".to_string(), |s| format!("{:.1}", gflops(s)));
             println!(
-                "| {} | {} | {} | {:.1} | {:.2} | {:.1}× |",
-                r.net, r.layer, r.pass, r.flops / r.tiled / 1e9, r.flops / r.naive / 1e9, r.naive / r.tiled
+                "| {} | {} | {} | {subgroup} | {:.1} | {:.2} | {:.1}× |",
+                r.net, r.layer, r.pass, gflops(r.tiled), gflops(r.naive), r.naive / r.engine
             );
         }
         for s in &skipped {
@@ -196,21 +206,27 @@ fn main() {
         }
         println!();
         for pass in ["conv forward", "conv input grad", "conv weight grad", "GEMM forward", "GEMM weight grad"] {
-            let ratios: Vec<f64> = rows.iter().filter(|r| r.pass == pass).map(|r| (r.naive / r.tiled).ln()).collect();
-            let (flops, tiled): (f64, f64) = rows.iter().filter(|r| r.pass == pass).fold((0.0, 0.0), |(f, t), r| (f + r.flops, t + r.tiled));
+            let ratios: Vec<f64> = rows.iter().filter(|r| r.pass == pass).map(|r| (r.naive / r.engine).ln()).collect();
+            let (flops, engine): (f64, f64) = rows.iter().filter(|r| r.pass == pass).fold((0.0, 0.0), |(f, t), r| (f + r.flops, t + r.engine));
             println!(
                 "- {pass}: geometric-mean speed-up {:.1}× over {} shapes; {:.1} GFLOP/s over all of them",
                 (ratios.iter().sum::<f64>() / ratios.len() as f64).exp(),
                 ratios.len(),
-                flops / tiled / 1e9
+                flops / engine / 1e9
             );
         }
-        let (flops, tiled, naive) = rows.iter().fold((0.0, 0.0, 0.0), |(f, t, n), r| (f + r.flops, t + r.tiled, n + r.naive));
+        let total = |time: &dyn Fn(&Row) -> f64| rows.iter().map(time).sum::<f64>();
+        let flops: f64 = rows.iter().map(|r| r.flops).sum();
+        let (engine, tiled, naive) = (total(&|r| r.engine), total(&|r| r.tiled), total(&|r| r.naive));
+        let subgroup = match gpu.subgroup_size {
+            Some(_) => format!("subgroup {:.1}, ", flops / total(&|r| r.subgroup.unwrap()) / 1e9),
+            None => String::new(),
+        };
         println!(
-            "- all passes together (as a training step weighs them): {:.1} GFLOP/s tiled, {:.2} naive: {:.1}× less time",
+            "- all passes together (as a training step weighs them): {subgroup}tiled {:.1}, naive {:.2} GFLOP/s: the engine's core takes {:.1}× less time than the naive one",
             flops / tiled / 1e9,
             flops / naive / 1e9,
-            naive / tiled
+            naive / engine
         );
         println!();
     }

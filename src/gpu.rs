@@ -4,6 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::error::{EngineError, Result};
+use crate::recorder::GemmCore;
 use crate::shaders;
 use crate::tensor::{DType, Tensor};
 
@@ -40,10 +41,23 @@ pub struct Gpu {
     pub info: wgpu::AdapterInfo,
     /// The limits the device was created with: the adapter's own, not WebGPU's defaults.
     pub limits: wgpu::Limits,
+    /// The subgroup size, where the device has subgroup operations and every subgroup has this
+    /// one size (lavapipe: 8), so the subgroup GEMM core can be compiled for it.
+    pub subgroup_size: Option<u32>,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     errors: Arc<Mutex<Vec<String>>>,
     scratch: Mutex<Option<wgpu::Buffer>>,
     placeholder: OnceLock<Tensor>,
+}
+
+/// The adapter's subgroup size where it has subgroup operations and one fixed size of 4 to 16 (CPU
+/// adapters' SIMD widths; lavapipe: 8), which the subgroup core's blocks are made for. wgpu offers
+/// subgroups to native backends only; in the browser the tiled core runs.
+fn fixed_subgroup_size(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<u32> {
+    let fixed = info.subgroup_min_size == info.subgroup_max_size;
+    let usable = (4..=16).contains(&info.subgroup_min_size);
+    (cfg!(not(target_arch = "wasm32")) && adapter.features().contains(wgpu::Features::SUBGROUP) && fixed && usable)
+        .then_some(info.subgroup_min_size)
 }
 
 impl Gpu {
@@ -64,9 +78,12 @@ impl Gpu {
                 return Err(EngineError::LimitsTooSmall { limit: name, required, available });
             }
         }
+        let info = adapter.get_info();
+        let subgroup_size = fixed_subgroup_size(&adapter, &info);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("cnnscope"),
+                required_features: if subgroup_size.is_some() { wgpu::Features::SUBGROUP } else { wgpu::Features::empty() },
                 required_limits: limits.clone(),
                 ..Default::default()
             })
@@ -82,13 +99,34 @@ impl Gpu {
         Ok(Gpu {
             device,
             queue,
-            info: adapter.get_info(),
+            info,
             limits,
+            subgroup_size,
             pipelines: Mutex::new(HashMap::new()),
             errors,
             scratch: Mutex::new(None),
             placeholder: OnceLock::new(),
         })
+    }
+
+    /// The GEMM core this adapter runs fastest: the subgroup core on CPU adapters with a fixed
+    /// subgroup size (measured on lavapipe: ~3× the tiled core), the tiled core elsewhere (the
+    /// subgroup core has not been measured on a GPU, where workgroup memory is cheap).
+    pub fn fastest_gemm(&self) -> GemmCore {
+        match self.subgroup_size {
+            Some(_) if self.info.device_type == wgpu::DeviceType::Cpu => GemmCore::Subgroup,
+            _ => GemmCore::Tiled,
+        }
+    }
+
+    /// The tiled GEMM cores this device can run (the subgroup core needs a fixed subgroup size):
+    /// what the kernel tests cover.
+    pub fn gemm_cores(&self) -> Vec<GemmCore> {
+        let mut cores = vec![GemmCore::Tiled];
+        if self.subgroup_size.is_some() {
+            cores.push(GemmCore::Subgroup);
+        }
+        cores
     }
 
     /// One line naming the adapter, for logs and benchmark tables.

@@ -16,6 +16,9 @@ pub enum GemmCore {
     Tiled,
     /// One output per invocation reading straight from memory: the baseline the benchmark compares to.
     Naive,
+    /// Each workgroup one subgroup, rows of A exchanged by subgroupBroadcast (gemm_subgroup.wgsl):
+    /// the fastest core on CPU adapters, where workgroup memory costs as much as any memory.
+    Subgroup,
 }
 
 struct Dispatch {
@@ -42,7 +45,7 @@ pub struct Recorder<'g> {
 impl<'g> Recorder<'g> {
     pub fn new(gpu: &'g Gpu) -> Self {
         let target_workgroups = if gpu.info.device_type == wgpu::DeviceType::Cpu { 2 } else { 128 };
-        Recorder { gpu, gemm: GemmCore::default(), target_workgroups, dispatches: Vec::new(), params: Vec::new() }
+        Recorder { gpu, gemm: gpu.fastest_gemm(), target_workgroups, dispatches: Vec::new(), params: Vec::new() }
     }
 
     /// Queues `pipeline` over `workgroups` workgroups (a linear count; kernels recover their index

@@ -13,6 +13,7 @@ wgsl! {
     PARAMS = "params.wgsl";
     GEMM_TILED = "gemm_tiled.wgsl";
     GEMM_NAIVE = "gemm_naive.wgsl";
+    GEMM_SUBGROUP = "gemm_subgroup.wgsl";
     INDEX_MATH = "index_math.wgsl";
     CONV2D_PARAMS = "conv2d_params.wgsl";
     CONV2D_FORWARD = "conv2d_forward.wgsl";
@@ -69,6 +70,7 @@ pub(crate) fn gemm_source(core: GemmCore, tile: Tile, parts: &[&str]) -> String 
     }
     match core {
         GemmCore::Tiled => source.push_str(&unrolled_tiled_core(tile)),
+        GemmCore::Subgroup => source.push_str(&unrolled_subgroup_core(tile)),
         GemmCore::Naive => source.push_str(GEMM_NAIVE),
     }
     source
@@ -102,4 +104,39 @@ fn unrolled_tiled_core(Tile { tm, tn, .. }: Tile) -> String {
         .replace("    //! declare accumulators\n", &declare)
         .replace("            //! multiply-add\n", &multiply)
         .replace("    //! store\n", &store)
+}
+
+/// gemm_subgroup.wgsl expanded for a subgroup of `wgx` lanes, a block of `tm` rows and `tn` columns
+/// per lane: lane l loads rows l·RPL.. (`a_i`), `a{r}` is row r broadcast from its lane, and
+/// accumulator `acc_r_j` holds row r, columns 4j..4j+4 of the lane's TN.
+fn unrolled_subgroup_core(Tile { wgx: sg, tm: bm, tn, .. }: Tile) -> String {
+    assert!(bm % sg == 0 && tn % 4 == 0, "rows are spread evenly over the lanes; columns come in vec4s");
+    let rpl = bm / sg;
+    let mut declare = String::new();
+    let mut multiply = String::new();
+    let mut store = String::new();
+    for i in 0..rpl {
+        declare += &format!("    let row_{i} = min(row0 + {i}u, m - 1u);\n");
+        multiply += &format!("        let a_{i} = load_a(row_{i}, depth);\n");
+    }
+    for c in 0..tn {
+        declare += &format!("    let column_{c} = column_b(min(col0 + {c}u, n - 1u));\n");
+    }
+    for j in 0..tn / 4 {
+        let b = (0..4).map(|c| format!("load_b(kk, column_{})", 4 * j + c)).collect::<Vec<_>>().join(", ");
+        multiply += &format!("        let b_{j} = vec4({b});\n");
+    }
+    for r in 0..bm {
+        multiply += &format!("        let a{r} = vec4(subgroupBroadcast(a_{}, {}u));\n", r % rpl, r / rpl);
+        for j in 0..tn / 4 {
+            declare += &format!("    var acc_{r}_{j} = vec4<f32>();\n");
+            multiply += &format!("        acc_{r}_{j} = fma(a{r}, b_{j}, acc_{r}_{j});\n");
+            store += &format!("    results[{r}u * BN4 + lane * (TN / 4u) + {j}u] = acc_{r}_{j};\n");
+        }
+    }
+    format!("const SG: u32 = {sg}u;\nconst BM: u32 = {bm}u;\nconst RPL: u32 = {rpl}u;\n")
+        + &GEMM_SUBGROUP
+            .replace("    //! declare\n", &declare)
+            .replace("        //! multiply-add\n", &multiply)
+            .replace("    //! store\n", &store)
 }

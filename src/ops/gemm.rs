@@ -38,6 +38,18 @@ fn tile_for(m: usize, n: usize) -> Tile {
     }
 }
 
+/// The subgroup core's block: `sg` lanes, BM rows shared through subgroup broadcasts (a multiple
+/// of `sg`, up to 64) and TN columns per lane (8, or 4 when the GEMM is narrow). Bigger blocks
+/// win on lavapipe up to 64 rows × 8 columns per lane: each value loaded feeds more multiply-adds,
+/// and spilled accumulators cost far less than loads there (docs/BENCHMARKS.md). The block's
+/// results pass through 16 KiB of workgroup memory at most.
+fn subgroup_tile_for(m: usize, n: usize, sg: u32) -> Tile {
+    let tn = if n <= 4 * sg as usize { 4 } else { 8 };
+    let max_rows = (64).min(16384 / (4 * sg * tn)) / sg * sg;
+    let bm = (m as u32).next_multiple_of(sg).clamp(sg, max_rows);
+    Tile { wgx: sg, wgy: 1, tm: bm, tn, bk: 1 }
+}
+
 /// Each split keeps at least this many k steps, so partial sums stay few.
 const MIN_K_PER_SPLIT: usize = 256;
 /// Partial sums may use at most this much scratch memory.
@@ -73,6 +85,12 @@ impl GemmKernel<'_> {
                 let blocks = outputs.div_ceil(256);
                 let splits = target.div_ceil(blocks).min(max_splits);
                 Plan { core: GemmCore::Naive, tile, splits, workgroups: (blocks * splits) as u64 }
+            }
+            GemmCore::Subgroup => {
+                let tile = subgroup_tile_for(self.m, self.n, rec.gpu.subgroup_size.expect("the subgroup core needs subgroups"));
+                let tiles = self.m.div_ceil(tile.rows()) * self.n.div_ceil(tile.cols());
+                let splits = target.div_ceil(tiles).min(max_splits);
+                Plan { core: GemmCore::Subgroup, tile, splits, workgroups: (tiles * splits) as u64 }
             }
             GemmCore::Tiled => {
                 let tiles = self.m.div_ceil(tile.rows()) * self.n.div_ceil(tile.cols());
@@ -127,7 +145,8 @@ mod tests {
 
     /// What the tiled core assumes of a tile (gemm_tiled.wgsl): vec4 rows and columns, staging
     /// roles that stay fixed (the invocations are a multiple of BK and of BN/4), WebGPU's default
-    /// 256 invocations and 16 KiB of workgroup memory.
+    /// 256 invocations and 16 KiB of workgroup memory. And the subgroup core (gemm_subgroup.wgsl):
+    /// one subgroup per workgroup, rows spread evenly over its lanes, vec4 columns, 16 KiB.
     #[test]
     fn every_tile_fits_the_core_and_webgpu_defaults() {
         for m in [1, 2, 4, 5, 8, 12, 16, 17, 32, 33, 48, 64, 65, 96, 128, 4096] {
@@ -138,6 +157,11 @@ mod tests {
                 assert!(t.tm % 4 == 0 && t.tn % 4 == 0, "{t:?}");
                 assert!(lanes <= 256 && lanes % t.bk == 0 && lanes % (bn / 4) == 0, "{t:?}");
                 assert!(t.bk * (bm + bn) * 4 <= 16 << 10, "{t:?}");
+                for sg in [4, 8, 16] {
+                    let t = subgroup_tile_for(m, n, sg);
+                    assert!(t.wgx == sg && t.wgy == 1 && t.tm % sg == 0 && t.tm >= sg && t.tn % 4 == 0, "{t:?}");
+                    assert!(t.rows() * t.cols() * 4 <= 16 << 10, "{t:?}");
+                }
             }
         }
     }

@@ -96,11 +96,14 @@ gpu_test! {
         let f = Fixture::new(FIXTURE);
         for name in f.cases() {
             let case = Case::from_fixture(&f, &name);
-            let got = on_gpu(gpu, &case, GemmCore::Tiled).await;
             let get = |t: &str| f.get(&format!("{name}.{t}"));
             let torch = Outputs { y: get("y"), gx: get("gx"), gw: get("gw"), gb: get("gb") };
-            assert_outputs(&format!("{name} vs pytorch"), &got, &torch);
-            assert_outputs(&format!("{name} vs cpu"), &got, &on_cpu(&case));
+            let cpu = on_cpu(&case);
+            for core in gpu.gemm_cores() {
+                let got = on_gpu(gpu, &case, core).await;
+                assert_outputs(&format!("{name} {core:?} vs pytorch"), &got, &torch);
+                assert_outputs(&format!("{name} {core:?} vs cpu"), &got, &cpu);
+            }
         }
     }
 
@@ -115,17 +118,20 @@ gpu_test! {
 
     async fn conv2d_gradients_pass_finite_difference_checks(gpu: &Gpu) {
         let f = Fixture::new(FIXTURE);
-        for name in ["batch7", "stride4_pad2", "k7_rect"] {
-            let case = Case::from_fixture(&f, name);
-            let grads = on_gpu(gpu, &case, GemmCore::Tiled).await;
-            // L = sum(conv(x, w, b) ⊙ gy), evaluated from a GPU forward pass.
-            let loss = |x: Vec<f32>, w: Vec<f32>, b: Vec<f32>| {
-                let case = Case { x, w, b, gy: case.gy.clone(), ..case };
-                async move { dot(&on_gpu(gpu, &case, GemmCore::Tiled).await.y, &case.gy) }
-            };
-            check_directional_derivative(&format!("{name} input"), &case.x, &grads.gx, 1, 1e-4, |x| loss(x, case.w.clone(), case.b.clone())).await;
-            check_directional_derivative(&format!("{name} weight"), &case.w, &grads.gw, 2, 1e-4, |w| loss(case.x.clone(), w, case.b.clone())).await;
-            check_directional_derivative(&format!("{name} bias"), &case.b, &grads.gb, 3, 1e-4, |b| loss(case.x.clone(), case.w.clone(), b)).await;
+        for core in gpu.gemm_cores() {
+            for name in ["batch7", "stride4_pad2", "k7_rect"] {
+                let case = Case::from_fixture(&f, name);
+                let grads = on_gpu(gpu, &case, core).await;
+                // L = sum(conv(x, w, b) ⊙ gy), evaluated from a GPU forward pass.
+                let loss = |x: Vec<f32>, w: Vec<f32>, b: Vec<f32>| {
+                    let case = Case { x, w, b, gy: case.gy.clone(), ..case };
+                    async move { dot(&on_gpu(gpu, &case, core).await.y, &case.gy) }
+                };
+                let what = |t: &str| format!("{name} {core:?} {t}");
+                check_directional_derivative(&what("input"), &case.x, &grads.gx, 1, 1e-4, |x| loss(x, case.w.clone(), case.b.clone())).await;
+                check_directional_derivative(&what("weight"), &case.w, &grads.gw, 2, 1e-4, |w| loss(case.x.clone(), w, case.b.clone())).await;
+                check_directional_derivative(&what("bias"), &case.b, &grads.gb, 3, 1e-4, |b| loss(case.x.clone(), case.w.clone(), b)).await;
+            }
         }
     }
 

@@ -59,7 +59,7 @@ gpu_test! {
             let layer = Linear { in_features: p[1], out_features: p[2], relu: p[3] == 1 };
             let get = |t: &str| f.get(&format!("{name}.{t}"));
             let (x, w, b, gy) = (get("x"), get("w"), get("b"), get("gy"));
-            for core in [GemmCore::Tiled, GemmCore::Naive] {
+            for core in gpu.gemm_cores().into_iter().chain([GemmCore::Naive]) {
                 let got = on_gpu(gpu, layer, p[0], &x, &w, &b, &gy, core).await;
                 assert_out(&format!("{name} {core:?} vs pytorch"), &got, &Out { y: get("y"), gx: get("gx"), gw: get("gw"), gb: get("gb") });
                 assert_out(&format!("{name} {core:?} vs cpu"), &got, &on_cpu(layer, p[0], &x, &w, &b, &gy));
@@ -74,14 +74,16 @@ gpu_test! {
         let layer = Linear { in_features: p[1], out_features: p[2], relu: true };
         let get = |t: &str| f.get(&format!("{name}.{t}"));
         let (x, w, b, gy) = (get("x"), get("w"), get("b"), get("gy"));
-        let g = on_gpu(gpu, layer, 7, &x, &w, &b, &gy, GemmCore::Tiled).await;
-        let loss = |x: Vec<f32>, w: Vec<f32>, b: Vec<f32>| {
-            let gy = gy.clone();
-            async move { dot(&on_gpu(gpu, layer, 7, &x, &w, &b, &gy, GemmCore::Tiled).await.y, &gy) }
-        };
-        check_directional_derivative("linear input", &x, &g.gx, 5, 1e-4, |x| loss(x, w.clone(), b.clone())).await;
-        check_directional_derivative("linear weight", &w, &g.gw, 6, 1e-4, |w| loss(x.clone(), w, b.clone())).await;
-        check_directional_derivative("linear bias", &b, &g.gb, 7, 1e-4, |b| loss(x.clone(), w.clone(), b)).await;
+        for core in gpu.gemm_cores() {
+            let g = on_gpu(gpu, layer, 7, &x, &w, &b, &gy, core).await;
+            let loss = |x: Vec<f32>, w: Vec<f32>, b: Vec<f32>| {
+                let gy = gy.clone();
+                async move { dot(&on_gpu(gpu, layer, 7, &x, &w, &b, &gy, core).await.y, &gy) }
+            };
+            check_directional_derivative(&format!("linear {core:?} input"), &x, &g.gx, 5, 1e-4, |x| loss(x, w.clone(), b.clone())).await;
+            check_directional_derivative(&format!("linear {core:?} weight"), &w, &g.gw, 6, 1e-4, |w| loss(x.clone(), w, b.clone())).await;
+            check_directional_derivative(&format!("linear {core:?} bias"), &b, &g.gb, 7, 1e-4, |b| loss(x.clone(), w.clone(), b)).await;
+        }
     }
 
     async fn matmul_with_split_k_matches_cpu(gpu: &Gpu) {
@@ -92,17 +94,21 @@ gpu_test! {
         let at = Tensor::from_f32(gpu, &[k, m], &a, "a").unwrap();
         let bt = Tensor::from_f32(gpu, &[k, n], &b, "b").unwrap();
         let c = Tensor::zeros(gpu, &[m, n], DType::F32, "c").unwrap();
-        let mut rec = Recorder::new(gpu);
-        rec.target_workgroups = 128;
-        Matmul { m, n, k, trans_a: true, trans_b: false }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
-        let got = run(gpu, rec, &c).await;
         let want: Vec<f32> = (0..m * n).map(|i| (0..k).map(|j| a[j * m + i / n] as f64 * b[j * n + i % n] as f64).sum::<f64>() as f32).collect();
-        assert_close("aᵀ·b", &got, &want, RTOL);
+        for core in gpu.gemm_cores() {
+            let mut rec = Recorder::new(gpu);
+            rec.gemm = core;
+            rec.target_workgroups = 128;
+            Matmul { m, n, k, trans_a: true, trans_b: false }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
+            let got = run(gpu, rec, &c).await;
+            assert_close(&format!("{core:?} aᵀ·b"), &got, &want, RTOL);
+        }
     }
 
     async fn matmul_is_right_for_every_block_shape_and_transpose(gpu: &Gpu) {
         // One shape per block the engine picks (ops/gemm.rs tile_for: by rows 128 / 64 / 32 / 16 / 4,
-        // and the column-narrow ones) × transposes, none a multiple of its block.
+        // and the column-narrow ones; subgroup_tile_for: 64 rows and more, fewer, narrow) ×
+        // transposes, none a multiple of its block.
         let shapes = [(130, 150, 70), (50, 200, 40), (20, 100, 33), (10, 300, 20), (3, 300, 21), (50, 30, 19), (13, 40, 17), (70, 9, 25), (1, 1, 1)];
         for (m, n, k) in shapes {
             for (trans_a, trans_b) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -111,13 +117,16 @@ gpu_test! {
                 let at = Tensor::from_f32(gpu, &[m * k], &a, "a").unwrap();
                 let bt = Tensor::from_f32(gpu, &[k * n], &b, "b").unwrap();
                 let c = Tensor::zeros(gpu, &[m, n], DType::F32, "c").unwrap();
-                let mut rec = Recorder::new(gpu);
-                Matmul { m, n, k, trans_a, trans_b }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
-                let got = run(gpu, rec, &c).await;
                 let ai = |i: usize, j: usize| if trans_a { a[j * m + i] } else { a[i * k + j] } as f64;
                 let bi = |j: usize, l: usize| if trans_b { b[l * k + j] } else { b[j * n + l] } as f64;
                 let want: Vec<f32> = (0..m * n).map(|e| (0..k).map(|j| ai(e / n, j) * bi(j, e % n)).sum::<f64>() as f32).collect();
-                assert_close(&format!("{m}×{n}×{k} trans {trans_a} {trans_b}"), &got, &want, RTOL);
+                for core in gpu.gemm_cores() {
+                    let mut rec = Recorder::new(gpu);
+                    rec.gemm = core;
+                    Matmul { m, n, k, trans_a, trans_b }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
+                    let got = run(gpu, rec, &c).await;
+                    assert_close(&format!("{core:?} {m}×{n}×{k} trans {trans_a} {trans_b}"), &got, &want, RTOL);
+                }
             }
         }
     }
