@@ -13,10 +13,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.planes * hw) {
         return;
     }
-    let plane = i / hw;
-    let at = i % hw;
-    let rows = covering(at / p.w, p.kh, p.oh);
-    let cols = covering(at % p.w, p.kw, p.ow);
+    let plane_at = divmod(i, hw);
+    let plane = plane_at.x;
+    let at = plane_at.y;
+    let yx = divmod(at, p.w);
+    let rows = covering(yx.x, p.kh, p.oh);
+    let cols = covering(yx.y, p.kw, p.ow);
     var sum = 0.0;
     for (var oy = rows.x; oy <= rows.y; oy++) {
         for (var ox = cols.x; ox <= cols.y; ox++) {

@@ -10,10 +10,10 @@ fn invocation_index(wid: vec3<u32>, nwg: vec3<u32>, lidx: u32) -> u32 {
 }
 
 // The output rows (or columns) whose windows cover input row `i`: [first, last], maybe empty.
+// Divisions go through divmod (index_math.wgsl): integer division runs lane by lane on lavapipe.
 fn covering(i: u32, k: u32, out_size: u32) -> vec2<i32> {
-    let s = i32(p.stride);
     let lo = i32(i + p.pad) - i32(k) + 1;
-    let first = select(0, (lo + s - 1) / s, lo > 0);
-    let last = min(i32(out_size) - 1, i32(i + p.pad) / s);
+    let first = select(0, i32(divmod(u32(lo) + p.stride - 1u, p.stride).x), lo > 0);
+    let last = min(i32(out_size) - 1, i32(divmod(i + p.pad, p.stride).x));
     return vec2<i32>(first, last);
 }

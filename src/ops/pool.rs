@@ -66,6 +66,11 @@ impl Pool2d {
         }
         let (oh, ow) = self.output_size(s[2], s[3])?;
         check_shape("pool output", y, &[s[0], s[1], oh, ow])?;
+        // The backward kernel splits element indices with index_math.wgsl's divmod, exact while
+        // index / plane size < 2^22.
+        if s[0] * s[1] >= 1 << 22 {
+            return Err(EngineError::shape("pool", format!("{} images × {} channels is more than 2^22 planes; lower the batch size", s[0], s[1])));
+        }
         Ok([s[0] * s[1], s[2], s[3], oh, ow, self.kernel_h, self.kernel_w, self.stride, self.padding].map(|v| v as u32))
     }
 
@@ -120,5 +125,5 @@ fn check_argmax(argmax: &Tensor, y: &Tensor) -> Result<()> {
 }
 
 fn with_params(kernel: &str) -> String {
-    format!("{}\n{kernel}", shaders::POOL_PARAMS)
+    format!("{}\n{}\n{kernel}", shaders::INDEX_MATH, shaders::POOL_PARAMS)
 }
