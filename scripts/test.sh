@@ -9,6 +9,11 @@ scripts/setup.sh
 echo "== native: cargo test (wgpu on Vulkan)"
 cargo test --all-targets
 
+echo "== native, 4-wide lavapipe: the engine tests again at subgroup size 4 (8 above)"
+# lavapipe's SIMD width sets its subgroup size, which the subgroup GEMM core is compiled for; other
+# drivers ignore the variable and simply run the tests twice.
+LP_NATIVE_VECTOR_WIDTH=128 cargo test --test kernels
+
 echo "== browser: wasm-pack test --headless --chrome (Chromium's WebGPU)"
 # webdriver.json passes --enable-unsafe-webgpu to Chromium. The runner's default 20 s budget for
 # the whole suite is too short for WebGPU on SwiftShader (a CPU): allow 10 minutes.

@@ -1,6 +1,5 @@
 //! A GPU-resident array with an NCHW (or any) shape, and channel views into it.
 
-use wgpu::util::DeviceExt;
 
 use crate::error::{EngineError, Result};
 use crate::gpu::Gpu;
@@ -44,7 +43,6 @@ impl Tensor {
     }
 
     fn upload(gpu: &Gpu, shape: &[usize], bytes: &[u8], len: usize, dtype: DType, label: &str) -> Result<Tensor> {
-        checked_bytes(gpu, shape, label)?;
         let expected: usize = shape.iter().product();
         if len != expected {
             return Err(EngineError::shape(
@@ -52,11 +50,14 @@ impl Tensor {
                 format!("shape {shape:?} holds {expected} elements but {len} were given"),
             ));
         }
-        let buffer = gpu.device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        let buffer = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some(label),
-            contents: bytes,
+            size: checked_bytes(gpu, shape, label)?,
             usage: usage(),
+            mapped_at_creation: true,
         });
+        buffer.get_mapped_range_mut(..bytes.len() as u64).expect("a buffer mapped at creation").copy_from_slice(bytes);
+        buffer.unmap();
         Ok(Tensor { buffer, shape: shape.to_vec(), dtype })
     }
 
@@ -144,7 +145,7 @@ impl Tensor {
     }
 
     async fn read_bytes(&self, gpu: &Gpu) -> Result<Vec<u8>> {
-        let size = self.buffer.size();
+        let size = (self.len() * 4) as u64; // the buffer may be longer (checked_bytes)
         let staging = gpu.device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("readback"),
             size,
@@ -204,7 +205,9 @@ fn checked_bytes(gpu: &Gpu, shape: &[usize], label: &str) -> Result<u64> {
     if shape.is_empty() || shape.contains(&0) {
         return Err(EngineError::shape(label, format!("shape {shape:?} has a zero-sized dimension")));
     }
-    let bytes = shape.iter().try_fold(4u64, |acc, &d| acc.checked_mul(d as u64)).unwrap_or(u64::MAX);
+    // Rounded up to whole vec4s, so kernels that work four elements at a time (relu.wgsl) cover
+    // the tail without a scalar path.
+    let bytes = shape.iter().try_fold(4u64, |acc, &d| acc.checked_mul(d as u64)).map_or(u64::MAX, |b| b.next_multiple_of(16));
     let limit = gpu.max_binding_bytes();
     if bytes > limit {
         return Err(EngineError::BufferTooLarge { what: format!("{label} {shape:?}"), bytes, limit });

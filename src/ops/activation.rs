@@ -9,8 +9,10 @@ use crate::shaders;
 use crate::tensor::Tensor;
 
 fn relu(rec: &mut Recorder, y: &Tensor, target: &Tensor, backward: bool) -> Result<()> {
-    let params = [target.len() as u32, backward as u32];
-    elementwise(rec, "relu", || shaders::RELU.to_string(), &[Access::Read, Access::ReadWrite], &params, &[y.buffer(), target.buffer()], target.len())
+    // Whole vec4s: the buffers' padding (Tensor) takes the tail.
+    let vec4s = target.len().div_ceil(4);
+    let params = [vec4s as u32, backward as u32];
+    elementwise(rec, "relu", || shaders::RELU.to_string(), &[Access::Read, Access::ReadWrite], &params, &[y.buffer(), target.buffer()], vec4s)
 }
 
 /// x = max(x, 0), in place.
