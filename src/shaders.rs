@@ -25,6 +25,7 @@ wgsl! {
     POOL_PARAMS = "pool_params.wgsl";
     MAX_POOL_FORWARD = "max_pool_forward.wgsl";
     MAX_POOL_BACKWARD = "max_pool_backward.wgsl";
+    MAX_POOL_BACKWARD_CELLS = "max_pool_backward_cells.wgsl";
     AVG_POOL_FORWARD = "avg_pool_forward.wgsl";
     AVG_POOL_BACKWARD = "avg_pool_backward.wgsl";
     RELU = "relu.wgsl";

@@ -104,7 +104,13 @@ impl Pool2d {
                 check_argmax(argmax, grad_y)?;
                 let storage = [Access::Read, Access::Read, Access::ReadWrite];
                 let buffers = [grad_y.buffer(), argmax.buffer(), grad_x.buffer()];
-                elementwise(rec, "max_pool_backward", || with_params(shaders::MAX_POOL_BACKWARD), &storage, &params, &buffers, grad_x.len())
+                let disjoint = self.padding == 0 && self.kernel_h <= self.stride && self.kernel_w <= self.stride;
+                if disjoint {
+                    // Each input lies in at most one window: scatter per output, cell by cell.
+                    elementwise(rec, "max_pool_backward_cells", || with_params(shaders::MAX_POOL_BACKWARD_CELLS), &storage, &params, &buffers, grad_y.len())
+                } else {
+                    elementwise(rec, "max_pool_backward", || with_params(shaders::MAX_POOL_BACKWARD), &storage, &params, &buffers, grad_x.len())
+                }
             }
             (PoolKind::Average, None) => {
                 let storage = [Access::Read, Access::ReadWrite];

@@ -19,7 +19,8 @@ async fn on_gpu(gpu: &Gpu, pool: &Pool2d, xd: Dims, x: &[f32], gy: &[f32]) -> (V
     let xt = Tensor::from_f32(gpu, &[xd.n, xd.c, xd.h, xd.w], x, "x").unwrap();
     let y = Tensor::zeros(gpu, &yshape, DType::F32, "y").unwrap();
     let gyt = Tensor::from_f32(gpu, &yshape, gy, "gy").unwrap();
-    let gx = Tensor::zeros(gpu, xt.shape(), DType::F32, "gx").unwrap();
+    // Backward overwrites grad x: start from NaN, so an input it skips cannot pass as a zero.
+    let gx = Tensor::from_f32(gpu, xt.shape(), &vec![f32::NAN; x.len()], "gx").unwrap();
     let argmax = Tensor::zeros(gpu, &yshape, DType::U32, "argmax").unwrap();
     let argmax = (pool.kind == PoolKind::Max).then_some(&argmax);
     let mut rec = Recorder::new(gpu);
