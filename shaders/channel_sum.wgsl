@@ -21,8 +21,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     var sum = 0.0;
     let count = p.batch * p.inner;
     for (var j = lidx; j < count; j += 256u) {
-        let img = j / p.inner;
-        sum += grad[(img * p.total + p.offset + c) * p.inner + j % p.inner];
+        let img_i = divmod(j, p.inner); // not `/`: integer division runs lane by lane on lavapipe
+        sum += grad[(img_i.x * p.total + p.offset + c) * p.inner + img_i.y];
     }
     partial[lidx] = sum;
     workgroupBarrier();

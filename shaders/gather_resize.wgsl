@@ -35,10 +35,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.batch * area) {
         return;
     }
-    let b = i / area;
+    let b_at = divmod(i, area); // not `/`: integer division runs lane by lane on lavapipe
+    let b = b_at.x;
+    let yx = divmod(b_at.y, p.side);
     let image = order[p.first + b];
-    let sy = source((i % area) / p.side, p.src_h);
-    let sx = source(i % p.side, p.src_w);
+    let sy = source(yx.x, p.src_h);
+    let sx = source(yx.y, p.src_w);
     let y0 = u32(sy.x);
     let y1 = u32(sy.y);
     let x0 = u32(sx.x);
@@ -46,7 +48,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     let top = pixel(image, y0, x0) * (1.0 - sx.z) + pixel(image, y0, x1) * sx.z;
     let bottom = pixel(image, y1, x0) * (1.0 - sx.z) + pixel(image, y1, x1) * sx.z;
     images[i] = (top * (1.0 - sy.z) + bottom * sy.z) / 255.0;
-    if (i % area == 0u) {
+    if (b_at.y == 0u) {
         labels[b] = all_labels[image];
     }
 }

@@ -46,5 +46,5 @@ pub fn gather_resize(
     let params = [batch, side, src_h, src_w, first].map(|v| v as u32);
     let storage = [Access::Read, Access::Read, Access::Read, Access::ReadWrite, Access::ReadWrite];
     let buffers = [pixels.buffer(), all_labels.buffer(), order.buffer(), images.buffer(), labels.buffer()];
-    elementwise(rec, "gather_resize", || shaders::GATHER_RESIZE.to_string(), &storage, &params, &buffers, images.len())
+    elementwise(rec, "gather_resize", || format!("{}\n{}", shaders::INDEX_MATH, shaders::GATHER_RESIZE), &storage, &params, &buffers, images.len())
 }

@@ -61,6 +61,6 @@ pub(crate) fn sum_channels(rec: &mut Recorder, grad: View, out: &Tensor) -> Resu
     check_distinct("bias gradient", &[grad.tensor], out)?;
     let (batch, channels, h, w) = grad.dims();
     let params = [batch, channels, h * w, grad.offset, grad.total_channels()].map(|v| v as u32);
-    let pipeline = rec.gpu.pipeline("channel_sum", &[Access::Read, Access::ReadWrite], || shaders::CHANNEL_SUM.to_string());
+    let pipeline = rec.gpu.pipeline("channel_sum", &[Access::Read, Access::ReadWrite], || format!("{}\n{}", shaders::INDEX_MATH, shaders::CHANNEL_SUM));
     rec.dispatch(pipeline, &params, &[grad.tensor.buffer(), out.buffer()], channels as u64)
 }

@@ -131,5 +131,6 @@ fn check_argmax(argmax: &Tensor, y: &Tensor) -> Result<()> {
 }
 
 fn with_params(kernel: &str) -> String {
+    // index_math.wgsl: divmod, for kernels that split element indices.
     format!("{}\n{}\n{kernel}", shaders::INDEX_MATH, shaders::POOL_PARAMS)
 }
