@@ -110,7 +110,7 @@ impl Gpu {
     }
 
     /// The GEMM core this adapter runs fastest: the subgroup core on CPU adapters with a fixed
-    /// subgroup size (measured on lavapipe: ~3× the tiled core), the tiled core elsewhere (the
+    /// subgroup size (measured on lavapipe: 2.4–2.8× the tiled core), the tiled core elsewhere (the
     /// subgroup core has not been measured on a GPU, where workgroup memory is cheap).
     pub fn fastest_gemm(&self) -> GemmCore {
         match self.subgroup_size {
@@ -119,7 +119,7 @@ impl Gpu {
         }
     }
 
-    /// The tiled GEMM cores this device can run (the subgroup core needs a fixed subgroup size):
+    /// The blocked GEMM cores this device can run (the subgroup core needs a fixed subgroup size):
     /// what the kernel tests cover.
     pub fn gemm_cores(&self) -> Vec<GemmCore> {
         let mut cores = vec![GemmCore::Tiled];

@@ -17,7 +17,8 @@ pub enum GemmCore {
     /// One output per invocation reading straight from memory: the baseline the benchmark compares to.
     Naive,
     /// Each workgroup one subgroup, rows of A exchanged by subgroupBroadcast (gemm_subgroup.wgsl):
-    /// the fastest core on CPU adapters, where workgroup memory costs as much as any memory.
+    /// the fastest core on CPU adapters, where workgroup memory costs as much as any memory. On an
+    /// adapter without subgroups of one fixed size, the tiled core runs instead.
     Subgroup,
 }
 

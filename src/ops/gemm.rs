@@ -79,20 +79,21 @@ impl GemmKernel<'_> {
         } else {
             1
         };
-        match rec.gemm {
-            GemmCore::Naive => Plan { core: GemmCore::Naive, tile, splits: 1, workgroups: outputs.div_ceil(256) as u64 },
-            GemmCore::Tiled if outputs <= TINY_OUTPUT && max_splits > 1 => {
-                let blocks = outputs.div_ceil(256);
-                let splits = target.div_ceil(blocks).min(max_splits);
-                Plan { core: GemmCore::Naive, tile, splits, workgroups: (blocks * splits) as u64 }
-            }
-            GemmCore::Subgroup => {
-                let tile = subgroup_tile_for(self.m, self.n, rec.gpu.subgroup_size.expect("the subgroup core needs subgroups"));
+        // The subgroup core asked for on an adapter without fixed-size subgroups runs tiled.
+        match (rec.gemm, rec.gpu.subgroup_size) {
+            (GemmCore::Naive, _) => Plan { core: GemmCore::Naive, tile, splits: 1, workgroups: outputs.div_ceil(256) as u64 },
+            (GemmCore::Subgroup, Some(sg)) => {
+                let tile = subgroup_tile_for(self.m, self.n, sg);
                 let tiles = self.m.div_ceil(tile.rows()) * self.n.div_ceil(tile.cols());
                 let splits = target.div_ceil(tiles).min(max_splits);
                 Plan { core: GemmCore::Subgroup, tile, splits, workgroups: (tiles * splits) as u64 }
             }
-            GemmCore::Tiled => {
+            (GemmCore::Tiled | GemmCore::Subgroup, _) if outputs <= TINY_OUTPUT && max_splits > 1 => {
+                let blocks = outputs.div_ceil(256);
+                let splits = target.div_ceil(blocks).min(max_splits);
+                Plan { core: GemmCore::Naive, tile, splits, workgroups: (blocks * splits) as u64 }
+            }
+            (GemmCore::Tiled | GemmCore::Subgroup, _) => {
                 let tiles = self.m.div_ceil(tile.rows()) * self.n.div_ceil(tile.cols());
                 let splits = target.div_ceil(tiles).min(max_splits);
                 Plan { core: GemmCore::Tiled, tile, splits, workgroups: (tiles * splits) as u64 }
