@@ -12,9 +12,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.planes * ohw) {
         return;
     }
-    let plane = i / ohw;
-    let y0 = i32((i % ohw) / p.ow * p.stride) - i32(p.pad);
-    let x0 = i32((i % p.ow) * p.stride) - i32(p.pad);
+    let o = output_position(i);
+    let plane = o.x;
+    let y0 = i32(o.y * p.stride) - i32(p.pad);
+    let x0 = i32(o.z * p.stride) - i32(p.pad);
     var sum = 0.0;
     for (var ky = 0; ky < i32(p.kh); ky++) {
         let iy = y0 + ky;

@@ -16,15 +16,14 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.planes * ohw) {
         return;
     }
-    let plane_o = divmod(i, ohw);
-    let o = divmod(plane_o.y, p.ow);
+    let o = output_position(i);
     let g = grad_y[i];
     let winner = argmax[i];
-    let y0 = o.x * p.stride;
-    let x0 = o.y * p.stride;
-    let y1 = select(y0 + p.stride, p.h, o.x + 1u == p.oh);
-    let x1 = select(x0 + p.stride, p.w, o.y + 1u == p.ow);
-    let base = plane_o.x * p.h * p.w;
+    let y0 = o.y * p.stride;
+    let x0 = o.z * p.stride;
+    let y1 = select(y0 + p.stride, p.h, o.y + 1u == p.oh);
+    let x1 = select(x0 + p.stride, p.w, o.z + 1u == p.ow);
+    let base = o.x * p.h * p.w;
     for (var iy = y0; iy < y1; iy++) {
         for (var ix = x0; ix < x1; ix++) {
             let at = iy * p.w + ix;

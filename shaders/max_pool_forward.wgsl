@@ -13,11 +13,10 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.planes * ohw) {
         return;
     }
-    let plane_o = divmod(i, ohw); // not `/`: integer division runs lane by lane on lavapipe
-    let plane = plane_o.x;
-    let o = divmod(plane_o.y, p.ow);
-    let y0 = i32(o.x * p.stride) - i32(p.pad);
-    let x0 = i32(o.y * p.stride) - i32(p.pad);
+    let o = output_position(i);
+    let plane = o.x;
+    let y0 = i32(o.y * p.stride) - i32(p.pad);
+    let x0 = i32(o.z * p.stride) - i32(p.pad);
     var best = -3.402823e38;
     var best_at = 0u;
     var found = false;

@@ -9,6 +9,13 @@ fn invocation_index(wid: vec3<u32>, nwg: vec3<u32>, lidx: u32) -> u32 {
     return (wid.x + wid.y * nwg.x) * 256u + lidx;
 }
 
+// Output i's (plane, oy, ox). divmod, not `/`: integer division runs lane by lane on lavapipe.
+fn output_position(i: u32) -> vec3<u32> {
+    let plane_o = divmod(i, p.oh * p.ow);
+    let o = divmod(plane_o.y, p.ow);
+    return vec3<u32>(plane_o.x, o.x, o.y);
+}
+
 // The output rows (or columns) whose windows cover input row `i`: [first, last], maybe empty.
 // Divisions go through divmod (index_math.wgsl): integer division runs lane by lane on lavapipe.
 fn covering(i: u32, k: u32, out_size: u32) -> vec2<i32> {
