@@ -30,16 +30,13 @@ fn main(
     let n = params.n;
     let k = params.k;
     let splits = params.splits;
-    let tiles_m = (m + BM - 1u) / BM;
-    let tiles_n = (n + BN - 1u) / BN;
-    let group = wid.x + wid.y * nwg.x;
-    if (group >= tiles_m * tiles_n * splits) {
+    let block = block_of(wid.x + wid.y * nwg.x, m, n, splits);
+    if (!block.valid) {
         return;
     }
-    let split = group / (tiles_m * tiles_n);
-    let tile = group % (tiles_m * tiles_n);
-    let m0 = (tile / tiles_n) * BM;
-    let n0 = (tile % tiles_n) * BN;
+    let split = block.split;
+    let m0 = block.m0;
+    let n0 = block.n0;
 
     let per_split = (k + splits - 1u) / splits;
     let k_begin = split * per_split;

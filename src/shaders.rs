@@ -14,6 +14,7 @@ wgsl! {
     GEMM_TILED = "gemm_tiled.wgsl";
     GEMM_NAIVE = "gemm_naive.wgsl";
     GEMM_SUBGROUP = "gemm_subgroup.wgsl";
+    GEMM_BLOCKS = "gemm_blocks.wgsl";
     INDEX_MATH = "index_math.wgsl";
     CONV2D_PARAMS = "conv2d_params.wgsl";
     CONV2D_FORWARD = "conv2d_forward.wgsl";
@@ -70,8 +71,8 @@ pub(crate) fn gemm_source(core: GemmCore, tile: Tile, parts: &[&str]) -> String 
         source.push('\n');
     }
     match core {
-        GemmCore::Tiled => source.push_str(&unrolled_tiled_core(tile)),
-        GemmCore::Subgroup => source.push_str(&unrolled_subgroup_core(tile)),
+        GemmCore::Tiled => source.push_str(&(GEMM_BLOCKS.to_string() + &unrolled_tiled_core(tile))),
+        GemmCore::Subgroup => source.push_str(&(GEMM_BLOCKS.to_string() + &unrolled_subgroup_core(tile))),
         GemmCore::Naive => source.push_str(GEMM_NAIVE),
     }
     source
