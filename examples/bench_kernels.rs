@@ -6,6 +6,7 @@
 //!
 //!     cargo run --release --example bench_kernels            # both ratios
 //!     cargo run --release --example bench_kernels -- 8       # one ratio
+//!     cargo run --release --example bench_kernels -- 8 fast  # the engine's core only (quick A/B)
 //!
 //! Prints a Markdown table (the README's) and the geometric-mean speed-up per pass.
 
@@ -167,10 +168,11 @@ fn measure(
     passes: &[(&'static str, &dyn Fn(&mut Recorder))],
     rows: &mut Vec<Row>,
 ) {
+    let fast = std::env::args().nth(2).as_deref() == Some("fast");
     for &(pass, record) in passes {
         let subgroup = gpu.subgroup_size.map(|_| time(gpu, GemmCore::Subgroup, record));
-        let tiled = time(gpu, GemmCore::Tiled, record);
-        let naive = time(gpu, GemmCore::Naive, record);
+        let tiled = if fast && subgroup.is_some() { f64::NAN } else { time(gpu, GemmCore::Tiled, record) };
+        let naive = if fast { f64::NAN } else { time(gpu, GemmCore::Naive, record) };
         let engine = if gpu.fastest_gemm() == GemmCore::Subgroup { subgroup.unwrap() } else { tiled };
         let gflops = |s: f64| flops / s / 1e9;
         eprintln!("  r{ratio} {net} {layer} {pass}: {:.1} GFLOP/s, naive {:.2}", gflops(engine), gflops(naive));
@@ -180,7 +182,7 @@ fn measure(
 
 fn main() {
     let ratios: Vec<usize> = match std::env::args().nth(1) {
-        Some(r) => vec![r.parse().expect("usage: bench_kernels [ratio]")],
+        Some(r) => vec![r.parse().expect("usage: bench_kernels [ratio] [fast]")],
         None => vec![8, 1],
     };
     let gpu = pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"));
