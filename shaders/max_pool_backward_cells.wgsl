@@ -1,8 +1,8 @@
 // Max pooling gradient where windows neither overlap nor pad (kernel ≤ stride, padding 0: VGG's
 // 2×2/2). One invocation per output writes its whole stride×stride cell of grad_x — the gradient
 // at the recorded winner, zeros elsewhere; the last row and column of cells reach the input's
-// edge — so every input is written exactly once, with two loads per output instead of a gather
-// over the covering windows per input (max_pool_backward.wgsl, for the overlapping pools).
+// edge — so every input is written exactly once, with no zeroing pass first (max_pool_backward.wgsl,
+// for the overlapping pools, needs one).
 @group(0) @binding(1) var<storage, read> grad_y: array<f32>;
 @group(0) @binding(2) var<storage, read> argmax: array<u32>;
 @group(0) @binding(3) var<storage, read_write> grad_x: array<f32>;

@@ -1,8 +1,10 @@
 // Parameters shared by the pooling kernels. Tensors are NCHW; a "plane" is one (image, channel).
+// The last five fields are max_pool_backward.wgsl's class of outputs and its spacing (zero elsewhere).
 struct Params {
     planes: u32, h: u32, w: u32, oh: u32,
     ow: u32, kh: u32, kw: u32, stride: u32,
-    pad: u32, _pad0: u32, _pad1: u32, _pad2: u32,
+    pad: u32, class_y: u32, class_x: u32, step_y: u32,
+    step_x: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 
 fn invocation_index(wid: vec3<u32>, nwg: vec3<u32>, lidx: u32) -> u32 {

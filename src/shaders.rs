@@ -30,6 +30,7 @@ wgsl! {
     AVG_POOL_FORWARD = "avg_pool_forward.wgsl";
     AVG_POOL_BACKWARD = "avg_pool_backward.wgsl";
     RELU = "relu.wgsl";
+    ZERO = "zero.wgsl";
     DROPOUT = "dropout.wgsl";
     COPY_CHANNELS = "copy_channels.wgsl";
     SOFTMAX_CROSS_ENTROPY = "softmax_cross_entropy.wgsl";
@@ -141,4 +142,43 @@ fn unrolled_subgroup_core(Tile { wgx: sg, tm: bm, tn, .. }: Tile) -> String {
             .replace("    //! declare\n", &declare)
             .replace("        //! multiply-add\n", &multiply)
             .replace("    //! store\n", &store)
+}
+
+/// Outputs of a row that one max-pool forward invocation computes (max_pool_forward.wgsl).
+const POOL_OUTS: usize = 4;
+
+/// max_pool_forward.wgsl for a kh×kw window moving by `stride`, its `//!` lines expanded: every
+/// input column the POOL_OUTS windows span is loaded once (clamped into the plane, `ok` false on
+/// padding) and offered to each window that contains it, in the window's row-major order.
+pub(crate) fn max_pool_forward_source(kh: usize, kw: usize, stride: usize) -> String {
+    let span = (POOL_OUTS - 1) * stride + kw;
+    let mut window = String::new();
+    let mut store = String::new();
+    for j in 0..POOL_OUTS {
+        window += &format!("    var best_{j} = -3.402823e38;\n    var at_{j} = 0u;\n    var found_{j} = false;\n");
+        store += &format!("    if (ox0 + {j}u < p.ow) {{ y[o + {j}u] = best_{j}; argmax[o + {j}u] = at_{j}; }}\n");
+    }
+    for ky in 0..kh {
+        window += &format!(
+            "    let iy_{ky} = y0 + {ky};\n    let row_ok_{ky} = (iy_{ky} >= 0) & (iy_{ky} < i32(p.h));\n    let row_{ky} = u32(clamp(iy_{ky}, 0, i32(p.h) - 1)) * p.w;\n"
+        );
+        for c in 0..span {
+            window += &format!(
+                "    {{\n        let ix = x0 + {c};\n        let ok = row_ok_{ky} & (ix >= 0) & (ix < i32(p.w));\n        let at = row_{ky} + u32(clamp(ix, 0, i32(p.w) - 1));\n        let v = x[base + at];\n"
+            );
+            for j in (0..POOL_OUTS).filter(|j| (j * stride..j * stride + kw).contains(&c)) {
+                window += &format!(
+                    "        let take_{j} = ok & (!found_{j} | (v > best_{j}));\n        best_{j} = select(best_{j}, v, take_{j});\n        at_{j} = select(at_{j}, at, take_{j});\n        found_{j} = found_{j} | ok;\n"
+                );
+            }
+            window += "    }\n";
+        }
+    }
+    format!("const OUTS: u32 = {POOL_OUTS}u;\nconst STRIDE: u32 = {stride}u;\n")
+        + &MAX_POOL_FORWARD.replace("    //! window\n", &window).replace("    //! store\n", &store)
+}
+
+/// Invocations max_pool_forward.wgsl needs for `planes` planes of oh×ow outputs.
+pub(crate) fn max_pool_forward_invocations(planes: usize, oh: usize, ow: usize) -> usize {
+    planes * oh * ow.div_ceil(POOL_OUTS)
 }

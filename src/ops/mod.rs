@@ -56,6 +56,13 @@ pub(crate) fn elementwise(
     rec.dispatch(pipeline, params, buffers, count.div_ceil(256) as u64)
 }
 
+/// Sets `t` to zeros (for kernels that scatter into their output).
+pub(crate) fn zero(rec: &mut Recorder, t: &Tensor) -> Result<()> {
+    // Whole vec4s: the buffer's padding (Tensor) takes the tail.
+    let vec4s = t.len().div_ceil(4);
+    elementwise(rec, "zero", || shaders::ZERO.to_string(), &[Access::ReadWrite], &[vec4s as u32], &[t.buffer()], vec4s)
+}
+
 /// out[c] = the sum over images and positions of channel c of `grad`: bias gradients.
 pub(crate) fn sum_channels(rec: &mut Recorder, grad: View, out: &Tensor) -> Result<()> {
     check_distinct("bias gradient", &[grad.tensor], out)?;

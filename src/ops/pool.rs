@@ -3,7 +3,7 @@
 
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
-use crate::ops::{check_distinct, check_shape, elementwise};
+use crate::ops::{check_distinct, check_shape, elementwise, zero};
 use crate::recorder::Recorder;
 use crate::shaders;
 use crate::tensor::{DType, Tensor};
@@ -58,8 +58,9 @@ impl Pool2d {
         Ok(((h + 2 * p - kh) / self.stride + 1, (w + 2 * p - kw) / self.stride + 1))
     }
 
-    /// Checks x (N, C, h, w) against y and returns the kernel parameters.
-    fn params(&self, x: &Tensor, y: &Tensor) -> Result<[u32; 9]> {
+    /// Checks x (N, C, h, w) against y and returns the kernel parameters (pool_params.wgsl; the
+    /// scatter class of max_pool_backward.wgsl left zero).
+    fn params(&self, x: &Tensor, y: &Tensor) -> Result<[u32; 13]> {
         let s = x.shape();
         if s.len() != 4 {
             return Err(EngineError::shape("pool", format!("input must be NCHW, got {s:?}")));
@@ -71,7 +72,7 @@ impl Pool2d {
         if s[0] * s[1] >= 1 << 22 {
             return Err(EngineError::shape("pool", format!("{} images × {} channels is more than 2^22 planes; lower the batch size", s[0], s[1])));
         }
-        Ok([s[0] * s[1], s[2], s[3], oh, ow, self.kernel_h, self.kernel_w, self.stride, self.padding].map(|v| v as u32))
+        Ok([s[0] * s[1], s[2], s[3], oh, ow, self.kernel_h, self.kernel_w, self.stride, self.padding, 0, 0, 0, 0].map(|v| v as u32))
     }
 
     /// y = pool(x). Max pooling also records each window's winner in `argmax` (u32, y's shape) for
@@ -84,7 +85,10 @@ impl Pool2d {
                 check_argmax(argmax, y)?;
                 let storage = [Access::Read, Access::ReadWrite, Access::ReadWrite];
                 let buffers = [x.buffer(), y.buffer(), argmax.buffer()];
-                elementwise(rec, "max_pool_forward", || with_params(shaders::MAX_POOL_FORWARD), &storage, &params, &buffers, y.len())
+                let (kh, kw, stride) = (self.kernel_h, self.kernel_w, self.stride);
+                let key = format!("max_pool_forward/{kh}×{kw}/{stride}");
+                let invocations = shaders::max_pool_forward_invocations(params[0] as usize, params[3] as usize, params[4] as usize);
+                elementwise(rec, &key, || with_params(&shaders::max_pool_forward_source(kh, kw, stride)), &storage, &params, &buffers, invocations)
             }
             (PoolKind::Average, None) => {
                 let storage = [Access::Read, Access::ReadWrite];
@@ -107,10 +111,22 @@ impl Pool2d {
                 let disjoint = self.padding == 0 && self.kernel_h <= self.stride && self.kernel_w <= self.stride;
                 if disjoint {
                     // Each input lies in at most one window: scatter per output, cell by cell.
-                    elementwise(rec, "max_pool_backward_cells", || with_params(shaders::MAX_POOL_BACKWARD_CELLS), &storage, &params, &buffers, grad_y.len())
-                } else {
-                    elementwise(rec, "max_pool_backward", || with_params(shaders::MAX_POOL_BACKWARD), &storage, &params, &buffers, grad_x.len())
+                    return elementwise(rec, "max_pool_backward_cells", || with_params(shaders::MAX_POOL_BACKWARD_CELLS), &storage, &params, &buffers, grad_y.len());
                 }
+                // Overlapping windows: zero grad_x, then scatter one class of outputs at a time,
+                // classes of outputs `step` apart, whose windows are disjoint.
+                zero(rec, grad_x)?;
+                let (planes, oh, ow) = (params[0] as usize, params[3] as usize, params[4] as usize);
+                let (step_y, step_x) = (self.kernel_h.div_ceil(self.stride), self.kernel_w.div_ceil(self.stride));
+                for class_y in 0..step_y.min(oh) {
+                    for class_x in 0..step_x.min(ow) {
+                        let mut params = params;
+                        params[9..13].copy_from_slice(&[class_y, class_x, step_y, step_x].map(|v| v as u32));
+                        let outputs = planes * (oh - class_y).div_ceil(step_y) * (ow - class_x).div_ceil(step_x);
+                        elementwise(rec, "max_pool_backward", || with_params(shaders::MAX_POOL_BACKWARD), &storage, &params, &buffers, outputs)?;
+                    }
+                }
+                Ok(())
             }
             (PoolKind::Average, None) => {
                 let storage = [Access::Read, Access::ReadWrite];
