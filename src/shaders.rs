@@ -23,6 +23,7 @@ wgsl! {
     MATMUL = "matmul.wgsl";
     REDUCE_SPLITS = "reduce_splits.wgsl";
     CHANNEL_SUM = "channel_sum.wgsl";
+    COLUMN_SUM = "column_sum.wgsl";
     POOL_PARAMS = "pool_params.wgsl";
     MAX_POOL_FORWARD = "max_pool_forward.wgsl";
     MAX_POOL_BACKWARD = "max_pool_backward.wgsl";

@@ -67,7 +67,18 @@ pub(crate) fn zero(rec: &mut Recorder, t: &Tensor) -> Result<()> {
 pub(crate) fn sum_channels(rec: &mut Recorder, grad: View, out: &Tensor) -> Result<()> {
     check_distinct("bias gradient", &[grad.tensor], out)?;
     let (batch, channels, h, w) = grad.dims();
-    let params = [batch, channels, h * w, grad.offset, grad.total_channels()].map(|v| v as u32);
-    let pipeline = rec.gpu.pipeline("channel_sum", &[Access::Read, Access::ReadWrite], || format!("{}\n{}", shaders::INDEX_MATH, shaders::CHANNEL_SUM));
-    rec.dispatch(pipeline, &params, &[grad.tensor.buffer(), out.buffer()], channels as u64)
+    let storage = [Access::Read, Access::ReadWrite];
+    let buffers = [grad.tensor.buffer(), out.buffer()];
+    if h * w == 1 {
+        let params = [batch, channels, grad.offset, grad.total_channels()].map(|v| v as u32);
+        return elementwise(rec, "column_sum", || shaders::COLUMN_SUM.to_string(), &storage, &params, &buffers, channels);
+    }
+    // Planes of whole vec4s (every plane then starts on one) are summed four values per load.
+    let (key, chunk, width) = match (h * w) % 4 {
+        0 => ("channel_sum/vec4", "alias Chunk = vec4<f32>;\nfn chunk_sum(v: Chunk) -> f32 { return v.x + v.y + v.z + v.w; }", 4),
+        _ => ("channel_sum", "alias Chunk = f32;\nfn chunk_sum(v: Chunk) -> f32 { return v; }", 1),
+    };
+    let params = [batch, channels, h * w / width, grad.offset, grad.total_channels()].map(|v| v as u32);
+    let pipeline = rec.gpu.pipeline(key, &storage, || format!("{}\n{chunk}\n{}", shaders::INDEX_MATH, shaders::CHANNEL_SUM));
+    rec.dispatch(pipeline, &params, &buffers, channels as u64)
 }

@@ -180,6 +180,25 @@ gpu_test! {
         assert_close("accumulated input gradient", &got_gx, &want_gx, RTOL);
     }
 
+    async fn conv2d_bias_gradient_of_a_channel_slice_sums_only_its_channels(gpu: &Gpu) {
+        // An Inception path's bias gradient reads its slice (channels 3..8 of 11) of the concatenation's
+        // gradient. Planes of 1 (column_sum.wgsl), 3 (channel_sum.wgsl by f32) and 8 values (by vec4).
+        for (h, w) in [(1, 1), (1, 3), (2, 4)] {
+            let (n, total, offset, channels) = (5, 11, 3, 5);
+            let gy = random(n * total * h * w, 20 + w as u64);
+            let gyt = Tensor::from_f32(gpu, &[n, total, h, w], &gy, "grad concat").unwrap();
+            let gb = Tensor::from_f32(gpu, &[channels], &[f32::NAN; 5], "grad bias").unwrap();
+            let conv = Conv2d { in_channels: 2, out_channels: channels, kernel: 1, stride: 1, padding: 0, relu: false };
+            let mut rec = Recorder::new(gpu);
+            conv.backward_bias(&mut rec, gyt.channels(offset, channels).unwrap(), &gb).unwrap();
+            let got = run(gpu, rec, &gb).await;
+            let want: Vec<f32> = (0..channels)
+                .map(|c| (0..n).flat_map(|i| gy[((i * total + offset + c) * h * w)..][..h * w].to_vec()).sum())
+                .collect();
+            assert_close(&format!("bias gradient, {h}×{w} planes"), &got, &want, RTOL);
+        }
+    }
+
     async fn conv2d_bad_shapes_are_clear_errors(gpu: &Gpu) {
         let conv = Conv2d { in_channels: 3, out_channels: 4, kernel: 11, stride: 4, padding: 0, relu: true };
         let err = conv.output_size(7, 7).unwrap_err();
