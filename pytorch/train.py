@@ -2,13 +2,16 @@
 """Trains one of the four nets with PyTorch on the CPU with the recipe cnnscope uses (same net,
 init scheme, optimiser, learning rate, batch, epochs, drop_last, preprocessing) and prints d2l's
 per-epoch line. Usage: python3 pytorch/train.py --net alexnet --ratio 16 --side 96 --batch 64 \
-    --opt adam --lr 1e-3 --epochs 1 [--init xavier] [--limit N]
+    --opt adam --lr 1e-3 --epochs 1 [--init xavier] [--limit N] [--weights start.safetensors]
+--weights starts from a file cnnscope saved (`cnnscope train --epochs 0 --save start.safetensors`),
+so both trainers can run from the very same initial weights.
 """
 import argparse
 import time
 
 import torch
 import torch.nn.functional as F
+from safetensors.torch import load_file
 
 import d2l_nets
 import fashion_mnist
@@ -29,12 +32,15 @@ def main():
     p.add_argument("--limit", type=int)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--one-hidden", action="store_true")
+    p.add_argument("--weights", help="start from these weights (safetensors, PyTorch keys)")
     a = p.parse_args()
     side = a.side or d2l_nets.NATIVE_SIDE[a.net]
 
     torch.manual_seed(a.seed)
     model = d2l_nets.build(a.net, a.ratio, side, not a.one_hidden)
     d2l_nets.init_weights(model, a.init)
+    if a.weights:
+        model.load_state_dict(load_file(a.weights), strict=True)
     if a.opt == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     else:
