@@ -39,4 +39,34 @@ impl Stats {
         self.correct += other.correct;
         self.examples += other.examples;
     }
+
+    /// Whether these are chance-level figures for `classes` classes: loss within 0.5% of
+    /// ln(classes) and accuracy under 1.5× guessing. After an epoch of training that means the
+    /// network's output does not depend on its input — at narrow widths a layer whose ReLUs are
+    /// all off for every image from the start (GoogLeNet ÷16 with seed 5: PyTorch, started from
+    /// the same weights, stays at chance too).
+    pub fn at_chance(&self, classes: usize) -> bool {
+        let chance_loss = (classes as f64).ln();
+        (self.loss() - chance_loss).abs() < 0.005 * chance_loss && self.accuracy() < 1.5 / classes as f64
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Stats;
+
+    fn stats(loss: f64, accuracy: f64) -> Stats {
+        Stats { loss_sum: loss * 1000.0, correct: accuracy * 1000.0, examples: 1000.0 }
+    }
+
+    #[test]
+    fn chance_level_is_told_from_slow_learning() {
+        // The epoch lines of GoogLeNet ÷16, seed 5 (stuck) and seeds 0 and 3 (learning).
+        assert!(stats(2.3032, 0.099).at_chance(10));
+        assert!(!stats(1.4877, 0.376).at_chance(10));
+        assert!(!stats(1.7327, 0.303).at_chance(10));
+        // Close to ln 10 but already above chance accuracy: learning has begun.
+        assert!(!stats(2.29, 0.2).at_chance(10));
+        assert!(!stats(2.2, 0.1).at_chance(10));
+    }
 }

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use cnnscope::data::{FashionMnist, Split};
 use cnnscope::model::{Init, Model};
-use cnnscope::net::{Arch, Net, NetConfig, Summary};
+use cnnscope::net::{Arch, CLASSES, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Evaluator, Optimizer, Recipe, TrainConfig, Trainer};
 use cnnscope::{EngineError, Gpu};
@@ -132,6 +132,13 @@ async fn train(args: &TrainArgs) -> Result<()> {
             start.elapsed().as_secs_f64(),
             train_stats.examples / train_secs
         );
+        if train_stats.at_chance(CLASSES) {
+            eprintln!(
+                "note: the loss is still ln {CLASSES} (chance): this network's output does not depend on its input, \
+                 typically because one layer's ReLUs are all off for every image from the start. At narrow widths \
+                 some seeds begin that way; another --seed or a smaller --ratio avoids it."
+            );
+        }
     }
     if let Some(path) = &args.save {
         let bytes = trainer.model.save_weights(&gpu).await?;
