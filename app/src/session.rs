@@ -6,6 +6,7 @@ use std::rc::Rc;
 
 use cnnscope::data::{FashionMnist, GpuSplit};
 use cnnscope::model::{Graph, Init, Model};
+use cnnscope::net::CLASSES;
 use cnnscope::train::{Evaluator, TrainConfig, Trainer};
 use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
 use leptos::prelude::*;
@@ -199,7 +200,14 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
                         test.accuracy(),
                         now() - epoch_start,
                         stats.examples / (now() - epoch_start).max(1e-9)
-                    ))
+                    ));
+                    if stats.at_chance(CLASSES) {
+                        v.push(format!(
+                            "note: the loss is still ln {CLASSES} (chance): the network's output does not depend on its input, \
+                             typically because one layer's ReLUs are all off for every image from the start. \
+                             At narrow widths some starts are like that; a smaller width ratio avoids it."
+                        ));
+                    }
                 });
                 view.epoch_done.update(|n| *n += 1);
                 session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
