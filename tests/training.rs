@@ -1,5 +1,5 @@
 //! Training on real Fashion-MNIST on the native adapter: a small network learns (loss falls,
-//! accuracy far above chance) and a seeded run is reproducible.
+//! accuracy far above chance), a seeded run is reproducible, and 20 steps follow PyTorch's losses.
 #![cfg(not(target_arch = "wasm32"))]
 
 use std::path::Path;
@@ -68,4 +68,36 @@ fn a_seeded_run_is_reproducible() {
     assert_eq!((&a, test_a), (&b, test_b));
     let (c, _) = train(1, 8);
     assert_ne!(a, c, "another seed trains differently");
+}
+
+/// The whole training step composed — gather and resize, forward, loss, backward, Adam — over 20
+/// steps on the first 64 training images (one full batch, so the shuffle order cannot matter)
+/// follows PyTorch's losses from the same starting weights. GoogLeNet has no dropout, so both
+/// sides are deterministic (tests/fixtures/make_net_fixtures.py writes the fixture).
+#[test]
+fn training_steps_follow_pytorch() {
+    let weights = include_bytes!("fixtures/training_googlenet.safetensors");
+    let io = safetensors::SafeTensors::deserialize(include_bytes!("fixtures/training_googlenet_io.safetensors")).unwrap();
+    let floats = |name: &str| -> Vec<f32> { bytemuck::pod_collect_to_vec(io.tensor(name).unwrap().data()) };
+    let (want, config) = (floats("losses"), floats("config"));
+    let (ratio, side, lr, images) = (config[0] as usize, config[1] as usize, config[2], config[3] as usize);
+
+    let gpu = gpu();
+    let net = Net::new(NetConfig::new(Arch::GoogLeNet, ratio).with_side(side)).unwrap();
+    let model = Model::new(gpu, net, Init::Default, 0).unwrap();
+    model.load_weights(gpu, weights).unwrap();
+    let train_set = data().train.truncated(images).upload(gpu).unwrap();
+    let config = TrainConfig { batch: images, optimizer: Optimizer::Adam(Adam { lr, ..Adam::default() }), seed: 0 };
+    let mut trainer = Trainer::new(gpu, model, train_set, config).unwrap();
+    let mut got = Vec::new();
+    for _ in 0..want.len() {
+        trainer.reset_stats(gpu).unwrap();
+        assert!(trainer.step(gpu).unwrap(), "one step is one epoch");
+        got.push(pollster::block_on(trainer.stats(gpu)).unwrap().loss() as f32);
+    }
+    eprintln!("cnnscope {got:?}\nPyTorch  {want:?}");
+    for (step, (g, w)) in got.iter().zip(&want).enumerate() {
+        assert!((g - w).abs() < 1e-4, "step {}: loss {g} where PyTorch has {w}", step + 1);
+    }
+    assert!(want[0] - want[want.len() - 1] > 0.05, "the fixture's loss moves");
 }
