@@ -101,3 +101,20 @@ fn training_steps_follow_pytorch() {
     }
     assert!(want[0] - want[want.len() - 1] > 0.05, "the fixture's loss moves");
 }
+
+/// An output that ignores the input is told from one that does not: with the first layer's
+/// weights zeroed every image reaches the classifier as the same biases.
+#[test]
+fn an_output_that_ignores_the_input_is_detected() {
+    let gpu = gpu();
+    let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
+    let model = Model::new(gpu, net, Init::Default, 1).unwrap();
+    let test_set = data().test.upload(gpu).unwrap();
+    let mut evaluator = Evaluator::new(gpu, &model, &test_set, 256).unwrap();
+    assert!(!pollster::block_on(evaluator.output_is_constant(gpu, &model, &test_set)).unwrap());
+    let mut values = pollster::block_on(model.params.read(gpu)).unwrap();
+    assert_eq!(model.params.specs[0].name, "conv.0.weight");
+    values[0].fill(0.0);
+    model.params.write(gpu, &values).unwrap();
+    assert!(pollster::block_on(evaluator.output_is_constant(gpu, &model, &test_set)).unwrap());
+}

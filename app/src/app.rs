@@ -112,7 +112,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
         if let Some(old) = session.get_value() {
             old.borrow().control.set(Control::Stop);
         }
-        match Session::new(gpu_value.get_value(), &d, setup.get_untracked(), 0) {
+        match Session::new(gpu_value.get_value(), &d, setup.get_untracked()) {
             Ok(s) => {
                 let s = Rc::new(RefCell::new(s));
                 session.set_value(Some(s.clone()));
@@ -130,7 +130,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             return Ok(s);
         }
         let d = data.get_untracked().ok_or("the dataset is not loaded yet")?;
-        let s = Rc::new(RefCell::new(Session::new(gpu_value.get_value(), &d, setup.get_untracked(), 0)?));
+        let s = Rc::new(RefCell::new(Session::new(gpu_value.get_value(), &d, setup.get_untracked())?));
         session.set_value(Some(s.clone()));
         Ok(s)
     };
@@ -292,7 +292,7 @@ fn eta(secs: f64) -> String {
     if s >= 3600 { format!("{}h {:02}m", s / 3600, s / 60 % 60) } else { format!("{}m {:02}s", s / 60, s % 60) }
 }
 
-/// The knobs: network, width, side, batch, optimiser, learning rate, epochs.
+/// The knobs: network, width, side, batch, optimiser, learning rate, epochs, seed.
 #[component]
 fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
     let number = move |label: &'static str, get: fn(&Setup) -> String, set: fn(&mut Setup, &str)| {
@@ -324,6 +324,7 @@ fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
             </label>
             {number("learning rate", |s| s.lr.to_string(), |s, v| if let Ok(x) = v.parse::<f32>() { if x > 0.0 { s.lr = x } })}
             {number("epochs", |s| s.epochs.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.epochs = n.clamp(1, 1000) })}
+            {number("seed", |s| s.seed.to_string(), |s, v| if let Ok(n) = v.parse::<u64>() { s.seed = n })}
         </div>
         <p class="hint">{move || {
             let s = setup.get();

@@ -105,8 +105,8 @@ pub struct Session {
 const REPORT_EVERY: usize = 5;
 
 impl Session {
-    pub fn new(gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup, seed: u64) -> Result<Session, String> {
-        let net = setup.net()?;
+    pub fn new(gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup) -> Result<Session, String> {
+        let (net, seed) = (setup.net()?, setup.seed);
         let model = Model::new(&gpu, net, Init::Default, seed).map_err(|e| e.to_string())?;
         let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
@@ -191,6 +191,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
             });
             if done {
                 let test = evaluator.run(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
+                let dead = stats.at_chance(CLASSES) && evaluator.output_is_constant(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
                 view.test_acc.update(|v| v.push((epoch as f64, test.accuracy())));
                 view.epoch_lines.update(|v| {
                     v.push(format!(
@@ -201,11 +202,11 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
                         now() - epoch_start,
                         stats.examples / (now() - epoch_start).max(1e-9)
                     ));
-                    if stats.at_chance(CLASSES) {
+                    if dead {
                         v.push(format!(
-                            "note: the loss is still ln {CLASSES} (chance): the network's output does not depend on its input, \
-                             typically because one layer's ReLUs are all off for every image from the start. \
-                             At narrow widths some starts are like that; a smaller width ratio avoids it."
+                            "note: the loss is still ln {CLASSES} (chance) and every image gets the same output: one layer's \
+                             ReLUs are off for every image, so no gradient reaches the layers before it. \
+                             At narrow widths some starts are like that; another seed or a smaller width ratio avoids it."
                         ));
                     }
                 });

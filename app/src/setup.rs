@@ -1,5 +1,5 @@
-//! The knobs a user sets before training: network, scale, batch, optimiser, epochs. Defaults are
-//! each net's quick recipe (`cnnscope::train::Recipe::quick`).
+//! The knobs a user sets before training: network, scale, batch, optimiser, epochs, seed. Defaults
+//! are each net's quick recipe (`cnnscope::train::Recipe::quick`) and seed 0.
 
 use cnnscope::Gpu;
 use cnnscope::net::{Arch, Net, NetConfig, Summary};
@@ -16,6 +16,8 @@ pub struct Setup {
     pub adam: bool,
     pub lr: f32,
     pub epochs: usize,
+    /// Draws the initial weights and the batch order: the same seed trains the same way.
+    pub seed: u64,
 }
 
 impl Setup {
@@ -30,6 +32,7 @@ impl Setup {
             adam: matches!(r.optimizer, Optimizer::Adam(_)),
             lr: r.optimizer.lr(),
             epochs: r.epochs,
+            seed: 0,
         }
     }
 

@@ -78,6 +78,20 @@ impl Evaluator {
         Ok(predictions)
     }
 
+    /// Whether `model` gives every example of the first batch the same logits: its output does not
+    /// depend on its input, as when one layer's ReLUs are off for every image. One batch forward
+    /// and one readback; false for a batch of one.
+    pub async fn output_is_constant(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<bool> {
+        let (rec, index) = self.record_forward(gpu, model, data, 0)?;
+        rec.submit();
+        let logits = self.passes[index].graph.logits();
+        let classes = logits.shape()[1];
+        let values = logits.read_f32(gpu).await?;
+        let first = &values[..classes];
+        let scale = first.iter().fold(f32::MIN_POSITIVE, |m, v| m.max(v.abs()));
+        Ok(values.len() > classes && values.chunks_exact(classes).all(|row| row.iter().zip(first).all(|(a, b)| (a - b).abs() <= 1e-6 * scale)))
+    }
+
     /// Loss and accuracy of `model` over every example of `data`.
     pub async fn run(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<Stats> {
         self.stats.write_f32(gpu, &[0.0; 3])?;

@@ -132,11 +132,11 @@ async fn train(args: &TrainArgs) -> Result<()> {
             start.elapsed().as_secs_f64(),
             train_stats.examples / train_secs
         );
-        if train_stats.at_chance(CLASSES) {
+        if train_stats.at_chance(CLASSES) && evaluator.output_is_constant(&gpu, &trainer.model, &test_set).await? {
             eprintln!(
-                "note: the loss is still ln {CLASSES} (chance): this network's output does not depend on its input, \
-                 typically because one layer's ReLUs are all off for every image from the start. At narrow widths \
-                 some seeds begin that way; another --seed or a smaller --ratio avoids it."
+                "note: the loss is still ln {CLASSES} (chance) and every image gets the same output: one layer's ReLUs \
+                 are off for every image, so no gradient reaches the layers before it. At narrow widths some seeds \
+                 begin that way; another --seed or a smaller --ratio avoids it."
             );
         }
     }
