@@ -3,9 +3,9 @@
 //
 // One invocation computes OUTS neighbouring outputs of a row: their windows share columns (a 3×3/1
 // pool's four windows span 3×6 inputs, not 4×9), and lavapipe runs each load lane by lane. The
-// engine specializes the kernel to the window (KH, KW, STRIDE) and expands `//! window` into
-// straight-line code (shaders.rs): no loops, and padding handled by clamped loads and selects
-// rather than branches.
+// engine specializes the kernel to the window: it prepends OUTS and STRIDE and expands `//! window`
+// into straight-line code for the kernel's height and width (shaders.rs): no loops, and padding
+// handled by clamped loads and selects rather than branches.
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> argmax: array<u32>;

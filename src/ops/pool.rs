@@ -87,7 +87,8 @@ impl Pool2d {
                 let buffers = [x.buffer(), y.buffer(), argmax.buffer()];
                 let (kh, kw, stride) = (self.kernel_h, self.kernel_w, self.stride);
                 let key = format!("max_pool_forward/{kh}×{kw}/{stride}");
-                let invocations = shaders::max_pool_forward_invocations(params[0] as usize, params[3] as usize, params[4] as usize);
+                let [planes, _, _, oh, ow, ..] = params.map(|v| v as usize);
+                let invocations = shaders::max_pool_forward_invocations(planes, oh, ow);
                 elementwise(rec, &key, || with_params(&shaders::max_pool_forward_source(kh, kw, stride)), &storage, &params, &buffers, invocations)
             }
             (PoolKind::Average, None) => {
@@ -116,7 +117,7 @@ impl Pool2d {
                 // Overlapping windows: zero grad_x, then scatter one class of outputs at a time,
                 // classes of outputs `step` apart, whose windows are disjoint.
                 zero(rec, grad_x)?;
-                let (planes, oh, ow) = (params[0] as usize, params[3] as usize, params[4] as usize);
+                let [planes, _, _, oh, ow, ..] = params.map(|v| v as usize);
                 let (step_y, step_x) = (self.kernel_h.div_ceil(self.stride), self.kernel_w.div_ceil(self.stride));
                 for class_y in 0..step_y.min(oh) {
                     for class_x in 0..step_x.min(ow) {
