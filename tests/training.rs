@@ -117,4 +117,10 @@ fn an_output_that_ignores_the_input_is_detected() {
     values[0].fill(0.0);
     model.params.write(gpu, &values).unwrap();
     assert!(pollster::block_on(evaluator.output_is_constant(gpu, &model, &test_set)).unwrap());
+    // The note needs both: an epoch at chance and the constant output.
+    let at_chance = Stats { loss_sum: 2.3032 * 640.0, correct: 64.0, examples: 640.0 };
+    let learning = Stats { loss_sum: 1.9 * 640.0, correct: 160.0, examples: 640.0 };
+    let why = pollster::block_on(evaluator.dead_start(gpu, &model, &test_set, &at_chance)).unwrap();
+    assert!(why.is_some_and(|w| w.contains("every image gets the same output")));
+    assert_eq!(pollster::block_on(evaluator.dead_start(gpu, &model, &test_set, &learning)).unwrap(), None);
 }

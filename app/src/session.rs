@@ -6,7 +6,6 @@ use std::rc::Rc;
 
 use cnnscope::data::{FashionMnist, GpuSplit};
 use cnnscope::model::{Graph, Init, Model};
-use cnnscope::net::CLASSES;
 use cnnscope::train::{Evaluator, TrainConfig, Trainer};
 use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
 use leptos::prelude::*;
@@ -191,7 +190,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
             });
             if done {
                 let test = evaluator.run(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
-                let dead = stats.at_chance(CLASSES) && evaluator.output_is_constant(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
+                let dead = evaluator.dead_start(&gpu, &model, &test_set, &stats).await.map_err(|e| e.to_string())?;
                 view.test_acc.update(|v| v.push((epoch as f64, test.accuracy())));
                 view.epoch_lines.update(|v| {
                     v.push(format!(
@@ -202,12 +201,8 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
                         now() - epoch_start,
                         stats.examples / (now() - epoch_start).max(1e-9)
                     ));
-                    if dead {
-                        v.push(format!(
-                            "note: the loss is still ln {CLASSES} (chance) and every image gets the same output: one layer's \
-                             ReLUs are off for every image, so no gradient reaches the layers before it. \
-                             At narrow widths some starts are like that; another seed or a smaller width ratio avoids it."
-                        ));
+                    if let Some(why) = &dead {
+                        v.push(format!("note: {why}; another seed or a smaller width ratio avoids it."));
                     }
                 });
                 view.epoch_done.update(|n| *n += 1);

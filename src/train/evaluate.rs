@@ -5,6 +5,7 @@ use crate::data::GpuSplit;
 use crate::error::Result;
 use crate::gpu::Gpu;
 use crate::model::{Graph, Model};
+use crate::net::CLASSES;
 use crate::ops;
 use crate::recorder::Recorder;
 use crate::tensor::{DType, Tensor};
@@ -90,6 +91,19 @@ impl Evaluator {
         let first = &values[..classes];
         let scale = first.iter().fold(f32::MIN_POSITIVE, |m, v| m.max(v.abs()));
         Ok(values.len() > classes && values.chunks_exact(classes).all(|row| row.iter().zip(first).all(|(a, b)| (a - b).abs() <= 1e-6 * scale)))
+    }
+
+    /// Why training cannot progress, when the epoch that gave `train` shows it cannot: its figures
+    /// are at chance (`Stats::at_chance`) and every example gets the same output. The CLI and the
+    /// app print this, each with its own remedy. The readback happens only at chance.
+    pub async fn dead_start(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit, train: &Stats) -> Result<Option<String>> {
+        if !train.at_chance(CLASSES) || !self.output_is_constant(gpu, model, data).await? {
+            return Ok(None);
+        }
+        Ok(Some(format!(
+            "the loss is still ln {CLASSES} (chance) and every image gets the same output: one layer's ReLUs are off \
+             for every image, so no gradient reaches the layers before it. At narrow widths some starts are like that"
+        )))
     }
 
     /// Loss and accuracy of `model` over every example of `data`.

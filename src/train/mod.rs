@@ -42,7 +42,7 @@ impl Stats {
 
     /// Whether these are chance-level figures for `classes` classes: loss within 0.5% of
     /// ln(classes) and accuracy under 1.5× guessing. Early in training that is normal; when it
-    /// lasts, `Evaluator::output_is_constant` tells whether the output ignores the input (at
+    /// lasts, `Evaluator::dead_start` tells whether the output ignores the input (at
     /// narrow widths, a layer whose ReLUs are all off for every image from the start: GoogLeNet
     /// ÷16 with seed 5, where PyTorch, started from the same weights, stays at chance too).
     pub fn at_chance(&self, classes: usize) -> bool {

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use cnnscope::data::{FashionMnist, Split};
 use cnnscope::model::{Init, Model};
-use cnnscope::net::{Arch, CLASSES, Net, NetConfig, Summary};
+use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Evaluator, Optimizer, Recipe, TrainConfig, Trainer};
 use cnnscope::{EngineError, Gpu};
@@ -132,12 +132,8 @@ async fn train(args: &TrainArgs) -> Result<()> {
             start.elapsed().as_secs_f64(),
             train_stats.examples / train_secs
         );
-        if train_stats.at_chance(CLASSES) && evaluator.output_is_constant(&gpu, &trainer.model, &test_set).await? {
-            eprintln!(
-                "note: the loss is still ln {CLASSES} (chance) and every image gets the same output: one layer's ReLUs \
-                 are off for every image, so no gradient reaches the layers before it. At narrow widths some seeds \
-                 begin that way; another --seed or a smaller --ratio avoids it."
-            );
+        if let Some(why) = evaluator.dead_start(&gpu, &trainer.model, &test_set, &train_stats).await? {
+            eprintln!("note: {why}; another --seed or a smaller --ratio avoids it.");
         }
     }
     if let Some(path) = &args.save {
