@@ -27,6 +27,18 @@ pub enum EngineError {
     )]
     BufferTooLarge { what: String, bytes: u64, limit: u64 },
 
+    #[error("{what} needs {}, but {limit}: {advice}", crate::fit::human(*bytes))]
+    DoesNotFit { what: String, bytes: u64, limit: String, advice: String },
+
+    #[error("{name}: {detail}")]
+    Setting { name: &'static str, detail: String },
+
+    #[error(
+        "training diverged at step {step}: the loss is {loss} (learning rate {lr}); nothing after the last finite \
+         readback is kept. Lower the learning rate (try {}) and start again", lr / 10.0
+    )]
+    Diverged { step: u64, loss: f64, lr: f32 },
+
     #[error("the GPU reported an error: {0}")]
     Gpu(String),
 
@@ -44,6 +56,19 @@ impl EngineError {
     /// A shape error for `op` (the layer or kernel name) with the numbers that do not fit.
     pub fn shape(op: impl Into<String>, detail: impl Into<String>) -> Self {
         EngineError::InvalidShape { op: op.into(), detail: detail.into() }
+    }
+
+    /// A knob or flag whose value cannot be used, with what it must be.
+    pub fn setting(name: &'static str, detail: impl Into<String>) -> Self {
+        EngineError::Setting { name, detail: detail.into() }
+    }
+
+    /// A weights error, now naming the file it came from.
+    pub fn in_file(self, file: &str) -> Self {
+        match self {
+            EngineError::Weights(detail) => EngineError::Weights(format!("{file}: {detail}")),
+            other => other,
+        }
     }
 
     /// The same error, now naming the layer it happened in ("conv3: ...").

@@ -142,6 +142,13 @@ impl Gpu {
         self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size)
     }
 
+    /// Whether `run` of `net` fits this device (see [`crate::fit`]); call before allocating.
+    pub fn check_fits(&self, net: &crate::net::Net, run: crate::fit::Run) -> Result<crate::fit::MemoryPlan> {
+        let plan = crate::fit::MemoryPlan::new(net, run);
+        plan.check(self.max_binding_bytes(), crate::fit::MEMORY_BUDGET)?;
+        Ok(plan)
+    }
+
     /// The pipeline for `key`, compiled from `source()` on first use and cached afterwards.
     pub(crate) fn pipeline(&self, key: &str, storage: &[Access], source: impl FnOnce() -> String) -> Arc<Pipeline> {
         if let Some(p) = self.pipelines.lock().unwrap().get(key) {

@@ -2,6 +2,7 @@
 //! and in the browser.
 //!
 //! - [`data`]: Fashion-MNIST's IDX files, checked and uploaded once;
+//! - [`fit`]: whether a run fits the adapter, checked before anything is allocated;
 //! - [`gpu`]: the adapter, device, limits and compiled pipelines;
 //! - [`tensor`]: GPU-resident arrays and channel views;
 //! - [`recorder`]: many kernels recorded into one command buffer;
@@ -13,6 +14,7 @@
 
 pub mod data;
 pub mod error;
+pub mod fit;
 pub mod gpu;
 pub mod model;
 pub mod net;

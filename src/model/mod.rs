@@ -23,6 +23,7 @@ pub struct Model {
 impl Model {
     /// `net` with freshly initialised parameters.
     pub fn new(gpu: &Gpu, net: Net, init: Init, seed: u64) -> Result<Model> {
+        gpu.check_fits(&net, crate::fit::Run::Weights)?;
         let params = Parameters::init(gpu, &net, init, seed)?;
         Ok(Model { net, params })
     }

@@ -7,4 +7,4 @@ pub mod zoo;
 
 pub use layer::{Inception, Layer, ParamSpec, Shape};
 pub use summary::{Row, Summary};
-pub use zoo::{Arch, CLASSES, Net, NetConfig, minimum_side};
+pub use zoo::{Arch, CLASSES, MAX_RATIO, MAX_SIDE, Net, NetConfig, minimum_side};

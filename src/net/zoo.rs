@@ -66,6 +66,15 @@ impl FromStr for Arch {
     }
 }
 
+/// The widest divisor: the widest layer of the four nets has 4096 channels, so beyond it every
+/// layer is one channel wide and a larger ratio changes nothing.
+pub const MAX_RATIO: usize = 4096;
+
+/// The largest input side. The papers use 224 (96 for GoogLeNet) and the images are 28×28; 1024
+/// keeps every per-image size far inside 32-bit arithmetic (wasm32's usize): VGG-11's widest
+/// activation at ÷1 is 64 × 1024² = 2^26 values.
+pub const MAX_SIDE: usize = 1024;
+
 /// Which network at which scale: everything else is derived from this.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct NetConfig {
@@ -99,11 +108,21 @@ pub struct Net {
 impl Net {
     /// Builds the description, checking that the side can pass through every layer.
     pub fn new(config: NetConfig) -> Result<Net> {
-        if config.ratio == 0 {
-            return Err(EngineError::shape(config.arch.to_string(), "the width ratio must be at least 1"));
+        let name = config.arch.to_string();
+        if !(1..=MAX_RATIO).contains(&config.ratio) {
+            return Err(EngineError::shape(
+                name,
+                format!("the width ratio must be 1 to {MAX_RATIO} (÷{MAX_RATIO} already leaves one channel per layer), got {}", config.ratio),
+            ));
         }
-        if config.side == 0 {
-            return Err(EngineError::shape(config.arch.to_string(), "the input side must be at least 1"));
+        if !(1..=MAX_SIDE).contains(&config.side) {
+            return Err(EngineError::shape(
+                name,
+                format!(
+                    "the input side must be 1 to {MAX_SIDE} (Fashion-MNIST's images are 28×28; the papers use 224), got {}",
+                    config.side
+                ),
+            ));
         }
         let net = Net { config, root: build(config, config.side) };
         if net.root.output_shape(net.input_shape()).is_err() {
@@ -132,7 +151,7 @@ impl Net {
 
 /// The smallest side every layer admits (none of the four needs more than a few hundred).
 pub fn minimum_side(config: NetConfig) -> usize {
-    (1..=4096)
+    (1..=MAX_SIDE)
         .find(|&side| build(config, side).output_shape(Shape::Image { c: 1, h: side, w: side }).is_ok())
         .unwrap_or(usize::MAX)
 }

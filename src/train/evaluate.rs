@@ -2,7 +2,8 @@
 //! on the GPU.
 
 use crate::data::GpuSplit;
-use crate::error::Result;
+use crate::error::{EngineError, Result};
+use crate::fit::Run;
 use crate::gpu::Gpu;
 use crate::model::{Graph, Model};
 use crate::net::CLASSES;
@@ -26,9 +27,22 @@ struct Pass {
 }
 
 impl Evaluator {
-    /// Prepares to evaluate `model`'s network on all of `data` in batches of `batch`.
+    /// Prepares to evaluate `model`'s network on all of `data` in batches of `batch`, or of the
+    /// largest half, quarter, … of it that fits the adapter.
     pub fn new(gpu: &Gpu, model: &Model, data: &GpuSplit, batch: usize) -> Result<Evaluator> {
-        let batch = batch.min(data.count);
+        if batch == 0 {
+            return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1"));
+        }
+        if data.count == 0 {
+            return Err(EngineError::setting("test set", "there are no test images to evaluate on (is --limit 0?)"));
+        }
+        // The evaluation batch sets only the speed, not the result: halve it until it fits the
+        // adapter (a training batch that fits may not fit as a 256-image evaluation batch).
+        let mut batch = batch.min(data.count);
+        while batch > 1 && gpu.check_fits(&model.net, Run::Evaluation { batch }).is_err() {
+            batch /= 2;
+        }
+        gpu.check_fits(&model.net, Run::Evaluation { batch })?;
         let mut sizes = vec![batch];
         if data.count % batch != 0 {
             sizes.push(data.count % batch);

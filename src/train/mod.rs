@@ -40,6 +40,14 @@ impl Stats {
         self.examples += other.examples;
     }
 
+    /// Whether training has run away: the mean loss is not finite, or above 100 × ln(classes) ≈
+    /// 230, where the true class gets e^-230 of the probability on average. A net that learns never
+    /// comes near that (at chance it is ln 10 ≈ 2.3); `--lr 1e9` reaches 1.6e9 in an epoch.
+    pub fn diverged(&self) -> bool {
+        let loss = self.loss();
+        !loss.is_finite() || loss > 100.0 * (crate::net::CLASSES as f64).ln()
+    }
+
     /// Whether these are chance-level figures for `classes` classes: loss within 0.5% of
     /// ln(classes) and accuracy under 1.5× guessing. Early in training that is normal; when it
     /// lasts, `Evaluator::dead_start` tells whether the output ignores the input (at
@@ -68,5 +76,14 @@ mod tests {
         // Close to ln 10 but already above chance accuracy: learning has begun.
         assert!(!stats(2.29, 0.2).at_chance(10));
         assert!(!stats(2.2, 0.1).at_chance(10));
+    }
+
+    #[test]
+    fn a_runaway_loss_is_divergence() {
+        assert!(stats(f64::NAN, 0.1).diverged());
+        assert!(stats(f64::INFINITY, 0.1).diverged());
+        assert!(stats(1.6e9, 0.1).diverged());
+        assert!(!stats(2.3026, 0.1).diverged());
+        assert!(!stats(40.0, 0.1).diverged());
     }
 }

@@ -1,6 +1,6 @@
 //! The optimiser of a training run and the per-parameter state it keeps on the GPU.
 
-use crate::error::Result;
+use crate::error::{EngineError, Result};
 use crate::gpu::Gpu;
 use crate::model::Parameters;
 use crate::ops::{Adam, Sgd};
@@ -18,6 +18,46 @@ impl Optimizer {
         match self {
             Optimizer::Sgd(o) => o.lr,
             Optimizer::Adam(o) => o.lr,
+        }
+    }
+}
+
+impl Optimizer {
+    /// Refuses hyperparameters no update can use (a rate that is not a finite positive number, a
+    /// negative decay, momentum or betas outside [0, 1)), naming the knob and what it must be.
+    pub fn check(&self) -> Result<()> {
+        let lr = self.lr();
+        if !(lr.is_finite() && lr > 0.0) {
+            return Err(EngineError::setting(
+                "learning rate",
+                format!("{lr} is not a finite positive number; d2l trains these nets with 0.001 (Adam) or 0.01–0.1 (SGD)"),
+            ));
+        }
+        let (weight_decay, fractions) = match self {
+            Optimizer::Sgd(o) => (o.weight_decay, vec![("momentum", o.momentum)]),
+            Optimizer::Adam(o) => (o.weight_decay, vec![("Adam's beta1", o.beta1), ("Adam's beta2", o.beta2)]),
+        };
+        if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+            return Err(EngineError::setting("weight decay", format!("{weight_decay} must be a finite number ≥ 0 (0 turns it off; 5e-4 is usual)")));
+        }
+        for (name, value) in fractions {
+            if !(0.0..1.0).contains(&value) {
+                return Err(EngineError::setting(name, format!("{value} must be at least 0 and below 1 (0.9 is usual)")));
+            }
+        }
+        if let Optimizer::Adam(o) = self
+            && !(o.eps.is_finite() && o.eps > 0.0)
+        {
+            return Err(EngineError::setting("Adam's epsilon", format!("{} must be a finite positive number (1e-8 is usual)", o.eps)));
+        }
+        Ok(())
+    }
+
+    /// Buffers the optimiser keeps per parameter (SGD's momentum; Adam's two moments).
+    pub fn moments(&self) -> usize {
+        match self {
+            Optimizer::Sgd(_) => 1,
+            Optimizer::Adam(_) => 2,
         }
     }
 }

@@ -6,6 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::GpuSplit;
 use crate::error::{EngineError, Result};
+use crate::fit::Run;
 use crate::gpu::Gpu;
 use crate::model::{Graph, Model};
 use crate::ops;
@@ -20,6 +21,16 @@ pub struct TrainConfig {
     pub optimizer: Optimizer,
     /// Seeds the shuffles and dropout masks (initialisation has its own, in [`Model::new`]).
     pub seed: u64,
+}
+
+impl TrainConfig {
+    /// Refuses a configuration no run can use, naming the knob.
+    pub fn check(&self) -> Result<()> {
+        if self.batch == 0 {
+            return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1 (d2l uses 64–256)"));
+        }
+        self.optimizer.check()
+    }
 }
 
 /// A model being trained on one split. Steps are recorded and submitted without waiting; only
@@ -45,6 +56,8 @@ pub struct Trainer {
 
 impl Trainer {
     pub fn new(gpu: &Gpu, model: Model, data: GpuSplit, config: TrainConfig) -> Result<Trainer> {
+        config.check()?;
+        gpu.check_fits(&model.net, Run::Training { batch: config.batch, moments: config.optimizer.moments() })?;
         if data.count < config.batch {
             return Err(EngineError::shape(
                 "training",
@@ -117,9 +130,14 @@ impl Trainer {
         Ok(false)
     }
 
-    /// Loss and accuracy summed on the GPU since the last reset (waits for the steps to finish).
+    /// Loss and accuracy summed on the GPU since the last reset (waits for the steps to finish);
+    /// [`EngineError::Diverged`] when the loss has run away ([`Stats::diverged`]).
     pub async fn stats(&self, gpu: &Gpu) -> Result<Stats> {
-        Ok(Stats::from_gpu(&self.stats.read_f32(gpu).await?))
+        let stats = Stats::from_gpu(&self.stats.read_f32(gpu).await?);
+        if stats.diverged() {
+            return Err(EngineError::Diverged { step: self.steps, loss: stats.loss(), lr: self.config.optimizer.lr() });
+        }
+        Ok(stats)
     }
 
     /// Starts a new reporting interval.

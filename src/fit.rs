@@ -1,0 +1,219 @@
+//! Whether a run fits the adapter, decided from the network description before anything is
+//! allocated: every tensor against the largest buffer a kernel may bind, and the whole run against
+//! a memory budget. The engine's constructors ([`crate::model::Model::new`], the trainer, the
+//! evaluator), the CLI and the app all go through this one check, so the host never builds (or
+//! asks the device for) what the device could not hold.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+
+use crate::error::{EngineError, Result};
+use crate::net::{Layer, Net, Shape};
+
+/// GPU memory one run may take in all. WebGPU reports no memory size, so the budget is fixed:
+/// 4 GiB holds every d2l recipe (the largest, AlexNet ÷1 at batch 128, needs ~1.6 GiB) and is a
+/// share a browser tab on a laptop with shared graphics memory can still be given.
+pub const MEMORY_BUDGET: u64 = 4 << 30;
+
+/// What a run allocates besides the parameters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Run {
+    /// The parameters alone (a model to load weights into).
+    Weights,
+    /// Forward passes of `batch` images.
+    Evaluation { batch: usize },
+    /// Forward and backward passes of `batch` images, a gradient per parameter and the
+    /// optimiser's `moments` buffers per parameter (SGD 1, Adam 2).
+    Training { batch: usize, moments: usize },
+}
+
+/// One planned tensor: its name, the size of its buffer, how many such buffers the run keeps
+/// (a parameter's gradient and moments, an activation's gradient), and its bytes per image when
+/// it scales with the batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Planned {
+    pub name: String,
+    pub bytes: u64,
+    pub buffers: u64,
+    pub per_image: Option<u64>,
+}
+
+/// Every sizeable tensor a run allocates, computed in u64 (wasm32's usize is 32 bits).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MemoryPlan {
+    pub run: Run,
+    pub tensors: Vec<Planned>,
+}
+
+fn mul(a: u64, b: u64) -> u64 {
+    a.saturating_mul(b)
+}
+
+impl MemoryPlan {
+    pub fn new(net: &Net, run: Run) -> MemoryPlan {
+        let mut tensors = Vec::new();
+        let copies = match run {
+            Run::Weights | Run::Evaluation { .. } => 1,
+            Run::Training { moments, .. } => 2 + moments as u64,
+        };
+        for spec in net.root.params("") {
+            let bytes = spec.shape.iter().fold(4u64, |b, &d| mul(b, d as u64));
+            tensors.push(Planned { name: format!("parameter {}", spec.name), bytes, buffers: copies, per_image: None });
+        }
+        let (batch, training) = match run {
+            Run::Weights => return MemoryPlan { run, tensors },
+            Run::Evaluation { batch } => (batch as u64, false),
+            Run::Training { batch, .. } => (batch as u64, true),
+        };
+        // An activation and, when training, its gradient; a max pool also keeps its argmax.
+        let mut activation = |name: String, shape: Shape, buffers: u64| {
+            let per_image = mul(shape.elements() as u64, 4);
+            tensors.push(Planned { name, bytes: mul(per_image, batch), buffers: buffers + u64::from(training), per_image: Some(per_image) });
+        };
+        activation("the input images".into(), net.input_shape(), 1);
+        let mut shape = net.input_shape();
+        walk("", &net.root, &mut shape, &mut activation);
+        MemoryPlan { run, tensors }
+    }
+
+    /// Bytes in all.
+    pub fn total(&self) -> u64 {
+        self.tensors.iter().fold(0, |sum, t| sum.saturating_add(mul(t.bytes, t.buffers)))
+    }
+
+    fn batch(&self) -> Option<u64> {
+        match self.run {
+            Run::Weights => None,
+            Run::Evaluation { batch } | Run::Training { batch, .. } => Some(batch as u64),
+        }
+    }
+
+    /// Refuses the run when one tensor exceeds `max_binding` (the largest buffer a kernel may
+    /// bind) or all of them exceed `budget`, naming the tensor, its size, the limit and what to
+    /// lower; a batch that fits is computed when lowering the batch alone would do.
+    pub fn check(&self, max_binding: u64, budget: u64) -> Result<()> {
+        let what = match self.run {
+            Run::Weights => "the weights",
+            Run::Evaluation { .. } => "evaluation",
+            Run::Training { .. } => "training",
+        };
+        for t in &self.tensors {
+            if t.bytes <= max_binding {
+                continue;
+            }
+            let advice = match (t.per_image, self.batch()) {
+                (Some(per_image), Some(_)) if per_image <= max_binding => {
+                    format!("lower the batch to {} or less, or lower the side or raise the width ratio", max_binding / per_image)
+                }
+                (Some(_), Some(_)) => "even one image does not fit: lower the side or raise the width ratio".to_string(),
+                _ => "lower the side (it sets the first linear layer's width) or raise the width ratio".to_string(),
+            };
+            let at_batch = self.batch().filter(|_| t.per_image.is_some()).map(|b| format!(" at batch {b}")).unwrap_or_default();
+            return Err(EngineError::DoesNotFit {
+                what: format!("{}{at_batch}", t.name),
+                bytes: t.bytes,
+                limit: format!("this GPU binds at most {} per buffer", human(max_binding)),
+                advice,
+            });
+        }
+        let total = self.total();
+        if total > budget {
+            let fixed = self.tensors.iter().filter(|t| t.per_image.is_none()).fold(0u64, |s, t| s.saturating_add(mul(t.bytes, t.buffers)));
+            let per_image = self.tensors.iter().filter_map(|t| t.per_image.map(|p| mul(p, t.buffers))).fold(0u64, u64::saturating_add);
+            let advice = match self.batch() {
+                Some(_) if fixed < budget && per_image > 0 && (budget - fixed) / per_image > 0 => format!(
+                    "lower the batch to {} or less, or lower the side or raise the width ratio",
+                    (budget - fixed) / per_image
+                ),
+                _ => "lower the side or raise the width ratio".to_string(),
+            };
+            let at_batch = self.batch().map(|b| format!(" at batch {b}")).unwrap_or_default();
+            return Err(EngineError::DoesNotFit {
+                what: format!("{what}{at_batch}"),
+                bytes: total,
+                limit: format!("cnnscope gives one run at most {} of GPU memory", human(budget)),
+                advice,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Appends the activations `layer` allocates for an input of `shape` (updated to its output).
+fn walk(name: &str, layer: &Layer, shape: &mut Shape, activation: &mut impl FnMut(String, Shape, u64)) {
+    let Ok(output) = layer.output_shape(*shape) else { return };
+    match layer {
+        Layer::Sequential(children) => {
+            for (child, layer) in children {
+                let path = if name.is_empty() { child.clone() } else { format!("{name}.{child}") };
+                walk(&path, layer, shape, activation);
+            }
+            return;
+        }
+        Layer::Conv(_) | Layer::Linear { .. } | Layer::GlobalAvgPool => activation(format!("{name}'s output"), output, 1),
+        // The output and the argmax of every window.
+        Layer::MaxPool(_) => activation(format!("{name}'s output"), output, 2),
+        Layer::Inception(block) => {
+            activation(format!("{name}'s output"), output, 1);
+            let Shape::Image { c, h, w } = *shape else { return };
+            for (path, channels, copies) in [("p2_1", block.c2.0, 1), ("p3_1", block.c3.0, 1), ("p4_1", c, 2)] {
+                activation(format!("{name}.{path}'s output"), Shape::Image { c: channels, h, w }, copies);
+            }
+        }
+        // In place, or a view of the input.
+        Layer::Relu | Layer::Dropout(_) | Layer::Flatten => {}
+    }
+    *shape = output;
+}
+
+/// 3221225472 → "3.0 GiB", 1536 → "1.5 KiB".
+pub fn human(bytes: u64) -> String {
+    let units = [("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    match units.iter().find(|(_, shift)| bytes >> shift > 0) {
+        Some((unit, shift)) => format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64),
+        None => format!("{bytes} bytes"),
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+    use crate::net::{Arch, NetConfig};
+
+    #[test]
+    fn sizes_are_humane() {
+        assert_eq!(human(3 << 30), "3.0 GiB");
+        assert_eq!(human(1536), "1.5 KiB");
+        assert_eq!(human(12), "12 bytes");
+    }
+
+    #[test]
+    fn a_batch_that_fits_is_offered() {
+        let net = Net::new(NetConfig::new(Arch::AlexNet, 1)).unwrap();
+        let plan = MemoryPlan::new(&net, Run::Training { batch: 128, moments: 2 });
+        // d2l's AlexNet recipe fits the budget...
+        plan.check(u64::MAX, MEMORY_BUDGET).unwrap();
+        // ... but not a 128 MiB binding (lavapipe's): conv.0's output is 96×54×54 floats per image,
+        // 1,119,744 bytes, so 119 images fit.
+        let err = plan.check(128 << 20, MEMORY_BUDGET).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "conv.0's output at batch 128 needs 136.7 MiB, but this GPU binds at most 128.0 MiB per buffer: \
+             lower the batch to 119 or less, or lower the side or raise the width ratio"
+        );
+        let fits = MemoryPlan::new(&net, Run::Training { batch: 119, moments: 2 });
+        fits.check(128 << 20, MEMORY_BUDGET).unwrap();
+    }
+
+    #[test]
+    fn the_budget_counts_every_tensor() {
+        let net = Net::new(NetConfig::new(Arch::Vgg11, 8)).unwrap();
+        let plan = MemoryPlan::new(&net, Run::Training { batch: 64, moments: 2 });
+        let err = plan.check(u64::MAX, 100 << 20).unwrap_err().to_string();
+        assert!(err.starts_with("training at batch 64 needs "), "{err}");
+        assert!(err.contains("cnnscope gives one run at most 100.0 MiB of GPU memory: lower the batch to "), "{err}");
+        // The batch it names fits; one more does not.
+        let fits: usize = err.split("lower the batch to ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+        MemoryPlan::new(&net, Run::Training { batch: fits, moments: 2 }).check(u64::MAX, 100 << 20).unwrap();
+        assert!(MemoryPlan::new(&net, Run::Training { batch: fits + 1, moments: 2 }).check(u64::MAX, 100 << 20).is_err());
+    }
+}
