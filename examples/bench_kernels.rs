@@ -128,9 +128,9 @@ fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipp
             };
             let flops = 2.0 * (batch * conv.out_channels * oh * ow * conv.in_channels * k * k) as f64;
             let layer = format!("{label} {}→{} @{side}", conv.in_channels, conv.out_channels);
-            let forward = |r: &mut Recorder| conv.forward(r, x.view(), &w, &b, y.view()).unwrap();
-            let input = |r: &mut Recorder| conv.backward_input(r, y.view(), &w, gx.view(), false).unwrap();
-            let weight = |r: &mut Recorder| conv.backward_weight(r, y.view(), x.view(), &gw).unwrap();
+            let forward = |r: &mut Recorder| conv.forward(r, x.view().unwrap(), &w, &b, y.view().unwrap()).unwrap();
+            let input = |r: &mut Recorder| conv.backward_input(r, y.view().unwrap(), &w, gx.view().unwrap(), false).unwrap();
+            let weight = |r: &mut Recorder| conv.backward_weight(r, y.view().unwrap(), x.view().unwrap(), &gw).unwrap();
             let mut passes: Vec<(&'static str, &dyn Fn(&mut Recorder))> = vec![("conv forward", &forward), ("conv weight grad", &weight)];
             // A first layer's input is the image: no gradient is ever needed there.
             if conv.in_channels > 1 {

@@ -41,6 +41,31 @@ wgsl! {
     GATHER_RESIZE = "gather_resize.wgsl";
 }
 
+/// `template` with each `//! marker` line (at any indentation) replaced by its code. Every marker
+/// must occur exactly once and no other `//!` line may remain: a reindented or renamed marker
+/// would otherwise silently drop, say, the multiply-add and leave a kernel writing zeros. The
+/// templates are the crate's own files, so a mismatch is a defect in this crate: it panics, and
+/// the unit tests below expand every template.
+fn expand(file: &str, template: &str, parts: &[(&str, &str)]) -> String {
+    let mut used = vec![0usize; parts.len()];
+    let mut out = String::with_capacity(template.len());
+    for line in template.lines() {
+        let Some(marker) = line.trim().strip_prefix("//!") else {
+            out.push_str(line);
+            out.push('\n');
+            continue;
+        };
+        let found = parts.iter().position(|(name, _)| *name == marker.trim());
+        let Some(i) = found else { panic!("{file}: template line {line:?} has no code to expand into") };
+        used[i] += 1;
+        out.push_str(parts[i].1);
+    }
+    for ((name, _), n) in parts.iter().zip(used) {
+        assert_eq!(n, 1, "{file}: the marker `//! {name}` occurs {n} times, expected exactly once");
+    }
+    out
+}
+
 /// The shape of a tiled GEMM's work: a workgroup of `wgx`×`wgy` invocations, each computing `tm`
 /// rows × `tn` columns of C, staging `bk`-deep slices. A workgroup covers (wgy·tm)×(wgx·tn).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -104,10 +129,7 @@ fn unrolled_tiled_core(Tile { tm, tn, .. }: Tile) -> String {
             );
         }
     }
-    GEMM_TILED
-        .replace("    //! declare accumulators\n", &declare)
-        .replace("            //! multiply-add\n", &multiply)
-        .replace("    //! store\n", &store)
+    expand("gemm_tiled.wgsl", GEMM_TILED, &[("declare accumulators", &declare), ("multiply-add", &multiply), ("store", &store)])
 }
 
 /// gemm_subgroup.wgsl expanded for a subgroup of `wgx` lanes, a block of `tm` rows and `tn` columns
@@ -139,10 +161,7 @@ fn unrolled_subgroup_core(Tile { wgx: sg, tm: bm, tn, .. }: Tile) -> String {
         }
     }
     format!("const SG: u32 = {sg}u;\nconst BM: u32 = {bm}u;\nconst RPL: u32 = {rpl}u;\n")
-        + &GEMM_SUBGROUP
-            .replace("    //! declare\n", &declare)
-            .replace("        //! multiply-add\n", &multiply)
-            .replace("    //! store\n", &store)
+        + &expand("gemm_subgroup.wgsl", GEMM_SUBGROUP, &[("declare", &declare), ("multiply-add", &multiply), ("store", &store)])
 }
 
 /// Outputs of a row that one max-pool forward invocation computes (max_pool_forward.wgsl).
@@ -176,10 +195,44 @@ pub(crate) fn max_pool_forward_source(kh: usize, kw: usize, stride: usize) -> St
         }
     }
     format!("const OUTS: u32 = {POOL_OUTS}u;\nconst STRIDE: u32 = {stride}u;\n")
-        + &MAX_POOL_FORWARD.replace("    //! window\n", &window).replace("    //! store\n", &store)
+        + &expand("max_pool_forward.wgsl", MAX_POOL_FORWARD, &[("window", &window), ("store", &store)])
 }
 
 /// Invocations max_pool_forward.wgsl needs for `planes` planes of oh×ow outputs.
 pub(crate) fn max_pool_forward_invocations(planes: usize, oh: usize, ow: usize) -> usize {
     planes * oh * ow.div_ceil(POOL_OUTS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markers_are_replaced_exactly_once() {
+        let out = expand("t", "a\n    //! body\nb\n", &[("body", "    x;\n")]);
+        assert_eq!(out, "a\n    x;\nb\n");
+        // Indentation does not matter; the marker's name does.
+        assert_eq!(expand("t", "\t//!  body \n", &[("body", "y\n")]), "y\n");
+        let missing = std::panic::catch_unwind(|| expand("t", "a\n", &[("body", "x")])).unwrap_err();
+        assert_eq!(missing.downcast_ref::<String>().unwrap(), "assertion `left == right` failed: t: the marker `//! body` occurs 0 times, expected exactly once\n  left: 0\n right: 1");
+        let twice = std::panic::catch_unwind(|| expand("t", "//! body\n//! body\n", &[("body", "x")]));
+        assert!(twice.is_err());
+        let unknown = std::panic::catch_unwind(|| expand("t", "//! bdoy\n", &[("body", "x")]));
+        assert!(unknown.is_err());
+    }
+
+    fn has_marker(source: &str) -> bool {
+        source.lines().any(|l| l.trim_start().starts_with("//!"))
+    }
+
+    #[test]
+    fn every_template_expands() {
+        let tile = Tile { wgx: 8, wgy: 8, tm: 8, tn: 4, bk: 8 };
+        for core in [GemmCore::Tiled, GemmCore::Subgroup] {
+            let source = gemm_source(core, tile, &[]);
+            assert!(source.contains("fma(") && !has_marker(&source), "{core:?}");
+        }
+        let pool = max_pool_forward_source(3, 3, 2);
+        assert!(pool.contains("best_3 = select(") && !has_marker(&pool));
+    }
 }

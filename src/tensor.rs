@@ -117,9 +117,13 @@ impl Tensor {
         Ok(Tensor { buffer: self.buffer.clone(), shape: shape.to_vec(), dtype: self.dtype })
     }
 
-    /// All channels of an NCHW tensor.
-    pub fn view(&self) -> View<'_> {
-        View { tensor: self, offset: 0, channels: self.shape.get(1).copied().unwrap_or(0) }
+    /// All channels of an NCHW tensor; any other rank is refused (a convolution given a flat
+    /// tensor says so instead of indexing past its shape).
+    pub fn view(&self) -> Result<View<'_>> {
+        match self.shape.as_slice() {
+            &[_, channels, _, _] => Ok(View { tensor: self, offset: 0, channels }),
+            shape => Err(EngineError::shape("channel view", format!("needs an NCHW tensor (4 dimensions), got shape {shape:?}"))),
+        }
     }
 
     /// Channels `offset..offset + channels` of an NCHW tensor: how Inception's paths write straight
@@ -182,16 +186,24 @@ pub struct View<'a> {
     pub channels: usize,
 }
 
+/// A view is only made of an NCHW tensor ([`Tensor::view`], [`Tensor::channels`]).
 impl View<'_> {
+    fn nchw(&self) -> [usize; 4] {
+        match *self.tensor.shape() {
+            [n, c, h, w] => [n, c, h, w],
+            _ => unreachable!("views are made of 4-dimensional tensors only"),
+        }
+    }
+
     /// (batch, channels in the range, height, width).
     pub fn dims(&self) -> (usize, usize, usize, usize) {
-        let s = self.tensor.shape();
-        (s[0], self.channels, s[2], s[3])
+        let [n, _, h, w] = self.nchw();
+        (n, self.channels, h, w)
     }
 
     /// Channels of the whole underlying tensor: the stride between images.
     pub fn total_channels(&self) -> usize {
-        self.tensor.shape()[1]
+        self.nchw()[1]
     }
 }
 

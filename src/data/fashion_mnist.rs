@@ -1,5 +1,6 @@
 //! Fashion-MNIST: 60,000 training and 10,000 test images of 28×28 grey pixels in ten classes, read
 //! from the four original IDX `.gz` files.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use crate::data::idx::{Images, parse_images, parse_labels};
 use crate::error::{EngineError, Result};
@@ -24,7 +25,10 @@ pub struct Split {
 }
 
 impl Split {
-    fn new(images: Images, labels: Vec<u8>, label_file: &str) -> Result<Split> {
+    fn new(images: Images, labels: Vec<u8>, [image_file, label_file]: [&str; 2]) -> Result<Split> {
+        if images.count == 0 {
+            return Err(EngineError::Dataset { file: image_file.to_string(), detail: "holds no images".into() });
+        }
         if images.count != labels.len() {
             return Err(EngineError::Dataset {
                 file: label_file.to_string(),
@@ -45,21 +49,23 @@ impl Split {
     /// The first `n` examples (all if fewer).
     pub fn truncated(&self, n: usize) -> Split {
         let n = n.min(self.len());
+        // A parsed split's pixels hold count × rows × cols bytes, so these products fit.
         let per_image = self.images.rows * self.images.cols;
         Split {
-            images: Images { count: n, pixels: self.images.pixels[..n * per_image].to_vec(), ..self.images },
-            labels: self.labels[..n].to_vec(),
+            images: Images { count: n, pixels: self.images.pixels.iter().take(n * per_image).copied().collect(), ..self.images },
+            labels: self.labels.iter().take(n).copied().collect(),
         }
     }
 
     /// Copies the split to the GPU once: pixels packed four to a u32, labels one per u32.
     pub fn upload(&self, gpu: &Gpu) -> Result<GpuSplit> {
-        let mut packed = vec![0u32; self.images.pixels.len().div_ceil(4)];
-        bytemuck::cast_slice_mut::<u32, u8>(&mut packed)[..self.images.pixels.len()].copy_from_slice(&self.images.pixels);
-        // Little-endian packing is what the shader unpacks; on a big-endian host, swap.
-        if cfg!(target_endian = "big") {
-            packed.iter_mut().for_each(|w| *w = w.swap_bytes());
-        }
+        // Little-endian: byte i of the split is byte i % 4 of word i / 4.
+        let packed: Vec<u32> = self
+            .images
+            .pixels
+            .chunks(4)
+            .map(|c| c.iter().rev().fold(0u32, |w, &b| (w << 8) | u32::from(b)))
+            .collect();
         let labels: Vec<u32> = self.labels.iter().map(|&l| l as u32).collect();
         Ok(GpuSplit {
             pixels: Tensor::from_u32(gpu, &[packed.len()], &packed, "dataset pixels")?,
@@ -93,7 +99,7 @@ impl FashionMnist {
         let split = |images: &[u8], labels: &[u8], names: [&str; 2]| -> Result<Split> {
             let images = parse_images(names[0], images)?;
             let labels = parse_labels(names[1], labels, CLASS_NAMES.len())?;
-            Split::new(images, labels, names[1])
+            Split::new(images, labels, names)
         };
         let data = FashionMnist {
             train: split(train_images, train_labels, [FILE_NAMES[0], FILE_NAMES[1]])?,

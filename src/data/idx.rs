@@ -1,5 +1,8 @@
 //! The IDX format of (Fashion-)MNIST, gzip-compressed: a big-endian header (magic, then one u32
-//! per dimension) followed by u8 values. Every defect is an error naming the file.
+//! per dimension) followed by u8 values. Every defect is an error naming the file; sizes from the
+//! header are multiplied with checked arithmetic (wasm32's usize is 32 bits), and nothing from the
+//! file is indexed unchecked.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::io::Read;
 
@@ -38,47 +41,53 @@ fn gunzip(file: &str, gz: &[u8]) -> Result<Vec<u8>> {
 }
 
 /// Checks the magic number and reads `dims` big-endian dimensions; returns them and the payload.
-fn header<'a>(file: &str, data: &'a [u8], magic: u32, dims: usize) -> Result<(Vec<usize>, &'a [u8])> {
-    let header_len = 4 * (1 + dims);
-    if data.len() < header_len {
-        return Err(error(file, format!("is truncated: {} bytes, shorter than the {header_len}-byte IDX header", data.len())));
+fn header<'a, const DIMS: usize>(file: &str, data: &'a [u8], magic: u32) -> Result<([usize; DIMS], &'a [u8])> {
+    let mut words = data.chunks_exact(4).map(|w| w.iter().fold(0u32, |v, &b| (v << 8) | u32::from(b)));
+    let truncated = || error(file, format!("is truncated: {} bytes, shorter than the {}-byte IDX header", data.len(), 4 * (1 + DIMS)));
+    let found = words.next().ok_or_else(truncated)?;
+    if found != magic {
+        return Err(error(file, format!("has magic number {found:#010x}, expected {magic:#010x}: wrong file or not IDX")));
     }
-    let word = |i: usize| u32::from_be_bytes([data[4 * i], data[4 * i + 1], data[4 * i + 2], data[4 * i + 3]]);
-    if word(0) != magic {
-        return Err(error(file, format!("has magic number {:#010x}, expected {magic:#010x}: wrong file or not IDX", word(0))));
+    let mut dims = [0usize; DIMS];
+    for d in &mut dims {
+        *d = words.next().ok_or_else(truncated)? as usize;
     }
-    Ok(((1..=dims).map(|i| word(i) as usize).collect(), &data[header_len..]))
+    let rest = data.get(4 * (1 + DIMS)..).ok_or_else(truncated)?;
+    Ok((dims, rest))
 }
 
-fn payload<'a>(file: &str, payload: &'a [u8], expected: usize, what: &str) -> Result<&'a [u8]> {
-    if payload.len() < expected {
-        return Err(error(file, format!("is truncated: the header promises {what} ({expected} bytes) but {} follow", payload.len())));
+/// The payload, which must be `expected` bytes (None: the header's dimensions multiply past
+/// what any file could hold).
+fn payload<'a>(file: &str, payload: &'a [u8], expected: Option<usize>, what: &str) -> Result<&'a [u8]> {
+    match expected {
+        Some(n) if payload.len() == n => Ok(payload),
+        Some(n) if payload.len() > n => {
+            Err(error(file, format!("has {} bytes after the {what} its header describes", payload.len().saturating_sub(n))))
+        }
+        Some(n) => Err(error(file, format!("is truncated: the header promises {what} ({n} bytes) but {} follow", payload.len()))),
+        None => Err(error(file, format!("has a header promising {what}, more bytes than any file holds: not a dataset"))),
     }
-    if payload.len() > expected {
-        return Err(error(file, format!("has {} bytes after the {what} its header describes", payload.len() - expected)));
-    }
-    Ok(payload)
 }
 
 /// Parses a gzip-compressed IDX image file.
 pub fn parse_images(file: &str, gz: &[u8]) -> Result<Images> {
     let data = gunzip(file, gz)?;
-    let (dims, rest) = header(file, &data, IMAGES_MAGIC, 3)?;
-    let (count, rows, cols) = (dims[0], dims[1], dims[2]);
+    let ([count, rows, cols], rest) = header::<3>(file, &data, IMAGES_MAGIC)?;
     if rows == 0 || cols == 0 {
         return Err(error(file, format!("has images of {rows}×{cols} pixels")));
     }
-    let pixels = payload(file, rest, count * rows * cols, &format!("{count} images of {rows}×{cols}"))?.to_vec();
+    let bytes = count.checked_mul(rows).and_then(|n| n.checked_mul(cols));
+    let pixels = payload(file, rest, bytes, &format!("{count} images of {rows}×{cols}"))?.to_vec();
     Ok(Images { count, rows, cols, pixels })
 }
 
 /// Parses a gzip-compressed IDX label file; every label must be below `classes`.
 pub fn parse_labels(file: &str, gz: &[u8], classes: usize) -> Result<Vec<u8>> {
     let data = gunzip(file, gz)?;
-    let (dims, rest) = header(file, &data, LABELS_MAGIC, 1)?;
-    let labels = payload(file, rest, dims[0], &format!("{} labels", dims[0]))?;
-    if let Some(i) = labels.iter().position(|&l| l as usize >= classes) {
-        return Err(error(file, format!("label {i} is {}, but there are only {classes} classes", labels[i])));
+    let ([count], rest) = header::<1>(file, &data, LABELS_MAGIC)?;
+    let labels = payload(file, rest, Some(count), &format!("{count} labels"))?;
+    if let Some((i, label)) = labels.iter().enumerate().find(|&(_, &l)| l as usize >= classes) {
+        return Err(error(file, format!("label {i} is {label}, but there are only {classes} classes")));
     }
     Ok(labels.to_vec())
 }

@@ -199,7 +199,7 @@ impl Graph {
         for (name, step) in &self.steps {
             let a = &self.acts;
             match step {
-                Step::Conv { conv, param, x, y } => conv.forward(rec, a[*x].view(), &p[*param], &p[param + 1], a[*y].view()),
+                Step::Conv { conv, param, x, y } => conv.forward(rec, a[*x].view()?, &p[*param], &p[param + 1], a[*y].view()?),
                 Step::Linear { linear, param, x, y } => linear.forward(rec, &a[*x], &p[*param], &p[param + 1], &a[*y]),
                 Step::MaxPool { pool, argmax, x, y } => pool.forward(rec, &a[*x], &a[*y], Some(argmax)),
                 Step::AvgPool { pool, x, y } => pool.forward(rec, &a[*x], &a[*y], None),
@@ -226,10 +226,10 @@ impl Graph {
                     if conv.relu {
                         ops::relu_backward(rec, &a[*y], gy)?;
                     }
-                    conv.backward_weight(rec, gy.view(), a[*x].view(), &g[*param])?;
-                    conv.backward_bias(rec, gy.view(), &g[param + 1])?;
+                    conv.backward_weight(rec, gy.view()?, a[*x].view()?, &g[*param])?;
+                    conv.backward_bias(rec, gy.view()?, &g[param + 1])?;
                     if *x != 0 {
-                        conv.backward_input(rec, gy.view(), &p[*param], self.grad(*x).view(), false)?;
+                        conv.backward_input(rec, gy.view()?, &p[*param], self.grad(*x).view()?, false)?;
                     }
                     Ok(())
                 })(),

@@ -67,13 +67,13 @@ impl InceptionStep {
     pub(crate) fn forward(&self, rec: &mut Recorder, p: &[Tensor], x: &Tensor, y: &Tensor) -> Result<()> {
         let slice = |path: usize, conv: &Conv2d| y.channels(self.offsets[path], conv.out_channels);
         let [p1, p2a, p2b, p3a, p3b, p4] = [0, 1, 2, 3, 4, 5].map(|i| self.conv(i));
-        p1.0.forward(rec, x.view(), &p[p1.1], &p[p1.1 + 1], slice(0, p1.0)?)?;
-        p2a.0.forward(rec, x.view(), &p[p2a.1], &p[p2a.1 + 1], self.reduce2.act.view())?;
-        p2b.0.forward(rec, self.reduce2.act.view(), &p[p2b.1], &p[p2b.1 + 1], slice(1, p2b.0)?)?;
-        p3a.0.forward(rec, x.view(), &p[p3a.1], &p[p3a.1 + 1], self.reduce3.act.view())?;
-        p3b.0.forward(rec, self.reduce3.act.view(), &p[p3b.1], &p[p3b.1 + 1], slice(2, p3b.0)?)?;
+        p1.0.forward(rec, x.view()?, &p[p1.1], &p[p1.1 + 1], slice(0, p1.0)?)?;
+        p2a.0.forward(rec, x.view()?, &p[p2a.1], &p[p2a.1 + 1], self.reduce2.act.view()?)?;
+        p2b.0.forward(rec, self.reduce2.act.view()?, &p[p2b.1], &p[p2b.1 + 1], slice(1, p2b.0)?)?;
+        p3a.0.forward(rec, x.view()?, &p[p3a.1], &p[p3a.1 + 1], self.reduce3.act.view()?)?;
+        p3b.0.forward(rec, self.reduce3.act.view()?, &p[p3b.1], &p[p3b.1 + 1], slice(2, p3b.0)?)?;
         Inception::pool().forward(rec, x, &self.pooled.act, Some(&self.argmax))?;
-        p4.0.forward(rec, self.pooled.act.view(), &p[p4.1], &p[p4.1 + 1], slice(3, p4.0)?)
+        p4.0.forward(rec, self.pooled.act.view()?, &p[p4.1], &p[p4.1 + 1], slice(3, p4.0)?)
     }
 
     /// `gy` is the gradient of the concatenated output (its ReLU is applied here); `gx` receives
@@ -84,27 +84,27 @@ impl InceptionStep {
         ops::relu_backward(rec, y, gy)?;
         let [p1, p2a, p2b, p3a, p3b, p4] = [0, 1, 2, 3, 4, 5].map(|i| self.conv(i));
         let weights = |rec: &mut Recorder, (conv, w): (&Conv2d, usize), gy: View, input: &Tensor| -> Result<()> {
-            conv.backward_weight(rec, gy, input.view(), &g[w])?;
+            conv.backward_weight(rec, gy, input.view()?, &g[w])?;
             conv.backward_bias(rec, gy, &g[w + 1])
         };
 
         // Path 4 first: the pool's backward overwrites gx; the other paths add to it.
         let gy4 = gy.channels(self.offsets[3], p4.0.out_channels)?;
         weights(rec, p4, gy4, &self.pooled.act)?;
-        p4.0.backward_input(rec, gy4, &p[p4.1], grad(&self.pooled).view(), false)?;
+        p4.0.backward_input(rec, gy4, &p[p4.1], grad(&self.pooled).view()?, false)?;
         Inception::pool().backward(rec, grad(&self.pooled), Some(&self.argmax), gx)?;
 
         let gy1 = gy.channels(self.offsets[0], p1.0.out_channels)?;
         weights(rec, p1, gy1, x)?;
-        p1.0.backward_input(rec, gy1, &p[p1.1], gx.view(), true)?;
+        p1.0.backward_input(rec, gy1, &p[p1.1], gx.view()?, true)?;
 
         for (path, (reduce, wide), inner) in [(1, (p2a, p2b), &self.reduce2), (2, (p3a, p3b), &self.reduce3)] {
             let gy_path = gy.channels(self.offsets[path], wide.0.out_channels)?;
             weights(rec, wide, gy_path, &inner.act)?;
-            wide.0.backward_input(rec, gy_path, &p[wide.1], grad(inner).view(), false)?;
+            wide.0.backward_input(rec, gy_path, &p[wide.1], grad(inner).view()?, false)?;
             ops::relu_backward(rec, &inner.act, grad(inner))?;
-            weights(rec, reduce, grad(inner).view(), x)?;
-            reduce.0.backward_input(rec, grad(inner).view(), &p[reduce.1], gx.view(), true)?;
+            weights(rec, reduce, grad(inner).view()?, x)?;
+            reduce.0.backward_input(rec, grad(inner).view()?, &p[reduce.1], gx.view()?, true)?;
         }
         Ok(())
     }

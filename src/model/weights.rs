@@ -1,12 +1,13 @@
 //! Weights files: safetensors with PyTorch's `state_dict` keys and layouts, so a file moves freely
 //! between cnnscope and the d2l PyTorch modules. Loading checks everything before changing anything.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::collections::{BTreeSet, HashMap};
 
 use safetensors::{Dtype, SafeTensors};
 
 use crate::error::{EngineError, Result};
-use crate::net::ParamSpec;
+use crate::net::{Arch, NetConfig, ParamSpec};
 
 /// Serialises `values` (one per spec, in order) as f32 safetensors.
 pub fn to_safetensors(specs: &[ParamSpec], values: &[Vec<f32>], metadata: Option<HashMap<String, String>>) -> Result<Vec<u8>> {
@@ -26,6 +27,9 @@ pub fn to_safetensors(specs: &[ParamSpec], values: &[Vec<f32>], metadata: Option
 /// dtypes and other shapes, with the reason.
 pub fn from_safetensors(specs: &[ParamSpec], bytes: &[u8]) -> Result<Vec<Vec<f32>>> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| EngineError::Weights(format!("not a valid safetensors file ({e})")))?;
+    if let Some(key) = duplicate_key(bytes) {
+        return Err(EngineError::Weights(format!("its header names {key} twice: which one is meant is unclear")));
+    }
     let expected: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let present: BTreeSet<&str> = file.names().into_iter().collect();
     let missing: Vec<&str> = expected.difference(&present).copied().collect();
@@ -55,7 +59,76 @@ pub fn from_safetensors(specs: &[ParamSpec], bytes: &[u8]) -> Result<Vec<Vec<f32
             if t.shape() != spec.shape.as_slice() {
                 return Err(EngineError::Weights(format!("{} has shape {:?}, this network needs {:?}", spec.name, t.shape(), spec.shape)));
             }
-            Ok(t.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+            Ok(t.data().chunks_exact(4).map(|b| b.iter().rev().fold(0u32, |w, &x| (w << 8) | u32::from(x))).map(f32::from_bits).collect())
         })
         .collect()
+}
+
+/// The network a weights file says it holds: the metadata `cnnscope train --save` and the app
+/// write (`net`, `ratio`, `side`, `second_hidden`), each field where present.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SavedNet {
+    pub arch: Option<Arch>,
+    pub ratio: Option<usize>,
+    pub side: Option<usize>,
+    pub second_hidden: Option<bool>,
+}
+
+impl SavedNet {
+    /// Reads the metadata; a value that is there but unreadable is an error, not a guess.
+    pub fn read(bytes: &[u8]) -> Result<SavedNet> {
+        let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| EngineError::Weights(format!("not a valid safetensors file ({e})")))?;
+        let Some(meta) = metadata.metadata() else { return Ok(SavedNet::default()) };
+        fn field<T: std::str::FromStr>(meta: &HashMap<String, String>, key: &str) -> Result<Option<T>> {
+            meta.get(key)
+                .map(|v| v.parse().map_err(|_| EngineError::Weights(format!("its metadata gives {key} = {v:?}, which cnnscope cannot read"))))
+                .transpose()
+        }
+        Ok(SavedNet { arch: field(meta, "net")?, ratio: field(meta, "ratio")?, side: field(meta, "side")?, second_hidden: field(meta, "second_hidden")? })
+    }
+
+    /// The file's network, each missing field taken from `defaults` (and the architecture from
+    /// `arch` when the file does not name one).
+    pub fn config(&self, defaults: NetConfig) -> NetConfig {
+        NetConfig {
+            arch: self.arch.unwrap_or(defaults.arch),
+            ratio: self.ratio.unwrap_or(defaults.ratio),
+            side: self.side.unwrap_or(defaults.side),
+            second_hidden: self.second_hidden.unwrap_or(defaults.second_hidden),
+        }
+    }
+}
+
+/// A key the header's JSON object holds more than once. safetensors (through serde's maps) keeps
+/// the last silently; a file like that was not written by a well-behaved tool. Only called on a
+/// file `SafeTensors::deserialize` accepted, so the header is there and is JSON.
+fn duplicate_key(bytes: &[u8]) -> Option<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> std::result::Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((key, serde::de::IgnoredAny)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(Visitor)
+        }
+    }
+    let len = usize::try_from(u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?)).ok()?;
+    let header = bytes.get(8..8usize.checked_add(len)?)?;
+    let Keys(mut keys) = serde_json::from_slice(header).ok()?;
+    keys.sort_unstable();
+    keys.windows(2).find_map(|w| match w {
+        [a, b] if a == b => Some(a.clone()),
+        _ => None,
+    })
 }

@@ -128,6 +128,6 @@ impl Linear {
         let batch = self.batch("output gradient", grad_y, self.out_features)?;
         check_shape("linear bias gradient", grad_bias, &[self.out_features])?;
         let as_nchw = grad_y.reshape(&[batch, self.out_features, 1, 1])?;
-        sum_channels(rec, as_nchw.view(), grad_bias)
+        sum_channels(rec, as_nchw.view()?, grad_bias)
     }
 }

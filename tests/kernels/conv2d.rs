@@ -61,13 +61,13 @@ async fn on_gpu(gpu: &Gpu, c: &Case, core: GemmCore) -> Outputs {
     rec.gemm = core;
     // Split k as a GPU would, whatever the adapter, so the split paths are tested everywhere.
     rec.target_workgroups = 128;
-    c.conv.forward(&mut rec, x.view(), &w, &b, y.view()).unwrap();
+    c.conv.forward(&mut rec, x.view().unwrap(), &w, &b, y.view().unwrap()).unwrap();
     if c.conv.relu {
         relu_backward(&mut rec, &y, &gy).unwrap();
     }
-    c.conv.backward_input(&mut rec, gy.view(), &w, gx.view(), false).unwrap();
-    c.conv.backward_weight(&mut rec, gy.view(), x.view(), &gw).unwrap();
-    c.conv.backward_bias(&mut rec, gy.view(), &gb).unwrap();
+    c.conv.backward_input(&mut rec, gy.view().unwrap(), &w, gx.view().unwrap(), false).unwrap();
+    c.conv.backward_weight(&mut rec, gy.view().unwrap(), x.view().unwrap(), &gw).unwrap();
+    c.conv.backward_bias(&mut rec, gy.view().unwrap(), &gb).unwrap();
     rec.submit();
     Outputs {
         y: y.read_f32(gpu).await.unwrap(),
@@ -209,19 +209,23 @@ gpu_test! {
         let b = Tensor::zeros(gpu, &[4], DType::F32, "b").unwrap();
         let wrong_y = Tensor::zeros(gpu, &[1, 4, 5, 5], DType::F32, "y").unwrap();
         let mut rec = Recorder::new(gpu);
-        let err = conv.forward(&mut rec, x.view(), &w, &b, wrong_y.view()).unwrap_err();
+        let err = conv.forward(&mut rec, x.view().unwrap(), &w, &b, wrong_y.view().unwrap()).unwrap_err();
         assert!(err.to_string().contains("needs output 1×4×6×6, got 1×4×5×5"), "{err}");
 
         let wrong_w = Tensor::zeros(gpu, &[4, 3, 5, 5], DType::F32, "w").unwrap();
         let y = Tensor::zeros(gpu, &[1, 4, 6, 6], DType::F32, "y").unwrap();
-        let err = conv.forward(&mut rec, x.view(), &wrong_w, &b, y.view()).unwrap_err();
+        let err = conv.forward(&mut rec, x.view().unwrap(), &wrong_w, &b, y.view().unwrap()).unwrap_err();
         assert!(matches!(err, EngineError::InvalidShape { .. }), "{err}");
         assert!(err.to_string().contains("expected shape [4, 3, 11, 11], got [4, 3, 5, 5]"), "{err}");
 
-        let err = conv.forward(&mut rec, x.view(), &w, &b, x.view()).unwrap_err();
+        let err = conv.forward(&mut rec, x.view().unwrap(), &w, &b, x.view().unwrap()).unwrap_err();
         assert!(err.to_string().contains("3→4 channels"), "{err}");
         let zero = Conv2d { stride: 0, ..conv };
         assert!(zero.output_size(31, 31).is_err());
+        // A flat tensor cannot be viewed as channels: an error, not a panic inside the kernel.
+        let flat = Tensor::zeros(gpu, &[1, 3 * 31 * 31], DType::F32, "flat").unwrap();
+        let err = flat.view().unwrap_err();
+        assert_eq!(err.to_string(), "channel view: needs an NCHW tensor (4 dimensions), got shape [1, 2883]");
         // Nothing invalid reached the GPU.
         rec.submit();
         gpu.take_error().unwrap();

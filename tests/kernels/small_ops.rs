@@ -68,17 +68,17 @@ gpu_test! {
         let cat = Tensor::zeros(gpu, &[2, 7, 1, 5], DType::F32, "cat").unwrap();
         let back = Tensor::from_f32(gpu, &[2, 4, 1, 5], &b, "b again").unwrap();
         let mut rec = Recorder::new(gpu);
-        copy_channels(&mut rec, at.view(), cat.channels(0, 3).unwrap(), false).unwrap();
-        copy_channels(&mut rec, bt.view(), cat.channels(3, 4).unwrap(), false).unwrap();
+        copy_channels(&mut rec, at.view().unwrap(), cat.channels(0, 3).unwrap(), false).unwrap();
+        copy_channels(&mut rec, bt.view().unwrap(), cat.channels(3, 4).unwrap(), false).unwrap();
         // Backward: the gradient slice of b, added to what `back` holds.
-        copy_channels(&mut rec, cat.channels(3, 4).unwrap(), back.view(), true).unwrap();
+        copy_channels(&mut rec, cat.channels(3, 4).unwrap(), back.view().unwrap(), true).unwrap();
         rec.submit();
         let want: Vec<f32> = (0..2).flat_map(|n| [&a[n * 15..(n + 1) * 15], &b[n * 20..(n + 1) * 20]].concat()).collect();
         assert_eq!(cat.read_f32(gpu).await.unwrap(), want);
         let doubled: Vec<f32> = b.iter().map(|v| v + v).collect();
         assert_eq!(back.read_f32(gpu).await.unwrap(), doubled);
         let mut rec = Recorder::new(gpu);
-        let err = copy_channels(&mut rec, at.view(), cat.channels(3, 4).unwrap(), false).unwrap_err();
+        let err = copy_channels(&mut rec, at.view().unwrap(), cat.channels(3, 4).unwrap(), false).unwrap_err();
         assert!(err.to_string().contains("differ"), "{err}");
         assert!(cat.channels(5, 4).is_err());
     }
