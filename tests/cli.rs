@@ -41,6 +41,12 @@ fn train_save_and_eval() {
     assert!(out.starts_with("NiN · width ÷16 · input 67×67: test loss "), "{out}");
     assert!(out.contains("on 10000 images"), "{out}");
 
+    // Training goes on from the saved weights; their net, width and side come from the file.
+    let (ok, out, err) = cnnscope(&["train", "--net", "nin", "--weights", w, "--batch", "32", "--limit", "256"]);
+    assert!(ok, "{err}");
+    assert!(err.contains(&format!("starting from the weights in {w}")) && err.contains("NiN · width ÷16 · input 67×67"), "{err}");
+    assert!(out.starts_with("epoch 1, loss "), "{out}");
+
     // A file for another network is refused with the reason.
     let (ok, _, err) = cnnscope(&["eval", "--weights", w, "--net", "alexnet", "--side", "67"]);
     assert!(!ok);

@@ -1,4 +1,5 @@
 //! The command line, parsed by clap.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::PathBuf;
 
@@ -80,6 +81,10 @@ pub struct TrainArgs {
     /// Save the trained weights (safetensors, PyTorch keys) here.
     #[arg(long)]
     pub save: Option<PathBuf>,
+    /// Start from these weights (a file `--save` wrote) instead of a fresh initialisation; the
+    /// network's width and side come from the file unless given.
+    #[arg(long)]
+    pub weights: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
 }

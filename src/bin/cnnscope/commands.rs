@@ -1,13 +1,16 @@
 //! What each subcommand does.
+#![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use std::path::Path;
 use std::time::Instant;
 
 use cnnscope::data::{FashionMnist, Split};
+use cnnscope::model::weights::SavedNet;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Evaluator, Optimizer, Recipe, TrainConfig, Trainer};
+use cnnscope::fit::Run;
 use cnnscope::{EngineError, Gpu};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -32,6 +35,17 @@ fn net_config(args: &NetArgs, recipe: &Recipe) -> NetConfig {
         side: args.side.unwrap_or(recipe.net.side),
         second_hidden: !args.one_hidden,
     }
+}
+
+/// Training knobs only the CLI has, checked before anything is loaded.
+fn check_counts(epochs: usize, limit: Option<usize>) -> Result<()> {
+    if epochs == 0 {
+        return Err(EngineError::setting("--epochs", "0 epochs trains nothing: give 1 or more"));
+    }
+    if limit == Some(0) {
+        return Err(EngineError::setting("--limit", "0 images leaves nothing to train on: give 1 or more, or leave it out for all 60,000"));
+    }
+    Ok(())
 }
 
 fn summary(args: &NetArgs) -> Result<()> {
@@ -70,7 +84,7 @@ fn progress_bar(len: usize) -> ProgressBar {
     let bar = ProgressBar::new(len as u64);
     bar.set_style(
         ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches · {msg} · ETA {eta}")
-            .expect("a valid template")
+            .unwrap_or_else(|_| ProgressStyle::default_bar())
             .progress_chars("=> "),
     );
     bar
@@ -78,14 +92,22 @@ fn progress_bar(len: usize) -> ProgressBar {
 
 async fn train(args: &TrainArgs) -> Result<()> {
     let recipe = if args.d2l { Recipe::d2l(args.net.net) } else { Recipe::quick(args.net.net) };
-    let net = Net::new(net_config(&args.net, &recipe))?;
+    let start_weights = args.weights.as_deref().map(read_weights).transpose()?;
+    let config = match &start_weights {
+        Some(bytes) => file_config(&args.net, bytes, args.weights.as_deref().unwrap_or(Path::new("")), recipe.net)?,
+        None => net_config(&args.net, &recipe),
+    };
+    let net = Net::new(config)?;
     let batch = args.batch.unwrap_or(recipe.batch);
     let epochs = args.epochs.unwrap_or(recipe.epochs);
     let init = args.init.unwrap_or(recipe.init);
     let config = TrainConfig { batch, optimizer: optimizer(args, &recipe), seed: args.seed };
+    config.check()?;
+    check_counts(epochs, args.limit)?;
 
-    let data = load_data(&args.data.dir, args.limit)?;
     let gpu = open_gpu().await?;
+    gpu.check_fits(&net, Run::Training { batch, moments: config.optimizer.moments() })?;
+    let data = load_data(&args.data.dir, args.limit)?;
     let summary = Summary::new(&net)?;
     eprintln!(
         "{} · {} parameters · {:.1} MFLOPs per image · batch {batch} · {} · {init:?} init · {} training / {} test images",
@@ -97,6 +119,10 @@ async fn train(args: &TrainArgs) -> Result<()> {
         data.test.len()
     );
     let model = Model::new(&gpu, net, init, args.seed)?;
+    if let (Some(bytes), Some(path)) = (&start_weights, &args.weights) {
+        model.load_weights(&gpu, bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
+        eprintln!("starting from the weights in {}", path.display());
+    }
     let (train_set, test_set) = (data.train.upload(&gpu)?, data.test.upload(&gpu)?);
     let mut evaluator = Evaluator::new(&gpu, &model, &test_set, batch.max(256))?;
     let mut trainer = Trainer::new(&gpu, model, train_set, config)?;
@@ -144,36 +170,40 @@ async fn train(args: &TrainArgs) -> Result<()> {
     Ok(())
 }
 
-/// The network a weights file was saved for: its metadata, overridden by the flags.
-fn eval_config(args: &EvalArgs, bytes: &[u8]) -> Result<NetConfig> {
-    let metadata = safetensors::SafeTensors::read_metadata(bytes)
-        .map_err(|e| EngineError::Weights(format!("{}: not a valid safetensors file ({e})", args.weights.display())))?
-        .1;
-    let meta = metadata.metadata().clone().unwrap_or_default();
-    let arch = match (args.net, meta.get("net")) {
-        (Some(arch), _) => arch,
-        (None, Some(name)) => name.parse::<Arch>().map_err(EngineError::Weights)?,
-        (None, None) => return Err(EngineError::Weights(format!("{} does not name its network: pass --net", args.weights.display()))),
-    };
-    let number = |flag: Option<usize>, key: &str, default: usize| {
-        flag.or_else(|| meta.get(key).and_then(|v| v.parse().ok())).unwrap_or(default)
-    };
+fn read_weights(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).map_err(|e| EngineError::Weights(format!("cannot read {} ({e})", path.display())))
+}
+
+/// The network a weights file was saved for: its metadata (written by `--save`), overridden by
+/// the flags, else `defaults`.
+fn file_config(flags: &NetArgs, bytes: &[u8], path: &Path, defaults: NetConfig) -> Result<NetConfig> {
+    let saved = SavedNet::read(bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
+    let file = saved.config(NetConfig { arch: flags.net, ..defaults });
     Ok(NetConfig {
-        arch,
-        ratio: number(args.ratio, "ratio", 1),
-        side: number(args.side, "side", arch.native_side()),
-        second_hidden: !args.one_hidden && meta.get("second_hidden").is_none_or(|v| v != "false"),
+        arch: flags.net,
+        ratio: flags.ratio.unwrap_or(file.ratio),
+        side: flags.side.unwrap_or(file.side),
+        second_hidden: !flags.one_hidden && file.second_hidden,
     })
 }
 
+/// `eval`'s network: the one the file names unless `--net` is given.
+fn eval_config(args: &EvalArgs, bytes: &[u8]) -> Result<NetConfig> {
+    let saved = SavedNet::read(bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
+    let Some(arch) = args.net.or(saved.arch) else {
+        return Err(EngineError::Weights(format!("{} does not name its network: pass --net", args.weights.display())));
+    };
+    let flags = NetArgs { net: arch, ratio: args.ratio, side: args.side, one_hidden: args.one_hidden };
+    file_config(&flags, bytes, &args.weights, NetConfig::new(arch, 1))
+}
+
 async fn eval(args: &EvalArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.weights)
-        .map_err(|e| EngineError::Weights(format!("cannot read {} ({e})", args.weights.display())))?;
+    let bytes = read_weights(&args.weights)?;
     let net = Net::new(eval_config(args, &bytes)?)?;
     let data = load_data(&args.data.dir, None)?;
     let gpu = open_gpu().await?;
     let model = Model::new(&gpu, net, Init::Default, 0)?;
-    model.load_weights(&gpu, &bytes)?;
+    model.load_weights(&gpu, &bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
     let test_set = data.test.upload(&gpu)?;
     let start = Instant::now();
     let stats = Evaluator::new(&gpu, &model, &test_set, args.batch)?.run(&gpu, &model, &test_set).await?;
@@ -190,9 +220,12 @@ async fn eval(args: &EvalArgs) -> Result<()> {
 
 async fn bench(args: &BenchArgs) -> Result<()> {
     let nets = if args.net.is_empty() { Arch::ALL.to_vec() } else { args.net.clone() };
+    if args.steps == 0 {
+        return Err(EngineError::setting("--steps", "0 timed steps measure nothing: give 1 or more"));
+    }
     let data = FashionMnist::load(&args.data.dir)?;
     let gpu = open_gpu().await?;
-    let train: Split = data.train.truncated(args.batch * (args.steps + 1));
+    let train: Split = data.train.truncated(args.batch.saturating_mul(args.steps.saturating_add(1)));
     let train_set = train.upload(&gpu)?;
     println!("| net | ratio | side | batch | images/s | GFLOP/s (training ≈ 3× forward) |");
     println!("|---|---|---|---|---|---|");
