@@ -9,6 +9,11 @@ scripts/setup.sh
 echo "== native: cargo test (wgpu on Vulkan)"
 cargo test --all-targets
 
+echo "== clippy: no unwrap, expect or unchecked indexing where files, flags and knobs are read"
+# The modules that read user input deny those lints themselves (#![deny(...)] at their top); the
+# rest of clippy's advice is not a gate here.
+cargo clippy -q --lib --bins -- -A clippy::all
+
 echo "== native, 4-wide lavapipe: the engine tests again at subgroup size 4 (8 above)"
 # lavapipe's SIMD width sets its subgroup size, which the subgroup GEMM core is compiled for; other
 # drivers ignore the variable and simply run the tests twice.
