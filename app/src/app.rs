@@ -4,7 +4,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
-use cnnscope::net::{Arch, Summary, minimum_side};
+use cnnscope::net::{Arch, MAX_RATIO, MAX_SIDE, Summary, minimum_side};
 use leptos::prelude::*;
 
 use crate::charts::Chart;
@@ -14,7 +14,7 @@ use crate::grey_image::GreyImage;
 use crate::layer_table::LayerTable;
 use crate::results::Results;
 use crate::session::{self, Control, Session, Status};
-use crate::setup::{Setup, fit_warning, training_bytes};
+use crate::setup::{Setup, learning_rate, whole};
 use crate::webgpu::{self, GpuState};
 
 #[component]
@@ -63,13 +63,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
     let data_progress = RwSignal::new(0.0f64);
     leptos::task::spawn_local(async move {
         match dataset::load_from_server(|p| data_progress.set(p)).await {
-            Ok(d) => {
-                let d = match dataset::limit() {
-                    Some(n) => FashionMnist { train: d.train.truncated(n), test: d.test.truncated(n) },
-                    None => d,
-                };
-                data.set(Some(Rc::new(d)))
-            }
+            Ok(d) => data.set(Some(Rc::new(d))),
             Err(e) => data_error.set(Some(e)),
         }
     });
@@ -107,12 +101,23 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
     });
 
     let gpu_value = StoredValue::new_local(gpu.clone());
-    let start = move |_| {
+    // Weights the user loaded: "continue" trains them further, "new run" starts from scratch.
+    let loaded = StoredValue::new_local(None::<Rc<Vec<u8>>>);
+    let has_loaded = RwSignal::new(false);
+    let weights_message = RwSignal::new(None::<Result<String, String>>);
+    let start = move |from_loaded: bool| {
         let Some(d) = data.get_untracked() else { return };
         if let Some(old) = session.get_value() {
             old.borrow().control.set(Control::Stop);
         }
-        match Session::new(gpu_value.get_value(), &d, setup.get_untracked()) {
+        // A new owner: nothing the old loop does from here on reaches the page.
+        view_state.run.update(|n| *n += 1);
+        let weights = if from_loaded { loaded.get_value() } else { None };
+        if !from_loaded {
+            loaded.set_value(None);
+            has_loaded.set(false);
+        }
+        match Session::new(gpu_value.get_value(), &d, setup.get_untracked(), weights.as_deref().map(|w| w.as_slice())) {
             Ok(s) => {
                 let s = Rc::new(RefCell::new(s));
                 session.set_value(Some(s.clone()));
@@ -123,17 +128,6 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             Err(e) => view_state.status.set(Status::Failed(e)),
         }
     };
-    // The model to load weights into: the current run's, or a new (untrained) one for the knobs.
-    let weights_message = RwSignal::new(None::<Result<String, String>>);
-    let ensure_session = move || -> Result<Rc<RefCell<Session>>, String> {
-        if let Some(s) = session.get_value() {
-            return Ok(s);
-        }
-        let d = data.get_untracked().ok_or("the dataset is not loaded yet")?;
-        let s = Rc::new(RefCell::new(Session::new(gpu_value.get_value(), &d, setup.get_untracked())?));
-        session.set_value(Some(s.clone()));
-        Ok(s)
-    };
     let download = move |_| {
         let Some(s) = session.get_value() else { return };
         leptos::task::spawn_local(async move { weights_message.set(Some(crate::weights_io::download(s).await)) });
@@ -142,25 +136,40 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
         input.set_value("");
-        match ensure_session() {
-            Ok(s) => leptos::task::spawn_local(async move {
-                let result = crate::weights_io::upload(s, file).await;
-                if result.is_ok() {
+        let Some(d) = data.get_untracked() else {
+            weights_message.set(Some(Err("the dataset is not loaded yet".into())));
+            return;
+        };
+        leptos::task::spawn_local(async move {
+            // The file's own network (its metadata) sets the knobs; a file that does not load
+            // leaves the knobs, the model and any run as they were.
+            let result = crate::weights_io::upload(gpu_value.get_value(), &d, setup.get_untracked(), file).await;
+            match result {
+                Ok((s, bytes, message)) => {
+                    if let Some(old) = session.get_value() {
+                        old.borrow().control.set(Control::Stop);
+                    }
+                    view_state.run.update(|n| *n += 1);
+                    view_state.status.set(Status::Idle);
+                    setup.set(s.setup);
+                    session.set_value(Some(Rc::new(RefCell::new(s))));
+                    loaded.set_value(Some(Rc::new(bytes)));
+                    has_loaded.set(true);
                     run_count.update(|n| *n += 1);
+                    weights_message.set(Some(Ok(message)));
                 }
-                weights_message.set(Some(result));
-            }),
-            Err(e) => weights_message.set(Some(Err(e))),
-        }
+                Err(e) => weights_message.set(Some(Err(e))),
+            }
+        });
     };
     let has_session = move || { run_count.get(); session.with_value(|s| s.is_some()) };
+    let running = move || matches!(view_state.status.get(), Status::Running | Status::Paused);
 
     let control = move |c: Control| {
         if let Some(s) = session.get_value() {
             s.borrow().control.set(c);
         }
     };
-    let running = move || matches!(view_state.status.get(), Status::Running | Status::Paused);
 
     let adapter = gpu.info.clone();
     let limits = webgpu::key_limits(&gpu);
@@ -206,12 +215,12 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
                 let s = setup.get();
                 match s.net().and_then(|net| Summary::new(&net).map_err(|e| e.to_string())) {
                     Ok(summary) => {
-                        let warning = gpu_value.with_value(|gpu| fit_warning(gpu, &summary, s.batch));
-                        let memory = training_bytes(&summary, s.batch);
+                        let fit = gpu_value.with_value(|gpu| crate::setup::check(gpu, &s));
+                        let memory = fit.as_ref().map(|bytes| format!(" · {} of GPU memory to train at batch {}", cnnscope::fit::human(*bytes), s.batch)).unwrap_or_default();
                         view! {
-                            <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image · about {} MiB of GPU memory to train at batch {}",
-                                summary.title, cnnscope::net::summary::grouped(summary.params as u64), summary.flops as f64 / 1e6, memory >> 20, s.batch)}</p>
-                            {warning.map(|w| view! { <p class="error" data-testid="fit-warning">{w}</p> })}
+                            <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
+                                summary.title, cnnscope::net::summary::grouped(summary.params as u64), summary.flops as f64 / 1e6)}</p>
+                            {fit.err().map(|w| view! { <p class="error" data-testid="fit-warning">{w}</p> })}
                             <LayerTable summary=summary />
                         }.into_any()
                     }
@@ -223,9 +232,13 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
         <section class="card" data-testid="training">
             <h2>"4 · Training"</h2>
             <div class="controls">
-                <button data-testid="start" on:click=start disabled=move || data.get().is_none() || setup.get().net().is_err()>
-                    {move || if running() { "restart" } else { "start training" }}
+                <button data-testid="start" on:click=move |_| start(false)
+                    disabled=move || data.get().is_none() || gpu_value.with_value(|gpu| crate::setup::check(gpu, &setup.get()).is_err())>
+                    {move || if running() { "restart" } else if has_loaded.get() { "new run from scratch" } else { "start training" }}
                 </button>
+                {move || (has_loaded.get() && !running()).then(|| view! {
+                    <button data-testid="continue" on:click=move |_| start(true)>"continue training loaded weights"</button>
+                })}
                 <button data-testid="pause" disabled=move || !running() on:click=move |_| {
                     control(if view_state.status.get_untracked() == Status::Paused { Control::Run } else { Control::Pause })
                 }>{move || if view_state.status.get() == Status::Paused { "resume" } else { "pause" }}</button>
@@ -295,11 +308,21 @@ fn eta(secs: f64) -> String {
 /// The knobs: network, width, side, batch, optimiser, learning rate, epochs, seed.
 #[component]
 fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
-    let number = move |label: &'static str, get: fn(&Setup) -> String, set: fn(&mut Setup, &str)| {
+    // Each knob parses its text; what it cannot use is said beside it and the setup keeps its
+    // last good value (the whole setup is then checked by the engine above the layer table).
+    let knob = move |label: &'static str, get: fn(&Setup) -> String, set: fn(&mut Setup, &str) -> Result<(), String>| {
+        let error = RwSignal::new(None::<String>);
         view! {
             <label>{label}
-                <input type="text" inputmode="decimal" size="6" disabled=disabled prop:value=move || get(&setup.get())
-                    on:change=move |ev| { let v = event_target_value(&ev); setup.update(|s| set(s, v.trim())); } />
+                <input type="text" inputmode="decimal" size="6" data-knob=label disabled=disabled prop:value=move || get(&setup.get())
+                    on:change=move |ev| {
+                        let mut s = setup.get_untracked();
+                        match set(&mut s, &event_target_value(&ev)) {
+                            Ok(()) => { error.set(None); setup.set(s); }
+                            Err(e) => error.set(Some(e)),
+                        }
+                    } />
+                {move || error.get().map(|e| view! { <span class="knob-error" data-testid="knob-error">{e}</span> })}
             </label>
         }
     };
@@ -312,19 +335,22 @@ fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
                     {Arch::ALL.into_iter().map(|a| view! { <option value=a.id() selected=move || setup.get().arch == a>{a.to_string()}</option> }).collect_view()}
                 </select>
             </label>
-            // Bounded so every size stays far inside 32-bit arithmetic (usize in the browser).
-            {number("width ÷", |s| s.ratio.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.ratio = n.clamp(1, 1024) })}
-            {number("side", |s| s.side.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.side = n.clamp(1, 512) })}
-            {number("batch", |s| s.batch.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.batch = n.clamp(1, 4096) })}
+            // The engine's bounds keep every size far inside 32-bit arithmetic (usize in the browser).
+            {knob("width ÷", |s| s.ratio.to_string(), |s, v| { s.ratio = whole(v, 1..=MAX_RATIO)?; Ok(()) })}
+            {knob("side", |s| s.side.to_string(), |s, v| { s.side = whole(v, 1..=MAX_SIDE)?; Ok(()) })}
+            {knob("batch", |s| s.batch.to_string(), |s, v| { s.batch = whole(v, 1..=1_000_000)?; Ok(()) })}
             <label>"optimiser"
                 <select disabled=disabled on:change=move |ev| { let adam = event_target_value(&ev) == "adam"; setup.update(|s| s.adam = adam); }>
                     <option value="adam" selected=move || setup.get().adam>"Adam"</option>
                     <option value="sgd" selected=move || !setup.get().adam>"SGD"</option>
                 </select>
             </label>
-            {number("learning rate", |s| s.lr.to_string(), |s, v| if let Ok(x) = v.parse::<f32>() { if x > 0.0 { s.lr = x } })}
-            {number("epochs", |s| s.epochs.to_string(), |s, v| if let Ok(n) = v.parse::<usize>() { s.epochs = n.clamp(1, 1000) })}
-            {number("seed", |s| s.seed.to_string(), |s, v| if let Ok(n) = v.parse::<u64>() { s.seed = n })}
+            {knob("learning rate", |s| s.lr.to_string(), |s, v| { s.lr = learning_rate(v)?; Ok(()) })}
+            {knob("epochs", |s| s.epochs.to_string(), |s, v| { s.epochs = whole(v, 1..=10_000)?; Ok(()) })}
+            {knob("seed", |s| s.seed.to_string(), |s, v| {
+                s.seed = v.trim().parse().map_err(|_| format!("«{}» is not a whole number from 0 to {}", v.trim(), u64::MAX))?;
+                Ok(())
+            })}
         </div>
         <p class="hint">{move || {
             let s = setup.get();

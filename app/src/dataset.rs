@@ -6,10 +6,28 @@ use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
-/// `?limit=N`: use only the first N training and N test images (quick demonstrations, tests).
-pub fn limit() -> Option<usize> {
+/// `?limit=N`: use only the first N training and N test images (quick demonstrations, tests),
+/// whichever way the files arrive.
+pub fn limit() -> Result<Option<usize>, String> {
     let search = web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default();
-    search.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("limit=")).and_then(|n| n.parse().ok())
+    parse_limit(&search)
+}
+
+/// The `limit` parameter of a query string; a value that is not a whole number ≥ 1 is refused.
+pub fn parse_limit(search: &str) -> Result<Option<usize>, String> {
+    let Some(value) = search.trim_start_matches('?').split('&').find_map(|kv| kv.strip_prefix("limit=")) else { return Ok(None) };
+    match value.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(Some(n)),
+        _ => Err(format!("the address asks for ?limit={value}, which is not a whole number of images (1 or more): fix it or remove it")),
+    }
+}
+
+/// The data with `?limit=` applied.
+fn limited(data: FashionMnist) -> Result<FashionMnist, String> {
+    Ok(match limit()? {
+        Some(n) => FashionMnist { train: data.train.truncated(n), test: data.test.truncated(n) },
+        None => data,
+    })
 }
 
 /// Where the files are served: `data/fashion-mnist/` beside the page, or `?data=<dir>/`.
@@ -56,6 +74,7 @@ async fn fetch(url: &str, progress: &dyn Fn(f64, Option<f64>)) -> Result<Vec<u8>
 
 /// Fetches and parses the four files; `progress(fraction of all four)`.
 pub async fn load_from_server(progress: impl Fn(f64)) -> Result<FashionMnist, String> {
+    limit()?;
     let base = base_url();
     let mut files = Vec::new();
     for (i, name) in FILE_NAMES.iter().enumerate() {
@@ -63,7 +82,7 @@ pub async fn load_from_server(progress: impl Fn(f64)) -> Result<FashionMnist, St
         files.push(fetch(&format!("{base}{name}"), &report).await?);
     }
     progress(1.0);
-    FashionMnist::from_files([&files[0], &files[1], &files[2], &files[3]]).map_err(|e| e.to_string())
+    limited(FashionMnist::from_files([&files[0], &files[1], &files[2], &files[3]]).map_err(|e| e.to_string())?)
 }
 
 /// Parses the four files the user picked (matched by name).
@@ -80,5 +99,5 @@ pub async fn load_from_files(list: web_sys::FileList) -> Result<FashionMnist, St
         return Err(format!("pick all four files; missing {}", missing.join(", ")));
     }
     let [a, b, c, d] = found.map(Option::unwrap_or_default);
-    FashionMnist::from_files([&a, &b, &c, &d]).map_err(|e| e.to_string())
+    limited(FashionMnist::from_files([&a, &b, &c, &d]).map_err(|e| e.to_string())?)
 }

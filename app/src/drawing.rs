@@ -25,9 +25,48 @@ pub fn pixels(canvas: &HtmlCanvasElement) -> Option<Vec<u8>> {
     Some(data.chunks_exact(4).map(|p| p[0]).collect())
 }
 
-/// A drawing pad; `on_image` gets the pixels when the user asks to classify them.
+/// Pictures above this many pixels are refused before the browser decodes them (a 20000×20000
+/// PNG would take 1.6 GB as RGBA).
+const MAX_PICTURE_PIXELS: f64 = 64e6;
+
+/// The side of the canvas a picture is scaled into before its pixels are read: enough detail for
+/// 28×28, and a bounded copy whatever the picture's size.
+const READ_SIDE: f64 = 256.0;
+
+/// A decoded picture as Fashion-MNIST pixels: drawn scaled into at most READ_SIDE² pixels, then
+/// fitted, made grey and inverted if light by the engine (`cnnscope::data::picture`).
+fn picture_pixels(image: &web_sys::HtmlImageElement) -> Result<Vec<u8>, String> {
+    let (w, h) = (image.natural_width() as f64, image.natural_height() as f64);
+    if w * h > MAX_PICTURE_PIXELS {
+        return Err(format!("the picture is {w}×{h}, above {} megapixels: scale it down first", MAX_PICTURE_PIXELS / 1e6));
+    }
+    if w < 1.0 || h < 1.0 {
+        return Err(format!("the picture has no pixels ({w}×{h})"));
+    }
+    let scale = (READ_SIDE / w.max(h)).min(1.0);
+    let (dw, dh) = ((w * scale).round().max(1.0), (h * scale).round().max(1.0));
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let scratch: HtmlCanvasElement = document.create_element("canvas").map_err(|e| format!("{e:?}"))?.unchecked_into();
+    scratch.set_width(dw as u32);
+    scratch.set_height(dh as u32);
+    let ctx = context(&scratch).ok_or("no 2D canvas")?;
+    ctx.draw_image_with_html_image_element_and_dw_and_dh(image, 0.0, 0.0, dw, dh).map_err(|e| format!("{e:?}"))?;
+    let rgba = ctx.get_image_data(0.0, 0.0, dw, dh).map_err(|e| format!("{e:?}"))?.data().0;
+    cnnscope::data::picture::fashion_pixels(&rgba, dw as usize, dh as usize).map_err(|e| e.to_string())
+}
+
+/// Puts 28×28 grey pixels on the pad.
+fn show(canvas: &HtmlCanvasElement, pixels: &[u8]) {
+    let rgba: Vec<u8> = pixels.iter().flat_map(|&v| [v, v, v, 255]).collect();
+    if let (Some(ctx), Ok(image)) = (context(canvas), web_sys::ImageData::new_with_u8_clamped_array_and_sh(wasm_bindgen::Clamped(&rgba), SIDE, SIDE)) {
+        let _ = ctx.put_image_data(&image, 0.0, 0.0);
+    }
+}
+
+/// A drawing pad; `on_image` gets the pixels when the user asks to classify them (or picks a
+/// picture), `on_error` why a picked file could not be used.
 #[component]
-pub fn DrawingPad(on_image: Callback<Vec<u8>>) -> impl IntoView {
+pub fn DrawingPad(on_image: Callback<Vec<u8>>, on_error: Callback<String>) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     let drawing = RwSignal::new(false);
     Effect::new(move |_| {
@@ -58,40 +97,33 @@ pub fn DrawingPad(on_image: Callback<Vec<u8>>) -> impl IntoView {
     let pick = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let Some(file) = input.files().and_then(|f| f.get(0)) else { return };
+        input.set_value("");
         let Some(c) = canvas.get_untracked() else { return };
         let Ok(url) = web_sys::Url::create_object_url_with_blob(&file) else { return };
         let Ok(image) = web_sys::HtmlImageElement::new() else { return };
+        let name = file.name();
         let loaded = image.clone();
-        image.set_src(&url);
+        let revoke = url.clone();
         let onload = Closure::once_into_js(move || {
-            let Some(ctx) = context(&c) else { return };
-            clear(&c);
-            // Fit the picture into the square, keeping its aspect ratio.
-            let (w, h) = (loaded.natural_width() as f64, loaded.natural_height() as f64);
-            let scale = SIDE as f64 / w.max(h);
-            let (dw, dh) = (w * scale, h * scale);
-            let _ = ctx.draw_image_with_html_image_element_and_dw_and_dh(&loaded, (SIDE as f64 - dw) / 2.0, (SIDE as f64 - dh) / 2.0, dw, dh);
-            let _ = web_sys::Url::revoke_object_url(&url);
-            if let Some(image) = ctx.get_image_data(0.0, 0.0, SIDE as f64, SIDE as f64).ok() {
-                let mut data = image.data().0;
-                // Grey, and inverted when the background is light: Fashion-MNIST is light on dark.
-                let grey: Vec<u8> = data.chunks_exact(4).map(|p| ((p[0] as u32 * 299 + p[1] as u32 * 587 + p[2] as u32 * 114) / 1000) as u8).collect();
-                let border: Vec<u8> = (0..SIDE as usize).flat_map(|i| [grey[i], grey[(SIDE as usize - 1) * SIDE as usize + i]]).collect();
-                let light = border.iter().map(|&v| v as u32).sum::<u32>() / border.len() as u32 > 127;
-                for (px, g) in data.chunks_exact_mut(4).zip(grey) {
-                    let v = if light { 255 - g } else { g };
-                    px.copy_from_slice(&[v, v, v, 255]);
+            let _ = web_sys::Url::revoke_object_url(&revoke);
+            match picture_pixels(&loaded) {
+                Ok(p) => {
+                    show(&c, &p);
+                    on_image.run(p);
                 }
-                if let Ok(out) = web_sys::ImageData::new_with_u8_clamped_array_and_sh(wasm_bindgen::Clamped(&data), SIDE, SIDE) {
-                    let _ = ctx.put_image_data(&out, 0.0, 0.0);
-                }
+                Err(e) => on_error.run(format!("{name}: {e}")),
             }
-            if let Some(p) = pixels(&c) {
-                on_image.run(p);
-            }
+        });
+        let name = file.name();
+        let failed_url = url.clone();
+        let onerror = Closure::once_into_js(move || {
+            let _ = web_sys::Url::revoke_object_url(&failed_url);
+            on_error.run(format!("{name}: this browser cannot decode it as a picture; pick a PNG, JPEG, GIF or WebP image"));
         });
         // Set before the picture can finish loading: JavaScript runs no event until we return.
         image.set_onload(Some(onload.unchecked_ref()));
+        image.set_onerror(Some(onerror.unchecked_ref()));
+        image.set_src(&url);
     };
     view! {
         <div class="drawing">

@@ -33,7 +33,7 @@ pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStora
         let Ok(s) = session.try_borrow() else { return };
         let (gpu, model, test) = s.snapshot();
         drop(s);
-        let i = index.get_untracked().min(test.count - 1);
+        let i = index.get_untracked();
         busy.set(true);
         leptos::task::spawn_local(async move {
             let out = inspect(&gpu, &model, &test, i).await.map(|(layers, probs, label)| Inspection { layers: Rc::new(layers), probs, label: Some(label) });
@@ -64,14 +64,25 @@ pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStora
     view! {
         <div class="controls">
             <label>"test image #"
-                <input type="number" min="0" max="9999" prop:value=move || index.get().to_string()
-                    on:change=move |ev| { index.set(event_target_value(&ev).parse().unwrap_or(0)); run(); } />
+                <input type="text" inputmode="numeric" size="6" prop:value=move || index.get().to_string()
+                    data-testid="image-index"
+                    on:change=move |ev| {
+                        let text = event_target_value(&ev);
+                        match text.trim().parse() {
+                            Ok(i) => { index.set(i); run(); }
+                            Err(_) => result.set(Some(Err(format!("«{}» is not an image number: give a whole number from 0", text.trim())))),
+                        }
+                    } />
             </label>
-            <button on:click=move |_| { index.set((js_sys::Math::random() * 10000.0) as usize); run(); }>"random image"</button>
+            <button on:click=move |_| {
+                let count = session.with_value(|s| s.as_ref().and_then(|s| s.try_borrow().ok().map(|s| s.test.count))).unwrap_or(1);
+                index.set((js_sys::Math::random() * count as f64) as usize);
+                run();
+            }>"random image"</button>
             <button data-testid="refresh-maps" on:click=move |_| run()>"refresh"</button>
             <span class="hint">{move || if busy.get() { "running the image through the network…" } else { "" }}</span>
         </div>
-        <crate::drawing::DrawingPad on_image=classify_own />
+        <crate::drawing::DrawingPad on_image=classify_own on_error=Callback::new(move |e: String| result.set(Some(Err(e)))) />
         {move || match result.get() {
             None => view! { <p class="hint">"Start training (or load weights) to look inside the network."</p> }.into_any(),
             Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),

@@ -17,9 +17,30 @@ pub mod weights_io;
 
 /// Mounts the app on the page's body.
 pub fn start() {
-    // Panics reach the browser console with their message instead of "unreachable".
+    // A panic is a defect in cnnscope: say so on the page (never a blank or frozen page), with
+    // the message to report, and in the console.
     std::panic::set_hook(Box::new(|info| {
-        web_sys::console::error_1(&format!("cnnscope panicked: {info}").into());
+        let message = format!("cnnscope panicked: {info}");
+        web_sys::console::error_1(&message.clone().into());
+        crash_notice(&message);
     }));
     leptos::mount::mount_to_body(app::App);
+}
+
+/// Puts a notice at the top of the page: what happened, that the page must be reloaded, and how
+/// to report it. Plain DOM calls: after a panic the reactive system cannot be trusted.
+fn crash_notice(message: &str) {
+    let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    let Ok(notice) = document.create_element("section") else { return };
+    notice.set_class_name("card error crash");
+    let _ = notice.set_attribute("data-testid", "crash");
+    let _ = notice.set_attribute("role", "alert");
+    let text = format!(
+        "cnnscope stopped because of a bug: {message}. Reload the page to go on. Please report it with this message, \
+         your browser and your GPU (the adapter card) in the project's issue tracker."
+    );
+    notice.set_text_content(Some(&text));
+    if let Some(body) = document.body() {
+        let _ = body.prepend_with_node_1(&notice);
+    }
 }

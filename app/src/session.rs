@@ -52,6 +52,9 @@ pub struct View {
     pub epoch_lines: RwSignal<Vec<String>>,
     /// Bumped after each epoch so the feature maps refresh.
     pub epoch_done: RwSignal<u32>,
+    /// The run that owns this view. Starting, loading weights or stopping bumps it; a loop whose
+    /// number is no longer current writes nothing more (it stops at its next check).
+    pub run: RwSignal<u64>,
 }
 
 impl View {
@@ -64,6 +67,7 @@ impl View {
             test_acc: RwSignal::new(Vec::new()),
             epoch_lines: RwSignal::new(Vec::new()),
             epoch_done: RwSignal::new(0),
+            run: RwSignal::new(0),
         }
     }
 
@@ -104,9 +108,13 @@ pub struct Session {
 const REPORT_EVERY: usize = 5;
 
 impl Session {
-    pub fn new(gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup) -> Result<Session, String> {
+    /// A run of `setup` from fresh weights, or from `weights` (a safetensors file) when given.
+    pub fn new(gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup, weights: Option<&[u8]>) -> Result<Session, String> {
         let (net, seed) = (setup.net()?, setup.seed);
         let model = Model::new(&gpu, net, Init::Default, seed).map_err(|e| e.to_string())?;
+        if let Some(bytes) = weights {
+            model.load_weights(&gpu, bytes).map_err(|e| e.to_string())?;
+        }
         let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
         let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed };
@@ -122,15 +130,21 @@ impl Session {
 }
 
 /// Runs `session` until its epochs are done or the user stops it.
+/// Runs `session` until its epochs are done or the user stops it, as the view's current run.
 pub async fn run(session: Rc<RefCell<Session>>, view: View) {
+    let id = view.run.get_untracked();
     view.reset();
     view.status.set(Status::Running);
-    if let Err(e) = train_loop(&session, view).await {
+    if let Err(e) = train_loop(&session, view, id).await
+        && view.run.get_untracked() == id
+    {
         view.status.set(Status::Failed(e));
     }
 }
 
-async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), String> {
+async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Result<(), String> {
+    // After every await: has another run taken the view? Then leave without a word.
+    let current = move || view.run.get_untracked() == id;
     let (gpu, control, epochs, batch) = {
         let s = session.borrow();
         (s.gpu.clone(), s.control.clone(), s.setup.epochs, s.setup.batch)
@@ -145,6 +159,9 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
     let mut images = 0.0;
     session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
     loop {
+        if !current() {
+            return Ok(());
+        }
         match control.get() {
             Control::Stop => {
                 view.status.set(Status::Idle);
@@ -153,6 +170,9 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
             Control::Pause => {
                 view.status.set(Status::Paused);
                 gloo_timers::future::TimeoutFuture::new(100).await;
+                if !current() {
+                    return Ok(());
+                }
                 last = now();
                 continue;
             }
@@ -164,7 +184,11 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
             (t.epoch, t.batch_in_epoch, t.steps)
         };
         if done || batch_in_epoch % REPORT_EVERY == 0 {
-            let stats = session.borrow().trainer.stats(&gpu).await.map_err(|e| e.to_string())?;
+            let stats = session.borrow().trainer.stats(&gpu).await;
+            if !current() {
+                return Ok(());
+            }
+            let stats = stats.map_err(|e| e.to_string())?;
             let t = now();
             active_secs += t - last;
             images += stats.examples - seen_loss.2;
@@ -191,6 +215,9 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View) -> Result<(), St
             if done {
                 let test = evaluator.run(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
                 let dead = evaluator.dead_start(&gpu, &model, &test_set, &stats).await.map_err(|e| e.to_string())?;
+                if !current() {
+                    return Ok(());
+                }
                 view.test_acc.update(|v| v.push((epoch as f64, test.accuracy())));
                 view.epoch_lines.update(|v| {
                     v.push(format!(
@@ -238,6 +265,9 @@ pub struct LayerOutput {
 /// class probabilities.
 pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) -> Result<(Vec<LayerOutput>, Vec<f32>, usize), String> {
     let e = |e: cnnscope::EngineError| e.to_string();
+    if index >= test.count {
+        return Err(format!("there is no test image #{index}: the test set has {} images, #0 to #{}", test.count, test.count.saturating_sub(1)));
+    }
     let mut graph = Graph::new(gpu, &model.net, 1, false).map_err(e)?;
     let order = Tensor::from_u32(gpu, &[1], &[index as u32], "inspected image").map_err(e)?;
     let label = Tensor::zeros(gpu, &[1], DType::U32, "inspected label").map_err(e)?;
@@ -258,7 +288,7 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
     let mut seen = Vec::new();
     for (name, tensor) in graph.outputs() {
         // A fused ReLU shares its layer's output; dropout is the identity when evaluating.
-        let kind = summary.rows.iter().find(|r| r.name == name).map(|r| r.kind).unwrap_or("");
+        let kind = summary.rows.iter().find(|r| r.name == name).map(|r| r.kind).ok_or_else(|| format!("layer {name} is not in the layer table"))?;
         if matches!(kind, "ReLU" | "Dropout" | "Flatten") || seen.contains(&tensor.buffer().clone()) {
             continue;
         }

@@ -2,9 +2,10 @@
 //! are each net's quick recipe (`cnnscope::train::Recipe::quick`) and seed 0.
 
 use cnnscope::Gpu;
-use cnnscope::net::{Arch, Net, NetConfig, Summary};
+use cnnscope::fit::Run;
+use cnnscope::net::{Arch, Net, NetConfig};
 use cnnscope::ops::{Adam, Sgd};
-use cnnscope::train::{Optimizer, Recipe};
+use cnnscope::train::{Optimizer, Recipe, TrainConfig};
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Setup {
@@ -53,26 +54,28 @@ impl Setup {
     }
 }
 
-/// Why this configuration will not fit the adapter, with what to lower; None when it fits.
-pub fn fit_warning(gpu: &Gpu, summary: &Summary, batch: usize) -> Option<String> {
-    let limit = gpu.max_binding_bytes();
-    // u64 throughout: wasm32's usize overflows at 4 GiB, well within what a user can type.
-    let largest = summary.rows.iter().map(|r| r.output.elements()).max().unwrap_or(0).max(summary.input.elements()) as u64;
-    let bytes = largest.saturating_mul(batch as u64).saturating_mul(4);
-    if bytes > limit {
-        let max_batch = (limit / (largest * 4)).max(1);
-        return Some(format!(
-            "the largest activation needs {} MiB at batch {batch}, but this GPU binds at most {} MiB: lower the batch to {max_batch} or less, or the side or width",
-            bytes >> 20,
-            limit >> 20
-        ));
-    }
-    None
+/// Why this setup cannot train on `gpu` (the engine's own checks: the description, the
+/// optimiser's knobs, the fit against the adapter), or the memory it will take.
+pub fn check(gpu: &Gpu, setup: &Setup) -> Result<u64, String> {
+    let net = setup.net()?;
+    let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed };
+    config.check().map_err(|e| e.to_string())?;
+    let run = Run::Training { batch: setup.batch, moments: config.optimizer.moments() };
+    gpu.check_fits(&net, run).map(|plan| plan.total()).map_err(|e| e.to_string())
 }
 
-/// GPU memory a training run needs: activations and their gradients for a batch, parameters with
-/// their gradients and two optimiser moments.
-pub fn training_bytes(summary: &Summary, batch: usize) -> u64 {
-    let activations: u64 = summary.rows.iter().filter(|r| r.depth > 0 || r.kind != "Sequential").map(|r| r.output.elements() as u64).sum();
-    (2 * 4 * activations).saturating_mul(batch as u64).saturating_add(16 * summary.params as u64)
+/// A knob's text as a whole number in `range`, or what is wrong with it.
+pub fn whole(text: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {
+    let (lo, hi) = (*range.start(), *range.end());
+    match text.trim().parse::<usize>() {
+        Ok(n) if range.contains(&n) => Ok(n),
+        _ => Err(format!("«{}» is not a whole number from {lo} to {hi}", text.trim())),
+    }
+}
+
+/// The learning-rate knob's text as a rate the optimisers take, or what is wrong with it.
+pub fn learning_rate(text: &str) -> Result<f32, String> {
+    let lr = text.trim().parse::<f32>().map_err(|_| format!("«{}» is not a number", text.trim()))?;
+    Optimizer::Adam(Adam { lr, ..Adam::default() }).check().map_err(|e| e.to_string())?;
+    Ok(lr)
 }

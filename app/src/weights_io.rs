@@ -7,7 +7,12 @@ use js_sys::{Array, Uint8Array};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+use cnnscope::Gpu;
+use cnnscope::data::FashionMnist;
+use cnnscope::model::weights::SavedNet;
+
 use crate::session::Session;
+use crate::setup::Setup;
 
 /// Saves the session's parameters and hands them to the browser as a download.
 pub async fn download(session: Rc<RefCell<Session>>) -> Result<String, String> {
@@ -29,12 +34,17 @@ pub async fn download(session: Rc<RefCell<Session>>) -> Result<String, String> {
     Ok(format!("downloaded {name} ({} KiB)", bytes.len() / 1024))
 }
 
-/// Loads a picked file into the session's model; a file that does not fit is refused with the
-/// reason and the model keeps its parameters.
-pub async fn upload(session: Rc<RefCell<Session>>, file: web_sys::File) -> Result<String, String> {
-    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{}: {e:?}", file.name()))?;
+/// A new session of the file's network (its metadata sets the net, width and side; the other
+/// knobs stay) holding the picked file's weights, with the file's bytes (for "continue") and a
+/// message. A file that does not load is refused with the reason, and nothing changes.
+pub async fn upload(gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup, file: web_sys::File) -> Result<(Session, Vec<u8>, String), String> {
+    let name = file.name();
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| format!("{name}: {e:?}"))?;
     let bytes = Uint8Array::new(&buffer).to_vec();
-    let (gpu, model, _) = session.borrow().snapshot();
-    model.load_weights(&gpu, &bytes).map_err(|e| format!("{}: {e}", file.name()))?;
-    Ok(format!("loaded {} into {}", file.name(), cnnscope::net::Summary::new(&model.net).map(|s| s.title).unwrap_or_default()))
+    let saved = SavedNet::read(&bytes).map_err(|e| e.in_file(&name).to_string())?;
+    let config = saved.config(setup.config());
+    let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
+    let session = Session::new(gpu, data, setup, Some(&bytes)).map_err(|e| format!("{name}: {e}"))?;
+    let title = cnnscope::net::Summary::new(&session.trainer.model.net).map(|s| s.title).unwrap_or_default();
+    Ok((session, bytes, format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over")))
 }

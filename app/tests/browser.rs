@@ -5,7 +5,7 @@
 use cnnscope::Gpu;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Summary};
-use cnnscope_app::{dataset, session, setup::{Setup, fit_warning}};
+use cnnscope_app::{dataset, session, setup::{self, Setup}};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -21,14 +21,62 @@ fn every_default_setup_is_a_valid_network() {
     assert_eq!(impossible.net().unwrap_err(), "NiN: needs an input side of at least 67, got 20");
 }
 
+const README: &str = include_str!("../../README.md");
+
+/// The input gives `message` and README's bad-input table has the row (as tests/bad_input.rs).
+fn check(input: &str, message: &str) {
+    let row = format!("| {input} | {message} |");
+    assert!(README.contains(&row), "README.md's bad-input table lacks the row\n{row}");
+}
+
 #[wasm_bindgen_test]
 async fn a_batch_too_big_for_the_adapter_is_explained() {
     let gpu = Gpu::new().await.unwrap();
-    let setup = Setup::for_net(Arch::AlexNet);
-    let summary = Summary::new(&Setup { ratio: 1, side: 224, ..setup }.net().unwrap()).unwrap();
-    assert_eq!(fit_warning(&gpu, &summary, 8), None);
-    let warning = fit_warning(&gpu, &summary, 1_000_000).unwrap();
+    let setup = Setup { ratio: 1, side: 224, ..Setup::for_net(Arch::AlexNet) };
+    assert!(setup::check(&gpu, &Setup { batch: 8, ..setup }).is_ok());
+    let warning = setup::check(&gpu, &Setup { batch: 1_000_000, ..setup }).unwrap_err();
+    assert!(warning.starts_with("the input images at batch 1000000 needs 191.4 GiB, but this GPU binds at most"), "{warning}");
     assert!(warning.contains("lower the batch to"), "{warning}");
+}
+
+#[wasm_bindgen_test]
+fn knobs_say_what_they_cannot_use() {
+    let cases = [
+        ("width ÷ `abc`", setup::whole("abc", 1..=cnnscope::net::MAX_RATIO)),
+        ("side `5000`", setup::whole("5000", 1..=cnnscope::net::MAX_SIDE)),
+        ("batch `-3`", setup::whole("-3", 1..=1_000_000)),
+        ("epochs `0`", setup::whole("0", 1..=10_000)),
+    ];
+    let expected = [
+        "«abc» is not a whole number from 1 to 4096",
+        "«5000» is not a whole number from 1 to 1024",
+        "«-3» is not a whole number from 1 to 1000000",
+        "«0» is not a whole number from 1 to 10000",
+    ];
+    for ((input, got), message) in cases.into_iter().zip(expected) {
+        assert_eq!(got.unwrap_err(), message);
+        check(input, message);
+    }
+    for (text, message) in [
+        ("0", "learning rate: 0 is not a finite positive number; d2l trains these nets with 0.001 (Adam) or 0.01–0.1 (SGD)"),
+        ("NaN", "learning rate: NaN is not a finite positive number; d2l trains these nets with 0.001 (Adam) or 0.01–0.1 (SGD)"),
+        ("abc", "«abc» is not a number"),
+    ] {
+        assert_eq!(setup::learning_rate(text).unwrap_err(), message);
+        check(&format!("learning rate `{text}`"), message);
+    }
+    assert_eq!(setup::learning_rate(" 0.01 ").unwrap(), 0.01);
+}
+
+#[wasm_bindgen_test]
+fn url_parameters_are_checked() {
+    assert_eq!(dataset::parse_limit("?limit=320&x=1"), Ok(Some(320)));
+    assert_eq!(dataset::parse_limit(""), Ok(None));
+    for value in ["abc", "0", "-1"] {
+        let message = dataset::parse_limit(&format!("?limit={value}")).unwrap_err();
+        assert_eq!(message, format!("the address asks for ?limit={value}, which is not a whole number of images (1 or more): fix it or remove it"));
+        check(&format!("`?limit={value}`"), &message);
+    }
 }
 
 #[wasm_bindgen_test]
@@ -58,4 +106,14 @@ async fn a_drawing_goes_through_every_layer() {
     assert_eq!(layers[0].shape, [1, 67, 67]);
     assert!(layers[0].values.iter().any(|&v| v > 0.5), "the drawing reaches the input");
     assert!((probs.iter().sum::<f32>() - 1.0).abs() < 1e-4);
+
+    // An image number past the test set is refused, not replaced by image 0.
+    let split = cnnscope::data::Split {
+        images: cnnscope::data::Images { count: 1, rows: 28, cols: 28, pixels: vec![0; 784] },
+        labels: vec![0],
+    };
+    let one = split.upload(&gpu).unwrap();
+    let err = session::inspect(&gpu, &model, &one, 5).await.err().unwrap();
+    assert_eq!(err, "there is no test image #5: the test set has 1 images, #0 to #0");
+    check("test image `5` of 1", &err);
 }

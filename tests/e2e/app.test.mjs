@@ -4,7 +4,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const [url, cli, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -152,7 +152,62 @@ assert.equal(alexnet[0], "AlexNet");
 assert.match(alexnet[4], /^[\d.]+$/, `images/s of the run: ${alexnet}`);
 assert.equal(alexnet[5], lines[1].match(/test acc ([\d.]+)/)[1], "the comparison shows the run's test accuracy");
 await quick.screenshot({ path: `${shots}/two-epochs.png`, fullPage: true });
+const quickLosses = async () => (await quick.getByTestId("loss-values").textContent()).trim().split(" ").map(Number);
+const scratchLosses = await quickLosses();
+
+step("4c start while running: the new run alone writes the page");
+await quick.getByTestId("start").click();
+await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 3, null, { timeout: 300_000 });
+await quick.getByTestId("start").click(); // "restart" while the first run trains
+await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
+await quick.waitForTimeout(2000); // time for a stray write of the old run to land
+assert.equal((await quick.getByTestId("epoch-lines").innerText()).split("\n").length, 2, "two epoch lines, the new run's");
+assert.equal((await quickLosses()).length, 4, "10 steps an epoch, a loss every 5: only the new run's four");
+assert.equal(await quick.getByTestId("status").innerText(), "finished");
+
+step("4d upload, then continue training the loaded weights");
+const [saved] = await Promise.all([quick.waitForEvent("download"), quick.getByTestId("download-weights").click()]);
+const savedPath = `${shots}/quick.safetensors`;
+await saved.saveAs(savedPath);
+await quickField("epochs").fill("1");
+await quickField("epochs").dispatchEvent("change");
+await quick.getByTestId("upload-weights").setInputFiles(savedPath);
+await quick.getByTestId("continue").waitFor({ timeout: 60_000 });
+assert.equal(await quick.getByTestId("start").innerText(), "new run from scratch");
+await quick.getByTestId("continue").click();
+await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
+const continued = await quickLosses();
+assert.ok(continued[0] < scratchLosses[0] - 0.02, `the loaded weights train on (first loss ${continued[0]}), not from scratch (${scratchLosses[0]})`);
+
+step("4e bad input: knobs say what they cannot use; a diverging run stops with the step, loss and rate");
+await quickField("batch").fill("abc");
+await quickField("batch").dispatchEvent("change");
+assert.equal(await quick.getByTestId("knob-error").innerText(), "«abc» is not a whole number from 1 to 1000000");
+await quickField("batch").fill("32");
+await quickField("batch").dispatchEvent("change");
+assert.equal(await quick.getByTestId("knob-error").count(), 0);
+await quickField("learning rate").fill("1e9");
+await quickField("learning rate").dispatchEvent("change");
+await quick.getByTestId("start").click();
+await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText.startsWith("failed"), null, { timeout: 300_000 });
+assert.match(await quick.getByTestId("status").innerText(), /^failed: training diverged at step \d+: the loss is [^ ]+ \(learning rate 1000000000\); .*Lower the learning rate \(try 100000000\)/);
+const notPicture = `${shots}/not-a-picture.png`;
+writeFileSync(notPicture, "this is text, not a PNG");
+await quick.locator(".drawing input[type=file]").setInputFiles(notPicture);
+const pictureError = quick.getByText("not-a-picture.png: this browser cannot decode it as a picture");
+await pictureError.waitFor({ timeout: 60_000 });
+const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+const row = `| a file that is not a picture (app) | ${(await pictureError.innerText()).replace("not-a-picture.png", "NAME")} |`;
+assert.ok(readme.includes(row), `README.md's bad-input table lacks the row\n${row}`);
+await quick.screenshot({ path: `${shots}/bad-input.png`, fullPage: true });
 await quick.close();
+
+step("2c a bad URL parameter is explained");
+const badLimit = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+await badLimit.goto(`${url}?limit=abc`);
+await badLimit.getByTestId("data-error").waitFor({ timeout: 120_000 });
+assert.match(await badLimit.getByTestId("data-error").innerText(), /\?limit=abc, which is not a whole number of images \(1 or more\): fix it or remove it/);
+await badLimit.close();
 
 step("2b a corrupt data file is reported with its name, and a file picker is offered");
 const corrupt = await browser.newPage({ viewport: { width: 1200, height: 700 } });
