@@ -38,9 +38,10 @@ fn net_config(args: &NetArgs, recipe: &Recipe) -> NetConfig {
 }
 
 /// Training knobs only the CLI has, checked before anything is loaded.
-fn check_counts(epochs: usize, limit: Option<usize>) -> Result<()> {
-    if epochs == 0 {
-        return Err(EngineError::setting("--epochs", "0 epochs trains nothing: give 1 or more"));
+fn check_counts(epochs: usize, limit: Option<usize>, save: bool) -> Result<()> {
+    // `--epochs 0 --save FILE` saves the initial weights (both trainers can then start from them).
+    if epochs == 0 && !save {
+        return Err(EngineError::setting("--epochs", "0 epochs trains nothing: give 1 or more (with --save, 0 saves the initial weights)"));
     }
     if limit == Some(0) {
         return Err(EngineError::setting("--limit", "0 images leaves nothing to train on: give 1 or more, or leave it out for all 60,000"));
@@ -103,7 +104,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
     let init = args.init.unwrap_or(recipe.init);
     let config = TrainConfig { batch, optimizer: optimizer(args, &recipe), seed: args.seed };
     config.check()?;
-    check_counts(epochs, args.limit)?;
+    check_counts(epochs, args.limit, args.save.is_some())?;
 
     let gpu = open_gpu().await?;
     gpu.check_fits(&net, Run::Training { batch, moments: config.optimizer.moments() })?;
