@@ -57,7 +57,7 @@ fn flags() {
         ("`train --net nin --lr abc`", "invalid value 'abc' for '--lr <LR>': invalid float literal"),
         ("`train --net nin --opt sgd --momentum 1.5`", "momentum: 1.5 must be at least 0 and below 1 (0.9 is usual)"),
         ("`train --net nin --weight-decay=-1`", "weight decay: -1 must be a finite number ≥ 0 (0 turns it off; 5e-4 is usual)"),
-        ("`train --net nin --epochs 0`", "--epochs: 0 epochs trains nothing: give 1 or more"),
+        ("`train --net nin --epochs 0`", "--epochs: 0 epochs trains nothing: give 1 or more (with --save, 0 saves the initial weights)"),
         ("`train --net nin --limit 0`", "--limit: 0 images leaves nothing to train on: give 1 or more, or leave it out for all 60,000"),
         ("`summary --net nin --ratio 1 --side 100000`", "NiN: the input side must be 1 to 1024 (Fashion-MNIST's images are 28×28; the papers use 224), got 100000"),
         ("`summary --net nin --side 0`", "NiN: the input side must be 1 to 1024 (Fashion-MNIST's images are 28×28; the papers use 224), got 0"),

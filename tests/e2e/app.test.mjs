@@ -109,7 +109,7 @@ const broken = `${shots}/broken.safetensors`;
 writeFileSync(broken, "this is not a weights file");
 await page.getByTestId("upload-weights").setInputFiles(broken);
 await page.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.includes("not a valid safetensors file"), null, { timeout: 60_000 });
-assert.match(await page.getByTestId("weights-message").innerText(), /broken\.safetensors: weights file: not a valid safetensors file .*the current model is unchanged/);
+assert.match(await page.getByTestId("weights-message").innerText(), /^weights file: broken\.safetensors: not a valid safetensors file .*the current model is unchanged$/);
 assert.equal(await prediction(), trained, "a refused file changes nothing");
 
 step("6 results: confusion matrix over all 10,000 test images, per-class accuracy, mistakes");
