@@ -157,6 +157,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
     let mut active_secs = 0.0;
     let mut last = now();
     let mut images = 0.0;
+    let mut steps_at_read = session.borrow().trainer.steps;
     session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
     loop {
         if !current() {
@@ -190,6 +191,10 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
             }
             let stats = stats.map_err(|e| e.to_string())?;
             let t = now();
+            // Keep each submission under the watchdogs' limit (SwiftShader steps take seconds).
+            let per_step = (t - last) / (steps - steps_at_read).max(1) as f64;
+            session.borrow_mut().trainer.fit_submits(per_step, cnnscope::train::SUBMIT_BUDGET_SECS);
+            steps_at_read = steps;
             active_secs += t - last;
             images += stats.examples - seen_loss.2;
             last = t;
@@ -220,14 +225,8 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
                 }
                 view.test_acc.update(|v| v.push((epoch as f64, test.accuracy())));
                 view.epoch_lines.update(|v| {
-                    v.push(format!(
-                        "epoch {epoch}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {:.1} sec, {:.1} images/s",
-                        stats.loss(),
-                        stats.accuracy(),
-                        test.accuracy(),
-                        now() - epoch_start,
-                        stats.examples / (now() - epoch_start).max(1e-9)
-                    ));
+                    let secs = now() - epoch_start;
+                    v.push(cnnscope::train::epoch_line(epoch, &stats, &test, secs, secs));
                     if let Some(why) = &dead {
                         v.push(format!("note: {why}; another seed or a smaller width ratio avoids it."));
                     }
