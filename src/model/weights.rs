@@ -35,9 +35,7 @@ pub fn net_metadata(c: NetConfig) -> HashMap<String, String> {
 /// buffers are not parameters and are passed over), refusing missing or extra keys, other dtypes
 /// and other shapes, with the reason.
 pub fn from_safetensors(specs: &[ParamSpec], bytes: &[u8]) -> Result<Vec<Vec<f32>>> {
-    let checkpoint = SafeTensors::read_metadata(bytes)
-        .is_ok_and(|(_, m)| m.metadata().as_ref().is_some_and(|m| m.contains_key(crate::train::checkpoint::METADATA_KEY)));
-    read(specs, bytes, checkpoint)
+    read(specs, bytes, crate::train::checkpoint::is_checkpoint(bytes))
 }
 
 /// Reads exactly the tensors `specs` names: no other key may be present.

@@ -83,6 +83,12 @@ struct Meta {
     notes: String,
 }
 
+/// Whether `bytes` are a checkpoint (a weights file with training state), without reading the
+/// tensors.
+pub fn is_checkpoint(bytes: &[u8]) -> bool {
+    safetensors::SafeTensors::read_metadata(bytes).is_ok_and(|(_, m)| m.metadata().as_ref().is_some_and(|m| m.contains_key(METADATA_KEY)))
+}
+
 fn error(detail: impl Into<String>) -> EngineError {
     EngineError::Weights(detail.into())
 }
