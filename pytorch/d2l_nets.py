@@ -151,3 +151,9 @@ def init_weights(model, scheme, generator=None):
             if isinstance(m, (nn.Conv2d, nn.Linear)):
                 nn.init.xavier_uniform_(m.weight, generator=generator)
                 nn.init.zeros_(m.bias)
+
+
+def parameters(tensors):
+    """A cnnscope weights file's tensors; from a checkpoint, without its optimiser buffers
+    (`optimizer.first.*`, `optimizer.second.*`)."""
+    return {k: v for k, v in tensors.items() if not k.startswith("optimizer.")}

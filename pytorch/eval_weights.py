@@ -19,7 +19,7 @@ def main(path):
     net, ratio, side = meta["net"], int(meta["ratio"]), int(meta["side"])
     second_hidden = meta.get("second_hidden", "true") != "false"
     model = d2l_nets.build(net, ratio, side, second_hidden)
-    model.load_state_dict(load_file(path), strict=True)
+    model.load_state_dict(d2l_nets.parameters(load_file(path)), strict=True)
     model.eval()
     x, y = fashion_mnist.load("test")
     correct, loss = 0, 0.0

@@ -40,7 +40,7 @@ def main():
     model = d2l_nets.build(a.net, a.ratio, side, not a.one_hidden)
     d2l_nets.init_weights(model, a.init)
     if a.weights:
-        model.load_state_dict(load_file(a.weights), strict=True)
+        model.load_state_dict(d2l_nets.parameters(load_file(a.weights)), strict=True)
     if a.opt == "adam":
         opt = torch.optim.Adam(model.parameters(), lr=a.lr, weight_decay=a.weight_decay)
     else:

@@ -86,21 +86,41 @@ impl<'g> Recorder<'g> {
 
     /// Encodes everything recorded into one compute pass and submits it.
     pub fn submit(self) {
+        self.submit_in(1);
+    }
+
+    /// Dispatches recorded so far.
+    pub fn len(&self) -> usize {
+        self.dispatches.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.dispatches.is_empty()
+    }
+
+    /// Encodes everything recorded and submits it as `pieces` submissions of consecutive dispatches
+    /// (at most one per dispatch). The queue runs them in order, so the result is the same as one
+    /// submission's; each piece is just shorter, which keeps it under the limit GPU watchdogs put
+    /// on one submission (Windows' TDR ~2 s, Chrome's ~10 s, Metal's).
+    pub fn submit_in(self, pieces: usize) {
         if self.dispatches.is_empty() {
             return;
         }
         // The parameter buffer lives until the GPU is done with it (wgpu keeps it alive).
         let (_params, bind_groups) = self.bind_groups();
-        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-        {
-            let mut pass = encoder.begin_compute_pass(&Default::default());
-            for (d, group) in self.dispatches.iter().zip(&bind_groups) {
-                pass.set_pipeline(&d.pipeline.pipeline);
-                pass.set_bind_group(0, group, &[]);
-                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+        let per_piece = self.dispatches.len().div_ceil(pieces.clamp(1, self.dispatches.len()));
+        for (dispatches, groups) in self.dispatches.chunks(per_piece).zip(bind_groups.chunks(per_piece)) {
+            let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+            {
+                let mut pass = encoder.begin_compute_pass(&Default::default());
+                for (d, group) in dispatches.iter().zip(groups) {
+                    pass.set_pipeline(&d.pipeline.pipeline);
+                    pass.set_bind_group(0, group, &[]);
+                    pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+                }
             }
+            self.gpu.queue.submit([encoder.finish()]);
         }
-        self.gpu.queue.submit([encoder.finish()]);
     }
 
     /// Runs each dispatch on its own and waits for it: (kernel, workgroups, seconds) per dispatch,

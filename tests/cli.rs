@@ -53,3 +53,57 @@ fn train_save_and_eval() {
     assert!(err.contains("it does not fit this network (missing conv.0.bias"), "{err}");
     std::fs::remove_file(&weights).unwrap();
 }
+
+/// A weights file's tensors by name, as bytes (the header's metadata order is a HashMap's).
+fn tensors(file: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    let st = safetensors::SafeTensors::deserialize(file).unwrap();
+    st.tensors().into_iter().map(|(name, t)| (name, t.data().to_vec())).collect()
+}
+
+/// A run of two epochs equals one epoch, a checkpoint, and a second epoch resumed from it: the
+/// saved weights bit for bit and the second epoch's line. A diverging run leaves the last
+/// checkpoint, which resumes with another rate.
+#[test]
+fn checkpoint_and_resume() {
+    let dir = std::env::temp_dir().join(format!("cnnscope-resume-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let base = ["train", "--net", "alexnet", "--ratio", "16", "--side", "67", "--batch", "32", "--limit", "256"];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        cnnscope(&args)
+    };
+    let epoch_2 = |out: &str| out.lines().find(|l| l.starts_with("epoch 2,")).map(|l| l.split(", time").next().unwrap().to_string());
+
+    // Zero epochs with --save saves the initial weights.
+    let (ok, _, err) = run(&["--epochs", "0", "--save", &path("initial.safetensors")]);
+    assert!(ok && std::fs::metadata(path("initial.safetensors")).is_ok(), "{err}");
+    let (ok, whole, err) = run(&["--epochs", "2", "--save", &path("whole.safetensors")]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run(&["--epochs", "1", "--checkpoint", &path("run.ckpt")]);
+    assert!(ok, "{err}");
+    let ckpt = path("run.ckpt");
+    let resume = ["train", "--net", "alexnet", "--limit", "256", "--resume", &ckpt, "--epochs", "2"];
+    let (ok, resumed, err) = cnnscope(&[&resume[..], &["--save", &path("resumed.safetensors")]].concat());
+    assert!(ok, "{err}");
+    assert!(err.contains("resuming at step 8 (epoch 2, batch 0) from"), "{err}");
+    assert_eq!(epoch_2(&resumed), epoch_2(&whole), "{resumed}\n{whole}");
+    assert!(!resumed.contains("epoch 1,"), "the resumed run starts at epoch 2: {resumed}");
+    let (resumed, whole) = (std::fs::read(path("resumed.safetensors")).unwrap(), std::fs::read(path("whole.safetensors")).unwrap());
+    assert!(tensors(&resumed) == tensors(&whole), "the resumed run's weights differ from the whole run's");
+
+    // Diverging in epoch 2 keeps epoch 1's checkpoint and says how to go on.
+    let (ok, _, err) = cnnscope(&[&resume[..], &["--lr", "1e9", "--checkpoint", &ckpt]].concat());
+    assert!(!ok);
+    assert!(err.contains("error: training diverged at step 16: the loss is "), "{err}");
+    assert!(err.contains(&format!("note: {ckpt} holds the run as it was at its last checkpoint; continue it with `--resume {ckpt} --lr 100000000`")), "{err}");
+    let (ok, out, err) = cnnscope(&[&resume[..], &["--lr", "1e-3"]].concat());
+    assert!(ok, "{err}");
+    assert!(err.contains("resuming at step 8"), "{err}");
+    assert!(out.starts_with("epoch 2, loss "), "{out}");
+
+    // Flags that would change the run are refused with a resume.
+    let (ok, _, err) = cnnscope(&[&resume[..], &["--batch", "64"]].concat());
+    assert!(!ok && err.contains("cannot be used with"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

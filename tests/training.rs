@@ -124,3 +124,87 @@ fn an_output_that_ignores_the_input_is_detected() {
     assert!(why.is_some_and(|w| w.contains("every image gets the same output")));
     assert_eq!(pollster::block_on(evaluator.dead_start(gpu, &model, &test_set, &learning)).unwrap(), None);
 }
+
+/// A trainer of AlexNet ÷16 at 67 (it has dropout, so the masks must follow the step count too)
+/// on 256 images, batch 32 (8 steps an epoch), with SGD with momentum or Adam.
+fn small_trainer(adam: bool) -> Trainer {
+    let gpu = gpu();
+    let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
+    let model = Model::new(gpu, net, Init::Default, 3).unwrap();
+    let optimizer = if adam {
+        Optimizer::Adam(Adam { lr: 2e-3, ..Adam::default() })
+    } else {
+        cnnscope::train::sgd(0.05, 0.9, 1e-4)
+    };
+    let config = TrainConfig { batch: 32, optimizer, seed: 11 };
+    Trainer::new(gpu, model, data().train.truncated(256).upload(gpu).unwrap(), config).unwrap()
+}
+
+/// Steps `trainer` `n` times; the running loss sum (f32 bits) after each.
+fn steps(trainer: &mut Trainer, n: usize) -> Vec<u32> {
+    (0..n)
+        .map(|_| {
+            trainer.step(gpu()).unwrap();
+            (pollster::block_on(trainer.stats(gpu())).unwrap().loss_sum as f32).to_bits()
+        })
+        .collect()
+}
+
+fn weights(trainer: &Trainer) -> Vec<Vec<u32>> {
+    let values = pollster::block_on(trainer.model.params.read(gpu())).unwrap();
+    values.iter().map(|v| v.iter().map(|x| x.to_bits()).collect()).collect()
+}
+
+/// 2N steps in one go equal N steps, a checkpoint written to bytes and read back, and N more in
+/// a new trainer: the losses after every step and the final weights, bit for bit. N = 5 stops
+/// mid-epoch (the order must be redrawn) and the 10 steps cross an epoch boundary; N = 8 stops at
+/// the boundary (the next order is drawn after resuming).
+#[test]
+fn a_resumed_run_continues_exactly() {
+    for (adam, n) in [(true, 5), (false, 5), (true, 8)] {
+        let mut whole = small_trainer(adam);
+        let initial = weights(&whole);
+        whole.reset_stats(gpu()).unwrap();
+        let all = steps(&mut whole, 2 * n);
+        assert!(weights(&whole) != initial, "the run learns: the comparison means something");
+
+        let mut first = small_trainer(adam);
+        first.reset_stats(gpu()).unwrap();
+        let mut losses = steps(&mut first, n);
+        let bytes = pollster::block_on(first.checkpoint(gpu(), 3, "{}".into())).unwrap().to_bytes().unwrap();
+        drop(first);
+        let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
+        assert_eq!((checkpoint.epochs, checkpoint.notes.as_str(), checkpoint.state.steps), (3, "{}", n as u64));
+        let mut resumed = Trainer::resume(gpu(), &checkpoint, data().train.truncated(256).upload(gpu()).unwrap()).unwrap();
+        losses.extend(steps(&mut resumed, n));
+        assert_eq!(losses, all, "adam {adam}, n {n}: the losses after every step");
+        assert_eq!(weights(&resumed), weights(&whole), "adam {adam}, n {n}: the final weights");
+        assert_eq!((resumed.steps, resumed.epoch, resumed.batch_in_epoch), (whole.steps, whole.epoch, whole.batch_in_epoch));
+    }
+    // A checkpoint is also a weights file: the optimiser's buffers are not parameters.
+    let trainer = small_trainer(true);
+    let bytes = pollster::block_on(trainer.checkpoint(gpu(), 1, String::new())).unwrap().to_bytes().unwrap();
+    trainer.model.load_weights(gpu(), &bytes).unwrap();
+    // A weights file is not a checkpoint, and a checkpoint resumes only on its own data.
+    let plain = pollster::block_on(trainer.model.save_weights(gpu())).unwrap();
+    let err = cnnscope::train::Checkpoint::from_bytes(&plain).unwrap_err().to_string();
+    assert!(err.contains("not a checkpoint"), "{err}");
+    let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
+    let err = Trainer::resume(gpu(), &checkpoint, data().train.truncated(320).upload(gpu()).unwrap()).err().unwrap().to_string();
+    assert_eq!(err, "resume: the run was training on 256 images, this data has 320: resume with the same --limit (or none)");
+}
+
+/// A step split into many submissions (one per dispatch: the tiniest budget) gives the same
+/// weights as the whole step in one.
+#[test]
+fn a_split_step_equals_the_whole_one() {
+    let mut whole = small_trainer(true);
+    let mut split = small_trainer(true);
+    assert_eq!(split.fit_submits(10.0, 1e-9), 4096, "a tiny budget: as many pieces as allowed");
+    assert_eq!(split.fit_submits(0.3, 0.5), 2, "a margin of 2 for uneven dispatches");
+    split.split_submits(usize::MAX);
+    whole.reset_stats(gpu()).unwrap();
+    split.reset_stats(gpu()).unwrap();
+    assert_eq!(steps(&mut split, 3), steps(&mut whole, 3));
+    assert_eq!(weights(&split), weights(&whole));
+}

@@ -14,6 +14,7 @@ use crate::grey_image::GreyImage;
 use crate::layer_table::LayerTable;
 use crate::results::Results;
 use crate::session::{self, Control, Session, Status};
+use crate::weights_io::Loaded;
 use crate::setup::{Setup, learning_rate, whole};
 use crate::webgpu::{self, GpuState};
 
@@ -112,6 +113,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
         }
         // A new owner: nothing the old loop does from here on reaches the page.
         view_state.run.update(|n| *n += 1);
+        weights_message.set(None);
         let weights = if from_loaded { loaded.get_value() } else { None };
         if !from_loaded {
             loaded.set_value(None);
@@ -128,6 +130,26 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             Err(e) => view_state.status.set(Status::Failed(e)),
         }
     };
+    // `s` becomes the page's session: any run stops and nothing it does reaches the page again.
+    let take_over = move |s: Session| {
+        if let Some(old) = session.get_value() {
+            old.borrow().control.set(Control::Stop);
+        }
+        view_state.run.update(|n| *n += 1);
+        setup.set(s.setup);
+        session.set_value(Some(Rc::new(RefCell::new(s))));
+        loaded.set_value(None);
+        has_loaded.set(false);
+        run_count.update(|n| *n += 1);
+    };
+    // A resumed run: its loop starts paused, showing its curves; "resume" continues it.
+    let run_paused = move |s: Session| {
+        take_over(s);
+        run_setup.set(Some(setup.get_untracked()));
+        if let Some(s) = session.get_value() {
+            leptos::task::spawn_local(session::run(s, view_state));
+        }
+    };
     let download = move |_| {
         let Some(s) = session.get_value() else { return };
         leptos::task::spawn_local(async move { weights_message.set(Some(crate::weights_io::download(s).await)) });
@@ -141,26 +163,43 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             return;
         };
         leptos::task::spawn_local(async move {
-            // The file's own network (its metadata) sets the knobs; a file that does not load
-            // leaves the knobs, the model and any run as they were.
-            let result = crate::weights_io::upload(gpu_value.get_value(), &d, setup.get_untracked(), file).await;
-            match result {
-                Ok((s, bytes, message)) => {
-                    if let Some(old) = session.get_value() {
-                        old.borrow().control.set(Control::Stop);
-                    }
-                    view_state.run.update(|n| *n += 1);
+            // A checkpoint opens its run; weights make a new model whose network (the file's
+            // metadata) sets the knobs. A file that does not load leaves the knobs, the model
+            // and any run as they were.
+            match crate::weights_io::upload(gpu_value.get_value(), &d, setup.get_untracked(), file).await {
+                Ok((Loaded::Weights(s, bytes), message)) => {
+                    take_over(s);
                     view_state.status.set(Status::Idle);
-                    setup.set(s.setup);
-                    session.set_value(Some(Rc::new(RefCell::new(s))));
                     loaded.set_value(Some(Rc::new(bytes)));
                     has_loaded.set(true);
-                    run_count.update(|n| *n += 1);
+                    weights_message.set(Some(Ok(message)));
+                }
+                Ok((Loaded::Run(s), message)) => {
+                    run_paused(s);
                     weights_message.set(Some(Ok(message)));
                 }
                 Err(e) => weights_message.set(Some(Err(e))),
             }
         });
+    };
+    // A kept run, opened from the list.
+    let open_kept = Callback::new(move |bytes: Vec<u8>| {
+        let Some(d) = data.get_untracked() else {
+            weights_message.set(Some(Err("the dataset is not loaded yet".into())));
+            return;
+        };
+        match Session::from_checkpoint(gpu_value.get_value(), &d, &bytes) {
+            Ok(s) => {
+                let message = format!("opened the run {}, paused at step {}: “resume” continues it", s.name, s.trainer.steps);
+                run_paused(s);
+                weights_message.set(Some(Ok(message)));
+            }
+            Err(e) => weights_message.set(Some(Err(e))),
+        }
+    });
+    let download_checkpoint = move |_| {
+        let Some(s) = session.get_value() else { return };
+        leptos::task::spawn_local(async move { weights_message.set(Some(crate::weights_io::download_checkpoint(s, view_state).await)) });
     };
     let has_session = move || { run_count.get(); session.with_value(|s| s.is_some()) };
     let running = move || matches!(view_state.status.get(), Status::Running | Status::Paused);
@@ -267,8 +306,9 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             </div>
             <div class="controls weights">
                 <button data-testid="download-weights" disabled=move || !has_session() on:click=download>"download weights (.safetensors)"</button>
-                <label class="file">"load weights"
-                    <input data-testid="upload-weights" type="file" accept=".safetensors"
+                <button data-testid="download-checkpoint" disabled=move || !has_session() on:click=download_checkpoint>"download checkpoint"</button>
+                <label class="file">"load weights or a checkpoint"
+                    <input data-testid="upload-weights" type="file" accept=".safetensors,.ckpt"
                         disabled=move || view_state.status.get() == Status::Running on:change=upload />
                 </label>
                 {move || weights_message.get().map(|m| match m {
@@ -276,8 +316,17 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
                     Err(e) => view! { <span class="error" data-testid="weights-message">{e}</span> }.into_any(),
                 })}
             </div>
+            {move || view_state.saved.get().map(|m| match m {
+                Ok(text) => view! { <p class="hint" data-testid="saved">{text}</p> }.into_any(),
+                Err(e) => view! { <p class="error" data-testid="saved">{e}</p> }.into_any(),
+            })}
             <pre class="epochs" data-testid="epoch-lines">{move || view_state.epoch_lines.get().join("\n")}</pre>
             <div hidden data-testid="loss-values">{move || view_state.loss.get().iter().map(|(_, l)| format!("{l:.5}")).collect::<Vec<_>>().join(" ")}</div>
+        </section>
+
+        <section class="card" data-testid="kept">
+            <h2>"Runs kept in this browser"</h2>
+            <crate::saved_runs::SavedRuns stored=view_state.stored on_open=open_kept />
         </section>
 
         <section class="card" data-testid="inside">

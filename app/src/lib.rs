@@ -10,6 +10,8 @@ pub mod feature_maps;
 pub mod grey_image;
 pub mod layer_table;
 pub mod results;
+pub mod runs;
+pub mod saved_runs;
 pub mod session;
 pub mod setup;
 pub mod webgpu;

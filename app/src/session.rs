@@ -6,9 +6,11 @@ use std::rc::Rc;
 
 use cnnscope::data::{FashionMnist, GpuSplit};
 use cnnscope::model::{Graph, Init, Model};
-use cnnscope::train::{Evaluator, TrainConfig, Trainer};
+use cnnscope::train::{Checkpoint, Evaluator, TrainConfig, Trainer};
 use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
 use leptos::prelude::*;
+use futures_channel::oneshot;
+use serde::{Deserialize, Serialize};
 
 use crate::charts::Series;
 use crate::setup::Setup;
@@ -55,6 +57,25 @@ pub struct View {
     /// The run that owns this view. Starting, loading weights or stopping bumps it; a loop whose
     /// number is no longer current writes nothing more (it stops at its next check).
     pub run: RwSignal<u64>,
+    /// The last save of the run in the browser: when, or why it failed.
+    pub saved: RwSignal<Option<Result<String, String>>>,
+    /// Bumped after every save, so the list of kept runs refreshes.
+    pub stored: RwSignal<u32>,
+    /// The running sums at the loop's last readback (notes for a checkpoint).
+    pub seen: RwSignal<(f64, f64, f64)>,
+}
+
+/// What the page keeps of a run besides the engine's checkpoint: its name, curves and epoch lines,
+/// and the running sums at the last readback (so the first interval after resuming has the same
+/// loss as without the stop). Stored as the checkpoint's notes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Notes {
+    pub name: String,
+    pub loss: Vec<(f64, f64)>,
+    pub train_acc: Vec<(f64, f64)>,
+    pub test_acc: Vec<(f64, f64)>,
+    pub epoch_lines: Vec<String>,
+    pub seen: (f64, f64, f64),
 }
 
 impl View {
@@ -68,7 +89,32 @@ impl View {
             epoch_lines: RwSignal::new(Vec::new()),
             epoch_done: RwSignal::new(0),
             run: RwSignal::new(0),
+            saved: RwSignal::new(None),
+            stored: RwSignal::new(0),
+            seen: RwSignal::new((0.0, 0.0, 0.0)),
         }
+    }
+
+    /// The curves and lines as notes for a checkpoint.
+    fn notes(&self, name: &str, seen: (f64, f64, f64)) -> Notes {
+        Notes {
+            name: name.to_string(),
+            loss: self.loss.get_untracked(),
+            train_acc: self.train_acc.get_untracked(),
+            test_acc: self.test_acc.get_untracked(),
+            epoch_lines: self.epoch_lines.get_untracked(),
+            seen,
+        }
+    }
+
+    /// Shows a resumed run's curves and lines.
+    fn restore(&self, notes: &Notes) {
+        self.loss.set(notes.loss.clone());
+        self.train_acc.set(notes.train_acc.clone());
+        self.test_acc.set(notes.test_acc.clone());
+        self.epoch_lines.set(notes.epoch_lines.clone());
+        self.seen.set(notes.seen);
+        self.progress.set(Progress::default());
     }
 
     fn reset(&self) {
@@ -77,6 +123,8 @@ impl View {
         self.test_acc.set(Vec::new());
         self.epoch_lines.set(Vec::new());
         self.progress.set(Progress::default());
+        self.saved.set(None);
+        self.seen.set((0.0, 0.0, 0.0));
     }
 
     pub fn loss_series(&self) -> Signal<Vec<Series>> {
@@ -102,6 +150,14 @@ pub struct Session {
     pub test: GpuSplit,
     pub control: Rc<Cell<Control>>,
     pub setup: Setup,
+    /// The name the run is kept under in the browser (`runs`).
+    pub name: String,
+    /// A resumed run's curves, shown when its loop starts.
+    restored: Option<Notes>,
+    /// While a loop runs the session, it alone touches the trainer: others ask it for a
+    /// checkpoint here and it answers between steps.
+    looping: Rc<Cell<bool>>,
+    requests: Rc<RefCell<Vec<oneshot::Sender<Result<Vec<u8>, String>>>>>,
 }
 
 /// Steps between readbacks of the running loss: each readback waits for the GPU.
@@ -119,7 +175,54 @@ impl Session {
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
         let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed };
         let trainer = Trainer::new(&gpu, model, train, config).map_err(|e| e.to_string())?;
-        Ok(Session { gpu, trainer, test, control: Rc::new(Cell::new(Control::Run)), setup })
+        let name = crate::runs::new_name(setup.arch.id());
+        Ok(Session { gpu, trainer, test, control: Rc::new(Cell::new(Control::Run)), setup, name, restored: None, looping: Default::default(), requests: Default::default() })
+    }
+
+    /// The run a checkpoint holds (one the page kept, downloaded, or the CLI wrote), paused where
+    /// it stopped, with its curves. It must be on the data it was trained on (`?limit=` included).
+    pub fn from_checkpoint(gpu: Rc<Gpu>, data: &FashionMnist, bytes: &[u8]) -> Result<Session, String> {
+        let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
+        // The CLI writes no notes: a run from it starts with empty curves.
+        let notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
+        let (net, config) = (checkpoint.net, checkpoint.config);
+        let setup = Setup {
+            arch: net.arch,
+            ratio: net.ratio,
+            side: net.side,
+            second_hidden: net.second_hidden,
+            batch: config.batch,
+            adam: matches!(config.optimizer, cnnscope::train::Optimizer::Adam(_)),
+            lr: config.optimizer.lr(),
+            epochs: checkpoint.epochs,
+            seed: config.seed,
+        };
+        let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
+        let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
+        let trainer = Trainer::resume(&gpu, &checkpoint, train).map_err(|e| e.to_string())?;
+        let name = if notes.name.is_empty() { crate::runs::new_name(net.arch.id()) } else { notes.name.clone() };
+        Ok(Session { gpu, trainer, test, control: Rc::new(Cell::new(Control::Pause)), setup, name, restored: Some(notes), looping: Default::default(), requests: Default::default() })
+    }
+
+    /// The whole run as a checkpoint file, with the page's curves: from the run's loop between two
+    /// steps while it runs, else directly.
+    pub async fn checkpoint(session: &Rc<RefCell<Session>>, view: View) -> Result<Vec<u8>, String> {
+        let looping = session.borrow().looping.get();
+        if looping {
+            let (sender, receiver) = oneshot::channel();
+            session.borrow().requests.borrow_mut().push(sender);
+            return receiver.await.map_err(|_| "the run ended before its checkpoint was taken".to_string())?;
+        }
+        let name = session.borrow().name.clone();
+        let notes = view.notes(&name, view.seen.get_untracked());
+        let s = session.borrow();
+        s.checkpoint_bytes(&notes).await
+    }
+
+    async fn checkpoint_bytes(&self, notes: &Notes) -> Result<Vec<u8>, String> {
+        let text = serde_json::to_string(notes).map_err(|e| e.to_string())?;
+        let checkpoint = self.trainer.checkpoint(&self.gpu, self.setup.epochs, text).await.map_err(|e| e.to_string())?;
+        checkpoint.to_bytes().map_err(|e| e.to_string())
     }
 
     /// What the feature-map view needs, cloned (the GPU memory is shared) so no borrow of the
@@ -133,16 +236,41 @@ impl Session {
 /// Runs `session` until its epochs are done or the user stops it, as the view's current run.
 pub async fn run(session: Rc<RefCell<Session>>, view: View) {
     let id = view.run.get_untracked();
-    view.reset();
-    view.status.set(Status::Running);
-    if let Err(e) = train_loop(&session, view, id).await
+    let restored = session.borrow_mut().restored.take();
+    match &restored {
+        Some(notes) => view.restore(notes),
+        None => view.reset(),
+    }
+    view.status.set(if session.borrow().control.get() == Control::Pause { Status::Paused } else { Status::Running });
+    let seen = restored.as_ref().map_or((0.0, 0.0, 0.0), |n| n.seen);
+    let looping = session.borrow().looping.clone();
+    looping.set(true);
+    let result = train_loop(&session, view, id, seen).await;
+    looping.set(false);
+    // Whoever still waits for a checkpoint gets one from the stopped run (or the reason).
+    let waiting: Vec<_> = session.borrow().requests.borrow_mut().drain(..).collect();
+    for sender in waiting {
+        let _ = sender.send(Session::checkpoint(&session, view).await);
+    }
+    if let Err(e) = result
         && view.run.get_untracked() == id
     {
         view.status.set(Status::Failed(e));
     }
 }
 
-async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Result<(), String> {
+/// Answers the checkpoints asked for since the last step.
+async fn serve_requests(session: &Rc<RefCell<Session>>, view: View, name: &str, seen: (f64, f64, f64)) {
+    let waiting: Vec<_> = session.borrow().requests.borrow_mut().drain(..).collect();
+    for sender in waiting {
+        let notes = view.notes(name, seen);
+        let bytes = session.borrow().checkpoint_bytes(&notes).await;
+        let _ = sender.send(bytes);
+    }
+}
+
+/// `seen`: the running sums at the last readback (a run resumed mid-epoch brings its own).
+async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (f64, f64, f64)) -> Result<(), String> {
     // After every await: has another run taken the view? Then leave without a word.
     let current = move || view.run.get_untracked() == id;
     let (gpu, control, epochs, batch) = {
@@ -152,16 +280,25 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
     let batches = session.borrow().trainer.batches_per_epoch();
     let (_, model, test_set) = session.borrow().snapshot();
     let mut evaluator = Evaluator::new(&gpu, &model, &test_set, batch.max(100)).map_err(|e| e.to_string())?;
-    let mut seen_loss = (0.0, 0.0, 0.0);
+    let name = session.borrow().name.clone();
+    let mut seen_loss = if session.borrow().trainer.batch_in_epoch > 0 { seen } else { (0.0, 0.0, 0.0) };
     let mut epoch_start = now();
     let mut active_secs = 0.0;
     let mut last = now();
     let mut images = 0.0;
-    session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
+    let mut steps_at_read = session.borrow().trainer.steps;
+    // A run resumed mid-epoch keeps the epoch's running sums.
+    if session.borrow().trainer.batch_in_epoch == 0 {
+        session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
+    }
+    let mut saved_at = now();
+    // Saved once on entering a pause (a resumed run starts paused and saved already).
+    let mut pause_saved = session.borrow().control.get() == Control::Pause;
     loop {
         if !current() {
             return Ok(());
         }
+        serve_requests(session, view, &name, seen_loss).await;
         match control.get() {
             Control::Stop => {
                 view.status.set(Status::Idle);
@@ -169,6 +306,11 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
             }
             Control::Pause => {
                 view.status.set(Status::Paused);
+                if !pause_saved {
+                    pause_saved = true;
+                    autosave(session, view, &name, seen_loss).await;
+                    saved_at = now();
+                }
                 gloo_timers::future::TimeoutFuture::new(100).await;
                 if !current() {
                     return Ok(());
@@ -176,7 +318,10 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
                 last = now();
                 continue;
             }
-            Control::Run => view.status.set(Status::Running),
+            Control::Run => {
+                pause_saved = false;
+                view.status.set(Status::Running)
+            }
         }
         let done = session.borrow_mut().trainer.step(&gpu).map_err(|e| e.to_string())?;
         let (epoch, batch_in_epoch, steps) = {
@@ -190,6 +335,10 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
             }
             let stats = stats.map_err(|e| e.to_string())?;
             let t = now();
+            // Keep each submission under the watchdogs' limit (SwiftShader steps take seconds).
+            let per_step = (t - last) / (steps - steps_at_read).max(1) as f64;
+            session.borrow_mut().trainer.fit_submits(per_step, cnnscope::train::SUBMIT_BUDGET_SECS);
+            steps_at_read = steps;
             active_secs += t - last;
             images += stats.examples - seen_loss.2;
             last = t;
@@ -201,6 +350,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
                 view.train_acc.update(|v| v.push((x / batches as f64, (stats.correct - seen_loss.1) / n)));
             }
             seen_loss = (stats.loss_sum, stats.correct, stats.examples);
+            view.seen.set(seen_loss);
             let rate = images / active_secs.max(1e-9);
             let remaining = (epochs * batches) as f64 - steps as f64;
             view.progress.set(Progress {
@@ -220,14 +370,8 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
                 }
                 view.test_acc.update(|v| v.push((epoch as f64, test.accuracy())));
                 view.epoch_lines.update(|v| {
-                    v.push(format!(
-                        "epoch {epoch}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {:.1} sec, {:.1} images/s",
-                        stats.loss(),
-                        stats.accuracy(),
-                        test.accuracy(),
-                        now() - epoch_start,
-                        stats.examples / (now() - epoch_start).max(1e-9)
-                    ));
+                    let secs = now() - epoch_start;
+                    v.push(cnnscope::train::epoch_line(epoch, &stats, &test, secs, secs));
                     if let Some(why) = &dead {
                         v.push(format!("note: {why}; another seed or a smaller width ratio avoids it."));
                     }
@@ -235,17 +379,47 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Resu
                 view.epoch_done.update(|n| *n += 1);
                 session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
                 seen_loss = (0.0, 0.0, 0.0);
+                view.seen.set(seen_loss);
+                autosave(session, view, &name, seen_loss).await;
+                if !current() {
+                    return Ok(());
+                }
+                saved_at = now();
                 epoch_start = now();
                 last = now();
                 if epoch >= epochs {
                     view.status.set(Status::Finished);
                     return Ok(());
                 }
+            } else if now() - saved_at >= AUTOSAVE_EVERY_SECS {
+                autosave(session, view, &name, seen_loss).await;
+                if !current() {
+                    return Ok(());
+                }
+                saved_at = now();
+                last = now();
             }
         }
         // Let the browser paint and handle input between steps.
         gloo_timers::future::TimeoutFuture::new(0).await;
     }
+}
+
+/// Seconds of training between saves in the browser (a run is also saved after every epoch and
+/// on every pause).
+const AUTOSAVE_EVERY_SECS: f64 = 120.0;
+
+/// Keeps the run in the browser (`runs`); says when, or why not. Training goes on either way.
+async fn autosave(session: &Rc<RefCell<Session>>, view: View, name: &str, seen: (f64, f64, f64)) {
+    let notes = view.notes(name, seen);
+    let bytes = session.borrow().checkpoint_bytes(&notes).await;
+    let steps = session.borrow().trainer.steps;
+    let result = match bytes {
+        Ok(bytes) => crate::runs::save(name, &bytes).await.map(|()| format!("kept in this browser at step {steps}")),
+        Err(e) => Err(format!("saving the run failed: {e}")),
+    };
+    view.saved.set(Some(result));
+    view.stored.update(|n| *n += 1);
 }
 
 /// Seconds since the page loaded.

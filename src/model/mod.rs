@@ -31,17 +31,7 @@ impl Model {
     /// The parameters as a safetensors file with PyTorch's `state_dict` keys.
     pub async fn save_weights(&self, gpu: &Gpu) -> Result<Vec<u8>> {
         let values = self.params.read(gpu).await?;
-        let c = self.net.config;
-        let metadata = [
-            ("net", c.arch.id().to_string()),
-            ("ratio", c.ratio.to_string()),
-            ("side", c.side.to_string()),
-            ("second_hidden", c.second_hidden.to_string()),
-        ]
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
-        weights::to_safetensors(&self.params.specs, &values, Some(metadata))
+        weights::to_safetensors(&self.params.specs, &values, Some(weights::net_metadata(self.net.config)))
     }
 
     /// Replaces the parameters with a safetensors file's; a file that does not fit this network is

@@ -23,15 +23,33 @@ pub fn to_safetensors(specs: &[ParamSpec], values: &[Vec<f32>], metadata: Option
     safetensors::serialize(views, metadata).map_err(|e| EngineError::Weights(e.to_string()))
 }
 
-/// Reads the tensors `specs` names from a safetensors file, refusing missing or extra keys, other
-/// dtypes and other shapes, with the reason.
+/// The metadata that names a file's network (`SavedNet` reads it back).
+pub fn net_metadata(c: NetConfig) -> HashMap<String, String> {
+    [("net", c.arch.id().to_string()), ("ratio", c.ratio.to_string()), ("side", c.side.to_string()), ("second_hidden", c.second_hidden.to_string())]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
+/// Reads the parameters `specs` names from a weights file (or a checkpoint, whose optimiser
+/// buffers are not parameters and are passed over), refusing missing or extra keys, other dtypes
+/// and other shapes, with the reason.
 pub fn from_safetensors(specs: &[ParamSpec], bytes: &[u8]) -> Result<Vec<Vec<f32>>> {
+    read(specs, bytes, crate::train::checkpoint::is_checkpoint(bytes))
+}
+
+/// Reads exactly the tensors `specs` names: no other key may be present.
+pub fn from_safetensors_exact(specs: &[ParamSpec], bytes: &[u8]) -> Result<Vec<Vec<f32>>> {
+    read(specs, bytes, false)
+}
+
+fn read(specs: &[ParamSpec], bytes: &[u8], skip_optimizer: bool) -> Result<Vec<Vec<f32>>> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| EngineError::Weights(format!("not a valid safetensors file ({e})")))?;
     if let Some(key) = duplicate_key(bytes) {
         return Err(EngineError::Weights(format!("its header names {key} twice: which one is meant is unclear")));
     }
     let expected: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
-    let present: BTreeSet<&str> = file.names().into_iter().collect();
+    let present: BTreeSet<&str> = file.names().into_iter().filter(|n| !(skip_optimizer && n.starts_with("optimizer."))).collect();
     let missing: Vec<&str> = expected.difference(&present).copied().collect();
     let extra: Vec<&str> = present.difference(&expected).copied().collect();
     if !missing.is_empty() || !extra.is_empty() {

@@ -2,15 +2,32 @@
 //! backward, update) in one command buffer; loss and accuracy accumulate on the GPU and are read
 //! once per reporting interval.
 
+pub mod checkpoint;
 mod evaluate;
 mod optimizer;
 mod recipe;
 mod trainer;
 
+pub use checkpoint::{Checkpoint, RunState};
 pub use evaluate::Evaluator;
 pub use optimizer::Optimizer;
 pub use recipe::{Recipe, sgd};
 pub use trainer::{Trainer, TrainConfig};
+
+/// The longest a submission should run: GPU watchdogs reset a device whose submission takes
+/// about 2 s (Windows), 10 s (Chrome); a quarter of the shortest leaves room for a slow frame.
+pub const SUBMIT_BUDGET_SECS: f64 = 0.5;
+
+/// d2l's per-epoch line, as the CLI prints it and the app lists it.
+pub fn epoch_line(epoch: usize, train: &Stats, test: &Stats, secs: f64, train_secs: f64) -> String {
+    format!(
+        "epoch {epoch}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {secs:.1} sec, {:.1} images/s",
+        train.loss(),
+        train.accuracy(),
+        test.accuracy(),
+        train.examples / train_secs.max(1e-9)
+    )
+}
 
 /// Loss and accuracy over some examples, as read from the GPU's running sums.
 #[derive(Clone, Copy, Debug, Default, PartialEq)]

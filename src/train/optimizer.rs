@@ -53,6 +53,14 @@ impl Optimizer {
         Ok(())
     }
 
+    /// The same optimiser with another learning rate.
+    pub fn with_lr(self, lr: f32) -> Optimizer {
+        match self {
+            Optimizer::Sgd(o) => Optimizer::Sgd(Sgd { lr, ..o }),
+            Optimizer::Adam(o) => Optimizer::Adam(Adam { lr, ..o }),
+        }
+    }
+
     /// Buffers the optimiser keeps per parameter (SGD's momentum; Adam's two moments).
     pub fn moments(&self) -> usize {
         match self {
@@ -87,6 +95,26 @@ impl OptimizerState {
             Optimizer::Sgd(_) => Vec::new(),
         };
         Ok(OptimizerState { optimizer, first, second, steps: 0 })
+    }
+
+    /// The buffers and the update count, for a checkpoint.
+    pub(crate) fn state(&self) -> (&[Tensor], &[Tensor], u32) {
+        (&self.first, &self.second, self.steps)
+    }
+
+    /// Restores saved buffers (one per parameter, Adam's second moments only for Adam) and the
+    /// update count.
+    pub(crate) fn restore(&mut self, gpu: &Gpu, first: &[Vec<f32>], second: &[Vec<f32>], steps: u32) -> Result<()> {
+        let saved = |what: &str, tensors: &[Tensor], values: &[Vec<f32>]| -> Result<()> {
+            if tensors.len() != values.len() {
+                return Err(EngineError::Weights(format!("{} {what} buffers saved for {} parameters", values.len(), tensors.len())));
+            }
+            tensors.iter().zip(values).try_for_each(|(t, v)| t.write_f32(gpu, v))
+        };
+        saved("optimiser", &self.first, first)?;
+        saved("second-moment", &self.second, second)?;
+        self.steps = steps;
+        Ok(())
     }
 
     /// Records one update of every parameter from its gradient.

@@ -8,7 +8,9 @@ use crate::data::GpuSplit;
 use crate::error::{EngineError, Result};
 use crate::fit::Run;
 use crate::gpu::Gpu;
-use crate::model::{Graph, Model};
+use crate::model::{Graph, Model, Parameters};
+use crate::net::Net;
+use crate::train::checkpoint::{Checkpoint, RunState};
 use crate::ops;
 use crate::recorder::Recorder;
 use crate::tensor::{DType, Tensor};
@@ -46,6 +48,10 @@ pub struct Trainer {
     data: GpuSplit,
     order: Tensor,
     rng: ChaCha8Rng,
+    /// Where `rng` stood when the current epoch's order was drawn.
+    order_position: u128,
+    /// Submissions each step is split into ([`Trainer::fit_submits`]).
+    submits: usize,
     /// Completed epochs.
     pub epoch: usize,
     /// Batches done in the current epoch.
@@ -72,6 +78,8 @@ impl Trainer {
             stats: Tensor::zeros(gpu, &[3], DType::F32, "training statistics")?,
             order: Tensor::zeros(gpu, &[data.count], DType::U32, "epoch order")?,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
+            order_position: 0,
+            submits: 1,
             model,
             config,
             graph,
@@ -94,8 +102,32 @@ impl Trainer {
     pub fn step(&mut self, gpu: &Gpu) -> Result<bool> {
         let mut rec = Recorder::new(gpu);
         let done = self.record_step(gpu, &mut rec)?;
-        rec.submit();
+        rec.submit_in(self.submits);
         Ok(done)
+    }
+
+    /// Splits every step into `pieces` submissions (1: the whole step at once; more than the
+    /// step's dispatches: one each). The result is the same either way.
+    pub fn split_submits(&mut self, pieces: usize) {
+        self.submits = pieces.max(1);
+    }
+
+    /// Splits steps so that no submission takes much over `budget` seconds, given that a step has
+    /// been taking `step_seconds` (measured between readbacks, so an upper bound on the GPU's
+    /// share); returns the submissions per step. GPU watchdogs reset a device whose submission
+    /// runs too long (Windows ~2 s, Chrome ~10 s): a software adapter in a browser, or a big net
+    /// on a small GPU, gets there.
+    pub fn fit_submits(&mut self, step_seconds: f64, budget: f64) -> usize {
+        if step_seconds.is_finite() && budget > 0.0 {
+            // Dispatches are split evenly, not by their cost: a margin of 2 for the uneven ones.
+            self.submits = (2.0 * step_seconds / budget).ceil().clamp(1.0, 4096.0) as usize;
+        }
+        self.submits
+    }
+
+    /// Submissions per step.
+    pub fn submits(&self) -> usize {
+        self.submits
     }
 
     /// One step run kernel by kernel: where its time goes (see [`Recorder::profile`]).
@@ -108,9 +140,7 @@ impl Trainer {
 
     fn record_step(&mut self, gpu: &Gpu, rec: &mut Recorder) -> Result<bool> {
         if self.batch_in_epoch == 0 {
-            let mut order: Vec<u32> = (0..self.data.count as u32).collect();
-            order.shuffle(&mut self.rng);
-            self.order.write_u32(gpu, &order)?;
+            self.shuffle(gpu)?;
         }
         let data = &self.data;
         ops::gather_resize(rec, &data.pixels, data.side, &data.labels, &self.order, self.batch_in_epoch * self.config.batch, self.graph.input(), &self.labels)?;
@@ -128,6 +158,80 @@ impl Trainer {
             return Ok(true);
         }
         Ok(false)
+    }
+
+    /// Draws the epoch's order of the training images.
+    fn shuffle(&mut self, gpu: &Gpu) -> Result<()> {
+        self.order_position = self.rng.get_word_pos();
+        let mut order: Vec<u32> = (0..self.data.count as u32).collect();
+        order.shuffle(&mut self.rng);
+        self.order.write_u32(gpu, &order)
+    }
+
+    /// The whole run as it stands (waits for the submitted steps), for `epochs` in all.
+    pub async fn checkpoint(&self, gpu: &Gpu, epochs: usize, notes: String) -> Result<Checkpoint> {
+        let (first, second, optimizer_steps) = self.optimizer.state();
+        let read = |tensors: &[Tensor]| {
+            let tensors = tensors.to_vec();
+            async move {
+                let mut out = Vec::with_capacity(tensors.len());
+                for t in &tensors {
+                    out.push(t.read_f32(gpu).await?);
+                }
+                Ok::<_, EngineError>(out)
+            }
+        };
+        let sums = self.stats.read_f32(gpu).await?;
+        let state = RunState {
+            steps: self.steps,
+            epoch: self.epoch,
+            batch_in_epoch: self.batch_in_epoch,
+            optimizer_steps,
+            // At an epoch boundary the next order is drawn from where the generator stands now.
+            order_position: if self.batch_in_epoch == 0 { self.rng.get_word_pos() } else { self.order_position },
+            sums: [0, 1, 2].map(|i| sums.get(i).map_or(0, |v| v.to_bits())),
+            train_images: self.data.count,
+        };
+        Ok(Checkpoint {
+            net: self.model.net.config,
+            config: self.config,
+            epochs,
+            state,
+            params: self.model.params.read(gpu).await?,
+            first: read(first).await?,
+            second: read(second).await?,
+            notes,
+        })
+    }
+
+    /// The run `checkpoint` saved, on `data` (the same training images), ready to take its next
+    /// step exactly as it would have without stopping.
+    pub fn resume(gpu: &Gpu, checkpoint: &Checkpoint, data: GpuSplit) -> Result<Trainer> {
+        let state = checkpoint.state;
+        if data.count != state.train_images {
+            return Err(EngineError::setting(
+                "resume",
+                format!(
+                    "the run was training on {} images, this data has {}: resume with the same --limit (or none)",
+                    state.train_images, data.count
+                ),
+            ));
+        }
+        let net = Net::new(checkpoint.net)?;
+        gpu.check_fits(&net, Run::Weights)?;
+        let params = Parameters::upload(gpu, net.root.params(""), &checkpoint.params)?;
+        let mut trainer = Trainer::new(gpu, Model { net, params }, data, checkpoint.config)?;
+        trainer.optimizer.restore(gpu, &checkpoint.first, &checkpoint.second, state.optimizer_steps)?;
+        trainer.steps = state.steps;
+        trainer.epoch = state.epoch;
+        trainer.batch_in_epoch = state.batch_in_epoch;
+        trainer.rng.set_word_pos(state.order_position);
+        if state.batch_in_epoch > 0 {
+            // Redraw the current epoch's order; the generator ends where it stood.
+            trainer.shuffle(gpu)?;
+        }
+        trainer.stats.write_f32(gpu, &state.sums.map(f32::from_bits))?;
+        Ok(trainer)
     }
 
     /// Loss and accuracy summed on the GPU since the last reset (waits for the steps to finish);

@@ -12,6 +12,15 @@ const flags = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"];
 const launch = (webgpu) =>
   chromium.launch({ executablePath: "/usr/bin/chromium", headless: true, args: webgpu ? [...flags, "--enable-unsafe-webgpu"] : flags });
 const step = (name) => console.log(`e2e: ${name}`);
+// A safetensors file's tensors by name, as bytes (its header's key order is a hash map's).
+const tensors = (file) => {
+  const bytes = readFileSync(file);
+  const length = Number(bytes.readBigUInt64LE(0));
+  const header = JSON.parse(bytes.subarray(8, 8 + length).toString("utf8"));
+  const data = bytes.subarray(8 + length);
+  return Object.fromEntries(Object.entries(header).filter(([k]) => k !== "__metadata__").sort()
+    .map(([k, v]) => [k, data.subarray(v.data_offsets[0], v.data_offsets[1])]));
+};
 
 const browser = await launch(true);
 const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
@@ -178,6 +187,55 @@ await quick.getByTestId("continue").click();
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
 const continued = await quickLosses();
 assert.ok(continued[0] < scratchLosses[0] - 0.02, `the loaded weights train on (first loss ${continued[0]}), not from scratch (${scratchLosses[0]})`);
+
+step("4f a run kept in the browser survives a reload and resumes exactly where it stopped");
+for (const [label, value] of [["learning rate", 0.002], ["epochs", 2]]) {
+  await quickField(label).fill(String(value));
+  await quickField(label).dispatchEvent("change");
+}
+const finished = () => quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
+const downloadTo = async (testId, file) => {
+  const [d] = await Promise.all([quick.waitForEvent("download"), quick.getByTestId(testId).click()]);
+  await d.saveAs(file);
+  return file;
+};
+await quick.getByTestId("start").click();
+await finished();
+const reference = await quick.getByTestId("loss-values").textContent();
+const referenceWeights = tensors(await downloadTo("download-weights", `${shots}/reference.safetensors`));
+await quick.getByTestId("start").click();
+await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 7, null, { timeout: 300_000 });
+await quick.getByTestId("pause").click();
+await quick.waitForFunction(() => document.querySelector("[data-testid=saved]")?.innerText.startsWith("kept in this browser at step"), null, { timeout: 120_000 });
+const keptAt = await quick.getByTestId("saved").innerText();
+await quick.reload();
+await quick.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await quick.getByTestId("saved-runs").waitFor({ timeout: 120_000 });
+const kept = await quick.getByTestId("saved-run").count();
+assert.match(await quick.getByTestId("saved-run").first().innerText(), /AlexNet · width ÷16 · input 67×67\tepoch [12] of 2 · step \d+/);
+await quick.getByTestId("open-run").first().click();
+await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 120_000 });
+const keptStep = keptAt.match(/at step (\d+)$/)[1];
+assert.match(await quick.getByTestId("weights-message").innerText(), new RegExp(`paused at step ${keptStep}: `), "opened where it was kept");
+await quick.getByTestId("pause").click(); // resume
+await finished();
+assert.equal(await quick.getByTestId("loss-values").textContent(), reference, "the same losses as the run that never stopped");
+const resumedWeights = tensors(await downloadTo("download-weights", `${shots}/resumed.safetensors`));
+assert.deepEqual(Object.keys(resumedWeights), Object.keys(referenceWeights));
+for (const name of Object.keys(referenceWeights)) assert.ok(resumedWeights[name].equals(referenceWeights[name]), `${name}: bit for bit`);
+await quick.screenshot({ path: `${shots}/kept-runs.png`, fullPage: true });
+
+step("4g checkpoints move between the page and the CLI");
+const pageCheckpoint = await downloadTo("download-checkpoint", `${shots}/page.ckpt`);
+const fromPage = execFileSync(cli, ["train", "--net", "alexnet", "--limit", "320", "--resume", pageCheckpoint, "--epochs", "3"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+assert.match(fromPage, /^epoch 3, loss [\d.]+/, "the CLI continues the page's run with its third epoch");
+const cliCheckpoint = `${shots}/cli.ckpt`;
+execFileSync(cli, ["train", "--net", "alexnet", "--ratio", "16", "--side", "67", "--batch", "32", "--limit", "320", "--epochs", "1", "--checkpoint", cliCheckpoint], { stdio: "ignore" });
+await quick.getByTestId("upload-weights").setInputFiles(cliCheckpoint);
+await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("opened the run in cli.ckpt, paused at step 10"), null, { timeout: 120_000 });
+assert.equal(await quick.getByTestId("status").innerText(), "paused");
+await quick.getByTestId("delete-run").first().click();
+await quick.waitForFunction((n) => document.querySelectorAll("[data-testid=saved-run]").length === n - 1, kept, { timeout: 60_000 });
 
 step("4e bad input: knobs say what they cannot use; a diverging run stops with the step, loss and rate");
 await quickField("batch").fill("abc");

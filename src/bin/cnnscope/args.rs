@@ -83,8 +83,16 @@ pub struct TrainArgs {
     pub save: Option<PathBuf>,
     /// Start from these weights (a file `--save` wrote) instead of a fresh initialisation; the
     /// network's width and side come from the file unless given.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "resume")]
     pub weights: Option<PathBuf>,
+    /// Keep the whole run (weights, optimiser state, counters) in this file: written after every
+    /// epoch and every two minutes, whole or not at all.
+    #[arg(long)]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue the run a checkpoint holds, exactly where it stopped (its net, batch, optimiser
+    /// and seed; `--lr` may change the rate, `--epochs` the total).
+    #[arg(long, conflicts_with_all = ["batch", "opt", "momentum", "weight_decay", "init", "seed", "ratio", "side", "d2l"])]
+    pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,
 }

@@ -9,7 +9,7 @@ use cnnscope::model::weights::SavedNet;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
-use cnnscope::train::{Evaluator, Optimizer, Recipe, TrainConfig, Trainer};
+use cnnscope::train::{Checkpoint, Evaluator, Optimizer, Recipe, SUBMIT_BUDGET_SECS, TrainConfig, Trainer, epoch_line};
 use cnnscope::fit::Run;
 use cnnscope::{EngineError, Gpu};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -93,16 +93,30 @@ fn progress_bar(len: usize) -> ProgressBar {
 
 async fn train(args: &TrainArgs) -> Result<()> {
     let recipe = if args.d2l { Recipe::d2l(args.net.net) } else { Recipe::quick(args.net.net) };
+    let mut resumed = args.resume.as_deref().map(read_checkpoint).transpose()?;
     let start_weights = args.weights.as_deref().map(read_weights).transpose()?;
-    let config = match &start_weights {
-        Some(bytes) => file_config(&args.net, bytes, args.weights.as_deref().unwrap_or(Path::new("")), recipe.net)?,
-        None => net_config(&args.net, &recipe),
+    let (net_config, config, epochs) = match &mut resumed {
+        Some(c) => {
+            if c.net.arch != args.net.net {
+                return Err(EngineError::setting("--resume", format!("the checkpoint holds {}, not {}", c.net.arch, args.net.net)));
+            }
+            // Another rate is the way out of a diverged run; everything else is the run's own.
+            if let Some(lr) = args.lr {
+                c.config.optimizer = c.config.optimizer.with_lr(lr);
+            }
+            (c.net, c.config, args.epochs.unwrap_or(c.epochs))
+        }
+        None => {
+            let net = match &start_weights {
+                Some(bytes) => file_config(&args.net, bytes, args.weights.as_deref().unwrap_or(Path::new("")), recipe.net)?,
+                None => net_config(&args.net, &recipe),
+            };
+            let config = TrainConfig { batch: args.batch.unwrap_or(recipe.batch), optimizer: optimizer(args, &recipe), seed: args.seed };
+            (net, config, args.epochs.unwrap_or(recipe.epochs))
+        }
     };
-    let net = Net::new(config)?;
-    let batch = args.batch.unwrap_or(recipe.batch);
-    let epochs = args.epochs.unwrap_or(recipe.epochs);
-    let init = args.init.unwrap_or(recipe.init);
-    let config = TrainConfig { batch, optimizer: optimizer(args, &recipe), seed: args.seed };
+    let net = Net::new(net_config)?;
+    let (batch, init) = (config.batch, args.init.unwrap_or(recipe.init));
     config.check()?;
     check_counts(epochs, args.limit, args.save.is_some())?;
 
@@ -119,56 +133,114 @@ async fn train(args: &TrainArgs) -> Result<()> {
         data.train.len() / batch * batch,
         data.test.len()
     );
-    let model = Model::new(&gpu, net, init, args.seed)?;
-    if let (Some(bytes), Some(path)) = (&start_weights, &args.weights) {
-        model.load_weights(&gpu, bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
-        eprintln!("starting from the weights in {}", path.display());
-    }
     let (train_set, test_set) = (data.train.upload(&gpu)?, data.test.upload(&gpu)?);
-    let mut evaluator = Evaluator::new(&gpu, &model, &test_set, batch.max(256))?;
-    let mut trainer = Trainer::new(&gpu, model, train_set, config)?;
+    let mut trainer = match (&resumed, &start_weights, &args.weights) {
+        (Some(c), _, _) => {
+            let trainer = Trainer::resume(&gpu, c, train_set)?;
+            eprintln!("resuming at step {} (epoch {}, batch {}) from {}", trainer.steps, trainer.epoch + 1, trainer.batch_in_epoch, path_text(&args.resume));
+            trainer
+        }
+        (None, Some(bytes), Some(path)) => {
+            let model = Model::new(&gpu, net, init, args.seed)?;
+            model.load_weights(&gpu, bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
+            eprintln!("starting from the weights in {}", path.display());
+            Trainer::new(&gpu, model, train_set, config)?
+        }
+        _ => Trainer::new(&gpu, Model::new(&gpu, net, init, args.seed)?, train_set, config)?,
+    };
+    let mut evaluator = Evaluator::new(&gpu, &trainer.model, &test_set, batch.max(256))?;
     let batches = trainer.batches_per_epoch();
+    let mut saved_at = Instant::now();
 
-    for epoch in 1..=epochs {
+    for epoch in trainer.epoch + 1..=epochs {
         let bar = progress_bar(batches);
         bar.set_prefix(format!("epoch {epoch}"));
+        bar.set_position(trainer.batch_in_epoch as u64);
         let start = Instant::now();
-        trainer.reset_stats(&gpu)?;
+        // A run resumed mid-epoch keeps the epoch's running sums.
+        if trainer.batch_in_epoch == 0 {
+            trainer.reset_stats(&gpu)?;
+        }
+        let (mut last_read, mut steps_at_read) = (Instant::now(), trainer.steps);
         loop {
             let done = trainer.step(&gpu)?;
             bar.inc(1);
             // Reading the running sums waits for the GPU: only every 20 steps.
             if done || trainer.batch_in_epoch % 20 == 0 {
-                let stats = trainer.stats(&gpu).await?;
+                let stats = trainer.stats(&gpu).await.inspect_err(|e| diverged_note(e, args))?;
                 let rate = stats.examples / start.elapsed().as_secs_f64();
                 bar.set_message(format!("loss {:.4} · train acc {:.3} · {rate:.1} images/s", stats.loss(), stats.accuracy()));
+                let steps = (trainer.steps - steps_at_read).max(1) as f64;
+                trainer.fit_submits(last_read.elapsed().as_secs_f64() / steps, SUBMIT_BUDGET_SECS);
+                (last_read, steps_at_read) = (Instant::now(), trainer.steps);
+                if let Some(path) = &args.checkpoint
+                    && !done
+                    && saved_at.elapsed().as_secs() >= CHECKPOINT_EVERY_SECS
+                {
+                    save_checkpoint(&gpu, &trainer, epochs, path).await?;
+                    saved_at = Instant::now();
+                }
             }
             if done {
                 break;
             }
         }
-        let train_stats = trainer.stats(&gpu).await?;
+        let train_stats = trainer.stats(&gpu).await.inspect_err(|e| diverged_note(e, args))?;
         let train_secs = start.elapsed().as_secs_f64();
         let test = evaluator.run(&gpu, &trainer.model, &test_set).await?;
         bar.finish_and_clear();
-        println!(
-            "epoch {epoch}, loss {:.4}, train acc {:.3}, test acc {:.3}, time {:.1} sec, {:.1} images/s",
-            train_stats.loss(),
-            train_stats.accuracy(),
-            test.accuracy(),
-            start.elapsed().as_secs_f64(),
-            train_stats.examples / train_secs
-        );
+        println!("{}", epoch_line(epoch, &train_stats, &test, start.elapsed().as_secs_f64(), train_secs));
         if let Some(why) = evaluator.dead_start(&gpu, &trainer.model, &test_set, &train_stats).await? {
             eprintln!("note: {why}; another --seed or a smaller --ratio avoids it.");
+        }
+        if let Some(path) = &args.checkpoint {
+            save_checkpoint(&gpu, &trainer, epochs, path).await?;
+            saved_at = Instant::now();
         }
     }
     if let Some(path) = &args.save {
         let bytes = trainer.model.save_weights(&gpu).await?;
-        std::fs::write(path, bytes).map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))?;
+        write_file(path, &bytes)?;
         eprintln!("saved weights to {}", path.display());
     }
     Ok(())
+}
+
+/// Seconds of training between mid-epoch checkpoints (one is also written after every epoch).
+const CHECKPOINT_EVERY_SECS: u64 = 120;
+
+fn path_text(path: &Option<std::path::PathBuf>) -> String {
+    path.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
+}
+
+/// After a diverged run: where its last finite state is, and how to go on from it.
+fn diverged_note(e: &EngineError, args: &TrainArgs) {
+    if let (EngineError::Diverged { lr, .. }, Some(path)) = (e, args.checkpoint.as_ref().filter(|p| p.exists())) {
+        eprintln!(
+            "note: {} holds the run as it was at its last checkpoint; continue it with `--resume {} --lr {}`",
+            path.display(),
+            path.display(),
+            lr / 10.0
+        );
+    }
+}
+
+/// Writes `bytes` to `path` whole or not at all: a crash mid-write leaves the previous file.
+fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    let partial = path.with_extension("partial");
+    std::fs::write(&partial, bytes)
+        .and_then(|()| std::fs::rename(&partial, path))
+        .map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))
+}
+
+async fn save_checkpoint(gpu: &Gpu, trainer: &Trainer, epochs: usize, path: &Path) -> Result<()> {
+    let bytes = trainer.checkpoint(gpu, epochs, String::new()).await?.to_bytes()?;
+    write_file(path, &bytes)
+}
+
+fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
+    let bytes = read_weights(path)?;
+    Checkpoint::from_bytes(&bytes).map_err(|e| e.in_file(&path.display().to_string()))
 }
 
 fn read_weights(path: &Path) -> Result<Vec<u8>> {

@@ -1,0 +1,128 @@
+//! Runs kept in the browser: each a checkpoint file (the engine's format, the same the CLI reads
+//! and writes) in the origin-private file system (OPFS), under `runs/<name>.ckpt`. OPFS is
+//! promise-based, holds binary files without encoding, and is in every browser with WebGPU.
+
+use js_sys::{Reflect, Uint8Array};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use web_sys::{FileSystemDirectoryHandle, FileSystemFileHandle, FileSystemGetDirectoryOptions, FileSystemGetFileOptions};
+
+const DIRECTORY: &str = "runs";
+const EXTENSION: &str = ".ckpt";
+
+fn js_error(what: &str, e: JsValue) -> String {
+    let detail = Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).or_else(|| e.as_string());
+    format!("{what}: {}", detail.unwrap_or_else(|| format!("{e:?}")))
+}
+
+async fn directory() -> Result<FileSystemDirectoryHandle, String> {
+    let storage = web_sys::window().ok_or("no window")?.navigator().storage();
+    let root: FileSystemDirectoryHandle =
+        JsFuture::from(storage.get_directory()).await.map_err(|e| js_error("browser storage is not available", e))?.unchecked_into();
+    let options = FileSystemGetDirectoryOptions::new();
+    options.set_create(true);
+    let runs = JsFuture::from(root.get_directory_handle_with_options(DIRECTORY, &options))
+        .await
+        .map_err(|e| js_error("browser storage is not available", e))?;
+    Ok(runs.unchecked_into())
+}
+
+/// Bytes the browser will still let this page store, if it says.
+async fn free_bytes() -> Option<f64> {
+    let storage = web_sys::window()?.navigator().storage();
+    let estimate: web_sys::StorageEstimate = JsFuture::from(storage.estimate().ok()?).await.ok()?.unchecked_into();
+    Some(estimate.get_quota()? - estimate.get_usage().unwrap_or(0.0))
+}
+
+/// Keeps `bytes` as run `name`, replacing what was kept before, whole or not at all (written to
+/// a temporary file, then moved over the old one). A full quota is said with the sizes.
+pub async fn save(name: &str, bytes: &[u8]) -> Result<(), String> {
+    let dir = directory().await?;
+    let partial = format!("{name}{EXTENSION}.partial");
+    let written = async {
+        let options = FileSystemGetFileOptions::new();
+        options.set_create(true);
+        let file: FileSystemFileHandle = JsFuture::from(dir.get_file_handle_with_options(&partial, &options)).await?.unchecked_into();
+        let stream: web_sys::FileSystemWritableFileStream = JsFuture::from(file.create_writable()).await?.unchecked_into();
+        JsFuture::from(stream.write_with_u8_array(bytes)?).await?;
+        JsFuture::from(stream.close()).await?;
+        // `move` is newer than OPFS itself: where it is missing, copy.
+        match Reflect::get(&file, &"move".into()).ok().filter(|f| f.is_function()) {
+            Some(rename) => {
+                let rename: js_sys::Function = rename.unchecked_into();
+                JsFuture::from(js_sys::Promise::from(rename.call1(&file, &format!("{name}{EXTENSION}").into())?)).await?;
+            }
+            None => {
+                let target: FileSystemFileHandle =
+                    JsFuture::from(dir.get_file_handle_with_options(&format!("{name}{EXTENSION}"), &options)).await?.unchecked_into();
+                let stream: web_sys::FileSystemWritableFileStream = JsFuture::from(target.create_writable()).await?.unchecked_into();
+                JsFuture::from(stream.write_with_u8_array(bytes)?).await?;
+                JsFuture::from(stream.close()).await?;
+                JsFuture::from(dir.remove_entry(&partial)).await?;
+            }
+        }
+        Ok::<_, JsValue>(())
+    }
+    .await;
+    if let Err(e) = written {
+        let _ = JsFuture::from(dir.remove_entry(&partial)).await;
+        let quota = Reflect::get(&e, &"name".into()).ok().and_then(|n| n.as_string()).is_some_and(|n| n == "QuotaExceededError");
+        let mib = |b: f64| format!("{:.1} MiB", b / (1 << 20) as f64);
+        return Err(match (quota, free_bytes().await) {
+            (true, Some(free)) => format!(
+                "saving the run needs {} of browser storage, but only {} is left: delete saved runs to make room (training goes on)",
+                mib(bytes.len() as f64),
+                mib(free.max(0.0))
+            ),
+            _ => js_error("saving the run in the browser failed (training goes on)", e),
+        });
+    }
+    Ok(())
+}
+
+/// The names of the kept runs, newest first (names start with the time they began).
+pub async fn names() -> Result<Vec<String>, String> {
+    let dir = directory().await?;
+    let iterator = dir.keys();
+    let mut names = Vec::new();
+    loop {
+        let next = JsFuture::from(iterator.next().map_err(|e| js_error("listing saved runs", e))?)
+            .await
+            .map_err(|e| js_error("listing saved runs", e))?;
+        if Reflect::get(&next, &"done".into()).is_ok_and(|d| d.is_truthy()) {
+            break;
+        }
+        let key = Reflect::get(&next, &"value".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
+        if let Some(name) = key.strip_suffix(EXTENSION) {
+            names.push(name.to_string());
+        }
+    }
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(names)
+}
+
+/// The checkpoint kept as `name`.
+pub async fn read(name: &str) -> Result<Vec<u8>, String> {
+    let dir = directory().await?;
+    let what = format!("reading saved run {name}");
+    let file: FileSystemFileHandle =
+        JsFuture::from(dir.get_file_handle(&format!("{name}{EXTENSION}"))).await.map_err(|e| js_error(&what, e))?.unchecked_into();
+    let file: web_sys::File = JsFuture::from(file.get_file()).await.map_err(|e| js_error(&what, e))?.unchecked_into();
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| js_error(&what, e))?;
+    Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// Forgets run `name`.
+pub async fn remove(name: &str) -> Result<(), String> {
+    let dir = directory().await?;
+    JsFuture::from(dir.remove_entry(&format!("{name}{EXTENSION}"))).await.map_err(|e| js_error(&format!("deleting saved run {name}"), e))?;
+    Ok(())
+}
+
+/// A new run's name: the time it began (so names sort by age) and its network, e.g.
+/// `2026-11-30T07-51-12-345-alexnet`.
+pub fn new_name(arch: &str) -> String {
+    let iso = js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default();
+    let stamp: String = iso.chars().take(23).map(|c| if c == ':' || c == '.' { '-' } else { c }).collect();
+    format!("{stamp}-{arch}")
+}

@@ -1,0 +1,102 @@
+//! The runs kept in this browser (`runs`): each with its network, progress and last test
+//! accuracy, to open (paused where it stopped) or delete.
+
+use cnnscope::net::Summary;
+use cnnscope::train::Checkpoint;
+use leptos::prelude::*;
+
+use crate::session::Notes;
+
+/// One kept run as the list shows it.
+#[derive(Clone, Debug, PartialEq)]
+struct Kept {
+    name: String,
+    title: String,
+    progress: String,
+    accuracy: Option<f64>,
+    bytes: usize,
+}
+
+fn describe(name: &str, bytes: &[u8]) -> Result<Kept, String> {
+    let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
+    let title = cnnscope::net::Net::new(checkpoint.net).and_then(|net| Summary::new(&net)).map(|s| s.title).unwrap_or_default();
+    let s = checkpoint.state;
+    let progress = format!("epoch {} of {} · step {}", (s.epoch + 1).min(checkpoint.epochs.max(1)), checkpoint.epochs, s.steps);
+    Ok(Kept { name: name.to_string(), title, progress, accuracy: notes.test_acc.last().map(|&(_, a)| a), bytes: bytes.len() })
+}
+
+/// Lists the kept runs whenever `stored` changes; `on_open` gets a run's checkpoint.
+#[component]
+pub fn SavedRuns(stored: RwSignal<u32>, on_open: Callback<Vec<u8>>) -> impl IntoView {
+    let kept = LocalResource::new(move || {
+        stored.track();
+        async move {
+            let mut out = Vec::new();
+            for name in crate::runs::names().await? {
+                let described = crate::runs::read(&name).await.and_then(|bytes| describe(&name, &bytes));
+                out.push(described.map_err(|e| (name.clone(), e)));
+            }
+            Ok::<_, String>(out)
+        }
+    });
+    let message = RwSignal::new(None::<String>);
+    let open = move |name: String| {
+        leptos::task::spawn_local(async move {
+            match crate::runs::read(&name).await {
+                Ok(bytes) => on_open.run(bytes),
+                Err(e) => message.set(Some(e)),
+            }
+        })
+    };
+    let delete = move |name: String| {
+        leptos::task::spawn_local(async move {
+            if let Err(e) = crate::runs::remove(&name).await {
+                message.set(Some(e));
+            }
+            stored.update(|n| *n += 1);
+        })
+    };
+    view! {
+        {move || kept.get().map(|result| match result {
+            Err(e) => view! { <p class="error">{e}</p> }.into_any(),
+            Ok(runs) if runs.is_empty() => view! {
+                <p class="hint" data-testid="no-saved-runs">"No runs kept yet: a run is kept here after every epoch, on every pause and every two minutes, and survives a reload."</p>
+            }.into_any(),
+            Ok(runs) => {
+                let rows = runs.into_iter().map(|run| match run {
+                    Ok(k) => {
+                        let (to_open, to_delete) = (k.name.clone(), k.name.clone());
+                        view! {
+                            <tr data-testid="saved-run">
+                                <td>{k.title}</td>
+                                <td>{k.progress}</td>
+                                <td class="num">{k.accuracy.map(|a| format!("{a:.3}")).unwrap_or_else(|| "—".into())}</td>
+                                <td class="num">{format!("{:.1} MiB", k.bytes as f64 / (1 << 20) as f64)}</td>
+                                <td class="hint">{k.name}</td>
+                                <td>
+                                    <button data-testid="open-run" on:click=move |_| open(to_open.clone())>"open"</button>
+                                    <button data-testid="delete-run" on:click=move |_| delete(to_delete.clone())>"delete"</button>
+                                </td>
+                            </tr>
+                        }.into_any()
+                    }
+                    Err((name, e)) => {
+                        let to_delete = name.clone();
+                        view! {
+                            <tr><td colspan="5" class="error">{format!("{name}: {e}")}</td>
+                                <td><button on:click=move |_| delete(to_delete.clone())>"delete"</button></td></tr>
+                        }.into_any()
+                    }
+                }).collect_view();
+                view! {
+                    <table class="layers" data-testid="saved-runs">
+                        <thead><tr><th>"network"</th><th>"progress"</th><th>"test accuracy"</th><th>"size"</th><th>"name"</th><th></th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table>
+                }.into_any()
+            }
+        })}
+        {move || message.get().map(|m| view! { <p class="error">{m}</p> })}
+    }
+}
