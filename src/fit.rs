@@ -68,7 +68,7 @@ impl MemoryPlan {
             let per_image = mul(shape.elements() as u64, 4);
             tensors.push(Planned { name, bytes: mul(per_image, batch), buffers: buffers + u64::from(training), per_image: Some(per_image) });
         };
-        activation("the input images".into(), net.input_shape(), 1);
+        activation("the input".into(), net.input_shape(), 1);
         let mut shape = net.input_shape();
         walk("", &net.root, &mut shape, &mut activation);
         MemoryPlan { run, tensors }

@@ -83,7 +83,7 @@ fn what_the_gpu_cannot_hold() {
         ),
         (
             "`train --net alexnet --batch 100000`",
-            "the input images at batch 100000 needs 4.7 GiB, but this GPU binds at most … per buffer: lower the batch to … or less, or lower the side or raise the width ratio",
+            "the input at batch 100000 needs 4.7 GiB, but this GPU binds at most … per buffer: lower the batch to … or less, or lower the side or raise the width ratio",
         ),
         (
             "`train --net alexnet --ratio 1 --side 1024 --batch 1`",

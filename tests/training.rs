@@ -208,3 +208,19 @@ fn a_split_step_equals_the_whole_one() {
     assert_eq!(steps(&mut split, 3), steps(&mut whole, 3));
     assert_eq!(weights(&split), weights(&whole));
 }
+
+/// The rate changes between steps (the way on from a diverged run's checkpoint); a rate no
+/// update can use is refused and the old one stays.
+#[test]
+fn the_learning_rate_changes_between_steps() {
+    let mut trainer = small_trainer(true);
+    let err = trainer.set_lr(f32::NAN).unwrap_err().to_string();
+    assert!(err.starts_with("learning rate: NaN is not a finite positive number"), "{err}");
+    assert_eq!(trainer.config.optimizer.lr(), 2e-3);
+    let mut same = small_trainer(true);
+    trainer.set_lr(0.05).unwrap();
+    assert_eq!(trainer.config.optimizer.lr(), 0.05);
+    steps(&mut trainer, 1);
+    steps(&mut same, 1);
+    assert!(weights(&trainer) != weights(&same), "the step used the new rate");
+}

@@ -201,6 +201,27 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
         let Some(s) = session.get_value() else { return };
         leptos::task::spawn_local(async move { weights_message.set(Some(crate::weights_io::download_checkpoint(s, view_state).await)) });
     };
+    // A learning rate set while the run is paused applies to it when it resumes.
+    Effect::new(move |_| {
+        let lr = setup.with(|s| s.lr);
+        if view_state.status.get_untracked() != Status::Paused {
+            return;
+        }
+        let Some(s) = session.get_value() else { return };
+        let Ok(mut s) = s.try_borrow_mut() else {
+            weights_message.set(Some(Err("the run is busy saving: set the learning rate again in a moment".into())));
+            return;
+        };
+        if s.trainer.config.optimizer.lr() != lr {
+            match s.trainer.set_lr(lr) {
+                Ok(()) => {
+                    s.setup.lr = lr;
+                    weights_message.set(Some(Ok(format!("the run resumes with learning rate {lr}"))));
+                }
+                Err(e) => weights_message.set(Some(Err(e.to_string()))),
+            }
+        }
+    });
     let has_session = move || { run_count.get(); session.with_value(|s| s.is_some()) };
     let running = move || matches!(view_state.status.get(), Status::Running | Status::Paused);
 
@@ -249,7 +270,8 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
 
         <section class="card" data-testid="model">
             <h2>"3 · Network"</h2>
-            <SetupForm setup=setup disabled=Signal::derive(running) />
+            <SetupForm setup=setup disabled=Signal::derive(running)
+                paused=Signal::derive(move || view_state.status.get() == Status::Paused) />
             {move || {
                 let s = setup.get();
                 match s.net().and_then(|net| Summary::new(&net).map_err(|e| e.to_string())) {
@@ -356,14 +378,17 @@ fn eta(secs: f64) -> String {
 
 /// The knobs: network, width, side, batch, optimiser, learning rate, epochs, seed.
 #[component]
-fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>) -> impl IntoView {
+fn SetupForm(setup: RwSignal<Setup>, disabled: Signal<bool>, paused: Signal<bool>) -> impl IntoView {
     // Each knob parses its text; what it cannot use is said beside it and the setup keeps its
     // last good value (the whole setup is then checked by the engine above the layer table).
+    // During a run the knobs are locked, except the learning rate while it is paused: the run
+    // resumes with the new rate (the way on from a diverged run's kept checkpoint).
     let knob = move |label: &'static str, get: fn(&Setup) -> String, set: fn(&mut Setup, &str) -> Result<(), String>| {
         let error = RwSignal::new(None::<String>);
+        let locked = move || disabled.get() && !(label == "learning rate" && paused.get());
         view! {
             <label>{label}
-                <input type="text" inputmode="decimal" size="6" data-knob=label disabled=disabled prop:value=move || get(&setup.get())
+                <input type="text" inputmode="decimal" size="6" data-knob=label disabled=locked prop:value=move || get(&setup.get())
                     on:change=move |ev| {
                         let mut s = setup.get_untracked();
                         match set(&mut s, &event_target_value(&ev)) {

@@ -29,6 +29,13 @@ pub fn start() {
     leptos::mount::mount_to_body(app::App);
 }
 
+/// Panics on purpose: the end-to-end test calls it (`wasmBindings.crash_test()`) to see that a
+/// bug shows its notice instead of a blank page. Nothing in the page calls it.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn crash_test() {
+    panic!("crash_test() was called: this is what a bug in cnnscope looks like");
+}
+
 /// Puts a notice at the top of the page: what happened, that the page must be reloaded, and how
 /// to report it. Plain DOM calls: after a panic the reactive system cannot be trusted.
 fn crash_notice(message: &str) {

@@ -35,7 +35,7 @@ async fn a_batch_too_big_for_the_adapter_is_explained() {
     let setup = Setup { ratio: 1, side: 224, ..Setup::for_net(Arch::AlexNet) };
     assert!(setup::check(&gpu, &Setup { batch: 8, ..setup }).is_ok());
     let warning = setup::check(&gpu, &Setup { batch: 1_000_000, ..setup }).unwrap_err();
-    assert!(warning.starts_with("the input images at batch 1000000 needs 186.9 GiB, but this GPU binds at most"), "{warning}");
+    assert!(warning.starts_with("the input at batch 1000000 needs 186.9 GiB, but this GPU binds at most"), "{warning}");
     assert!(warning.contains("lower the batch to"), "{warning}");
 }
 

@@ -97,6 +97,11 @@ impl OptimizerState {
         Ok(OptimizerState { optimizer, first, second, steps: 0 })
     }
 
+    /// The same kind of optimiser with other hyperparameters (its buffers stay).
+    pub(crate) fn set(&mut self, optimizer: Optimizer) {
+        self.optimizer = optimizer;
+    }
+
     /// The buffers and the update count, for a checkpoint.
     pub(crate) fn state(&self) -> (&[Tensor], &[Tensor], u32) {
         (&self.first, &self.second, self.steps)

@@ -125,6 +125,16 @@ impl Trainer {
         self.submits
     }
 
+    /// Trains on with another learning rate (checked first: on error nothing changes). The way
+    /// out of a run that diverged: resume its last checkpoint with a lower rate.
+    pub fn set_lr(&mut self, lr: f32) -> Result<()> {
+        let optimizer = self.config.optimizer.with_lr(lr);
+        optimizer.check()?;
+        self.config.optimizer = optimizer;
+        self.optimizer.set(optimizer);
+        Ok(())
+    }
+
     /// Submissions per step.
     pub fn submits(&self) -> usize {
         self.submits

@@ -234,6 +234,9 @@ execFileSync(cli, ["train", "--net", "alexnet", "--ratio", "16", "--side", "67",
 await quick.getByTestId("upload-weights").setInputFiles(cliCheckpoint);
 await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("opened the run in cli.ckpt, paused at step 10"), null, { timeout: 120_000 });
 assert.equal(await quick.getByTestId("status").innerText(), "paused");
+await quickField("learning rate").fill("0.001");
+await quickField("learning rate").dispatchEvent("change");
+await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText === "the run resumes with learning rate 0.001", null, { timeout: 60_000 });
 await quick.getByTestId("delete-run").first().click();
 await quick.waitForFunction((n) => document.querySelectorAll("[data-testid=saved-run]").length === n - 1, kept, { timeout: 60_000 });
 
@@ -257,6 +260,16 @@ await pictureError.waitFor({ timeout: 60_000 });
 const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
 const row = `| a file that is not a picture (app) | ${(await pictureError.innerText()).replace("not-a-picture.png", "NAME")} |`;
 assert.ok(readme.includes(row), `README.md's bad-input table lacks the row\n${row}`);
+const svg = (side) => `<svg xmlns="http://www.w3.org/2000/svg" width="${side}" height="${side}"><rect width="100%" height="100%" fill="white"/></svg>`;
+writeFileSync(`${shots}/big.svg`, svg(20000));
+await quick.locator(".drawing input[type=file]").setInputFiles(`${shots}/big.svg`);
+const bigError = quick.getByText("big.svg: the picture is 20000×20000");
+await bigError.waitFor({ timeout: 60_000 });
+const bigRow = `| a picture above 64 megapixels (app) | ${(await bigError.innerText()).replace("big.svg", "NAME")} |`;
+assert.ok(readme.includes(bigRow), `README.md's bad-input table lacks the row\n${bigRow}`);
+writeFileSync(`${shots}/dot.svg`, svg(1));
+await quick.locator(".drawing input[type=file]").setInputFiles(`${shots}/dot.svg`);
+await quick.waitForFunction(() => document.querySelector("[data-testid=prediction]")?.innerText.startsWith("Your image — predicted: "), null, { timeout: 120_000 });
 await quick.screenshot({ path: `${shots}/bad-input.png`, fullPage: true });
 await quick.close();
 
@@ -274,6 +287,16 @@ await corrupt.getByTestId("data-error").waitFor({ timeout: 120_000 });
 assert.match(await corrupt.getByTestId("data-error").innerText(), /train-images-idx3-ubyte\.gz: is not a valid gzip file/);
 assert.equal(await corrupt.getByTestId("data").locator("input[type=file]").count(), 1, "a picker for the four files");
 await corrupt.screenshot({ path: `${shots}/corrupt-data.png` });
+
+step("1c a bug shows a notice, not a blank page");
+const crash = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+await crash.goto(url);
+await crash.getByTestId("adapter").waitFor({ timeout: 60_000 });
+await crash.evaluate(() => { try { window.wasmBindings.crash_test(); } catch (e) { /* the panic's abort */ } });
+await crash.getByTestId("crash").waitFor({ timeout: 30_000 });
+assert.match(await crash.getByTestId("crash").innerText(), /^cnnscope stopped because of a bug: cnnscope panicked: .*crash_test\(\) was called.*Reload the page to go on\. Please report it/);
+await crash.screenshot({ path: `${shots}/crash.png` });
+await crash.close();
 await browser.close();
 
 step("1b without WebGPU: an explanation, not a crash");
