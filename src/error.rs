@@ -39,6 +39,11 @@ pub enum EngineError {
     )]
     Diverged { step: u64, loss: f64, lr: f32 },
 
+    #[error(
+        "the GPU device was lost ({0}); what it held is gone: open a new device and continue from the run's last checkpoint"
+    )]
+    DeviceLost(String),
+
     #[error("the GPU reported an error: {0}")]
     Gpu(String),
 

@@ -46,6 +46,8 @@ pub struct Gpu {
     pub subgroup_size: Option<u32>,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     errors: Arc<Mutex<Vec<String>>>,
+    /// Why the device was lost, once it is (driver reset, watchdog, another tab, `destroy`).
+    lost: Arc<Mutex<Option<String>>>,
     scratch: Mutex<Option<wgpu::Buffer>>,
     placeholder: OnceLock<Tensor>,
 }
@@ -96,6 +98,15 @@ impl Gpu {
         device.on_uncaptured_error(Arc::new(move |e: wgpu::Error| {
             sink.lock().unwrap().push(e.to_string());
         }));
+        let lost = Arc::new(Mutex::new(None));
+        let why = lost.clone();
+        device.set_device_lost_callback(move |reason, message| {
+            let reason = match reason {
+                wgpu::DeviceLostReason::Destroyed => "destroyed",
+                wgpu::DeviceLostReason::Unknown => "lost by the driver or browser",
+            };
+            *why.lock().unwrap() = Some(if message.is_empty() { reason.to_string() } else { format!("{reason}: {message}") });
+        });
         Ok(Gpu {
             device,
             queue,
@@ -104,6 +115,7 @@ impl Gpu {
             subgroup_size,
             pipelines: Mutex::new(HashMap::new()),
             errors,
+            lost,
             scratch: Mutex::new(None),
             placeholder: OnceLock::new(),
         })
@@ -235,8 +247,22 @@ impl Gpu {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
 
-    /// Errors the device reported since the last call, as one typed error.
+    /// Why the device was lost, if it was: its memory is gone, a new `Gpu` is needed.
+    pub fn lost(&self) -> Option<String> {
+        self.lost.lock().unwrap().clone()
+    }
+
+    /// Destroys the device, as a driver reset would: for tests of what survives a lost device.
+    pub fn destroy(&self) {
+        self.lost.lock().unwrap().get_or_insert_with(|| "destroyed".to_string());
+        self.device.destroy();
+    }
+
+    /// Errors the device reported since the last call, as one typed error; a lost device first.
     pub fn take_error(&self) -> Result<()> {
+        if let Some(reason) = self.lost() {
+            return Err(EngineError::DeviceLost(reason));
+        }
         let mut errors = self.errors.lock().unwrap();
         if errors.is_empty() {
             Ok(())

@@ -3,8 +3,6 @@
 
 use std::sync::Arc;
 
-use wgpu::util::DeviceExt;
-
 use crate::error::{EngineError, Result};
 use crate::gpu::{Gpu, Pipeline};
 
@@ -154,11 +152,15 @@ impl<'g> Recorder<'g> {
     /// The parameter buffer (every dispatch's parameters at aligned offsets) and one bind group per dispatch.
     fn bind_groups(&self) -> (wgpu::Buffer, Vec<wgpu::BindGroup>) {
         let device = &self.gpu.device;
-        let all_params = device.create_buffer_init(&wgpu::util::BufferInitDescriptor {
+        // Written through the queue, not mapped at creation: on a lost device mapping fails
+        // (natively wgpu panics), while a queued write is only reported as the device's error.
+        let all_params = device.create_buffer(&wgpu::BufferDescriptor {
             label: Some("kernel parameters"),
-            contents: &self.params,
-            usage: wgpu::BufferUsages::STORAGE,
+            size: self.params.len() as u64,
+            usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
+            mapped_at_creation: false,
         });
+        self.gpu.queue.write_buffer(&all_params, 0, &self.params);
         let bind_groups: Vec<wgpu::BindGroup> = self
             .dispatches
             .iter()

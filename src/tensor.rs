@@ -54,10 +54,10 @@ impl Tensor {
             label: Some(label),
             size: checked_bytes(gpu, shape, label)?,
             usage: usage(),
-            mapped_at_creation: true,
+            // Through the queue, not mapped at creation: mapping fails on a lost device.
+            mapped_at_creation: false,
         });
-        buffer.get_mapped_range_mut(..bytes.len() as u64).expect("a buffer mapped at creation").copy_from_slice(bytes);
-        buffer.unmap();
+        gpu.queue.write_buffer(&buffer, 0, bytes);
         Ok(Tensor { buffer, shape: shape.to_vec(), dtype })
     }
 
@@ -164,9 +164,9 @@ impl Tensor {
             let _ = sender.send(result);
         });
         gpu.poll();
-        let mapped = receiver.await.map_err(|_| EngineError::Readback("the device was lost".into()))?;
+        let mapped = receiver.await;
         gpu.take_error()?;
-        mapped.map_err(|e| EngineError::Readback(e.to_string()))?;
+        mapped.map_err(|_| EngineError::Readback("the device dropped the request".into()))?.map_err(|e| EngineError::Readback(e.to_string()))?;
         let bytes = staging
             .get_mapped_range(..)
             .map_err(|e| EngineError::Readback(e.to_string()))?

@@ -224,3 +224,21 @@ fn the_learning_rate_changes_between_steps() {
     steps(&mut same, 1);
     assert!(weights(&trainer) != weights(&same), "the step used the new rate");
 }
+
+/// A destroyed device (as a driver reset leaves it) is reported as lost, with the reason, at the
+/// next readback, not as a garbled result.
+#[test]
+fn a_lost_device_is_reported() {
+    let gpu = pollster::block_on(Gpu::new()).unwrap();
+    let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
+    let model = Model::new(&gpu, net, Init::Default, 3).unwrap();
+    let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam::default()), seed: 0 };
+    let mut trainer = Trainer::new(&gpu, model, data().train.truncated(64).upload(&gpu).unwrap(), config).unwrap();
+    trainer.step(&gpu).unwrap();
+    pollster::block_on(trainer.stats(&gpu)).unwrap();
+    gpu.destroy();
+    let _ = trainer.step(&gpu);
+    let err = pollster::block_on(trainer.stats(&gpu)).unwrap_err().to_string();
+    assert!(err.starts_with("the GPU device was lost (destroyed"), "{err}");
+    assert!(gpu.lost().is_some());
+}

@@ -102,6 +102,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
     });
 
     let gpu_value = StoredValue::new_local(gpu.clone());
+    crate::set_current_gpu(gpu.clone());
     // Weights the user loaded: "continue" trains them further, "new run" starts from scratch.
     let loaded = StoredValue::new_local(None::<Rc<Vec<u8>>>);
     let has_loaded = RwSignal::new(false);
@@ -150,6 +151,41 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             leptos::task::spawn_local(session::run(s, view_state));
         }
     };
+    // A lost device: open a new one and reopen the run as last kept, paused ("resume" goes on).
+    Effect::new(move |_| {
+        let Status::DeviceLost(reason) = view_state.status.get() else { return };
+        let name = session.with_value(|s| s.as_ref().map(|s| s.borrow().name.clone()));
+        leptos::task::spawn_local(async move {
+            let gpu = match cnnscope::Gpu::new().await {
+                Ok(gpu) => Rc::new(gpu),
+                Err(e) => {
+                    view_state.status.set(Status::Failed(format!("the GPU device was lost ({reason}) and no new one could be opened: {e}")));
+                    return;
+                }
+            };
+            gpu_value.set_value(gpu.clone());
+            crate::set_current_gpu(gpu.clone());
+            let lost = format!("The GPU device was lost ({reason}). A new device is open");
+            let kept = match (name, data.get_untracked()) {
+                (Some(name), Some(d)) => match crate::runs::read(&name).await {
+                    Ok(bytes) => Session::from_checkpoint(gpu, &d, &bytes),
+                    Err(_) => Err("it had not been kept yet: start it again".to_string()),
+                },
+                _ => Err("there was no run to reopen".to_string()),
+            };
+            match kept {
+                Ok(s) => {
+                    let message = format!("{lost} and the run is back as kept at step {}: “resume” continues it", s.trainer.steps);
+                    run_paused(s);
+                    weights_message.set(Some(Ok(message)));
+                }
+                Err(e) => {
+                    view_state.status.set(Status::Idle);
+                    weights_message.set(Some(Err(format!("{lost}, but the run could not be reopened: {e}"))));
+                }
+            }
+        });
+    });
     let download = move |_| {
         let Some(s) = session.get_value() else { return };
         leptos::task::spawn_local(async move { weights_message.set(Some(crate::weights_io::download(s).await)) });
@@ -310,6 +346,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
                     Status::Paused => "paused".to_string(),
                     Status::Finished => "finished".to_string(),
                     Status::Failed(e) => format!("failed: {e}"),
+                    Status::DeviceLost(reason) => format!("the GPU device was lost ({reason}): opening a new one…"),
                 }}</span>
             </div>
             {move || {

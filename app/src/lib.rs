@@ -36,6 +36,28 @@ pub fn crash_test() {
     panic!("crash_test() was called: this is what a bug in cnnscope looks like");
 }
 
+thread_local! {
+    /// The device the page trains on, for `lose_device_test`.
+    static CURRENT_GPU: std::cell::RefCell<Option<std::rc::Rc<cnnscope::Gpu>>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Records the device the page trains on (the workbench calls it whenever it opens one).
+pub fn set_current_gpu(gpu: std::rc::Rc<cnnscope::Gpu>) {
+    CURRENT_GPU.with(|g| *g.borrow_mut() = Some(gpu));
+}
+
+/// Destroys the page's GPU device, as a driver reset or the OS's watchdog would: the end-to-end
+/// test calls it (`wasmBindings.lose_device_test()`) mid-run to see the run survive. Nothing in
+/// the page calls it.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn lose_device_test() {
+    CURRENT_GPU.with(|g| {
+        if let Some(gpu) = g.borrow().as_ref() {
+            gpu.destroy();
+        }
+    });
+}
+
 /// Puts a notice at the top of the page: what happened, that the page must be reloaded, and how
 /// to report it. Plain DOM calls: after a panic the reactive system cannot be trusted.
 fn crash_notice(message: &str) {

@@ -30,6 +30,8 @@ pub enum Status {
     Paused,
     Finished,
     Failed(String),
+    /// The GPU device was lost (the reason): the page is opening a new one.
+    DeviceLost(String),
 }
 
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -255,7 +257,11 @@ pub async fn run(session: Rc<RefCell<Session>>, view: View) {
     if let Err(e) = result
         && view.run.get_untracked() == id
     {
-        view.status.set(Status::Failed(e));
+        let lost = session.borrow().gpu.lost();
+        view.status.set(match lost {
+            Some(reason) => Status::DeviceLost(reason),
+            None => Status::Failed(e),
+        });
     }
 }
 

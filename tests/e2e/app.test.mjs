@@ -225,6 +225,19 @@ assert.deepEqual(Object.keys(resumedWeights), Object.keys(referenceWeights));
 for (const name of Object.keys(referenceWeights)) assert.ok(resumedWeights[name].equals(referenceWeights[name]), `${name}: bit for bit`);
 await quick.screenshot({ path: `${shots}/kept-runs.png`, fullPage: true });
 
+step("4h a lost GPU device: a new one, the run reopened as kept, finished with the same losses");
+await quick.getByTestId("start").click();
+// Kept after epoch 1 (step 10); lose the device a few steps later.
+await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 13, null, { timeout: 300_000 });
+await quick.evaluate(() => window.wasmBindings.lose_device_test());
+await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("The GPU device was lost (destroyed"), null, { timeout: 300_000 });
+assert.match(await quick.getByTestId("weights-message").innerText(), /A new device is open and the run is back as kept at step 10: “resume” continues it$/);
+assert.equal(await quick.getByTestId("status").innerText(), "paused");
+assert.equal(await quick.getByTestId("loss-values").textContent(), reference.trim().split(" ").slice(0, 2).join(" "), "the curves up to the kept step");
+await quick.getByTestId("pause").click(); // resume
+await finished();
+assert.equal(await quick.getByTestId("loss-values").textContent(), reference, "the same losses as the run that kept its device");
+
 step("4g checkpoints move between the page and the CLI");
 const pageCheckpoint = await downloadTo("download-checkpoint", `${shots}/page.ckpt`);
 const fromPage = execFileSync(cli, ["train", "--net", "alexnet", "--limit", "320", "--resume", pageCheckpoint, "--epochs", "3"], { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });

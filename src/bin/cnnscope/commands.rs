@@ -167,7 +167,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
             bar.inc(1);
             // Reading the running sums waits for the GPU: only every 20 steps.
             if done || trainer.batch_in_epoch % 20 == 0 {
-                let stats = trainer.stats(&gpu).await.inspect_err(|e| diverged_note(e, args))?;
+                let stats = trainer.stats(&gpu).await.inspect_err(|e| resume_note(e, args))?;
                 let rate = stats.examples / start.elapsed().as_secs_f64();
                 bar.set_message(format!("loss {:.4} · train acc {:.3} · {rate:.1} images/s", stats.loss(), stats.accuracy()));
                 let steps = (trainer.steps - steps_at_read).max(1) as f64;
@@ -185,7 +185,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
                 break;
             }
         }
-        let train_stats = trainer.stats(&gpu).await.inspect_err(|e| diverged_note(e, args))?;
+        let train_stats = trainer.stats(&gpu).await.inspect_err(|e| resume_note(e, args))?;
         let train_secs = start.elapsed().as_secs_f64();
         let test = evaluator.run(&gpu, &trainer.model, &test_set).await?;
         bar.finish_and_clear();
@@ -213,16 +213,15 @@ fn path_text(path: &Option<std::path::PathBuf>) -> String {
     path.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
 }
 
-/// After a diverged run: where its last finite state is, and how to go on from it.
-fn diverged_note(e: &EngineError, args: &TrainArgs) {
-    if let (EngineError::Diverged { lr, .. }, Some(path)) = (e, args.checkpoint.as_ref().filter(|p| p.exists())) {
-        eprintln!(
-            "note: {} holds the run as it was at its last checkpoint; continue it with `--resume {} --lr {}`",
-            path.display(),
-            path.display(),
-            lr / 10.0
-        );
-    }
+/// After a diverged run or a lost device: where the run's last state is, and how to go on.
+fn resume_note(e: &EngineError, args: &TrainArgs) {
+    let Some(path) = args.checkpoint.as_ref().filter(|p| p.exists()) else { return };
+    let lower = match e {
+        EngineError::Diverged { lr, .. } => format!(" --lr {}", lr / 10.0),
+        EngineError::DeviceLost(_) => String::new(),
+        _ => return,
+    };
+    eprintln!("note: {} holds the run as it was at its last checkpoint; continue it with `--resume {}{lower}`", path.display(), path.display());
 }
 
 /// Writes `bytes` to `path` whole or not at all: a crash mid-write leaves the previous file.
