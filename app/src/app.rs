@@ -383,11 +383,6 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             <div hidden data-testid="loss-values">{move || view_state.loss.get().iter().map(|(_, l)| format!("{l:.5}")).collect::<Vec<_>>().join(" ")}</div>
         </section>
 
-        <section class="card" data-testid="kept">
-            <h2>"Runs kept in this browser"</h2>
-            <crate::saved_runs::SavedRuns stored=view_state.stored on_open=open_kept />
-        </section>
-
         <section class="card" data-testid="inside">
             <h2>"5 · Inside the network"</h2>
             <FeatureMaps session=session refresh=refresh />
@@ -401,6 +396,12 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
         <section class="card" data-testid="compare">
             <h2>"7 · The four networks compared"</h2>
             <Compare runs=runs />
+        </section>
+
+        // Last on the page: the list grows as runs are kept, and nothing below it moves.
+        <section class="card" data-testid="kept">
+            <h2>"8 · Runs kept in this browser"</h2>
+            <crate::saved_runs::SavedRuns stored=view_state.stored on_open=open_kept />
         </section>
     }
 }

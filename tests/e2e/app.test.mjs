@@ -23,7 +23,21 @@ const tensors = (file) => {
 };
 
 const browser = await launch(true);
+// Main-thread tasks over 50 ms (PerformanceObserver "longtask"), from page load on: what a
+// Web Worker for the engine (issue 11) is to remove. Measured and printed, not asserted yet.
+const watchLongTasks = (p) => p.addInitScript(() => {
+  window.__longTasks = [];
+  new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push([Math.round(e.startTime), Math.round(e.duration)]); })
+    .observe({ type: "longtask", buffered: true });
+});
+const reportLongTasks = async (p, what) => {
+  const tasks = await p.evaluate(() => window.__longTasks ?? []);
+  const longest = tasks.reduce((m, [, d]) => Math.max(m, d), 0);
+  const total = tasks.reduce((s, [, d]) => s + d, 0);
+  console.log(`e2e: long tasks (${what}): ${tasks.length} over 50 ms, longest ${longest} ms, ${total} ms in all`);
+};
 const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+await watchLongTasks(page);
 const errors = [];
 page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("404")) errors.push(m.text()); });
 page.on("pageerror", (e) => errors.push(e.message));
@@ -60,6 +74,8 @@ await page.getByTestId("start").click();
 await page.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 80, null, { timeout: 600_000 });
 await page.getByTestId("pause").click();
 await page.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
+// A pause keeps the run in the browser.
+await page.waitForFunction(() => document.querySelector("[data-testid=saved]")?.innerText.startsWith("kept in this browser at step"), null, { timeout: 120_000 });
 const losses = (await page.getByTestId("loss-values").textContent()).trim().split(" ").map(Number);
 assert.ok(losses.length >= 16, `loss reported every 5 steps: ${losses}`);
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -138,6 +154,7 @@ step("8 compare: the four nets' parameters and FLOPs");
 const compare = await page.getByTestId("compare-table").locator("tbody tr").allInnerTexts();
 assert.equal(compare.length, 4);
 assert.match(compare[3], /GoogLeNet/);
+await reportLongTasks(page, "load, data, start, 100 steps, feature maps, results");
 await page.screenshot({ path: `${shots}/app.png`, fullPage: true });
 assert.deepEqual(errors, [], "no errors in the console");
 
