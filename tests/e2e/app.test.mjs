@@ -264,9 +264,9 @@ execFileSync(cli, ["train", "--net", "alexnet", "--ratio", "16", "--side", "67",
 await quick.getByTestId("upload-weights").setInputFiles(cliCheckpoint);
 await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("opened the run in cli.ckpt, paused at step 10"), null, { timeout: 120_000 });
 assert.equal(await quick.getByTestId("status").innerText(), "paused");
-await quickField("learning rate").fill("0.001");
+await quickField("learning rate").fill("0.0005");
 await quickField("learning rate").dispatchEvent("change");
-await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText === "the run resumes with learning rate 0.001", null, { timeout: 60_000 });
+await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText === "the run resumes with learning rate 0.0005", null, { timeout: 60_000 });
 await quick.getByTestId("delete-run").first().click();
 await quick.waitForFunction((n) => document.querySelectorAll("[data-testid=saved-run]").length === n - 1, kept, { timeout: 60_000 });
 
