@@ -228,7 +228,6 @@ const keptAt = await quick.getByTestId("saved").innerText();
 await quick.reload();
 await quick.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await quick.getByTestId("saved-runs").waitFor({ timeout: 120_000 });
-const kept = await quick.getByTestId("saved-run").count();
 assert.match(await quick.getByTestId("saved-run").first().innerText(), /AlexNet · width ÷16 · input 67×67\tepoch [12] of 2 · step \d+/);
 await quick.getByTestId("open-run").first().click();
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 120_000 });
@@ -267,8 +266,9 @@ assert.equal(await quick.getByTestId("status").innerText(), "paused");
 await quickField("learning rate").fill("0.0005");
 await quickField("learning rate").dispatchEvent("change");
 await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText === "the run resumes with learning rate 0.0005", null, { timeout: 60_000 });
+const listed = await quick.getByTestId("saved-run").count();
 await quick.getByTestId("delete-run").first().click();
-await quick.waitForFunction((n) => document.querySelectorAll("[data-testid=saved-run]").length === n - 1, kept, { timeout: 60_000 });
+await quick.waitForFunction((n) => document.querySelectorAll("[data-testid=saved-run]").length === n - 1, listed, { timeout: 60_000 });
 
 step("4e bad input: knobs say what they cannot use; a diverging run stops with the step, loss and rate");
 await quickField("batch").fill("abc");
