@@ -271,6 +271,8 @@ await quick.getByTestId("delete-run").first().click();
 await quick.waitForFunction((n) => document.querySelectorAll("[data-testid=saved-run]").length === n - 1, listed, { timeout: 60_000 });
 
 step("4e bad input: knobs say what they cannot use; a diverging run stops with the step, loss and rate");
+await quick.getByTestId("stop").click(); // the paused run from the CLI: the knobs open again
+await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "idle", null, { timeout: 60_000 });
 await quickField("batch").fill("abc");
 await quickField("batch").dispatchEvent("change");
 assert.equal(await quick.getByTestId("knob-error").innerText(), "«abc» is not a whole number from 1 to 1000000");
