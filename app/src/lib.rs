@@ -22,7 +22,7 @@ pub fn start() {
     // A panic is a defect in cnnscope: say so on the page (never a blank or frozen page), with
     // the message to report, and in the console.
     std::panic::set_hook(Box::new(|info| {
-        let message = format!("cnnscope panicked: {info}");
+        let message = info.to_string();
         web_sys::console::error_1(&message.clone().into());
         crash_notice(&message);
     }));

@@ -326,7 +326,7 @@ await crash.goto(url);
 await crash.getByTestId("adapter").waitFor({ timeout: 60_000 });
 await crash.evaluate(() => { try { window.wasmBindings.crash_test(); } catch (e) { /* the panic's abort */ } });
 await crash.getByTestId("crash").waitFor({ timeout: 30_000 });
-assert.match(await crash.getByTestId("crash").innerText(), /^cnnscope stopped because of a bug: cnnscope panicked: .*crash_test\(\) was called.*Reload the page to go on\. Please report it/);
+assert.match(await crash.getByTestId("crash").innerText(), /^cnnscope stopped because of a bug: panicked at .*crash_test\(\) was called.*Reload the page to go on\. Please report it/);
 await crash.screenshot({ path: `${shots}/crash.png` });
 await crash.close();
 await browser.close();
