@@ -23,7 +23,7 @@ pub fn start() {
     // the message to report, and in the console.
     std::panic::set_hook(Box::new(|info| {
         let message = info.to_string();
-        web_sys::console::error_1(&message.clone().into());
+        web_sys::console::error_1(&format!("cnnscope {message}").into());
         crash_notice(&message);
     }));
     leptos::mount::mount_to_body(app::App);
