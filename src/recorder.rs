@@ -87,15 +87,6 @@ impl<'g> Recorder<'g> {
         self.submit_in(1);
     }
 
-    /// Dispatches recorded so far.
-    pub fn len(&self) -> usize {
-        self.dispatches.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.dispatches.is_empty()
-    }
-
     /// Encodes everything recorded and submits it as `pieces` submissions of consecutive dispatches
     /// (at most one per dispatch). The queue runs them in order, so the result is the same as one
     /// submission's; each piece is just shorter, which keeps it under the limit GPU watchdogs put

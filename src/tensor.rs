@@ -144,6 +144,15 @@ impl Tensor {
         Ok(bytemuck::cast_slice(&self.read_bytes(gpu).await?).to_vec())
     }
 
+    /// Copies each of `tensors` to the CPU, in order.
+    pub async fn read_all_f32(gpu: &Gpu, tensors: &[Tensor]) -> Result<Vec<Vec<f32>>> {
+        let mut out = Vec::with_capacity(tensors.len());
+        for tensor in tensors {
+            out.push(tensor.read_f32(gpu).await?);
+        }
+        Ok(out)
+    }
+
     pub async fn read_u32(&self, gpu: &Gpu) -> Result<Vec<u32>> {
         Ok(bytemuck::cast_slice(&self.read_bytes(gpu).await?).to_vec())
     }

@@ -175,6 +175,13 @@ fn a_resumed_run_continues_exactly() {
         drop(first);
         let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
         assert_eq!((checkpoint.epochs, checkpoint.notes.as_str(), checkpoint.state.steps), (3, "{}", n as u64));
+        // The header alone (what the page's list of kept runs reads) says the same.
+        let start = &bytes[..cnnscope::train::checkpoint::header_len(&bytes).unwrap()];
+        let header = cnnscope::train::checkpoint::Header::read(start).unwrap();
+        assert_eq!(
+            (header.net, header.config, header.epochs, header.state, header.notes.as_str()),
+            (checkpoint.net, checkpoint.config, checkpoint.epochs, checkpoint.state, checkpoint.notes.as_str())
+        );
         let mut resumed = Trainer::resume(gpu(), &checkpoint, data().train.truncated(256).upload(gpu()).unwrap()).unwrap();
         losses.extend(steps(&mut resumed, n));
         assert_eq!(losses, all, "adam {adam}, n {n}: the losses after every step");

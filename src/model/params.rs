@@ -88,11 +88,7 @@ impl Parameters {
 
     /// Copies every parameter to the CPU.
     pub async fn read(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
-        let mut out = Vec::with_capacity(self.tensors.len());
-        for tensor in &self.tensors {
-            out.push(tensor.read_f32(gpu).await?);
-        }
-        Ok(out)
+        Tensor::read_all_f32(gpu, &self.tensors).await
     }
 
     /// Total number of scalars.

@@ -77,7 +77,7 @@ fn read(specs: &[ParamSpec], bytes: &[u8], skip_optimizer: bool) -> Result<Vec<V
             if t.shape() != spec.shape.as_slice() {
                 return Err(EngineError::Weights(format!("{} has shape {:?}, this network needs {:?}", spec.name, t.shape(), spec.shape)));
             }
-            Ok(t.data().chunks_exact(4).map(|b| b.iter().rev().fold(0u32, |w, &x| (w << 8) | u32::from(x))).map(f32::from_bits).collect())
+            Ok(t.data().chunks_exact(4).filter_map(|b| b.try_into().ok()).map(f32::from_le_bytes).collect())
         })
         .collect()
 }
@@ -96,7 +96,11 @@ impl SavedNet {
     /// Reads the metadata; a value that is there but unreadable is an error, not a guess.
     pub fn read(bytes: &[u8]) -> Result<SavedNet> {
         let (_, metadata) = SafeTensors::read_metadata(bytes).map_err(|e| EngineError::Weights(format!("not a valid safetensors file ({e})")))?;
-        let Some(meta) = metadata.metadata() else { return Ok(SavedNet::default()) };
+        metadata.metadata().as_ref().map(SavedNet::from_metadata).transpose().map(Option::unwrap_or_default)
+    }
+
+    /// The fields of a file's metadata entries.
+    pub fn from_metadata(meta: &HashMap<String, String>) -> Result<SavedNet> {
         fn field<T: std::str::FromStr>(meta: &HashMap<String, String>, key: &str) -> Result<Option<T>> {
             meta.get(key)
                 .map(|v| v.parse().map_err(|_| EngineError::Weights(format!("its metadata gives {key} = {v:?}, which cnnscope cannot read"))))

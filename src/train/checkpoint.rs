@@ -93,24 +93,24 @@ fn error(detail: impl Into<String>) -> EngineError {
     EngineError::Weights(detail.into())
 }
 
-/// The optimiser buffers' specs: `optimizer.<which>.<key>` for each parameter.
-fn buffer_specs(params: &[ParamSpec], which: &str) -> Vec<ParamSpec> {
-    params.iter().map(|p| ParamSpec { name: format!("optimizer.{which}.{}", p.name), shape: p.shape.clone() }).collect()
+/// Every tensor a checkpoint of `net` holds, in file order: the parameters, then
+/// `optimizer.first.<key>` for each, then (Adam) `optimizer.second.<key>`; and how many
+/// parameters there are.
+fn tensor_specs(net: NetConfig, optimizer: Optimizer) -> Result<(Vec<ParamSpec>, usize)> {
+    let params = Net::new(net)?.root.params("");
+    let buffers = |which: &'static str| params.iter().map(move |p| ParamSpec { name: format!("optimizer.{which}.{}", p.name), shape: p.shape.clone() });
+    let mut specs: Vec<ParamSpec> = params.iter().cloned().chain(buffers("first")).collect();
+    if matches!(optimizer, Optimizer::Adam(_)) {
+        specs.extend(buffers("second"));
+    }
+    Ok((specs, params.len()))
 }
 
 impl Checkpoint {
     /// The checkpoint as a file.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let net = Net::new(self.net)?;
-        let params = net.root.params("");
-        let mut specs = params.clone();
-        specs.extend(buffer_specs(&params, "first"));
-        let mut values: Vec<Vec<f32>> = self.params.clone();
-        values.extend(self.first.iter().cloned());
-        if matches!(self.config.optimizer, Optimizer::Adam(_)) {
-            specs.extend(buffer_specs(&params, "second"));
-            values.extend(self.second.iter().cloned());
-        }
+        let (specs, _) = tensor_specs(self.net, self.config.optimizer)?;
+        let values: Vec<Vec<f32>> = self.params.iter().chain(&self.first).chain(&self.second).cloned().collect();
         if values.len() != specs.len() {
             return Err(error(format!("a checkpoint of {} tensors for {} expected", values.len(), specs.len())));
         }
@@ -144,17 +144,58 @@ impl Checkpoint {
     /// its network, is refused with the reason.
     pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint> {
         let (_, metadata) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| error(format!("not a valid safetensors file ({e})")))?;
-        let Some(json) = metadata.metadata().as_ref().and_then(|m| m.get(METADATA_KEY)) else {
+        let Header { net, config, epochs, state, notes } = Header::from_metadata(metadata.metadata().as_ref())?;
+        let (specs, n) = tensor_specs(net, config.optimizer)?;
+        let mut values = weights::from_safetensors_exact(&specs, bytes)?.into_iter();
+        let params: Vec<Vec<f32>> = values.by_ref().take(n).collect();
+        let first: Vec<Vec<f32>> = values.by_ref().take(n).collect();
+        let second: Vec<Vec<f32>> = values.collect();
+        Ok(Checkpoint { net, config, epochs, state, params, first, second, notes })
+    }
+}
+
+/// Everything in a checkpoint but its tensors: what a list of kept runs shows, read from the
+/// file's first [`header_len`] bytes alone.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Header {
+    pub net: NetConfig,
+    pub config: TrainConfig,
+    pub epochs: usize,
+    pub state: RunState,
+    pub notes: String,
+}
+
+/// The bytes at the start of a safetensors file that hold its header (the 8-byte length and the
+/// JSON), given at least its first 8 bytes.
+pub fn header_len(start: &[u8]) -> Option<usize> {
+    let len = u64::from_le_bytes(start.get(..8)?.try_into().ok()?);
+    usize::try_from(len).ok()?.checked_add(8)
+}
+
+impl Header {
+    /// Reads the header at the start of a checkpoint file (its first [`header_len`] bytes).
+    pub fn read(start: &[u8]) -> Result<Header> {
+        #[derive(Deserialize)]
+        struct Json {
+            #[serde(rename = "__metadata__")]
+            metadata: Option<HashMap<String, String>>,
+        }
+        let json = header_len(start).and_then(|end| start.get(8..end)).ok_or_else(|| error("the file is shorter than its header"))?;
+        let json: Json = serde_json::from_slice(json).map_err(|e| error(format!("not a valid safetensors header ({e})")))?;
+        Header::from_metadata(json.metadata.as_ref())
+    }
+
+    /// The network and training state a checkpoint's metadata holds.
+    fn from_metadata(metadata: Option<&HashMap<String, String>>) -> Result<Header> {
+        let Some(json) = metadata.and_then(|m| m.get(METADATA_KEY)) else {
             return Err(error("it holds weights but no training state, so it is not a checkpoint: start a new run from it instead"));
         };
         let meta: Meta = serde_json::from_str(json).map_err(|e| error(format!("its training state cannot be read ({e})")))?;
         if meta.format != FORMAT {
             return Err(error(format!("it is a checkpoint of format {}, this cnnscope reads format {FORMAT}", meta.format)));
         }
-        let saved = SavedNet::read(bytes)?;
+        let saved = metadata.map(SavedNet::from_metadata).transpose()?.unwrap_or_default();
         let arch = saved.arch.ok_or_else(|| error("its metadata names no network"))?;
-        let net_config = saved.config(NetConfig::new(arch, 1));
-        let net = Net::new(net_config)?;
         let optimizer = match meta.optimizer {
             OptimizerMeta::Sgd { lr, momentum, weight_decay } => Optimizer::Sgd(Sgd { lr, momentum, weight_decay }),
             OptimizerMeta::Adam { lr, beta1, beta2, eps, weight_decay } => Optimizer::Adam(Adam { lr, beta1, beta2, eps, weight_decay }),
@@ -162,20 +203,8 @@ impl Checkpoint {
         let config = TrainConfig { batch: meta.batch, optimizer, seed: meta.seed };
         config.check()?;
         let order_position = meta.order_position.parse().map_err(|_| error(format!("its batch-order position {:?} is not a number", meta.order_position)))?;
-        let params = net.root.params("");
-        let mut specs = params.clone();
-        specs.extend(buffer_specs(&params, "first"));
-        let adam = matches!(optimizer, Optimizer::Adam(_));
-        if adam {
-            specs.extend(buffer_specs(&params, "second"));
-        }
-        let mut values = weights::from_safetensors_exact(&specs, bytes)?.into_iter();
-        let n = params.len();
-        let params: Vec<Vec<f32>> = values.by_ref().take(n).collect();
-        let first: Vec<Vec<f32>> = values.by_ref().take(n).collect();
-        let second: Vec<Vec<f32>> = values.collect();
-        Ok(Checkpoint {
-            net: net_config,
+        Ok(Header {
+            net: saved.config(NetConfig::new(arch, 1)),
             config,
             epochs: meta.epochs,
             state: RunState {
@@ -187,9 +216,6 @@ impl Checkpoint {
                 sums: meta.sums,
                 train_images: meta.train_images,
             },
-            params,
-            first,
-            second,
             notes: meta.notes,
         })
     }

@@ -135,11 +135,6 @@ impl Trainer {
         Ok(())
     }
 
-    /// Submissions per step.
-    pub fn submits(&self) -> usize {
-        self.submits
-    }
-
     /// One step run kernel by kernel: where its time goes (see [`Recorder::profile`]).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn profile_step(&mut self, gpu: &Gpu) -> Result<Vec<(String, u64, f64)>> {
@@ -181,16 +176,6 @@ impl Trainer {
     /// The whole run as it stands (waits for the submitted steps), for `epochs` in all.
     pub async fn checkpoint(&self, gpu: &Gpu, epochs: usize, notes: String) -> Result<Checkpoint> {
         let (first, second, optimizer_steps) = self.optimizer.state();
-        let read = |tensors: &[Tensor]| {
-            let tensors = tensors.to_vec();
-            async move {
-                let mut out = Vec::with_capacity(tensors.len());
-                for t in &tensors {
-                    out.push(t.read_f32(gpu).await?);
-                }
-                Ok::<_, EngineError>(out)
-            }
-        };
         let sums = self.stats.read_f32(gpu).await?;
         let state = RunState {
             steps: self.steps,
@@ -208,8 +193,8 @@ impl Trainer {
             epochs,
             state,
             params: self.model.params.read(gpu).await?,
-            first: read(first).await?,
-            second: read(second).await?,
+            first: Tensor::read_all_f32(gpu, first).await?,
+            second: Tensor::read_all_f32(gpu, second).await?,
             notes,
         })
     }
