@@ -107,13 +107,17 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
     let loaded = StoredValue::new_local(None::<Rc<Vec<u8>>>);
     let has_loaded = RwSignal::new(false);
     let weights_message = RwSignal::new(None::<Result<String, String>>);
-    let start = move |from_loaded: bool| {
-        let Some(d) = data.get_untracked() else { return };
+    // The current run stops, and a new owner takes the view: nothing the old loop does from here
+    // on reaches the page.
+    let retire = move || {
         if let Some(old) = session.get_value() {
             old.borrow().control.set(Control::Stop);
         }
-        // A new owner: nothing the old loop does from here on reaches the page.
         view_state.run.update(|n| *n += 1);
+    };
+    let start = move |from_loaded: bool| {
+        let Some(d) = data.get_untracked() else { return };
+        retire();
         weights_message.set(None);
         let weights = if from_loaded { loaded.get_value() } else { None };
         if !from_loaded {
@@ -133,10 +137,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
     };
     // `s` becomes the page's session: any run stops and nothing it does reaches the page again.
     let take_over = move |s: Session| {
-        if let Some(old) = session.get_value() {
-            old.borrow().control.set(Control::Stop);
-        }
-        view_state.run.update(|n| *n += 1);
+        retire();
         setup.set(s.setup);
         session.set_value(Some(Rc::new(RefCell::new(s))));
         loaded.set_value(None);
@@ -258,6 +259,8 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             }
         }
     });
+    // The engine's checks of the setup (and the memory it takes), for the model card and "start".
+    let fit = Memo::new(move |_| gpu_value.with_value(|gpu| crate::setup::check(gpu, &setup.get())));
     let has_session = move || { run_count.get(); session.with_value(|s| s.is_some()) };
     let running = move || matches!(view_state.status.get(), Status::Running | Status::Paused);
 
@@ -312,7 +315,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
                 let s = setup.get();
                 match s.net().and_then(|net| Summary::new(&net).map_err(|e| e.to_string())) {
                     Ok(summary) => {
-                        let fit = gpu_value.with_value(|gpu| crate::setup::check(gpu, &s));
+                        let fit = fit.get();
                         let memory = fit.as_ref().map(|bytes| format!(" · {} of GPU memory to train at batch {}", cnnscope::fit::human(*bytes), s.batch)).unwrap_or_default();
                         view! {
                             <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
@@ -330,7 +333,7 @@ fn Workbench(gpu: Rc<cnnscope::Gpu>) -> impl IntoView {
             <h2>"4 · Training"</h2>
             <div class="controls">
                 <button data-testid="start" on:click=move |_| start(false)
-                    disabled=move || data.get().is_none() || gpu_value.with_value(|gpu| crate::setup::check(gpu, &setup.get()).is_err())>
+                    disabled=move || data.get().is_none() || fit.with(Result::is_err)>
                     {move || if running() { "restart" } else if has_loaded.get() { "new run from scratch" } else { "start training" }}
                 </button>
                 {move || (has_loaded.get() && !running()).then(|| view! {

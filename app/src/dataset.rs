@@ -3,8 +3,10 @@
 
 use cnnscope::data::{FILE_NAMES, FashionMnist};
 use js_sys::{Reflect, Uint8Array};
-use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
+
+use crate::js_error;
 
 /// `?limit=N`: use only the first N training and N test images (quick demonstrations, tests),
 /// whichever way the files arrive.
@@ -39,11 +41,6 @@ pub fn base_url() -> String {
         .find_map(|kv| kv.strip_prefix("data="))
         .map(|dir| format!("{}/", dir.trim_end_matches('/')))
         .unwrap_or_else(|| "data/fashion-mnist/".to_string())
-}
-
-fn js_error(what: &str, e: JsValue) -> String {
-    let detail = e.as_string().or_else(|| Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()));
-    format!("{what}: {}", detail.unwrap_or_else(|| format!("{e:?}")))
 }
 
 /// Downloads one file, calling `progress(bytes so far, total if known)` as chunks arrive.

@@ -17,6 +17,12 @@ pub mod setup;
 pub mod webgpu;
 pub mod weights_io;
 
+/// A JavaScript error (an exception or a rejected promise) as text, after `what` failed.
+pub(crate) fn js_error(what: &str, e: wasm_bindgen::JsValue) -> String {
+    let detail = e.as_string().or_else(|| js_sys::Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()));
+    format!("{what}: {}", detail.unwrap_or_else(|| format!("{e:?}")))
+}
+
 /// Mounts the app on the page's body.
 pub fn start() {
     // A panic is a defect in cnnscope: say so on the page (never a blank or frozen page), with

@@ -10,10 +10,7 @@ use web_sys::{FileSystemDirectoryHandle, FileSystemFileHandle, FileSystemGetDire
 const DIRECTORY: &str = "runs";
 const EXTENSION: &str = ".ckpt";
 
-fn js_error(what: &str, e: JsValue) -> String {
-    let detail = Reflect::get(&e, &"message".into()).ok().and_then(|m| m.as_string()).or_else(|| e.as_string());
-    format!("{what}: {}", detail.unwrap_or_else(|| format!("{e:?}")))
-}
+use crate::js_error;
 
 async fn directory() -> Result<FileSystemDirectoryHandle, String> {
     let storage = web_sys::window().ok_or("no window")?.navigator().storage();
@@ -101,15 +98,33 @@ pub async fn names() -> Result<Vec<String>, String> {
     Ok(names)
 }
 
-/// The checkpoint kept as `name`.
-pub async fn read(name: &str) -> Result<Vec<u8>, String> {
+async fn file(name: &str) -> Result<web_sys::File, String> {
     let dir = directory().await?;
     let what = format!("reading saved run {name}");
-    let file: FileSystemFileHandle =
+    let handle: FileSystemFileHandle =
         JsFuture::from(dir.get_file_handle(&format!("{name}{EXTENSION}"))).await.map_err(|e| js_error(&what, e))?.unchecked_into();
-    let file: web_sys::File = JsFuture::from(file.get_file()).await.map_err(|e| js_error(&what, e))?.unchecked_into();
-    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| js_error(&what, e))?;
+    Ok(JsFuture::from(handle.get_file()).await.map_err(|e| js_error(&what, e))?.unchecked_into())
+}
+
+async fn bytes(blob: &web_sys::Blob, name: &str) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(blob.array_buffer()).await.map_err(|e| js_error(&format!("reading saved run {name}"), e))?;
     Ok(Uint8Array::new(&buffer).to_vec())
+}
+
+/// The checkpoint kept as `name`.
+pub async fn read(name: &str) -> Result<Vec<u8>, String> {
+    let file = file(name).await?;
+    bytes(&file, name).await
+}
+
+/// The start of the checkpoint kept as `name` that holds its header (not its tensors, which a
+/// full-width run has hundreds of megabytes of), and the file's size in bytes.
+pub async fn read_header(name: &str) -> Result<(Vec<u8>, f64), String> {
+    let file = file(name).await?;
+    let slice = |end: f64| file.slice_with_f64_and_f64(0.0, end).map_err(|e| js_error(&format!("reading saved run {name}"), e));
+    let start = bytes(&slice(8.0)?, name).await?;
+    let end = cnnscope::train::checkpoint::header_len(&start).ok_or_else(|| format!("saved run {name} is shorter than a header"))?;
+    Ok((bytes(&slice(end as f64)?, name).await?, file.size()))
 }
 
 /// Forgets run `name`.

@@ -2,7 +2,7 @@
 //! accuracy, to open (paused where it stopped) or delete.
 
 use cnnscope::net::Summary;
-use cnnscope::train::Checkpoint;
+use cnnscope::train::checkpoint::Header;
 use leptos::prelude::*;
 
 use crate::session::Notes;
@@ -14,16 +14,18 @@ struct Kept {
     title: String,
     progress: String,
     accuracy: Option<f64>,
-    bytes: usize,
+    bytes: f64,
 }
 
-fn describe(name: &str, bytes: &[u8]) -> Result<Kept, String> {
-    let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
-    let title = cnnscope::net::Net::new(checkpoint.net).and_then(|net| Summary::new(&net)).map(|s| s.title).unwrap_or_default();
-    let s = checkpoint.state;
-    let progress = format!("epoch {} of {} · step {}", (s.epoch + 1).min(checkpoint.epochs.max(1)), checkpoint.epochs, s.steps);
-    Ok(Kept { name: name.to_string(), title, progress, accuracy: notes.test_acc.last().map(|&(_, a)| a), bytes: bytes.len() })
+/// A kept run as the list shows it, from its header alone (`runs::read_header`).
+async fn describe(name: &str) -> Result<Kept, String> {
+    let (start, bytes) = crate::runs::read_header(name).await?;
+    let header = Header::read(&start).map_err(|e| e.to_string())?;
+    let notes: Notes = serde_json::from_str(&header.notes).unwrap_or_default();
+    let title = cnnscope::net::Net::new(header.net).and_then(|net| Summary::new(&net)).map(|s| s.title).unwrap_or_default();
+    let s = header.state;
+    let progress = format!("epoch {} of {} · step {}", (s.epoch + 1).min(header.epochs.max(1)), header.epochs, s.steps);
+    Ok(Kept { name: name.to_string(), title, progress, accuracy: notes.test_acc.last().map(|&(_, a)| a), bytes })
 }
 
 /// Lists the kept runs whenever `stored` changes; `on_open` gets a run's checkpoint.
@@ -34,8 +36,7 @@ pub fn SavedRuns(stored: RwSignal<u32>, on_open: Callback<Vec<u8>>) -> impl Into
         async move {
             let mut out = Vec::new();
             for name in crate::runs::names().await? {
-                let described = crate::runs::read(&name).await.and_then(|bytes| describe(&name, &bytes));
-                out.push(described.map_err(|e| (name.clone(), e)));
+                out.push(describe(&name).await.map_err(|e| (name.clone(), e)));
             }
             Ok::<_, String>(out)
         }
@@ -72,7 +73,7 @@ pub fn SavedRuns(stored: RwSignal<u32>, on_open: Callback<Vec<u8>>) -> impl Into
                                 <td>{k.title}</td>
                                 <td>{k.progress}</td>
                                 <td class="num">{k.accuracy.map(|a| format!("{a:.3}")).unwrap_or_else(|| "—".into())}</td>
-                                <td class="num">{format!("{:.1} MiB", k.bytes as f64 / (1 << 20) as f64)}</td>
+                                <td class="num">{format!("{:.1} MiB", k.bytes / (1 << 20) as f64)}</td>
                                 <td class="hint">{k.name}</td>
                                 <td>
                                     <button data-testid="open-run" on:click=move |_| open(to_open.clone())>"open"</button>

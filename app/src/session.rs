@@ -97,15 +97,15 @@ impl View {
         }
     }
 
-    /// The curves and lines as notes for a checkpoint.
-    fn notes(&self, name: &str, seen: (f64, f64, f64)) -> Notes {
+    /// The curves and lines, and the sums at the last readback, as notes for a checkpoint.
+    fn notes(&self, name: &str) -> Notes {
         Notes {
             name: name.to_string(),
             loss: self.loss.get_untracked(),
             train_acc: self.train_acc.get_untracked(),
             test_acc: self.test_acc.get_untracked(),
             epoch_lines: self.epoch_lines.get_untracked(),
-            seen,
+            seen: self.seen.get_untracked(),
         }
     }
 
@@ -215,17 +215,20 @@ impl Session {
             session.borrow().requests.borrow_mut().push(sender);
             return receiver.await.map_err(|_| "the run ended before its checkpoint was taken".to_string())?;
         }
-        let name = session.borrow().name.clone();
-        let notes = view.notes(&name, view.seen.get_untracked());
-        let s = session.borrow();
-        s.checkpoint_bytes(&notes).await
+        checkpoint_now(session, view).await
     }
+}
 
-    async fn checkpoint_bytes(&self, notes: &Notes) -> Result<Vec<u8>, String> {
-        let text = serde_json::to_string(notes).map_err(|e| e.to_string())?;
-        let checkpoint = self.trainer.checkpoint(&self.gpu, self.setup.epochs, text).await.map_err(|e| e.to_string())?;
-        checkpoint.to_bytes().map_err(|e| e.to_string())
-    }
+/// The run as a checkpoint file with the view's curves, taken now: by its loop between two
+/// steps, or by anyone when no loop runs.
+async fn checkpoint_now(session: &Rc<RefCell<Session>>, view: View) -> Result<Vec<u8>, String> {
+    let s = session.borrow();
+    let notes = serde_json::to_string(&view.notes(&s.name)).map_err(|e| e.to_string())?;
+    let checkpoint = s.trainer.checkpoint(&s.gpu, s.setup.epochs, notes).await.map_err(|e| e.to_string())?;
+    checkpoint.to_bytes().map_err(|e| e.to_string())
+}
+
+impl Session {
 
     /// What the feature-map view needs, cloned (the GPU memory is shared) so no borrow of the
     /// session outlives this call.
@@ -234,7 +237,6 @@ impl Session {
     }
 }
 
-/// Runs `session` until its epochs are done or the user stops it.
 /// Runs `session` until its epochs are done or the user stops it, as the view's current run.
 pub async fn run(session: Rc<RefCell<Session>>, view: View) {
     let id = view.run.get_untracked();
@@ -244,10 +246,9 @@ pub async fn run(session: Rc<RefCell<Session>>, view: View) {
         None => view.reset(),
     }
     view.status.set(if session.borrow().control.get() == Control::Pause { Status::Paused } else { Status::Running });
-    let seen = restored.as_ref().map_or((0.0, 0.0, 0.0), |n| n.seen);
     let looping = session.borrow().looping.clone();
     looping.set(true);
-    let result = train_loop(&session, view, id, seen).await;
+    let result = train_loop(&session, view, id).await;
     looping.set(false);
     // Whoever still waits for a checkpoint gets one from the stopped run (or the reason).
     let waiting: Vec<_> = session.borrow().requests.borrow_mut().drain(..).collect();
@@ -266,17 +267,14 @@ pub async fn run(session: Rc<RefCell<Session>>, view: View) {
 }
 
 /// Answers the checkpoints asked for since the last step.
-async fn serve_requests(session: &Rc<RefCell<Session>>, view: View, name: &str, seen: (f64, f64, f64)) {
+async fn serve_requests(session: &Rc<RefCell<Session>>, view: View) {
     let waiting: Vec<_> = session.borrow().requests.borrow_mut().drain(..).collect();
     for sender in waiting {
-        let notes = view.notes(name, seen);
-        let bytes = session.borrow().checkpoint_bytes(&notes).await;
-        let _ = sender.send(bytes);
+        let _ = sender.send(checkpoint_now(session, view).await);
     }
 }
 
-/// `seen`: the running sums at the last readback (a run resumed mid-epoch brings its own).
-async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (f64, f64, f64)) -> Result<(), String> {
+async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64) -> Result<(), String> {
     // After every await: has another run taken the view? Then leave without a word.
     let current = move || view.run.get_untracked() == id;
     let (gpu, control, epochs, batch) = {
@@ -286,8 +284,9 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (
     let batches = session.borrow().trainer.batches_per_epoch();
     let (_, model, test_set) = session.borrow().snapshot();
     let mut evaluator = Evaluator::new(&gpu, &model, &test_set, batch.max(100)).map_err(|e| e.to_string())?;
-    let name = session.borrow().name.clone();
-    let mut seen_loss = if session.borrow().trainer.batch_in_epoch > 0 { seen } else { (0.0, 0.0, 0.0) };
+    // The running sums at the last readback: a run resumed mid-epoch brings its own (`restore`).
+    let mut seen_loss = if session.borrow().trainer.batch_in_epoch > 0 { view.seen.get_untracked() } else { (0.0, 0.0, 0.0) };
+    view.seen.set(seen_loss);
     let mut epoch_start = now();
     let mut active_secs = 0.0;
     let mut last = now();
@@ -304,7 +303,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (
         if !current() {
             return Ok(());
         }
-        serve_requests(session, view, &name, seen_loss).await;
+        serve_requests(session, view).await;
         match control.get() {
             Control::Stop => {
                 view.status.set(Status::Idle);
@@ -314,7 +313,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (
                 view.status.set(Status::Paused);
                 if !pause_saved {
                     pause_saved = true;
-                    autosave(session, view, &name, seen_loss).await;
+                    autosave(session, view).await;
                     saved_at = now();
                 }
                 gloo_timers::future::TimeoutFuture::new(100).await;
@@ -386,7 +385,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (
                 session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
                 seen_loss = (0.0, 0.0, 0.0);
                 view.seen.set(seen_loss);
-                autosave(session, view, &name, seen_loss).await;
+                autosave(session, view).await;
                 if !current() {
                     return Ok(());
                 }
@@ -398,7 +397,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (
                     return Ok(());
                 }
             } else if now() - saved_at >= AUTOSAVE_EVERY_SECS {
-                autosave(session, view, &name, seen_loss).await;
+                autosave(session, view).await;
                 if !current() {
                     return Ok(());
                 }
@@ -416,12 +415,11 @@ async fn train_loop(session: &Rc<RefCell<Session>>, view: View, id: u64, seen: (
 const AUTOSAVE_EVERY_SECS: f64 = 120.0;
 
 /// Keeps the run in the browser (`runs`); says when, or why not. Training goes on either way.
-async fn autosave(session: &Rc<RefCell<Session>>, view: View, name: &str, seen: (f64, f64, f64)) {
-    let notes = view.notes(name, seen);
-    let bytes = session.borrow().checkpoint_bytes(&notes).await;
-    let steps = session.borrow().trainer.steps;
+async fn autosave(session: &Rc<RefCell<Session>>, view: View) {
+    let bytes = checkpoint_now(session, view).await;
+    let (name, steps) = (session.borrow().name.clone(), session.borrow().trainer.steps);
     let result = match bytes {
-        Ok(bytes) => crate::runs::save(name, &bytes).await.map(|()| format!("kept in this browser at step {steps}")),
+        Ok(bytes) => crate::runs::save(&name, &bytes).await.map(|()| format!("kept in this browser at step {steps}")),
         Err(e) => Err(format!("saving the run failed: {e}")),
     };
     view.saved.set(Some(result));
