@@ -1,7 +1,6 @@
 //! Inside the network: one test image through every layer, each layer's channels drawn as a grid
 //! of small grey images (normalised per layer), and the predicted class probabilities.
 
-use std::cell::RefCell;
 use std::rc::Rc;
 
 use cnnscope::data::CLASS_NAMES;
@@ -10,57 +9,33 @@ use leptos::prelude::*;
 use wasm_bindgen::{Clamped, JsCast};
 use web_sys::{CanvasRenderingContext2d, ImageData};
 
-use crate::session::{LayerOutput, Session, inspect};
+use crate::bridge::send;
+use crate::protocol::{Command, Image, Inspection, LayerOutput};
+use crate::view::use_view;
 
 /// Channels drawn per layer.
 const MAX_CHANNELS: usize = 32;
 
-#[derive(Clone)]
-struct Inspection {
-    layers: Rc<Vec<LayerOutput>>,
-    probs: Vec<f32>,
-    /// The true class, for test images (a drawing has none).
-    label: Option<usize>,
-}
-
 #[component]
-pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStorage>, refresh: Signal<u32>) -> impl IntoView {
+pub fn FeatureMaps() -> impl IntoView {
+    let view = use_view();
     let index = RwSignal::new(0usize);
-    let result = RwSignal::new_local(None::<Result<Inspection, String>>);
-    let busy = RwSignal::new(false);
-    let run = move || {
-        let Some(session) = session.get_value() else { return };
-        let Ok(s) = session.try_borrow() else { return };
-        let (gpu, model, test) = s.snapshot();
-        drop(s);
-        let i = index.get_untracked();
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let out = inspect(&gpu, &model, &test, i).await.map(|(layers, probs, label)| Inspection { layers: Rc::new(layers), probs, label: Some(label) });
-            result.set(Some(out));
-            busy.set(false);
-        });
+    let ask = move |image: Image| {
+        view.inspecting.set(true);
+        send(Command::Inspect(image));
     };
-    let classify_own = Callback::new(move |pixels: Vec<u8>| {
-        let Some(session) = session.get_value() else {
-            result.set(Some(Err("start training or load weights first: there is no model yet".into())));
-            return;
-        };
-        let Ok(s) = session.try_borrow() else { return };
-        let (gpu, model, _) = s.snapshot();
-        drop(s);
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let out = crate::session::inspect_pixels(&gpu, &model, pixels).await.map(|(layers, probs, _)| Inspection { layers: Rc::new(layers), probs, label: None });
-            result.set(Some(out));
-            busy.set(false);
-        });
-    });
-    // Refresh after every epoch (and when a run starts).
+    let run = move || {
+        if view.run.get_untracked() > 0 {
+            ask(Image::Test(index.get_untracked()));
+        }
+    };
+    let classify_own = Callback::new(move |pixels: Vec<u8>| ask(Image::Pixels(pixels)));
+    // Refresh when a run takes over and after every epoch.
     Effect::new(move |_| {
-        refresh.track();
+        view.model_changed.track();
         run();
     });
+    let error = move |e: String| view.inspection.set(Some(Err(e)));
     view! {
         <div class="controls">
             <label>"test image #"
@@ -70,20 +45,20 @@ pub fn FeatureMaps(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStora
                         let text = event_target_value(&ev);
                         match text.trim().parse() {
                             Ok(i) => { index.set(i); run(); }
-                            Err(_) => result.set(Some(Err(format!("«{}» is not an image number: give a whole number from 0", text.trim())))),
+                            Err(_) => error(format!("«{}» is not an image number: give a whole number from 0", text.trim())),
                         }
                     } />
             </label>
             <button on:click=move |_| {
-                let count = session.with_value(|s| s.as_ref().and_then(|s| s.try_borrow().ok().map(|s| s.test.count))).unwrap_or(1);
+                let count = view.data.with_untracked(|d| d.as_ref().and_then(|d| d.as_ref().ok()).map(|d| d.test)).unwrap_or(1);
                 index.set((js_sys::Math::random() * count as f64) as usize);
                 run();
             }>"random image"</button>
             <button data-testid="refresh-maps" on:click=move |_| run()>"refresh"</button>
-            <span class="hint">{move || if busy.get() { "running the image through the network…" } else { "" }}</span>
+            <span class="hint">{move || if view.inspecting.get() { "running the image through the network…" } else { "" }}</span>
         </div>
-        <crate::drawing::DrawingPad on_image=classify_own on_error=Callback::new(move |e: String| result.set(Some(Err(e)))) />
-        {move || match result.get() {
+        <crate::drawing::DrawingPad on_image=classify_own on_error=Callback::new(error) />
+        {move || match view.inspection.get() {
             None => view! { <p class="hint">"Start training (or load weights) to look inside the network."</p> }.into_any(),
             Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
             Some(Ok(inspection)) => render(inspection).into_any(),
@@ -112,9 +87,10 @@ fn render(inspection: Inspection) -> impl IntoView {
             }
         })
         .collect_view();
-    let layers = (0..inspection.layers.len())
+    let all = Rc::new(inspection.layers);
+    let layers = (0..all.len())
         .map(|i| {
-            let layers = inspection.layers.clone();
+            let layers = all.clone();
             let canvas = NodeRef::<Canvas>::new();
             let l = &layers[i];
             let caption = format!("{} · {} · {}", l.name, l.kind, l.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"));

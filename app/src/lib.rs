@@ -1,21 +1,33 @@
 //! cnnscope in the browser: pick one of the four classic CNNs, train it on Fashion-MNIST on your
-//! GPU through WebGPU, and watch every layer. A library so its logic is testable in the browser
-//! (`wasm-pack test`, tests/browser.rs); `main.rs` only mounts the page.
+//! GPU through WebGPU, and watch every layer. The page (`app` and its cards) holds no GPU objects:
+//! the engine runs in a Web Worker (`engine`), and the two talk through `protocol`. A library so
+//! its logic is testable in the browser (`wasm-pack test`, tests/browser.rs); `main.rs` mounts the
+//! page and `bin/cnnscope-worker.rs` starts the worker.
 
+// The page.
 pub mod app;
+pub mod bridge;
 pub mod charts;
+pub mod compare;
+pub mod data_card;
 pub mod dataset;
+pub mod download;
 pub mod drawing;
 pub mod feature_maps;
 pub mod grey_image;
 pub mod layer_table;
+pub mod network_card;
 pub mod results;
-pub mod runs;
 pub mod saved_runs;
-pub mod session;
-pub mod setup;
+pub mod training_card;
+pub mod view;
 pub mod webgpu;
-pub mod weights_io;
+// Both sides.
+pub mod protocol;
+pub mod runs;
+pub mod setup;
+// The worker.
+pub mod engine;
 
 /// A JavaScript error (an exception or a rejected promise) as text, after `what` failed.
 pub(crate) fn js_error(what: &str, e: wasm_bindgen::JsValue) -> String {
@@ -42,26 +54,12 @@ pub fn crash_test() {
     panic!("crash_test() was called: this is what a bug in cnnscope looks like");
 }
 
-thread_local! {
-    /// The device the page trains on, for `lose_device_test`.
-    static CURRENT_GPU: std::cell::RefCell<Option<std::rc::Rc<cnnscope::Gpu>>> = const { std::cell::RefCell::new(None) };
-}
-
-/// Records the device the page trains on (the workbench calls it whenever it opens one).
-pub fn set_current_gpu(gpu: std::rc::Rc<cnnscope::Gpu>) {
-    CURRENT_GPU.with(|g| *g.borrow_mut() = Some(gpu));
-}
-
-/// Destroys the page's GPU device, as a driver reset or the OS's watchdog would: the end-to-end
+/// Destroys the engine's GPU device, as a driver reset or the OS's watchdog would: the end-to-end
 /// test calls it (`wasmBindings.lose_device_test()`) mid-run to see the run survive. Nothing in
 /// the page calls it.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn lose_device_test() {
-    CURRENT_GPU.with(|g| {
-        if let Some(gpu) = g.borrow().as_ref() {
-            gpu.destroy();
-        }
-    });
+    bridge::send(protocol::Command::LoseDevice);
 }
 
 /// Puts a notice at the top of the page: what happened, that the page must be reloaded, and how

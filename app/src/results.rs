@@ -1,55 +1,34 @@
 //! Results on the test set: confusion matrix, per-class accuracy and a gallery of mistakes.
 
-use std::cell::RefCell;
-use std::rc::Rc;
-
-use cnnscope::data::{CLASS_NAMES, FashionMnist};
-use cnnscope::train::Evaluator;
+use cnnscope::data::CLASS_NAMES;
 use leptos::prelude::*;
 
 use crate::grey_image::GreyImage;
-use crate::session::Session;
-
-/// Mistakes shown in the gallery.
-const GALLERY: usize = 24;
+use crate::protocol::{Command, Evaluation};
+use crate::view::use_view;
 
 #[component]
-pub fn Results(session: StoredValue<Option<Rc<RefCell<Session>>>, LocalStorage>, data: RwSignal<Option<Rc<FashionMnist>>, LocalStorage>, ready: Signal<bool>) -> impl IntoView {
-    let predictions = RwSignal::new(None::<Result<Vec<u8>, String>>);
-    let busy = RwSignal::new(false);
+pub fn Results() -> impl IntoView {
+    let view = use_view();
     let evaluate = move |_| {
-        let Some(session) = session.get_value() else { return };
-        let Ok(s) = session.try_borrow() else { return };
-        let (gpu, model, test) = s.snapshot();
-        let batch = s.setup.batch.max(100);
-        drop(s);
-        busy.set(true);
-        leptos::task::spawn_local(async move {
-            let result = async {
-                let mut evaluator = Evaluator::new(&gpu, &model, &test, batch)?;
-                evaluator.predict(&gpu, &model, &test).await
-            }
-            .await
-            .map_err(|e| e.to_string());
-            predictions.set(Some(result));
-            busy.set(false);
-        });
+        view.evaluating.set(true);
+        crate::bridge::send(Command::Evaluate);
     };
     view! {
         <div class="controls">
-            <button data-testid="evaluate" disabled=move || !ready.get() || busy.get() on:click=evaluate>"evaluate on the test set"</button>
-            <span class="hint">{move || if busy.get() { "classifying the 10,000 test images…" } else { "uses the model as it is now (pause training first for a steady picture)" }}</span>
+            <button data-testid="evaluate" disabled=move || view.run.get() == 0 || view.evaluating.get() on:click=evaluate>"evaluate on the test set"</button>
+            <span class="hint">{move || if view.evaluating.get() { "classifying the 10,000 test images…" } else { "uses the model as it is now (pause training first for a steady picture)" }}</span>
         </div>
-        {move || match (predictions.get(), data.get()) {
-            (Some(Ok(p)), Some(d)) => render(&p, &d).into_any(),
-            (Some(Err(e)), _) => view! { <p class="error">{e}</p> }.into_any(),
-            _ => ().into_any(),
+        {move || match view.evaluation.get() {
+            Some(Ok(e)) => render(&e).into_any(),
+            Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
+            None => ().into_any(),
         }}
     }
 }
 
-fn render(predictions: &[u8], data: &FashionMnist) -> impl IntoView {
-    let labels = &data.test.labels;
+fn render(evaluation: &Evaluation) -> impl IntoView {
+    let (predictions, labels) = (&evaluation.predictions, &evaluation.labels);
     let k = CLASS_NAMES.len();
     let mut matrix = vec![vec![0usize; k]; k];
     for (&p, &l) in predictions.iter().zip(labels) {
@@ -77,16 +56,16 @@ fn render(predictions: &[u8], data: &FashionMnist) -> impl IntoView {
             }
         })
         .collect_view();
-    let mistakes: Vec<usize> = predictions.iter().zip(labels).enumerate().filter(|(_, (p, l))| p != l).map(|(i, _)| i).take(GALLERY).collect();
-    let (rows_px, cols_px) = (data.test.images.rows, data.test.images.cols);
-    let gallery = mistakes
-        .into_iter()
-        .map(|i| {
-            let pixels = data.test.images.pixels[i * rows_px * cols_px..(i + 1) * rows_px * cols_px].to_vec();
+    let (rows_px, cols_px) = (evaluation.rows, evaluation.cols);
+    let gallery = evaluation
+        .mistakes
+        .iter()
+        .map(|(i, pixels)| {
+            let (truth, guess) = (labels[*i] as usize, predictions[*i] as usize);
             view! {
                 <figure class="sample mistake">
-                    <GreyImage pixels=pixels rows=rows_px cols=cols_px />
-                    <figcaption>{format!("#{i}: {} → {}", CLASS_NAMES[labels[i] as usize], CLASS_NAMES[predictions[i] as usize])}</figcaption>
+                    <GreyImage pixels=pixels.clone() rows=rows_px cols=cols_px />
+                    <figcaption>{format!("#{i}: {} → {}", CLASS_NAMES[truth], CLASS_NAMES[guess])}</figcaption>
                 </figure>
             }
         })

@@ -1,6 +1,7 @@
 //! Runs kept in the browser: each a checkpoint file (the engine's format, the same the CLI reads
 //! and writes) in the origin-private file system (OPFS), under `runs/<name>.ckpt`. OPFS is
-//! promise-based, holds binary files without encoding, and is in every browser with WebGPU.
+//! promise-based, holds binary files without encoding, and is in every browser with WebGPU. The
+//! engine's worker saves and reads runs; the page lists and deletes them.
 
 use js_sys::{Reflect, Uint8Array};
 use wasm_bindgen::{JsCast, JsValue};
@@ -12,8 +13,18 @@ const EXTENSION: &str = ".ckpt";
 
 use crate::js_error;
 
+/// The origin's storage, from the page or the engine's worker.
+fn storage() -> Result<web_sys::StorageManager, String> {
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|e| js_error("browser storage is not available", e))?;
+    let storage = Reflect::get(&navigator, &"storage".into()).map_err(|e| js_error("browser storage is not available", e))?;
+    if storage.is_undefined() {
+        return Err("browser storage is not available here".into());
+    }
+    Ok(storage.unchecked_into())
+}
+
 async fn directory() -> Result<FileSystemDirectoryHandle, String> {
-    let storage = web_sys::window().ok_or("no window")?.navigator().storage();
+    let storage = storage()?;
     let root: FileSystemDirectoryHandle =
         JsFuture::from(storage.get_directory()).await.map_err(|e| js_error("browser storage is not available", e))?.unchecked_into();
     let options = FileSystemGetDirectoryOptions::new();
@@ -26,7 +37,7 @@ async fn directory() -> Result<FileSystemDirectoryHandle, String> {
 
 /// Bytes the browser will still let this page store, if it says.
 async fn free_bytes() -> Option<f64> {
-    let storage = web_sys::window()?.navigator().storage();
+    let storage = storage().ok()?;
     let estimate: web_sys::StorageEstimate = JsFuture::from(storage.estimate().ok()?).await.ok()?.unchecked_into();
     Some(estimate.get_quota()? - estimate.get_usage().unwrap_or(0.0))
 }

@@ -5,7 +5,8 @@ use cnnscope::net::Summary;
 use cnnscope::train::checkpoint::Header;
 use leptos::prelude::*;
 
-use crate::session::Notes;
+use crate::protocol::{Command, Notes};
+use crate::view::use_view;
 
 /// One kept run as the list shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -28,9 +29,10 @@ async fn describe(name: &str) -> Result<Kept, String> {
     Ok(Kept { name: name.to_string(), title, progress, accuracy: notes.test_acc.last().map(|&(_, a)| a), bytes })
 }
 
-/// Lists the kept runs whenever `stored` changes; `on_open` gets a run's checkpoint.
+/// Lists the kept runs whenever one is saved; "open" has the worker open one, paused.
 #[component]
-pub fn SavedRuns(stored: RwSignal<u32>, on_open: Callback<Vec<u8>>) -> impl IntoView {
+pub fn SavedRuns() -> impl IntoView {
+    let stored = use_view().stored;
     let kept = LocalResource::new(move || {
         stored.track();
         async move {
@@ -42,14 +44,7 @@ pub fn SavedRuns(stored: RwSignal<u32>, on_open: Callback<Vec<u8>>) -> impl Into
         }
     });
     let message = RwSignal::new(None::<String>);
-    let open = move |name: String| {
-        leptos::task::spawn_local(async move {
-            match crate::runs::read(&name).await {
-                Ok(bytes) => on_open.run(bytes),
-                Err(e) => message.set(Some(e)),
-            }
-        })
-    };
+    let open = move |name: String| crate::bridge::send(Command::OpenKept { name });
     let delete = move |name: String| {
         leptos::task::spawn_local(async move {
             if let Err(e) = crate::runs::remove(&name).await {

@@ -1,14 +1,15 @@
 //! The knobs a user sets before training: network, scale, batch, optimiser, epochs, seed. Defaults
 //! are each net's quick recipe (`cnnscope::train::Recipe::quick`) and seed 0.
 
-use cnnscope::Gpu;
-use cnnscope::fit::Run;
+use cnnscope::fit::{MEMORY_BUDGET, MemoryPlan, Run};
 use cnnscope::net::{Arch, Net, NetConfig};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Optimizer, Recipe, TrainConfig};
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
+    #[serde(with = "arch_id")]
     pub arch: Arch,
     pub ratio: usize,
     pub side: usize,
@@ -54,14 +55,29 @@ impl Setup {
     }
 }
 
-/// Why this setup cannot train on `gpu` (the engine's own checks: the description, the
-/// optimiser's knobs, the fit against the adapter), or the memory it will take.
-pub fn check(gpu: &Gpu, setup: &Setup) -> Result<u64, String> {
+/// A network by its id (`alexnet`, …) in the protocol's messages.
+mod arch_id {
+    use cnnscope::net::Arch;
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(arch: &Arch, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(arch.id())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arch, D::Error> {
+        let id = String::deserialize(d)?;
+        id.parse().map_err(|_| serde::de::Error::custom(format!("unknown network {id}")))
+    }
+}
+
+/// Why this setup cannot train on an adapter that binds at most `max_binding` bytes (the engine's
+/// own checks: the description, the optimiser's knobs, the fit), or the memory it will take.
+pub fn check(max_binding: u64, setup: &Setup) -> Result<u64, String> {
     let net = setup.net()?;
     let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed };
     config.check().map_err(|e| e.to_string())?;
-    let run = Run::Training { batch: setup.batch, moments: config.optimizer.moments() };
-    gpu.check_fits(&net, run).map(|plan| plan.total()).map_err(|e| e.to_string())
+    let plan = MemoryPlan::new(&net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
+    plan.check(max_binding, MEMORY_BUDGET).map(|()| plan.total()).map_err(|e| e.to_string())
 }
 
 /// A knob's text as a whole number in `range`, or what is wrong with it.

@@ -5,7 +5,9 @@
 use cnnscope::Gpu;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Summary};
-use cnnscope_app::{dataset, session, setup::{self, Setup}};
+use cnnscope_app::engine::inspect;
+use cnnscope_app::protocol::{Command, Event, Notes};
+use cnnscope_app::{dataset, setup::{self, Setup}};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -33,8 +35,8 @@ fn check(input: &str, message: &str) {
 async fn a_batch_too_big_for_the_adapter_is_explained() {
     let gpu = Gpu::new().await.unwrap();
     let setup = Setup { ratio: 1, side: 224, ..Setup::for_net(Arch::AlexNet) };
-    assert!(setup::check(&gpu, &Setup { batch: 8, ..setup }).is_ok());
-    let warning = setup::check(&gpu, &Setup { batch: 1_000_000, ..setup }).unwrap_err();
+    assert!(setup::check(gpu.max_binding_bytes(), &Setup { batch: 8, ..setup }).is_ok());
+    let warning = setup::check(gpu.max_binding_bytes(), &Setup { batch: 1_000_000, ..setup }).unwrap_err();
     assert!(warning.starts_with("the input at batch 1000000 needs 186.9 GiB, but this GPU binds at most"), "{warning}");
     assert!(warning.contains("lower the batch to"), "{warning}");
 }
@@ -90,7 +92,7 @@ async fn picked_files_are_checked() {
     let parts = js_sys::Array::of1(&js_sys::Uint8Array::from(&b"not gzip"[..]));
     let file = web_sys::File::new_with_u8_array_sequence(&parts, "train-images-idx3-ubyte.gz").unwrap();
     transfer.items().add_with_file(&file).unwrap();
-    let err = dataset::load_from_files(transfer.files().unwrap()).await.unwrap_err();
+    let err = dataset::read_picked(transfer.files().unwrap()).await.unwrap_err();
     assert_eq!(err, "pick all four files; missing train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz");
 }
 
@@ -100,7 +102,9 @@ async fn a_drawing_goes_through_every_layer() {
     let net = Setup { ratio: 16, side: 67, ..Setup::for_net(Arch::AlexNet) }.net().unwrap();
     let model = Model::new(&gpu, net, Init::Default, 1).unwrap();
     let pixels: Vec<u8> = (0..28 * 28).map(|i| if (i / 28) % 7 < 3 { 220 } else { 0 }).collect();
-    let (layers, probs, _) = session::inspect_pixels(&gpu, &model, pixels).await.unwrap();
+    let inspection = inspect::inspect_pixels(&gpu, &model, pixels).await.unwrap();
+    let (layers, probs) = (&inspection.layers, &inspection.probs);
+    assert_eq!(inspection.label, None, "a drawing has no label");
     let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["input", "conv.0", "conv.2", "conv.3", "conv.5", "conv.6", "conv.8", "conv.10", "conv.12", "fc.0", "fc.3", "fc.6"]);
     assert_eq!(layers[0].shape, [1, 67, 67]);
@@ -113,7 +117,23 @@ async fn a_drawing_goes_through_every_layer() {
         labels: vec![0],
     };
     let one = split.upload(&gpu).unwrap();
-    let err = session::inspect(&gpu, &model, &one, 5).await.err().unwrap();
+    let err = inspect::inspect(&gpu, &model, &one, 5).await.err().unwrap();
     assert_eq!(err, "there is no test image #5: the test set has 1 images, #0 to #0");
     check("test image `5` of 1", &err);
+}
+
+/// The page and the worker exchange bincode (gloo-worker's codec): every setup of the four nets
+/// crosses intact, and so does a run's notes.
+#[wasm_bindgen_test]
+fn messages_cross_the_worker_boundary_intact() {
+    for arch in Arch::ALL {
+        let setup = Setup { seed: u64::MAX, lr: 0.125, ..Setup::for_net(arch) };
+        let bytes = bincode::serialize(&Command::Start { setup, from_loaded: true }).unwrap();
+        let Command::Start { setup: back, from_loaded } = bincode::deserialize(&bytes).unwrap() else { panic!("not a start") };
+        assert_eq!((back, from_loaded), (setup, true));
+    }
+    let notes = Notes { name: "run".into(), loss: vec![(5.0, 2.25)], epoch_lines: vec!["epoch 1".into()], seen: (1.0, 2.0, 3.0), ..Notes::default() };
+    let event = Event::Run { run: 7, setup: Setup::for_net(Arch::Nin), notes: notes.clone(), weights_only: false };
+    let Event::Run { run, notes: back, .. } = bincode::deserialize(&bincode::serialize(&event).unwrap()).unwrap() else { panic!("not a run") };
+    assert_eq!((run, back), (7, notes));
 }

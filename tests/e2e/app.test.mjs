@@ -23,18 +23,26 @@ const tensors = (file) => {
 };
 
 const browser = await launch(true);
-// Main-thread tasks over 50 ms (PerformanceObserver "longtask"), from page load on: what a
-// Web Worker for the engine (issue 11) is to remove. Measured and printed, not asserted yet.
+// Main-thread tasks over 50 ms (PerformanceObserver "longtask"), from page load on. The engine
+// runs in a Web Worker, so once the page has rendered its cards the main thread must have none:
+// not while the worker parses the dataset, builds pipelines, trains, runs feature maps or
+// classifies the test set. The page's own start-up (HTML, compiling its wasm, the first render,
+// 40–70 ms tasks at times on a 2-core machine with SwiftShader busy) is printed, not asserted.
 const watchLongTasks = (p) => p.addInitScript(() => {
   window.__longTasks = [];
   new PerformanceObserver((list) => { for (const e of list.getEntries()) window.__longTasks.push([Math.round(e.startTime), Math.round(e.duration)]); })
     .observe({ type: "longtask", buffered: true });
+  new MutationObserver((_, observer) => {
+    if (document.querySelector("[data-testid=kept]")) { window.__rendered = performance.now(); observer.disconnect(); }
+  }).observe(document, { childList: true, subtree: true });
 });
 const reportLongTasks = async (p, what) => {
-  const tasks = await p.evaluate(() => window.__longTasks ?? []);
-  const longest = tasks.reduce((m, [, d]) => Math.max(m, d), 0);
-  const total = tasks.reduce((s, [, d]) => s + d, 0);
-  console.log(`e2e: long tasks (${what}): ${tasks.length} over 50 ms, longest ${longest} ms, ${total} ms in all`);
+  const { tasks, rendered } = await p.evaluate(() => ({ tasks: window.__longTasks ?? [], rendered: window.__rendered }));
+  const startUp = tasks.filter(([start]) => start < rendered);
+  const after = tasks.filter(([start]) => start >= rendered);
+  const longest = after.reduce((m, [, d]) => Math.max(m, d), 0);
+  console.log(`e2e: long tasks: start-up (cards rendered at ${Math.round(rendered)} ms) ${JSON.stringify(startUp)}; ${what}: ${after.length} over 50 ms, longest ${longest} ms`);
+  return after;
 };
 const page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
 await watchLongTasks(page);
@@ -154,7 +162,13 @@ step("8 compare: the four nets' parameters and FLOPs");
 const compare = await page.getByTestId("compare-table").locator("tbody tr").allInnerTexts();
 assert.equal(compare.length, 4);
 assert.match(compare[3], /GoogLeNet/);
-await reportLongTasks(page, "load, data, start, 100 steps, feature maps, results");
+const longTasks = await reportLongTasks(page, "then data, start, 100 steps, feature maps, weights, results");
+assert.deepEqual(longTasks, [], "no main-thread task over 50 ms: the engine works in its worker");
+// The observer does see a long task when the page has one (a test that cannot fail is no test;
+// a task run by the test's own evaluate is not counted, so the page's timer runs it).
+const seen = await page.evaluate(() => window.__longTasks.length);
+await page.evaluate(() => setTimeout(() => { const t = performance.now(); while (performance.now() - t < 120); }, 0));
+await page.waitForFunction((n) => window.__longTasks.length > n, seen, { timeout: 10_000 });
 await page.screenshot({ path: `${shots}/app.png`, fullPage: true });
 assert.deepEqual(errors, [], "no errors in the console");
 

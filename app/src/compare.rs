@@ -1,0 +1,43 @@
+//! Card 7: parameters, FLOPs per image, speed and accuracy of each network as configured by its
+//! latest run (or its default recipe): does GoogLeNet get similar accuracy for less compute?
+
+use cnnscope::net::{Arch, Summary};
+use leptos::prelude::*;
+
+use crate::setup::Setup;
+use crate::view::use_view;
+
+#[component]
+pub fn Compare() -> impl IntoView {
+    let view = use_view();
+    move || {
+        let runs = view.compared.get();
+        let rows = Arch::ALL
+            .into_iter()
+            .map(|arch| {
+                let run = runs.iter().find(|(s, _, _)| s.arch == arch);
+                let setup = run.map(|r| r.0).unwrap_or_else(|| Setup::for_net(arch));
+                let summary = setup.net().ok().and_then(|n| Summary::new(&n).ok());
+                let (params, flops) = summary.map(|s| (cnnscope::net::summary::grouped(s.params as u64), cnnscope::net::summary::si(s.flops as f64))).unwrap_or_default();
+                let (rate, acc) = run.map(|r| (format!("{:.1}", r.1), format!("{:.3}", r.2))).unwrap_or(("—".into(), "—".into()));
+                view! {
+                    <tr>
+                        <td>{arch.to_string()}</td>
+                        <td>{format!("÷{} · {}×{} · batch {}", setup.ratio, setup.side, setup.side, setup.batch)}</td>
+                        <td class="num">{params}</td>
+                        <td class="num">{flops}</td>
+                        <td class="num">{rate}</td>
+                        <td class="num">{acc}</td>
+                    </tr>
+                }
+            })
+            .collect_view();
+        view! {
+            <table class="layers compare" data-testid="compare-table">
+                <thead><tr><th>"network"</th><th>"configuration"</th><th>"parameters"</th><th>"FLOPs per image"</th><th>"images/s"</th><th>"test accuracy"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+            <p class="hint">"Train each network for at least one epoch to fill in its speed and accuracy (the latest run of each counts)."</p>
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! Files the page hands to the browser as downloads (weights, checkpoints from the worker).
+
+use js_sys::{Array, Uint8Array};
+use wasm_bindgen::JsCast;
+
+/// Offers `bytes` as a download named `name`; says what it did.
+pub fn offer(name: &str, bytes: &[u8]) -> Result<String, String> {
+    let parts = Array::of1(&Uint8Array::from(bytes));
+    let options = web_sys::BlobPropertyBag::new();
+    options.set_type("application/octet-stream");
+    let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
+    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
+    let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(|e| format!("{e:?}"))?.unchecked_into();
+    a.set_href(&url);
+    a.set_download(name);
+    a.click();
+    let _ = web_sys::Url::revoke_object_url(&url);
+    Ok(format!("downloaded {name} ({} KiB)", bytes.len() / 1024))
+}

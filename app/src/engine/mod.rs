@@ -1,0 +1,315 @@
+//! The engine's Web Worker: it owns everything on the GPU (adapter, device, the dataset, the
+//! model, the run) and answers the page's `Command`s with `Event`s (`protocol`). The page holds no
+//! GPU objects, so parsing the dataset, building pipelines and encoding steps never block it.
+//!
+//! One run at a time: `session` drives it; a new run (start, an opened file or kept run) stops
+//! the old one, whose loop then writes nothing more (`is_current`).
+
+pub mod data;
+pub mod inspect;
+pub mod session;
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use cnnscope::Gpu;
+use cnnscope::data::{CLASS_NAMES, FashionMnist};
+use gloo_worker::{HandlerId, Worker, WorkerScope};
+use wasm_bindgen_futures::spawn_local;
+
+use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Status};
+use crate::setup::Setup;
+use session::Session;
+
+thread_local! {
+    /// Where events go: the page's bridge.
+    static OUTBOX: RefCell<Option<(WorkerScope<Engine>, HandlerId)>> = const { RefCell::new(None) };
+    /// The number of the run that owns the page.
+    static CURRENT_RUN: Cell<u64> = const { Cell::new(0) };
+    static STATE: State = State::default();
+}
+
+/// Sends `event` to the page.
+pub(crate) fn send(event: Event) {
+    OUTBOX.with(|o| {
+        if let Some((scope, id)) = &*o.borrow() {
+            scope.respond(*id, event);
+        }
+    });
+}
+
+/// Whether run `id` still owns the page.
+pub(crate) fn is_current(id: u64) -> bool {
+    CURRENT_RUN.with(|c| c.get() == id)
+}
+
+#[derive(Default)]
+struct State {
+    gpu: RefCell<Option<Rc<Gpu>>>,
+    data: RefCell<Option<Rc<FashionMnist>>>,
+    session: RefCell<Option<Rc<RefCell<Session>>>>,
+    /// Weights the user opened: "continue" trains them further, "new run" starts from scratch.
+    loaded: RefCell<Option<Rc<Vec<u8>>>>,
+}
+
+fn state<T>(f: impl FnOnce(&State) -> T) -> T {
+    STATE.with(f)
+}
+
+fn gpu() -> Result<Rc<Gpu>, String> {
+    state(|s| s.gpu.borrow().clone()).ok_or_else(|| "the GPU is not open yet".to_string())
+}
+
+fn data() -> Result<Rc<FashionMnist>, String> {
+    state(|s| s.data.borrow().clone()).ok_or_else(|| "the dataset is not loaded yet".to_string())
+}
+
+fn session() -> Option<Rc<RefCell<Session>>> {
+    state(|s| s.session.borrow().clone())
+}
+
+/// The worker gloo-worker runs: commands in, events out.
+pub struct Engine;
+
+impl Worker for Engine {
+    type Message = ();
+    type Input = Command;
+    type Output = Event;
+
+    fn create(_scope: &WorkerScope<Self>) -> Self {
+        std::panic::set_hook(Box::new(|info| web_sys::console::error_1(&format!("cnnscope worker {info}").into())));
+        Engine
+    }
+
+    fn update(&mut self, _scope: &WorkerScope<Self>, _msg: ()) {}
+
+    /// The page's bridge: from now on events go to it, starting with the adapter.
+    fn connected(&mut self, scope: &WorkerScope<Self>, id: HandlerId) {
+        OUTBOX.with(|o| *o.borrow_mut() = Some((scope.clone(), id)));
+        spawn_local(async {
+            let opened = Gpu::new().await.map(Rc::new).map_err(|e| e.to_string());
+            send(Event::Adapter(opened.as_ref().map(|gpu| Adapter::of(gpu)).map_err(Clone::clone)));
+            if let Ok(gpu) = opened {
+                state(|s| *s.gpu.borrow_mut() = Some(gpu));
+            }
+        });
+    }
+
+    fn received(&mut self, _scope: &WorkerScope<Self>, command: Command, _id: HandlerId) {
+        handle(command);
+    }
+}
+
+fn handle(command: Command) {
+    match command {
+        Command::LoadData { source, limit } => spawn_local(async move {
+            let loaded = data::load(source, limit, |p| send(Event::DataProgress(p))).await;
+            send(Event::Data(loaded.map(|d| {
+                let summary = summarize(&d);
+                state(|s| *s.data.borrow_mut() = Some(Rc::new(d)));
+                summary
+            })));
+        }),
+        Command::Start { setup, from_loaded } => start(setup, from_loaded),
+        Command::Control { run, control } => {
+            if let Some(s) = session().filter(|s| s.borrow().id == run) {
+                s.borrow().control.set(control);
+            }
+        }
+        Command::SetLr { lr } => {
+            if let Some(result) = set_lr(lr).transpose() {
+                send(Event::Message(result));
+            }
+        }
+        Command::OpenFile { name, bytes, setup } => open_file(name, bytes, setup),
+        Command::OpenKept { name } => spawn_local(async move {
+            let opened = match crate::runs::read(&name).await {
+                Ok(bytes) => open_checkpoint(&bytes).map(|steps| format!("opened the run {name}, paused at step {steps}: “resume” continues it")),
+                Err(e) => Err(e),
+            };
+            send(Event::Message(opened));
+        }),
+        Command::Inspect(image) => {
+            let Some(s) = session() else {
+                send(Event::Inspection(Err("start training or load weights first: there is no model yet".into())));
+                return;
+            };
+            let (gpu, model, test) = s.borrow().snapshot();
+            spawn_local(async move {
+                send(Event::Inspection(match image {
+                    Image::Test(i) => inspect::inspect(&gpu, &model, &test, i).await,
+                    Image::Pixels(pixels) => inspect::inspect_pixels(&gpu, &model, pixels).await,
+                }))
+            });
+        }
+        Command::Evaluate => {
+            let (Some(s), Ok(d)) = (session(), data()) else { return };
+            let (gpu, model, test) = s.borrow().snapshot();
+            let batch = s.borrow().setup.batch.max(100);
+            spawn_local(async move { send(Event::Evaluation(inspect::evaluate(&gpu, &model, &test, &d.test, batch).await)) });
+        }
+        Command::Download(what) => {
+            let Some(s) = session() else { return };
+            spawn_local(async move {
+                let file = match what {
+                    Download::Weights => weights_file(&s).await,
+                    Download::Checkpoint => checkpoint_file(&s).await,
+                };
+                match file {
+                    Ok((name, bytes)) => send(Event::File { name, bytes }),
+                    Err(e) => send(Event::Message(Err(e))),
+                }
+            });
+        }
+        Command::LoseDevice => {
+            if let Ok(gpu) = gpu() {
+                gpu.destroy();
+            }
+        }
+    }
+}
+
+/// The dataset's sizes and the first test image of each class.
+fn summarize(d: &FashionMnist) -> DataSummary {
+    let test = &d.test;
+    let (rows, cols) = (test.images.rows, test.images.cols);
+    let samples = (0..CLASS_NAMES.len() as u8)
+        .filter_map(|c| test.labels.iter().position(|&l| l == c))
+        .map(|i| (test.labels[i], test.images.pixels[i * rows * cols..(i + 1) * rows * cols].to_vec()))
+        .collect();
+    DataSummary { train: d.train.len(), test: d.test.len(), rows, cols, samples }
+}
+
+/// Run `id` owns the page from now on: the old run stops, and nothing it does reaches the page.
+fn retire(id: u64) {
+    if let Some(old) = session() {
+        old.borrow().control.set(Control::Stop);
+    }
+    CURRENT_RUN.with(|c| c.set(id));
+}
+
+/// `session` becomes the run that owns the page: the old run stops, the page learns of the new
+/// one before any of its events.
+fn take_over(session: Session, weights_only: bool) -> Rc<RefCell<Session>> {
+    retire(session.id);
+    send(Event::Run { run: session.id, setup: session.setup, notes: session.notes.borrow().clone(), weights_only });
+    let status = match (weights_only, session.control.get()) {
+        (true, _) => Status::Idle,
+        (false, Control::Pause) => Status::Paused,
+        (false, _) => Status::Running,
+    };
+    send(Event::Status { run: session.id, status });
+    let session = Rc::new(RefCell::new(session));
+    state(|s| *s.session.borrow_mut() = Some(session.clone()));
+    session
+}
+
+fn next_run() -> u64 {
+    CURRENT_RUN.with(|c| c.get()) + 1
+}
+
+/// Trains `session` in the background; a lost device reopens the run as last kept.
+fn run(session: Rc<RefCell<Session>>) {
+    spawn_local(async move {
+        let (id, name) = (session.borrow().id, session.borrow().name.clone());
+        if let Some(reason) = session::run(session).await {
+            recover(id, reason, name).await;
+        }
+    });
+}
+
+fn start(setup: Setup, from_loaded: bool) {
+    let weights = if from_loaded { state(|s| s.loaded.borrow().clone()) } else { state(|s| s.loaded.borrow_mut().take()).and(None) };
+    // "start" (or "restart") ends the old run whether or not the new one can start.
+    let id = next_run();
+    retire(id);
+    match gpu().and_then(|gpu| Session::new(id, gpu, &*data()?, setup, weights.as_deref().map(|w| w.as_slice()))) {
+        Ok(s) => run(take_over(s, false)),
+        Err(e) => {
+            send(Event::Run { run: id, setup, notes: crate::protocol::Notes::default(), weights_only: false });
+            send(Event::Status { run: id, status: Status::Failed(e) });
+        }
+    }
+}
+
+/// Opens the run a checkpoint holds, paused; returns the step it stopped at.
+fn open_checkpoint(bytes: &[u8]) -> Result<u64, String> {
+    let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes)?;
+    let steps = s.trainer.steps;
+    run(take_over(s, false));
+    Ok(steps)
+}
+
+/// A picked file: a checkpoint becomes its run, paused; weights become a new model of the file's
+/// network (its metadata sets the net, width and side; the other knobs stay) that "continue"
+/// trains. A file that does not load is refused with the reason, and nothing changes.
+fn open_file(name: String, bytes: Vec<u8>, setup: Setup) {
+    let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
+        open_checkpoint(&bytes).map(|steps| format!("opened the run in {name}, paused at step {steps}: “resume” continues it")).map_err(|e| format!("{name}: {e}"))
+    } else {
+        open_weights(&name, bytes, setup)
+    };
+    send(Event::Message(opened));
+}
+
+fn open_weights(name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, String> {
+    let saved = cnnscope::model::weights::SavedNet::read(&bytes).map_err(|e| e.in_file(name).to_string())?;
+    let config = saved.config(setup.config());
+    let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
+    let session = Session::new(next_run(), gpu()?, &*data()?, setup, Some(&bytes)).map_err(|e| format!("{name}: {e}"))?;
+    let title = cnnscope::net::Summary::new(&session.trainer.model.net).map(|s| s.title).unwrap_or_default();
+    take_over(session, true);
+    state(|s| *s.loaded.borrow_mut() = Some(Rc::new(bytes)));
+    Ok(format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over"))
+}
+
+/// A learning rate set while the run is paused applies to it when it resumes (nothing to say
+/// when there is no paused run or the rate is the run's own).
+fn set_lr(lr: f32) -> Result<Option<String>, String> {
+    let Some(s) = session() else { return Ok(None) };
+    let mut s = s.try_borrow_mut().map_err(|_| "the run is busy saving: set the learning rate again in a moment".to_string())?;
+    if s.control.get() != Control::Pause || s.trainer.config.optimizer.lr() == lr {
+        return Ok(None);
+    }
+    s.trainer.set_lr(lr).map_err(|e| e.to_string())?;
+    s.setup.lr = lr;
+    Ok(Some(format!("the run resumes with learning rate {lr}")))
+}
+
+/// The model's parameters as a `.safetensors` file (PyTorch keys).
+async fn weights_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>), String> {
+    let (gpu, model, _) = session.borrow().snapshot();
+    let bytes = model.save_weights(&gpu).await.map_err(|e| e.to_string())?;
+    let c = model.net.config;
+    Ok((format!("cnnscope-{}-r{}-s{}.safetensors", c.arch.id(), c.ratio, c.side), bytes))
+}
+
+/// The whole run (weights, optimiser state, counters, curves) as a checkpoint, which
+/// `cnnscope train --resume` continues natively and the page opens again.
+async fn checkpoint_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>), String> {
+    let bytes = Session::checkpoint(session).await?;
+    let steps = cnnscope::train::checkpoint::Header::read(&bytes).map(|h| h.state.steps).map_err(|e| e.to_string())?;
+    Ok((format!("{}-step{steps}.ckpt", session.borrow().name), bytes))
+}
+
+/// A lost device under run `id`: open a new one and reopen the run as last kept (`name`),
+/// paused ("resume" goes on).
+async fn recover(id: u64, reason: String, name: String) {
+    let lost = format!("The GPU device was lost ({reason}). A new device is open");
+    let gpu = match Gpu::new().await {
+        Ok(gpu) => Rc::new(gpu),
+        Err(e) => {
+            send(Event::Message(Err(format!("the GPU device was lost ({reason}) and no new one could be opened: {e}"))));
+            return;
+        }
+    };
+    state(|s| *s.gpu.borrow_mut() = Some(gpu));
+    let reopened = match crate::runs::read(&name).await {
+        Ok(bytes) => open_checkpoint(&bytes).map(|steps| format!("{lost} and the run is back as kept at step {steps}: “resume” continues it")),
+        Err(e) => Err(format!("it had not been kept yet ({e}): start it again")),
+    };
+    if reopened.is_err() && is_current(id) {
+        send(Event::Status { run: id, status: Status::Idle });
+    }
+    send(Event::Message(reopened.map_err(|e| format!("{lost}, but the run could not be reopened: {e}"))));
+}

@@ -1,0 +1,337 @@
+//! A training run in the worker: the engine's trainer driven step by step from an async loop that
+//! yields between steps (so commands are answered) and reads the GPU's running sums only every few
+//! steps. What it does reaches the page as events of its run (`protocol`).
+
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use cnnscope::data::{FashionMnist, GpuSplit};
+use cnnscope::model::{Init, Model};
+use cnnscope::train::{Checkpoint, Evaluator, TrainConfig, Trainer};
+use cnnscope::Gpu;
+use futures_channel::oneshot;
+
+use super::{is_current, send};
+use crate::protocol::{Control, Event, Notes, Progress, Status};
+use crate::setup::Setup;
+
+/// The model being trained and the data on the GPU.
+pub struct Session {
+    /// The run's number (`protocol`): events carry it, and a loop whose number is no longer the
+    /// engine's current one writes nothing more.
+    pub id: u64,
+    pub gpu: Rc<Gpu>,
+    pub trainer: Trainer,
+    pub test: GpuSplit,
+    pub control: Cell<Control>,
+    pub setup: Setup,
+    /// The name the run is kept under in the browser (`runs`).
+    pub name: String,
+    /// Its curves and epoch lines, kept with its checkpoints.
+    pub notes: RefCell<Notes>,
+    /// While a loop runs the session, it alone touches the trainer: others ask it for a
+    /// checkpoint here and it answers between steps.
+    looping: Cell<bool>,
+    requests: RefCell<Vec<oneshot::Sender<Result<Vec<u8>, String>>>>,
+}
+
+/// Steps between readbacks of the running loss: each readback waits for the GPU.
+const REPORT_EVERY: usize = 5;
+
+/// Seconds of training between saves in the browser (a run is also saved after every epoch and
+/// on every pause).
+const AUTOSAVE_EVERY_SECS: f64 = 120.0;
+
+impl Session {
+    /// Run `id` of `setup` from fresh weights, or from `weights` (a safetensors file) when given.
+    pub fn new(id: u64, gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup, weights: Option<&[u8]>) -> Result<Session, String> {
+        let (net, seed) = (setup.net()?, setup.seed);
+        let model = Model::new(&gpu, net, Init::Default, seed).map_err(|e| e.to_string())?;
+        if let Some(bytes) = weights {
+            model.load_weights(&gpu, bytes).map_err(|e| e.to_string())?;
+        }
+        let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
+        let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
+        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed };
+        let trainer = Trainer::new(&gpu, model, train, config).map_err(|e| e.to_string())?;
+        let notes = Notes { name: crate::runs::new_name(setup.arch.id()), ..Notes::default() };
+        Ok(Session::of(id, gpu, trainer, test, Control::Run, setup, notes))
+    }
+
+    /// Run `id`: the run a checkpoint holds (one the page kept, downloaded, or the CLI wrote),
+    /// paused where it stopped, with its curves. It must be on the data it was trained on
+    /// (`?limit=` included).
+    pub fn from_checkpoint(id: u64, gpu: Rc<Gpu>, data: &FashionMnist, bytes: &[u8]) -> Result<Session, String> {
+        let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
+        // The CLI writes no notes: a run from it starts with empty curves.
+        let mut notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
+        let (net, config) = (checkpoint.net, checkpoint.config);
+        if notes.name.is_empty() {
+            notes.name = crate::runs::new_name(net.arch.id());
+        }
+        let setup = Setup {
+            arch: net.arch,
+            ratio: net.ratio,
+            side: net.side,
+            second_hidden: net.second_hidden,
+            batch: config.batch,
+            adam: matches!(config.optimizer, cnnscope::train::Optimizer::Adam(_)),
+            lr: config.optimizer.lr(),
+            epochs: checkpoint.epochs,
+            seed: config.seed,
+        };
+        let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
+        let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
+        let trainer = Trainer::resume(&gpu, &checkpoint, train).map_err(|e| e.to_string())?;
+        // The sums at the last readback belong to the epoch the checkpoint stopped in.
+        if trainer.batch_in_epoch == 0 {
+            notes.seen = (0.0, 0.0, 0.0);
+        }
+        Ok(Session::of(id, gpu, trainer, test, Control::Pause, setup, notes))
+    }
+
+    fn of(id: u64, gpu: Rc<Gpu>, trainer: Trainer, test: GpuSplit, control: Control, setup: Setup, notes: Notes) -> Session {
+        let name = notes.name.clone();
+        Session { id, gpu, trainer, test, control: Cell::new(control), setup, name, notes: RefCell::new(notes), looping: Cell::new(false), requests: RefCell::new(Vec::new()) }
+    }
+
+    /// What a reader of the model needs, cloned (the GPU memory is shared) so no borrow of the
+    /// session outlives this call.
+    pub fn snapshot(&self) -> (Rc<Gpu>, Model, GpuSplit) {
+        (self.gpu.clone(), self.trainer.model.clone(), self.test.clone())
+    }
+
+    /// The whole run as a checkpoint file with its curves: from the run's loop between two steps
+    /// while it runs, else directly.
+    pub async fn checkpoint(session: &Rc<RefCell<Session>>) -> Result<Vec<u8>, String> {
+        if session.borrow().looping.get() {
+            let (sender, receiver) = oneshot::channel();
+            session.borrow().requests.borrow_mut().push(sender);
+            return receiver.await.map_err(|_| "the run ended before its checkpoint was taken".to_string())?;
+        }
+        checkpoint_now(session).await
+    }
+}
+
+/// The run as a checkpoint file with its curves, taken now: by its loop between two steps, or by
+/// anyone when no loop runs.
+async fn checkpoint_now(session: &Rc<RefCell<Session>>) -> Result<Vec<u8>, String> {
+    let s = session.borrow();
+    let notes = serde_json::to_string(&*s.notes.borrow()).map_err(|e| e.to_string())?;
+    let checkpoint = s.trainer.checkpoint(&s.gpu, s.setup.epochs, notes).await.map_err(|e| e.to_string())?;
+    checkpoint.to_bytes().map_err(|e| e.to_string())
+}
+
+/// Runs `session` until its epochs are done, the user stops it, or another run takes over.
+/// Returns the reason when the GPU device was lost under it.
+pub async fn run(session: Rc<RefCell<Session>>) -> Option<String> {
+    let id = session.borrow().id;
+    session.borrow().looping.set(true);
+    let result = train_loop(&session, id).await;
+    session.borrow().looping.set(false);
+    // Whoever still waits for a checkpoint gets one from the stopped run (or the reason).
+    let waiting: Vec<_> = session.borrow().requests.borrow_mut().drain(..).collect();
+    for sender in waiting {
+        let _ = sender.send(checkpoint_now(&session).await);
+    }
+    let lost = session.borrow().gpu.lost();
+    match (result, lost) {
+        (Err(_), Some(reason)) => {
+            report(id, Event::Status { run: id, status: Status::DeviceLost(reason.clone()) });
+            is_current(id).then_some(reason)
+        }
+        (Err(e), None) => {
+            report(id, Event::Status { run: id, status: Status::Failed(e) });
+            None
+        }
+        (Ok(()), _) => None,
+    }
+}
+
+/// Sends `event` of run `id` while it is the current run.
+fn report(id: u64, event: Event) {
+    if is_current(id) {
+        send(event);
+    }
+}
+
+/// Answers the checkpoints asked for since the last step.
+async fn serve_requests(session: &Rc<RefCell<Session>>) {
+    let waiting: Vec<_> = session.borrow().requests.borrow_mut().drain(..).collect();
+    for sender in waiting {
+        let _ = sender.send(checkpoint_now(session).await);
+    }
+}
+
+async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), String> {
+    // After every await: has another run taken over? Then leave without a word.
+    let current = || is_current(id);
+    let (gpu, epochs, batch) = {
+        let s = session.borrow();
+        (s.gpu.clone(), s.setup.epochs, s.setup.batch)
+    };
+    let batches = session.borrow().trainer.batches_per_epoch();
+    let (_, model, test_set) = session.borrow().snapshot();
+    let mut evaluator = Evaluator::new(&gpu, &model, &test_set, batch.max(100)).map_err(|e| e.to_string())?;
+    // The running sums at the last readback: a run resumed mid-epoch brings its own.
+    let mut seen = session.borrow().notes.borrow().seen;
+    let mut epoch_start = now();
+    let mut active_secs = 0.0;
+    let mut last = now();
+    let mut images = 0.0;
+    let mut steps_at_read = session.borrow().trainer.steps;
+    // A run resumed mid-epoch keeps the epoch's running sums.
+    if session.borrow().trainer.batch_in_epoch == 0 {
+        session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
+    }
+    let mut saved_at = now();
+    // Saved once on entering a pause (a resumed run starts paused and saved already).
+    let mut pause_saved = session.borrow().control.get() == Control::Pause;
+    let mut status = None;
+    let mut set_status = |s: Status| {
+        if status.as_ref() != Some(&s) {
+            status = Some(s.clone());
+            report(id, Event::Status { run: id, status: s });
+        }
+    };
+    loop {
+        if !current() {
+            return Ok(());
+        }
+        serve_requests(session).await;
+        let control = session.borrow().control.get();
+        match control {
+            Control::Stop => {
+                set_status(Status::Idle);
+                return Ok(());
+            }
+            Control::Pause => {
+                set_status(Status::Paused);
+                if !pause_saved {
+                    pause_saved = true;
+                    autosave(session).await;
+                    saved_at = now();
+                }
+                gloo_timers::future::TimeoutFuture::new(100).await;
+                last = now();
+                continue;
+            }
+            Control::Run => {
+                pause_saved = false;
+                set_status(Status::Running);
+            }
+        }
+        let done = session.borrow_mut().trainer.step(&gpu).map_err(|e| e.to_string())?;
+        let (epoch, batch_in_epoch, steps) = {
+            let t = &session.borrow().trainer;
+            (t.epoch, t.batch_in_epoch, t.steps)
+        };
+        if done || batch_in_epoch % REPORT_EVERY == 0 {
+            let stats = session.borrow().trainer.stats(&gpu).await;
+            if !current() {
+                return Ok(());
+            }
+            let stats = stats.map_err(|e| e.to_string())?;
+            let t = now();
+            // Keep each submission under the watchdogs' limit (SwiftShader steps take seconds).
+            let per_step = (t - last) / (steps - steps_at_read).max(1) as f64;
+            session.borrow_mut().trainer.fit_submits(per_step, cnnscope::train::SUBMIT_BUDGET_SECS);
+            steps_at_read = steps;
+            active_secs += t - last;
+            images += stats.examples - seen.2;
+            last = t;
+            // The interval's own loss and accuracy: the difference of the running sums.
+            let n = stats.examples - seen.2;
+            if n > 0.0 {
+                let x = steps as f64;
+                let (loss, train_acc) = ((x, (stats.loss_sum - seen.0) / n), (x / batches as f64, (stats.correct - seen.1) / n));
+                let s = session.borrow();
+                let mut notes = s.notes.borrow_mut();
+                notes.loss.push(loss);
+                notes.train_acc.push(train_acc);
+                report(id, Event::Interval { run: id, loss, train_acc });
+            }
+            seen = (stats.loss_sum, stats.correct, stats.examples);
+            session.borrow().notes.borrow_mut().seen = seen;
+            let rate = images / active_secs.max(1e-9);
+            let remaining = (epochs * batches) as f64 - steps as f64;
+            let progress = Progress {
+                epoch: if done { epoch } else { epoch + 1 },
+                epochs,
+                batch: if done { batches } else { batch_in_epoch },
+                batches,
+                steps,
+                images_per_sec: rate,
+                eta_secs: remaining * batch as f64 / rate.max(1e-9),
+            };
+            report(id, Event::Progress { run: id, progress });
+            if done {
+                let test = evaluator.run(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
+                let dead = evaluator.dead_start(&gpu, &model, &test_set, &stats).await.map_err(|e| e.to_string())?;
+                if !current() {
+                    return Ok(());
+                }
+                let secs = now() - epoch_start;
+                let mut lines = vec![cnnscope::train::epoch_line(epoch, &stats, &test, secs, secs)];
+                if let Some(why) = &dead {
+                    lines.push(format!("note: {why}; another seed or a smaller width ratio avoids it."));
+                }
+                let test_acc = (epoch as f64, test.accuracy());
+                {
+                    let s = session.borrow();
+                    let mut notes = s.notes.borrow_mut();
+                    notes.test_acc.push(test_acc);
+                    notes.epoch_lines.extend(lines.iter().cloned());
+                }
+                report(id, Event::Epoch { run: id, test_acc, lines });
+                session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
+                seen = (0.0, 0.0, 0.0);
+                session.borrow().notes.borrow_mut().seen = seen;
+                autosave(session).await;
+                if !current() {
+                    return Ok(());
+                }
+                saved_at = now();
+                epoch_start = now();
+                last = now();
+                if epoch >= epochs {
+                    set_status(Status::Finished);
+                    return Ok(());
+                }
+            } else if now() - saved_at >= AUTOSAVE_EVERY_SECS {
+                autosave(session).await;
+                if !current() {
+                    return Ok(());
+                }
+                saved_at = now();
+                last = now();
+            }
+        }
+        // Let the worker answer commands between steps.
+        gloo_timers::future::TimeoutFuture::new(0).await;
+    }
+}
+
+/// Keeps the run in the browser (`runs`); says when, or why not. Training goes on either way.
+async fn autosave(session: &Rc<RefCell<Session>>) {
+    let bytes = checkpoint_now(session).await;
+    let (id, name, steps) = {
+        let s = session.borrow();
+        (s.id, s.name.clone(), s.trainer.steps)
+    };
+    let result = match bytes {
+        Ok(bytes) => crate::runs::save(&name, &bytes).await.map(|()| format!("kept in this browser at step {steps}")),
+        Err(e) => Err(format!("saving the run failed: {e}")),
+    };
+    report(id, Event::Saved { run: id, result });
+}
+
+/// Seconds since the worker (or page) started.
+pub fn now() -> f64 {
+    let performance = js_sys::Reflect::get(&js_sys::global(), &"performance".into()).ok();
+    let now = performance.and_then(|p| {
+        let f: js_sys::Function = js_sys::Reflect::get(&p, &"now".into()).ok()?.into();
+        f.call0(&p).ok()?.as_f64()
+    });
+    now.unwrap_or(0.0) / 1e3
+}

@@ -1,0 +1,113 @@
+//! Card 3: the network and its knobs, the layer table, and whether it fits the adapter.
+
+use cnnscope::net::{Arch, MAX_RATIO, MAX_SIDE, Summary, minimum_side};
+use leptos::prelude::*;
+
+use crate::layer_table::LayerTable;
+use crate::protocol::Status;
+use crate::setup::{Setup, learning_rate, whole};
+use crate::view::use_view;
+
+/// The engine's checks of the knobs' setup against an adapter that binds at most `max_binding`
+/// bytes: the memory it takes, or why it cannot train.
+pub fn fit(max_binding: u64) -> Memo<Result<u64, String>> {
+    let setup = use_view().setup;
+    Memo::new(move |_| crate::setup::check(max_binding, &setup.get()))
+}
+
+#[component]
+pub fn NetworkCard(max_binding: u64) -> impl IntoView {
+    let view = use_view();
+    let setup = view.setup;
+    let fit = fit(max_binding);
+    view! {
+        <section class="card" data-testid="model">
+            <h2>"3 · Network"</h2>
+            <SetupForm />
+            {move || {
+                let s = setup.get();
+                match s.net().and_then(|net| Summary::new(&net).map_err(|e| e.to_string())) {
+                    Ok(summary) => {
+                        let fit = fit.get();
+                        let memory = fit.as_ref().map(|bytes| format!(" · {} of GPU memory to train at batch {}", cnnscope::fit::human(*bytes), s.batch)).unwrap_or_default();
+                        view! {
+                            <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
+                                summary.title, cnnscope::net::summary::grouped(summary.params as u64), summary.flops as f64 / 1e6)}</p>
+                            {fit.err().map(|w| view! { <p class="error" data-testid="fit-warning">{w}</p> })}
+                            <LayerTable summary=summary />
+                        }.into_any()
+                    }
+                    Err(e) => view! { <p class="error" data-testid="config-error">{e}</p> }.into_any(),
+                }
+            }}
+        </section>
+    }
+}
+
+/// The knobs: network, width, side, batch, optimiser, learning rate, epochs, seed.
+#[component]
+fn SetupForm() -> impl IntoView {
+    let view = use_view();
+    let setup = view.setup;
+    let disabled = Signal::derive(move || view.running());
+    let paused = move || view.status.get() == Status::Paused;
+    // A learning rate set while the run is paused applies to it when it resumes (the way on from
+    // a diverged run's kept checkpoint); the worker says so.
+    Effect::new(move |_| {
+        let lr = setup.with(|s| s.lr);
+        if view.status.get_untracked() == Status::Paused {
+            crate::bridge::send(crate::protocol::Command::SetLr { lr });
+        }
+    });
+    // Each knob parses its text; what it cannot use is said beside it and the setup keeps its
+    // last good value (the whole setup is then checked by the engine above the layer table).
+    // During a run the knobs are locked, except the learning rate while it is paused.
+    let knob = move |label: &'static str, get: fn(&Setup) -> String, set: fn(&mut Setup, &str) -> Result<(), String>| {
+        let error = RwSignal::new(None::<String>);
+        let locked = move || disabled.get() && !(label == "learning rate" && paused());
+        view! {
+            <label>{label}
+                <input type="text" inputmode="decimal" size="6" data-knob=label disabled=locked prop:value=move || get(&setup.get())
+                    on:change=move |ev| {
+                        let mut s = setup.get_untracked();
+                        match set(&mut s, &event_target_value(&ev)) {
+                            Ok(()) => { error.set(None); setup.set(s); }
+                            Err(e) => error.set(Some(e)),
+                        }
+                    } />
+                {move || error.get().map(|e| view! { <span class="knob-error" data-testid="knob-error">{e}</span> })}
+            </label>
+        }
+    };
+    view! {
+        <div class="controls setup">
+            <label>"network"
+                <select data-testid="net" disabled=disabled on:change=move |ev| {
+                    if let Ok(arch) = event_target_value(&ev).parse::<Arch>() { setup.set(Setup::for_net(arch)); }
+                }>
+                    {Arch::ALL.into_iter().map(|a| view! { <option value=a.id() selected=move || setup.get().arch == a>{a.to_string()}</option> }).collect_view()}
+                </select>
+            </label>
+            // The engine's bounds keep every size far inside 32-bit arithmetic (usize in the browser).
+            {knob("width ÷", |s| s.ratio.to_string(), |s, v| { s.ratio = whole(v, 1..=MAX_RATIO)?; Ok(()) })}
+            {knob("side", |s| s.side.to_string(), |s, v| { s.side = whole(v, 1..=MAX_SIDE)?; Ok(()) })}
+            {knob("batch", |s| s.batch.to_string(), |s, v| { s.batch = whole(v, 1..=1_000_000)?; Ok(()) })}
+            <label>"optimiser"
+                <select disabled=disabled on:change=move |ev| { let adam = event_target_value(&ev) == "adam"; setup.update(|s| s.adam = adam); }>
+                    <option value="adam" selected=move || setup.get().adam>"Adam"</option>
+                    <option value="sgd" selected=move || !setup.get().adam>"SGD"</option>
+                </select>
+            </label>
+            {knob("learning rate", |s| s.lr.to_string(), |s, v| { s.lr = learning_rate(v)?; Ok(()) })}
+            {knob("epochs", |s| s.epochs.to_string(), |s, v| { s.epochs = whole(v, 1..=10_000)?; Ok(()) })}
+            {knob("seed", |s| s.seed.to_string(), |s, v| {
+                s.seed = v.trim().parse().map_err(|_| format!("«{}» is not a whole number from 0 to {}", v.trim(), u64::MAX))?;
+                Ok(())
+            })}
+        </div>
+        <p class="hint">{move || {
+            let s = setup.get();
+            format!("{} admits sides from {} up; width ÷1 is the paper's network.", s.arch, minimum_side(s.config()))
+        }}</p>
+    }
+}

@@ -1,0 +1,216 @@
+//! The one protocol between the page and the engine's Web Worker: a `Command` enum from the page,
+//! an `Event` enum from the worker (gloo-worker encodes both with bincode; byte buffers go as
+//! `serde_bytes`, one copy each). docs/APP.md describes it.
+//!
+//! Run identity: the worker numbers every run it starts or opens and announces it with
+//! `Event::Run` before anything else of that run; run-scoped events carry the number, and the page
+//! shows only those of the last run announced. The worker also stops the old run's loop, so after
+//! "start", "stop" or an opened file nothing of an old run reaches the page.
+
+use serde::{Deserialize, Serialize};
+
+use crate::setup::Setup;
+
+/// What the page asks of the engine.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Command {
+    /// Fetch (or take) and parse Fashion-MNIST; `limit` keeps the first N images of each split.
+    LoadData { source: DataSource, limit: Option<usize> },
+    /// A new run of `setup`, from the loaded weights when `from_loaded`, else from scratch.
+    Start { setup: Setup, from_loaded: bool },
+    /// Pause, resume or stop run `run` (a click meant for an older run does nothing).
+    Control { run: u64, control: Control },
+    /// A learning rate for the paused run, used when it resumes.
+    SetLr { lr: f32 },
+    /// A file the user picked: a checkpoint opens its run paused; weights become a model that
+    /// "continue" trains (`setup` gives the knobs the file does not set).
+    OpenFile { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8>, setup: Setup },
+    /// A run kept in the browser (`runs`), by name.
+    OpenKept { name: String },
+    /// One image through every layer.
+    Inspect(Image),
+    /// Every test image's predicted class.
+    Evaluate,
+    /// The model's weights, or the whole run as a checkpoint, as a file to download.
+    Download(Download),
+    /// Test-only: destroy the GPU device, as a driver reset would (`lose_device_test`).
+    LoseDevice,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum DataSource {
+    /// The four `.gz` files under this absolute URL (a directory, ending in `/`).
+    Server(String),
+    /// The four files the user picked, by name.
+    Files(Vec<PickedFile>),
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct PickedFile {
+    pub name: String,
+    #[serde(with = "serde_bytes")]
+    pub bytes: Vec<u8>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Image {
+    /// Test image number N.
+    Test(usize),
+    /// A drawn or picked picture, 28×28 grey.
+    Pixels(#[serde(with = "serde_bytes")] Vec<u8>),
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Download {
+    Weights,
+    Checkpoint,
+}
+
+/// What the user asked a run's loop to do.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Control {
+    Run,
+    Pause,
+    Stop,
+}
+
+/// What the engine tells the page.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Event {
+    /// The adapter the worker opened, or why there is none.
+    Adapter(Result<Adapter, String>),
+    /// Fraction of the dataset downloaded.
+    DataProgress(f64),
+    Data(Result<DataSummary, String>),
+    /// Run `run` now owns the page: its setup, its curves so far (empty for a new run), and
+    /// whether it is loaded weights waiting for "continue" rather than a run that trains.
+    Run { run: u64, setup: Setup, notes: Notes, weights_only: bool },
+    Status { run: u64, status: Status },
+    Progress { run: u64, progress: Progress },
+    /// A reporting interval: (step, loss) and (epoch, train accuracy).
+    Interval { run: u64, loss: (f64, f64), train_acc: (f64, f64) },
+    /// An epoch ended: (epoch, test accuracy) and its lines.
+    Epoch { run: u64, test_acc: (f64, f64), lines: Vec<String> },
+    /// The run was kept in the browser (when), or why not.
+    Saved { run: u64, result: Result<String, String> },
+    /// What a command about files, weights or the learning rate did.
+    Message(Result<String, String>),
+    Inspection(Result<Inspection, String>),
+    Evaluation(Result<Evaluation, String>),
+    /// A file for the page to offer as a download.
+    File { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8> },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub enum Status {
+    Idle,
+    Running,
+    Paused,
+    Finished,
+    Failed(String),
+    /// The GPU device was lost (the reason): the worker is opening a new one.
+    DeviceLost(String),
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    pub epoch: usize,
+    pub epochs: usize,
+    pub batch: usize,
+    pub batches: usize,
+    pub steps: u64,
+    pub images_per_sec: f64,
+    pub eta_secs: f64,
+}
+
+/// The adapter as the page shows it, and the limit its fit check needs.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Adapter {
+    pub name: String,
+    pub device_type: String,
+    pub backend: String,
+    pub software: bool,
+    pub driver: String,
+    /// The largest buffer a kernel may bind (`Gpu::max_binding_bytes`).
+    pub max_binding: u64,
+    /// The limits that decide how big a network and batch can be, as (name, value).
+    pub limits: Vec<(String, String)>,
+}
+
+impl Adapter {
+    pub fn of(gpu: &cnnscope::Gpu) -> Adapter {
+        let (info, l) = (&gpu.info, &gpu.limits);
+        let mib = |b: u64| format!("{} MiB", b >> 20);
+        Adapter {
+            name: info.name.clone(),
+            device_type: format!("{:?}", info.device_type),
+            backend: format!("{:?}", info.backend),
+            software: info.device_type == cnnscope::wgpu::DeviceType::Cpu,
+            driver: format!("vendor {} · driver {} {}", info.vendor, info.driver, info.driver_info),
+            max_binding: gpu.max_binding_bytes(),
+            limits: vec![
+                ("largest buffer binding".into(), mib(gpu.max_binding_bytes())),
+                ("largest buffer".into(), mib(l.max_buffer_size)),
+                ("workgroup memory".into(), format!("{} KiB", l.max_compute_workgroup_storage_size >> 10)),
+                ("invocations per workgroup".into(), l.max_compute_invocations_per_workgroup.to_string()),
+                ("storage buffers per shader".into(), l.max_storage_buffers_per_shader_stage.to_string()),
+            ],
+        }
+    }
+}
+
+/// The dataset as the page needs it: sizes and one test image of each class.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DataSummary {
+    pub train: usize,
+    pub test: usize,
+    pub rows: usize,
+    pub cols: usize,
+    /// (class, pixels) of the first test image of each class.
+    pub samples: Vec<(u8, Vec<u8>)>,
+}
+
+/// What the page keeps of a run besides the engine's checkpoint: its name, curves and epoch lines,
+/// and the running sums at the last readback (so the first interval after resuming has the same
+/// loss as without the stop). Stored as the checkpoint's notes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Notes {
+    pub name: String,
+    pub loss: Vec<(f64, f64)>,
+    pub train_acc: Vec<(f64, f64)>,
+    pub test_acc: Vec<(f64, f64)>,
+    pub epoch_lines: Vec<String>,
+    pub seen: (f64, f64, f64),
+}
+
+/// One layer's output for one image: its name, type, shape (channels, height, width) and values.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerOutput {
+    pub name: String,
+    pub kind: String,
+    pub shape: Vec<usize>,
+    pub values: Vec<f32>,
+}
+
+/// An image through the network: every layer's output, the class probabilities, and the true
+/// class for a test image (a drawing has none).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Inspection {
+    pub layers: Vec<LayerOutput>,
+    pub probs: Vec<f32>,
+    pub label: Option<usize>,
+}
+
+/// The test set classified: predicted and true class of every image, and the first mistakes'
+/// pixels for the gallery.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Evaluation {
+    #[serde(with = "serde_bytes")]
+    pub predictions: Vec<u8>,
+    #[serde(with = "serde_bytes")]
+    pub labels: Vec<u8>,
+    pub rows: usize,
+    pub cols: usize,
+    /// (test image number, pixels).
+    pub mistakes: Vec<(usize, Vec<u8>)>,
+}

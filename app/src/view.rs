@@ -1,0 +1,171 @@
+//! Everything the page shows, as signals, and how each engine `Event` changes it. The cards read
+//! it from context (`use_view`); they change the engine only through `bridge::send`.
+
+use leptos::prelude::*;
+
+use crate::charts::Series;
+use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Inspection, Notes, Progress, Status};
+use crate::setup::Setup;
+
+#[derive(Clone, Copy)]
+pub struct View {
+    /// The adapter the worker opened, or why there is none (`None` while it looks).
+    pub adapter: RwSignal<Option<Result<Adapter, String>>>,
+    pub data: RwSignal<Option<Result<DataSummary, String>>>,
+    pub data_progress: RwSignal<f64>,
+    /// The knobs.
+    pub setup: RwSignal<Setup>,
+    /// The run that owns the page (0: none yet), its setup, and whether it is loaded weights
+    /// waiting for "continue" rather than a run.
+    pub run: RwSignal<u64>,
+    pub run_setup: RwSignal<Option<Setup>>,
+    pub weights_only: RwSignal<bool>,
+    pub status: RwSignal<Status>,
+    pub progress: RwSignal<Progress>,
+    pub loss: RwSignal<Vec<(f64, f64)>>,
+    pub train_acc: RwSignal<Vec<(f64, f64)>>,
+    pub test_acc: RwSignal<Vec<(f64, f64)>>,
+    pub epoch_lines: RwSignal<Vec<String>>,
+    /// Bumped when a run takes over and after each epoch, so the feature maps refresh.
+    pub model_changed: RwSignal<u32>,
+    /// The last save of the run in the browser: when, or why it failed.
+    pub saved: RwSignal<Option<Result<String, String>>>,
+    /// Bumped after every save, so the list of kept runs refreshes.
+    pub stored: RwSignal<u32>,
+    /// What the last command about files, weights or the learning rate did.
+    pub message: RwSignal<Option<Result<String, String>>>,
+    pub inspection: RwSignal<Option<Result<Inspection, String>>>,
+    pub inspecting: RwSignal<bool>,
+    pub evaluation: RwSignal<Option<Result<Evaluation, String>>>,
+    pub evaluating: RwSignal<bool>,
+    /// The latest finished epoch of each network: its setup, images/s and test accuracy.
+    pub compared: RwSignal<Vec<(Setup, f64, f64)>>,
+}
+
+/// `View::run` between "start" and the worker's announcement of the new run.
+const NEW_RUN_PENDING: u64 = u64::MAX;
+
+pub fn use_view() -> View {
+    expect_context::<View>()
+}
+
+impl View {
+    pub fn new() -> View {
+        View {
+            adapter: RwSignal::new(None),
+            data: RwSignal::new(None),
+            data_progress: RwSignal::new(0.0),
+            setup: RwSignal::new(Setup::for_net(cnnscope::net::Arch::AlexNet)),
+            run: RwSignal::new(0),
+            run_setup: RwSignal::new(None),
+            weights_only: RwSignal::new(false),
+            status: RwSignal::new(Status::Idle),
+            progress: RwSignal::new(Progress::default()),
+            loss: RwSignal::new(Vec::new()),
+            train_acc: RwSignal::new(Vec::new()),
+            test_acc: RwSignal::new(Vec::new()),
+            epoch_lines: RwSignal::new(Vec::new()),
+            model_changed: RwSignal::new(0),
+            saved: RwSignal::new(None),
+            stored: RwSignal::new(0),
+            message: RwSignal::new(None),
+            inspection: RwSignal::new(None),
+            inspecting: RwSignal::new(false),
+            evaluation: RwSignal::new(None),
+            evaluating: RwSignal::new(false),
+            compared: RwSignal::new(Vec::new()),
+        }
+    }
+
+    /// A run is training or paused (the knobs are locked).
+    pub fn running(&self) -> bool {
+        matches!(self.status.get(), Status::Running | Status::Paused)
+    }
+
+    /// Shows what the engine says. Events of a run other than the one that owns the page are
+    /// dropped (the engine stops such runs too).
+    pub fn apply(&self, event: Event) {
+        let ours = |run: u64| run == self.run.get_untracked();
+        match event {
+            Event::Adapter(adapter) => self.adapter.set(Some(adapter)),
+            Event::DataProgress(p) => self.data_progress.set(p),
+            Event::Data(data) => self.data.set(Some(data)),
+            Event::Run { run, setup, notes, weights_only } => self.take_over(run, setup, notes, weights_only),
+            Event::Status { run, status } if ours(run) => self.status.set(status),
+            Event::Progress { run, progress } if ours(run) => self.progress.set(progress),
+            Event::Interval { run, loss, train_acc } if ours(run) => {
+                self.loss.update(|v| v.push(loss));
+                self.train_acc.update(|v| v.push(train_acc));
+            }
+            Event::Epoch { run, test_acc, lines } if ours(run) => {
+                self.test_acc.update(|v| v.push(test_acc));
+                self.epoch_lines.update(|v| v.extend(lines));
+                self.model_changed.update(|n| *n += 1);
+                if let Some(setup) = self.run_setup.get_untracked() {
+                    let rate = self.progress.get_untracked().images_per_sec;
+                    self.compared.update(|r| {
+                        r.retain(|(s, _, _)| s.arch != setup.arch);
+                        r.push((setup, rate, test_acc.1));
+                    });
+                }
+            }
+            Event::Saved { run, result } if ours(run) => {
+                self.saved.set(Some(result));
+                self.stored.update(|n| *n += 1);
+            }
+            Event::Status { .. } | Event::Progress { .. } | Event::Interval { .. } | Event::Epoch { .. } | Event::Saved { .. } => {}
+            Event::Message(message) => self.message.set(Some(message)),
+            Event::Inspection(inspection) => {
+                self.inspection.set(Some(inspection));
+                self.inspecting.set(false);
+            }
+            Event::Evaluation(evaluation) => {
+                self.evaluation.set(Some(evaluation));
+                self.evaluating.set(false);
+            }
+            Event::File { name, bytes } => self.message.set(Some(crate::download::offer(&name, &bytes))),
+        }
+    }
+
+    /// "start" was pressed: until the worker announces the new run, nothing of the old one is
+    /// shown (its progress, curves or "finished" would read as the new run's).
+    pub fn expect_new_run(&self) {
+        self.run.set(NEW_RUN_PENDING);
+        self.status.set(Status::Idle);
+        self.show_curves(Notes::default());
+    }
+
+    /// Run `run` owns the page from now on: its setup and curves so far.
+    fn take_over(&self, run: u64, setup: Setup, notes: Notes, weights_only: bool) {
+        self.run.set(run);
+        self.setup.set(setup);
+        self.run_setup.set(Some(setup));
+        self.weights_only.set(weights_only);
+        self.show_curves(notes);
+        self.model_changed.update(|n| *n += 1);
+    }
+
+    fn show_curves(&self, notes: Notes) {
+        self.loss.set(notes.loss);
+        self.train_acc.set(notes.train_acc);
+        self.test_acc.set(notes.test_acc);
+        self.epoch_lines.set(notes.epoch_lines);
+        self.progress.set(Progress::default());
+        self.saved.set(None);
+    }
+
+    pub fn loss_series(&self) -> Signal<Vec<Series>> {
+        let loss = self.loss;
+        Signal::derive(move || vec![Series { name: "train loss", color: "#d9480f", points: loss.get() }])
+    }
+
+    pub fn accuracy_series(&self) -> Signal<Vec<Series>> {
+        let (train, test) = (self.train_acc, self.test_acc);
+        Signal::derive(move || {
+            vec![
+                Series { name: "train acc", color: "#1c7ed6", points: train.get() },
+                Series { name: "test acc", color: "#2b8a3e", points: test.get() },
+            ]
+        })
+    }
+}
