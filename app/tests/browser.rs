@@ -137,3 +137,37 @@ fn messages_cross_the_worker_boundary_intact() {
     let Event::Run { run, notes: back, .. } = bincode::deserialize(&bincode::serialize(&event).unwrap()).unwrap() else { panic!("not a run") };
     assert_eq!((run, back), (7, notes));
 }
+
+/// On the browser's WebGPU too, a step split into one submission per dispatch (the tiniest
+/// budget) gives the same losses and weights, bit for bit, as the whole step. (The page splits
+/// steps by measured time, `Trainer::fit_submits`; on SwiftShader its steps already go in several.)
+#[wasm_bindgen_test]
+async fn a_split_step_equals_the_whole_one_in_the_browser() {
+    use cnnscope::train::{TrainConfig, Trainer};
+    let gpu = Gpu::new().await.unwrap();
+    let images = cnnscope::data::Images { count: 64, rows: 28, cols: 28, pixels: (0..64 * 784).map(|i| (i * 37 % 251) as u8).collect() };
+    let split = cnnscope::data::Split { images, labels: (0..64).map(|i| (i % 10) as u8).collect() };
+    let setup = Setup { ratio: 16, side: 67, batch: 16, ..Setup::for_net(Arch::AlexNet) };
+    let trainer = |pieces: usize| {
+        let model = Model::new(&gpu, setup.net().unwrap(), Init::Default, 3).unwrap();
+        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: 11 };
+        let mut t = Trainer::new(&gpu, model, split.upload(&gpu).unwrap(), config).unwrap();
+        t.split_submits(pieces);
+        t
+    };
+    let mut losses = Vec::new();
+    let mut weights = Vec::new();
+    for pieces in [1, usize::MAX] {
+        let mut t = trainer(pieces);
+        t.reset_stats(&gpu).unwrap();
+        let mut run = Vec::new();
+        for _ in 0..3 {
+            t.step(&gpu).unwrap();
+            run.push((t.stats(&gpu).await.unwrap().loss_sum as f32).to_bits());
+        }
+        losses.push(run);
+        weights.push(t.model.params.read(&gpu).await.unwrap().concat().iter().map(|x| x.to_bits()).collect::<Vec<_>>());
+    }
+    assert_eq!(losses[0], losses[1], "the same losses");
+    assert!(weights[0] == weights[1], "the same weights, bit for bit");
+}
