@@ -62,9 +62,16 @@ pub fn lose_device_test() {
     bridge::send(protocol::Command::LoseDevice);
 }
 
+/// Panics in the engine's worker on purpose: the end-to-end test calls it
+/// (`wasmBindings.worker_crash_test()`) to see that a bug there shows the page's notice too.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_crash_test() {
+    bridge::send(protocol::Command::Panic);
+}
+
 /// Puts a notice at the top of the page: what happened, that the page must be reloaded, and how
 /// to report it. Plain DOM calls: after a panic the reactive system cannot be trusted.
-fn crash_notice(message: &str) {
+pub(crate) fn crash_notice(message: &str) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
     let Ok(notice) = document.create_element("section") else { return };
     notice.set_class_name("card error crash");

@@ -35,6 +35,8 @@ pub enum Command {
     Download(Download),
     /// Test-only: destroy the GPU device, as a driver reset would (`lose_device_test`).
     LoseDevice,
+    /// Test-only: panic in the worker, as a bug would (`worker_crash_test`).
+    Panic,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -99,6 +101,8 @@ pub enum Event {
     Evaluation(Result<Evaluation, String>),
     /// A file for the page to offer as a download.
     File { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8> },
+    /// The worker panicked (a bug in cnnscope): the message, for the page's crash notice.
+    Crashed(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -124,6 +124,7 @@ impl View {
                 self.evaluating.set(false);
             }
             Event::File { name, bytes } => self.message.set(Some(crate::download::offer(&name, &bytes))),
+            Event::Crashed(message) => crate::crash_notice(&format!("in the engine's worker, {message}")),
         }
     }
 

@@ -334,7 +334,7 @@ assert.match(await corrupt.getByTestId("data-error").innerText(), /train-images-
 assert.equal(await corrupt.getByTestId("data").locator("input[type=file]").count(), 1, "a picker for the four files");
 await corrupt.screenshot({ path: `${shots}/corrupt-data.png` });
 
-step("1c a bug shows a notice, not a blank page");
+step("1c a bug, in the page or in the engine's worker, shows a notice, not a blank page");
 const crash = await browser.newPage({ viewport: { width: 1200, height: 700 } });
 await crash.goto(url);
 await crash.getByTestId("adapter").waitFor({ timeout: 60_000 });
@@ -343,6 +343,13 @@ await crash.getByTestId("crash").waitFor({ timeout: 30_000 });
 assert.match(await crash.getByTestId("crash").innerText(), /^cnnscope stopped because of a bug: panicked at .*crash_test\(\) was called.*Reload the page to go on\. Please report it/);
 await crash.screenshot({ path: `${shots}/crash.png` });
 await crash.close();
+const workerCrash = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+await workerCrash.goto(url);
+await workerCrash.getByTestId("adapter").waitFor({ timeout: 60_000 });
+await workerCrash.evaluate(() => window.wasmBindings.worker_crash_test());
+await workerCrash.getByTestId("crash").waitFor({ timeout: 30_000 });
+assert.match(await workerCrash.getByTestId("crash").innerText(), /^cnnscope stopped because of a bug: in the engine's worker, panicked at .*worker_crash_test\(\) was called.*Reload the page to go on/);
+await workerCrash.close();
 await browser.close();
 
 step("1b without WebGPU: an explanation, not a crash");

@@ -32,7 +32,9 @@ thread_local! {
 /// Sends `event` to the page.
 pub(crate) fn send(event: Event) {
     OUTBOX.with(|o| {
-        if let Some((scope, id)) = &*o.borrow() {
+        if let Ok(outbox) = o.try_borrow()
+            && let Some((scope, id)) = &*outbox
+        {
             scope.respond(*id, event);
         }
     });
@@ -77,7 +79,12 @@ impl Worker for Engine {
     type Output = Event;
 
     fn create(_scope: &WorkerScope<Self>) -> Self {
-        std::panic::set_hook(Box::new(|info| web_sys::console::error_1(&format!("cnnscope worker {info}").into())));
+        // A panic is a defect in cnnscope: the page shows its crash notice (never a page that
+        // waits forever for an answer), and the console has it.
+        std::panic::set_hook(Box::new(|info| {
+            web_sys::console::error_1(&format!("cnnscope worker {info}").into());
+            send(Event::Crashed(info.to_string()));
+        }));
         Engine
     }
 
@@ -166,6 +173,7 @@ fn handle(command: Command) {
                 gpu.destroy();
             }
         }
+        Command::Panic => panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"),
     }
 }
 
