@@ -18,4 +18,4 @@ python3 -m http.server "$port" --bind 127.0.0.1 --directory dist >/dev/null 2>&1
 server=$!
 trap 'kill $server' EXIT
 sleep 1
-node tests/e2e/app.test.mjs "http://127.0.0.1:$port/" target/debug/cnnscope target/e2e
+node tests/e2e/app.test.mjs "http://127.0.0.1:$port/" target/debug/cnnscope target/e2e dist

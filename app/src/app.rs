@@ -11,6 +11,7 @@ pub fn App() -> impl IntoView {
     let has_webgpu = crate::webgpu::browser_has_webgpu();
     let view = View::new();
     provide_context(view);
+    follow_the_address(view);
     if has_webgpu {
         crate::bridge::spawn(view);
         crate::data_card::load_from_server();
@@ -33,6 +34,22 @@ pub fn App() -> impl IntoView {
             (true, Some(Ok(adapter))) => view! { <Workbench adapter=adapter /> }.into_any(),
         }}
     }
+}
+
+/// The knobs start from the address's setup (`share`), and the address follows the knobs, so a
+/// link or a reload reproduces them.
+fn follow_the_address(view: View) {
+    match crate::share::setup_from_query(&crate::share::current_search()) {
+        Ok(Some(setup)) => view.setup.set(setup),
+        Ok(None) => {}
+        Err(e) => view.link_error.set(Some(e)),
+    }
+    Effect::new(move |_| {
+        let query = crate::share::query_with(&crate::share::current_search(), &view.setup.get());
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&query));
+        }
+    });
 }
 
 fn no_webgpu() -> impl IntoView {
@@ -106,7 +123,7 @@ fn AdapterCard(adapter: Adapter) -> impl IntoView {
                 <span class="tag">{adapter.backend.clone()}</span>
                 {adapter.software.then(|| view! { <span class="tag warn">"software / fallback adapter: slow"</span> })}
             </p>
-            <p class="hint">{adapter.driver.clone()}</p>
+            {(!adapter.driver.is_empty()).then(|| view! { <p class="hint">{adapter.driver.clone()}</p> })}
             <dl class="limits">
                 {adapter.limits.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>

@@ -106,3 +106,88 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y
         let _ = ctx.fill_text(s.name, left + 60.0 + 90.0 * i as f64, h - 10.0);
     }
 }
+
+/// One finished run in the accuracy-against-compute picture.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Dot {
+    pub label: String,
+    pub color: &'static str,
+    /// FLOPs per image (drawn on a log scale).
+    pub flops: f64,
+    pub accuracy: f64,
+}
+
+/// Test accuracy against FLOPs per image, one dot per finished run: the lesson's comparison
+/// (does GoogLeNet reach AlexNet's accuracy for less compute?) as a picture.
+#[component]
+pub fn AccuracyAgainstFlops(dots: Signal<Vec<Dot>>) -> impl IntoView {
+    let canvas = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        let dots = dots.get();
+        if let Some(canvas) = canvas.get() {
+            draw_dots(&canvas, &dots);
+        }
+    });
+    // The dots as text, for tests and screen readers.
+    let described = move || dots.get().iter().map(|d| format!("{}: {:.0} FLOPs, accuracy {:.3}", d.label, d.flops, d.accuracy)).collect::<Vec<_>>().join("; ");
+    view! {
+        <figure class="chart">
+            <figcaption>"test accuracy against FLOPs per image (one dot per finished run)"</figcaption>
+            <canvas node_ref=canvas width="440" height="220" data-testid="accuracy-flops" aria-label=described data-dots=described></canvas>
+        </figure>
+    }
+}
+
+fn draw_dots(canvas: &web_sys::HtmlCanvasElement, dots: &[Dot]) {
+    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+        return;
+    };
+    let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+    let (left, right, top, bottom) = (44.0, 14.0, 10.0, 30.0);
+    ctx.clear_rect(0.0, 0.0, w, h);
+    ctx.set_font("11px system-ui, sans-serif");
+    if dots.is_empty() {
+        ctx.set_fill_style_str("#8a93a6");
+        ctx.set_font("13px system-ui, sans-serif");
+        let _ = ctx.fill_text("a dot for every run that finishes", left + 10.0, h / 2.0);
+        return;
+    }
+    // Whole decades of FLOPs around the dots.
+    let logs = dots.iter().map(|d| d.flops.max(1.0).log10());
+    let (lo, hi) = logs.fold((f64::MAX, f64::MIN), |(lo, hi), l| (lo.min(l), hi.max(l)));
+    // Half a decade of room on each side, so no dot sits on the frame.
+    let (x0, x1) = ((lo - 0.5).floor(), (hi + 0.5).ceil());
+    let px = |flops: f64| left + (flops.max(1.0).log10() - x0) / (x1 - x0) * (w - left - right);
+    let py = |acc: f64| top + (1.0 - acc) * (h - top - bottom);
+    ctx.set_line_width(1.0);
+    for i in 0..=4 {
+        let acc = i as f64 / 4.0;
+        ctx.set_stroke_style_str("#e3e7ee");
+        ctx.begin_path();
+        ctx.move_to(left, py(acc));
+        ctx.line_to(w - right, py(acc));
+        ctx.stroke();
+        ctx.set_fill_style_str("#5b6475");
+        let _ = ctx.fill_text(&format!("{acc:.2}"), 4.0, py(acc) + 4.0);
+    }
+    for decade in x0 as i32..=x1 as i32 {
+        let x = px(10f64.powi(decade));
+        let _ = ctx.fill_text(&crate::charts::si_label(10f64.powi(decade)), x - 8.0, h - 10.0);
+    }
+    for d in dots {
+        ctx.set_fill_style_str(d.color);
+        ctx.begin_path();
+        let _ = ctx.arc(px(d.flops), py(d.accuracy), 5.0, 0.0, std::f64::consts::TAU);
+        ctx.fill();
+        // Labels to the right of their dot, or to its left in the plot's right half.
+        let x = px(d.flops);
+        let width = ctx.measure_text(&d.label).map(|m| m.width()).unwrap_or(0.0);
+        let at = if x + 7.0 + width > w - right { x - 7.0 - width } else { x + 7.0 };
+        let _ = ctx.fill_text(&d.label, at, py(d.accuracy) - 6.0);
+    }
+}
+
+/// 1e6 → "1M": the FLOPs axis's decades.
+pub fn si_label(v: f64) -> String {
+    cnnscope::net::summary::si(v).replace(".00 ", "").replace(' ', "")
+}

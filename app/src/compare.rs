@@ -4,13 +4,35 @@
 use cnnscope::net::{Arch, Summary};
 use leptos::prelude::*;
 
+use crate::charts::{AccuracyAgainstFlops, Dot};
 use crate::setup::Setup;
 use crate::view::use_view;
+
+/// Each network's colour in the accuracy-against-compute picture.
+fn color(arch: Arch) -> &'static str {
+    match arch {
+        Arch::AlexNet => "#d9480f",
+        Arch::Vgg11 => "#1c7ed6",
+        Arch::Nin => "#2b8a3e",
+        Arch::GoogLeNet => "#7048e8",
+    }
+}
 
 #[component]
 pub fn Compare() -> impl IntoView {
     let view = use_view();
-    move || {
+    let dots = Signal::derive(move || {
+        view.finished
+            .get()
+            .iter()
+            .filter_map(|(setup, accuracy)| {
+                let summary = Summary::new(&setup.net().ok()?).ok()?;
+                let label = format!("{} ÷{} ({} params)", setup.arch, setup.ratio, cnnscope::net::summary::si(summary.params as f64).replace(' ', ""));
+                Some(Dot { label, color: color(setup.arch), flops: summary.flops as f64, accuracy: *accuracy })
+            })
+            .collect::<Vec<_>>()
+    });
+    let table = move || {
         let runs = view.compared.get();
         let rows = Arch::ALL
             .into_iter()
@@ -33,11 +55,15 @@ pub fn Compare() -> impl IntoView {
             })
             .collect_view();
         view! {
-            <table class="layers compare" data-testid="compare-table">
+            <div class="scroll"><table class="layers compare" data-testid="compare-table">
                 <thead><tr><th>"network"</th><th>"configuration"</th><th>"parameters"</th><th>"FLOPs per image"</th><th>"images/s"</th><th>"test accuracy"</th></tr></thead>
                 <tbody>{rows}</tbody>
-            </table>
+            </table></div>
             <p class="hint">"Train each network for at least one epoch to fill in its speed and accuracy (the latest run of each counts)."</p>
         }
+    };
+    view! {
+        {table}
+        <AccuracyAgainstFlops dots=dots />
     }
 }

@@ -27,7 +27,7 @@ pub fn LayerTable(summary: Summary) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <table class="layers" data-testid="layer-table">
+        <div class="scroll"><table class="layers" data-testid="layer-table">
             <thead>
                 <tr><th>"layer"</th><th>"type"</th><th>"output"</th><th>"params"</th><th>"FLOPs"</th></tr>
             </thead>
@@ -40,6 +40,6 @@ pub fn LayerTable(summary: Summary) -> impl IntoView {
                     <td class="num">{si(summary.flops as f64)}</td>
                 </tr>
             </tbody>
-        </table>
+        </table></div>
     }
 }

@@ -19,6 +19,7 @@ pub mod layer_table;
 pub mod network_card;
 pub mod results;
 pub mod saved_runs;
+pub mod share;
 pub mod training_card;
 pub mod view;
 pub mod webgpu;

@@ -1,11 +1,11 @@
 //! Card 3: the network and its knobs, the layer table, and whether it fits the adapter.
 
-use cnnscope::net::{Arch, MAX_RATIO, MAX_SIDE, Summary, minimum_side};
+use cnnscope::net::{Arch, Summary, minimum_side};
 use leptos::prelude::*;
 
 use crate::layer_table::LayerTable;
 use crate::protocol::Status;
-use crate::setup::{Setup, learning_rate, whole};
+use crate::setup::{KNOBS, Knob, Setup};
 use crate::view::use_view;
 
 /// The engine's checks of the knobs' setup against an adapter that binds at most `max_binding`
@@ -24,6 +24,7 @@ pub fn NetworkCard(max_binding: u64) -> impl IntoView {
         <section class="card" data-testid="model">
             <h2>"3 · Network"</h2>
             <SetupForm />
+            {move || view.link_error.get().map(|e| view! { <p class="error" data-testid="link-error">{e}</p> })}
             {move || {
                 let s = setup.get();
                 match s.net().and_then(|net| Summary::new(&net).map_err(|e| e.to_string())) {
@@ -62,15 +63,15 @@ fn SetupForm() -> impl IntoView {
     // Each knob parses its text; what it cannot use is said beside it and the setup keeps its
     // last good value (the whole setup is then checked by the engine above the layer table).
     // During a run the knobs are locked, except the learning rate while it is paused.
-    let knob = move |label: &'static str, get: fn(&Setup) -> String, set: fn(&mut Setup, &str) -> Result<(), String>| {
+    let knob = move |knob: &'static Knob| {
         let error = RwSignal::new(None::<String>);
-        let locked = move || disabled.get() && !(label == "learning rate" && paused());
+        let locked = move || disabled.get() && !(knob.key == "lr" && paused());
         view! {
-            <label>{label}
-                <input type="text" inputmode="decimal" size="6" data-knob=label disabled=locked prop:value=move || get(&setup.get())
+            <label>{knob.label}
+                <input type="text" inputmode="decimal" size="6" data-knob=knob.label disabled=locked prop:value=move || (knob.get)(&setup.get())
                     on:change=move |ev| {
                         let mut s = setup.get_untracked();
-                        match set(&mut s, &event_target_value(&ev)) {
+                        match (knob.set)(&mut s, &event_target_value(&ev)) {
                             Ok(()) => { error.set(None); setup.set(s); }
                             Err(e) => error.set(Some(e)),
                         }
@@ -79,6 +80,7 @@ fn SetupForm() -> impl IntoView {
             </label>
         }
     };
+    let [ratio, side, batch, lr, epochs, seed] = &KNOBS;
     view! {
         <div class="controls setup">
             <label>"network"
@@ -88,26 +90,25 @@ fn SetupForm() -> impl IntoView {
                     {Arch::ALL.into_iter().map(|a| view! { <option value=a.id() selected=move || setup.get().arch == a>{a.to_string()}</option> }).collect_view()}
                 </select>
             </label>
-            // The engine's bounds keep every size far inside 32-bit arithmetic (usize in the browser).
-            {knob("width ÷", |s| s.ratio.to_string(), |s, v| { s.ratio = whole(v, 1..=MAX_RATIO)?; Ok(()) })}
-            {knob("side", |s| s.side.to_string(), |s, v| { s.side = whole(v, 1..=MAX_SIDE)?; Ok(()) })}
-            {knob("batch", |s| s.batch.to_string(), |s, v| { s.batch = whole(v, 1..=1_000_000)?; Ok(()) })}
+            {knob(ratio)}
+            {knob(side)}
+            {knob(batch)}
             <label>"optimiser"
                 <select disabled=disabled on:change=move |ev| { let adam = event_target_value(&ev) == "adam"; setup.update(|s| s.adam = adam); }>
                     <option value="adam" selected=move || setup.get().adam>"Adam"</option>
                     <option value="sgd" selected=move || !setup.get().adam>"SGD"</option>
                 </select>
             </label>
-            {knob("learning rate", |s| s.lr.to_string(), |s, v| { s.lr = learning_rate(v)?; Ok(()) })}
-            {knob("epochs", |s| s.epochs.to_string(), |s, v| { s.epochs = whole(v, 1..=10_000)?; Ok(()) })}
-            {knob("seed", |s| s.seed.to_string(), |s, v| {
-                s.seed = v.trim().parse().map_err(|_| format!("«{}» is not a whole number from 0 to {}", v.trim(), u64::MAX))?;
-                Ok(())
-            })}
+            {knob(lr)}
+            {knob(epochs)}
+            {knob(seed)}
         </div>
         <p class="hint">{move || {
             let s = setup.get();
-            format!("{} admits sides from {} up; width ÷1 is the paper's network.", s.arch, minimum_side(s.config()))
-        }}</p>
+            format!("{} admits sides from {} up; width ÷1 is the paper's network. ", s.arch, minimum_side(s.config()))
+        }}
+            // The address holds the setup (`share`): this link is it, to copy or bookmark.
+            <a data-testid="share-link" href=move || setup.with(|s| crate::share::query_with(&crate::share::current_search(), s))>"link to this setup"</a>
+        </p>
     }
 }

@@ -25,6 +25,8 @@ pub enum Command {
     /// A file the user picked: a checkpoint opens its run paused; weights become a model that
     /// "continue" trains (`setup` gives the knobs the file does not set).
     OpenFile { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8>, setup: Setup },
+    /// A weights file or checkpoint on the page's own site (`?weights=`), opened as `OpenFile`.
+    OpenUrl { url: String, setup: Setup },
     /// A run kept in the browser (`runs`), by name.
     OpenKept { name: String },
     /// One image through every layer.
@@ -150,7 +152,8 @@ impl Adapter {
             device_type: format!("{:?}", info.device_type),
             backend: format!("{:?}", info.backend),
             software: info.device_type == cnnscope::wgpu::DeviceType::Cpu,
-            driver: format!("vendor {} · driver {} {}", info.vendor, info.driver, info.driver_info),
+            // wgpu's WebGPU backend knows neither (the worker names the adapter from the browser).
+            driver: if info.vendor == 0 && info.driver.is_empty() { String::new() } else { format!("vendor {:#x} · driver {} {}", info.vendor, info.driver, info.driver_info) },
             max_binding: gpu.max_binding_bytes(),
             limits: vec![
                 ("largest buffer binding".into(), mib(gpu.max_binding_bytes())),

@@ -72,10 +72,10 @@ fn render(evaluation: &Evaluation) -> impl IntoView {
         .collect_view();
     view! {
         <p data-testid="test-accuracy">{format!("Test accuracy {:.2}% ({total_right} of {} images). Rows: true class; columns: predicted.", 100.0 * total_right as f64 / predictions.len().max(1) as f64, predictions.len())}</p>
-        <table class="confusion" data-testid="confusion">
+        <div class="scroll"><table class="confusion" data-testid="confusion">
             <thead><tr><th></th>{header}<th>"accuracy"</th></tr></thead>
             <tbody>{rows}</tbody>
-        </table>
+        </table></div>
         <h3>"Misclassified"</h3>
         <div class="gallery" data-testid="mistakes">{gallery}</div>
     }

@@ -86,10 +86,10 @@ pub fn SavedRuns() -> impl IntoView {
                     }
                 }).collect_view();
                 view! {
-                    <table class="layers" data-testid="saved-runs">
+                    <div class="scroll"><table class="layers" data-testid="saved-runs">
                         <thead><tr><th>"network"</th><th>"progress"</th><th>"test accuracy"</th><th>"size"</th><th>"name"</th><th></th></tr></thead>
                         <tbody>{rows}</tbody>
-                    </table>
+                    </table></div>
                 }.into_any()
             }
         })}

@@ -2,7 +2,7 @@
 //! are each net's quick recipe (`cnnscope::train::Recipe::quick`) and seed 0.
 
 use cnnscope::fit::{MEMORY_BUDGET, MemoryPlan, Run};
-use cnnscope::net::{Arch, Net, NetConfig};
+use cnnscope::net::{Arch, MAX_RATIO, MAX_SIDE, Net, NetConfig};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Optimizer, Recipe, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -79,6 +79,49 @@ pub fn check(max_binding: u64, setup: &Setup) -> Result<u64, String> {
     let plan = MemoryPlan::new(&net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
     plan.check(max_binding, MEMORY_BUDGET).map(|()| plan.total()).map_err(|e| e.to_string())
 }
+
+/// A knob the user types into: its label on the page, its key in a shared link (`share`), how
+/// the setup shows it and how its text sets it (or what is wrong with the text).
+pub struct Knob {
+    pub label: &'static str,
+    pub key: &'static str,
+    pub get: fn(&Setup) -> String,
+    pub set: fn(&mut Setup, &str) -> Result<(), String>,
+}
+
+/// The typed knobs, in the page's order (the network and optimiser are choices, not text). The
+/// engine's bounds keep every size far inside 32-bit arithmetic (usize in the browser).
+pub const KNOBS: [Knob; 6] = [
+    Knob { label: "width ÷", key: "ratio", get: |s| s.ratio.to_string(), set: |s, v| {
+        s.ratio = whole(v, 1..=MAX_RATIO)?;
+        Ok(())
+    } },
+    Knob { label: "side", key: "side", get: |s| s.side.to_string(), set: |s, v| {
+        s.side = whole(v, 1..=MAX_SIDE)?;
+        Ok(())
+    } },
+    Knob { label: "batch", key: "batch", get: |s| s.batch.to_string(), set: |s, v| {
+        s.batch = whole(v, 1..=1_000_000)?;
+        Ok(())
+    } },
+    Knob { label: "learning rate", key: "lr", get: |s| s.lr.to_string(), set: |s, v| {
+        s.lr = learning_rate(v)?;
+        Ok(())
+    } },
+    Knob { label: "epochs", key: "epochs", get: |s| s.epochs.to_string(), set: |s, v| {
+        s.epochs = whole(v, 1..=10_000)?;
+        Ok(())
+    } },
+    Knob {
+        label: "seed",
+        key: "seed",
+        get: |s| s.seed.to_string(),
+        set: |s, v| {
+            s.seed = v.trim().parse().map_err(|_| format!("«{}» is not a whole number from 0 to {}", v.trim(), u64::MAX))?;
+            Ok(())
+        },
+    },
+];
 
 /// A knob's text as a whole number in `range`, or what is wrong with it.
 pub fn whole(text: &str, range: std::ops::RangeInclusive<usize>) -> Result<usize, String> {

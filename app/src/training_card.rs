@@ -23,6 +23,19 @@ pub fn TrainingCard(max_binding: u64) -> impl IntoView {
         send(Command::Start { setup: view.setup.get_untracked(), from_loaded });
     };
     let control = move |control: Control| send(Command::Control { run: view.run.get_untracked(), control });
+    // `?weights=`: once the data is in, the worker fetches and opens the file (`share`).
+    let page = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
+    let from_address = StoredValue::new(crate::share::weights_url(&crate::share::current_search(), &page));
+    Effect::new(move |_| {
+        if !data_ready() {
+            return;
+        }
+        match from_address.try_update_value(Option::take).flatten() {
+            Some(Ok(url)) => send(Command::OpenUrl { url, setup: view.setup.get_untracked() }),
+            Some(Err(e)) => view.message.set(Some(Err(e))),
+            None => {}
+        }
+    });
     let upload = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let Some(file) = input.files().and_then(|f| f.get(0)) else { return };

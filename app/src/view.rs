@@ -15,6 +15,8 @@ pub struct View {
     pub data_progress: RwSignal<f64>,
     /// The knobs.
     pub setup: RwSignal<Setup>,
+    /// Why the address's setup could not be used (`share`).
+    pub link_error: RwSignal<Option<String>>,
     /// The run that owns the page (0: none yet), its setup, and whether it is loaded weights
     /// waiting for "continue" rather than a run.
     pub run: RwSignal<u64>,
@@ -40,6 +42,8 @@ pub struct View {
     pub evaluating: RwSignal<bool>,
     /// The latest finished epoch of each network: its setup, images/s and test accuracy.
     pub compared: RwSignal<Vec<(Setup, f64, f64)>>,
+    /// Every run that finished here: its setup and final test accuracy.
+    pub finished: RwSignal<Vec<(Setup, f64)>>,
 }
 
 /// `View::run` between "start" and the worker's announcement of the new run.
@@ -56,6 +60,7 @@ impl View {
             data: RwSignal::new(None),
             data_progress: RwSignal::new(0.0),
             setup: RwSignal::new(Setup::for_net(cnnscope::net::Arch::AlexNet)),
+            link_error: RwSignal::new(None),
             run: RwSignal::new(0),
             run_setup: RwSignal::new(None),
             weights_only: RwSignal::new(false),
@@ -74,6 +79,7 @@ impl View {
             evaluation: RwSignal::new(None),
             evaluating: RwSignal::new(false),
             compared: RwSignal::new(Vec::new()),
+            finished: RwSignal::new(Vec::new()),
         }
     }
 
@@ -91,7 +97,14 @@ impl View {
             Event::DataProgress(p) => self.data_progress.set(p),
             Event::Data(data) => self.data.set(Some(data)),
             Event::Run { run, setup, notes, weights_only } => self.take_over(run, setup, notes, weights_only),
-            Event::Status { run, status } if ours(run) => self.status.set(status),
+            Event::Status { run, status } if ours(run) => {
+                if status == Status::Finished
+                    && let (Some(setup), Some(&(_, accuracy))) = (self.run_setup.get_untracked(), self.test_acc.get_untracked().last())
+                {
+                    self.finished.update(|f| f.push((setup, accuracy)));
+                }
+                self.status.set(status);
+            }
             Event::Progress { run, progress } if ours(run) => self.progress.set(progress),
             Event::Interval { run, loss, train_acc } if ours(run) => {
                 self.loss.update(|v| v.push(loss));

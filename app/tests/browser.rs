@@ -171,3 +171,32 @@ async fn a_split_step_equals_the_whole_one_in_the_browser() {
     assert_eq!(losses[0], losses[1], "the same losses");
     assert!(weights[0] == weights[1], "the same weights, bit for bit");
 }
+
+/// A setup in the address (`share`): every net's setup, knobs changed, survives the round trip
+/// through the query string, other parameters kept; bad values get the knob's own message.
+#[wasm_bindgen_test]
+fn a_setup_lives_in_the_address() {
+    use cnnscope_app::share::{query_with, setup_from_query, weights_url};
+    for arch in Arch::ALL {
+        let setup = Setup { ratio: 5, side: 101, batch: 7, adam: false, lr: 0.0625, epochs: 3, seed: 42, ..Setup::for_net(arch) };
+        let query = query_with("?limit=320&data=x%2Fy", &setup);
+        assert!(query.starts_with("?limit=320&data=x%2Fy&net="), "{query}");
+        assert_eq!(setup_from_query(&query), Ok(Some(setup)), "{query}");
+    }
+    assert_eq!(setup_from_query("?limit=320"), Ok(None), "no setup in the address: the defaults");
+    assert_eq!(setup_from_query("?net=nin"), Ok(Some(Setup::for_net(Arch::Nin))), "a net alone: its recipe");
+    for (query, message) in [
+        ("?side=5000", "the address asks for side=5000: «5000» is not a whole number from 1 to 1024"),
+        ("?net=lenet", "the address asks for net=lenet: unknown network \"lenet\": choose alexnet, vgg11, nin or googlenet"),
+        ("?optimizer=rmsprop", "the address asks for optimizer=rmsprop: choose adam or sgd"),
+    ] {
+        assert_eq!(setup_from_query(query), Err(message.to_string()));
+        check(&format!("`{query}`"), message);
+    }
+    let page = "http://127.0.0.1:8080/index.html?x=1";
+    assert_eq!(weights_url("?weights=runs/a.safetensors", page), Some(Ok("http://127.0.0.1:8080/runs/a.safetensors".into())));
+    assert_eq!(weights_url("?limit=3", page), None);
+    let other = weights_url("?weights=https://example.com/w.safetensors", page).unwrap().unwrap_err();
+    assert_eq!(other, "the address asks for weights=https://example.com/w.safetensors, which is on another site: only files from this site are opened");
+    check("`?weights=https://example.com/w.safetensors`", &other);
+}

@@ -1,12 +1,12 @@
 // End-to-end test of the browser app in real Chromium with WebGPU (SwiftShader without a GPU).
-// Usage: node tests/e2e/app.test.mjs <url of the served dist/> <cnnscope binary> <screenshot dir>
+// Usage: node tests/e2e/app.test.mjs <url of the served dist/> <cnnscope binary> <screenshot dir> <the served dist/>
 // The server must also serve dist/data/corrupt/ (a broken copy of the dataset; scripts/e2e.sh).
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
-const [url, cli, shots] = process.argv.slice(2);
+const [url, cli, shots, dist] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
 const flags = ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage"];
 const launch = (webgpu) =>
@@ -54,6 +54,8 @@ await page.goto(url);
 step("1 start-up: the adapter and its limits");
 await page.getByTestId("adapter").waitFor({ timeout: 60_000 });
 assert.match(await page.getByTestId("adapter").innerText(), /largest buffer binding\s+\d+ MiB/);
+// The adapter is named as the browser describes it (wgpu's WebGPU backend passes no name).
+assert.match(await page.locator(".adapter-name").innerText(), /swiftshader/i);
 
 step("2 data: the real Fashion-MNIST from the page's origin, with samples");
 await page.getByTestId("data-ready").waitFor({ timeout: 180_000 });
@@ -191,6 +193,9 @@ const alexnet = (await quick.getByTestId("compare-table").locator("tbody tr").fi
 assert.equal(alexnet[0], "AlexNet");
 assert.match(alexnet[4], /^[\d.]+$/, `images/s of the run: ${alexnet}`);
 assert.equal(alexnet[5], lines[1].match(/test acc ([\d.]+)/)[1], "the comparison shows the run's test accuracy");
+const finalAccuracy = lines[1].match(/test acc ([\d.]+)/)[1].replace(".", "\\.");
+assert.match(await quick.getByTestId("accuracy-flops").getAttribute("data-dots"),
+  new RegExp(`^AlexNet ÷16 \\(88\\.02k params\\): 9240\\d\\d FLOPs, accuracy ${finalAccuracy}$`), "the finished run is a dot at its FLOPs and accuracy");
 await quick.screenshot({ path: `${shots}/two-epochs.png`, fullPage: true });
 const quickLosses = async () => (await quick.getByTestId("loss-values").textContent()).trim().split(" ").map(Number);
 const scratchLosses = await quickLosses();
@@ -318,6 +323,62 @@ await quick.locator(".drawing input[type=file]").setInputFiles(`${shots}/dot.svg
 await quick.waitForFunction(() => document.querySelector("[data-testid=prediction]")?.innerText.startsWith("Your image — predicted: "), null, { timeout: 120_000 });
 await quick.screenshot({ path: `${shots}/bad-input.png`, fullPage: true });
 await quick.close();
+
+step("9 a phone: one column at 390 px, no sideways scrolling, training and drawing by touch");
+const phoneContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
+const phone = await phoneContext.newPage();
+await phone.goto(`${url}?limit=320`);
+await phone.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await phone.getByTestId("kept").waitFor({ timeout: 60_000 });
+const phoneField = (label) => phone.locator("label", { hasText: label }).locator("input");
+for (const [label, value] of [["width ÷", 16], ["side", 67], ["batch", 32], ["epochs", 3]]) {
+  await phoneField(label).tap();
+  await phoneField(label).fill(String(value));
+  await phoneField(label).dispatchEvent("change");
+}
+const pageWidth = await phone.evaluate(() => document.documentElement.scrollWidth);
+assert.ok(pageWidth <= 390, `the page fits 390 px (no sideways scrolling): ${pageWidth} px`);
+const startBox = await phone.getByTestId("start").boundingBox();
+assert.ok(startBox.height >= 44, `buttons a finger can hit: ${startBox.height} px`);
+await phone.getByTestId("start").tap();
+await phone.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 5, null, { timeout: 300_000 });
+await phone.getByTestId("pause").tap();
+await phone.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
+const phonePad = phone.getByTestId("drawing-pad");
+await phonePad.scrollIntoViewIfNeeded();
+const padBox = await phonePad.boundingBox();
+for (const [type, x, y] of [["pointerdown", 40, 30], ["pointermove", 120, 30], ["pointermove", 120, 150], ["pointermove", 40, 150], ["pointerup", 40, 150]]) {
+  await phonePad.dispatchEvent(type, { pointerType: "touch", isPrimary: true, clientX: padBox.x + x, clientY: padBox.y + y, bubbles: true });
+}
+await phone.waitForFunction(() => document.querySelector("[data-testid=prediction]")?.innerText.startsWith("Your image — predicted: "), null, { timeout: 120_000 });
+assert.ok(await phone.evaluate(() => document.documentElement.scrollWidth) <= 390, "still 390 px wide with feature maps and curves");
+await phone.screenshot({ path: `${shots}/phone.png`, fullPage: true });
+await phoneContext.close();
+
+step("10 a link: the setup lives in the address; a weights file opens from the site");
+const linked = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+await linked.goto(`${url}?limit=320&net=nin&ratio=8&side=96&batch=16&lr=0.01&optimizer=sgd&epochs=3&seed=5`);
+await linked.getByTestId("kept").waitFor({ timeout: 120_000 });
+const linkedField = (label) => linked.locator("label", { hasText: label }).locator("input");
+assert.equal(await linked.getByTestId("net").inputValue(), "nin");
+for (const [label, value] of [["width ÷", "8"], ["side", "96"], ["batch", "16"], ["learning rate", "0.01"], ["epochs", "3"], ["seed", "5"]]) {
+  assert.equal(await linkedField(label).inputValue(), value, `${label} from the address`);
+}
+await linkedField("side").fill("100");
+await linkedField("side").dispatchEvent("change");
+await linked.waitForFunction(() => new URL(location.href).searchParams.get("side") === "100", null, { timeout: 10_000 });
+assert.equal(new URL(linked.url()).searchParams.get("limit"), "320", "other parameters stay");
+assert.match(await linked.getByTestId("share-link").getAttribute("href"), /[?&]side=100&/);
+mkdirSync(`${dist}/e2e`, { recursive: true });
+copyFileSync(savedPath, `${dist}/e2e/quick.safetensors`);
+await linked.goto(`${url}?limit=320&weights=e2e/quick.safetensors`);
+await linked.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("loaded quick.safetensors into AlexNet"), null, { timeout: 120_000 });
+await linked.getByTestId("continue").waitFor({ timeout: 10_000 });
+assert.equal(await linked.getByTestId("net").inputValue(), "alexnet", "the file's network sets the knobs");
+await linked.goto(`${url}?limit=320&side=5000`);
+await linked.getByTestId("link-error").waitFor({ timeout: 120_000 });
+assert.equal(await linked.getByTestId("link-error").innerText(), "the address asks for side=5000: «5000» is not a whole number from 1 to 1024");
+await linked.close();
 
 step("2c a bad URL parameter is explained");
 const badLimit = await browser.newPage({ viewport: { width: 1200, height: 700 } });

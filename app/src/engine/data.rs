@@ -11,7 +11,7 @@ use crate::protocol::DataSource;
 
 /// Downloads one file, calling `progress(bytes so far, total if known)` as chunks arrive. Uses
 /// the global `fetch`, a window's or a worker's.
-async fn fetch(url: &str, progress: &dyn Fn(f64, Option<f64>)) -> Result<Vec<u8>, String> {
+pub async fn fetch(url: &str, progress: &dyn Fn(f64, Option<f64>)) -> Result<Vec<u8>, String> {
     let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).map_err(|e| js_error(url, e))?.unchecked_into();
     let promise: js_sys::Promise = fetch.call1(&js_sys::global(), &url.into()).map_err(|e| js_error(url, e))?.unchecked_into();
     let response: web_sys::Response = JsFuture::from(promise).await.map_err(|e| js_error(url, e))?.unchecked_into();

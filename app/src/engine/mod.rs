@@ -15,6 +15,7 @@ use std::rc::Rc;
 use cnnscope::Gpu;
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
+use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
 use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Status};
@@ -94,10 +95,16 @@ impl Worker for Engine {
     fn connected(&mut self, scope: &WorkerScope<Self>, id: HandlerId) {
         OUTBOX.with(|o| *o.borrow_mut() = Some((scope.clone(), id)));
         spawn_local(async {
-            let opened = Gpu::new().await.map(Rc::new).map_err(|e| e.to_string());
-            send(Event::Adapter(opened.as_ref().map(|gpu| Adapter::of(gpu)).map_err(Clone::clone)));
-            if let Ok(gpu) = opened {
-                state(|s| *s.gpu.borrow_mut() = Some(gpu));
+            match Gpu::new().await {
+                Ok(gpu) => {
+                    let mut adapter = Adapter::of(&gpu);
+                    if adapter.name.is_empty() {
+                        adapter.name = browser_adapter_info().await.unwrap_or_default();
+                    }
+                    state(|s| *s.gpu.borrow_mut() = Some(Rc::new(gpu)));
+                    send(Event::Adapter(Ok(adapter)));
+                }
+                Err(e) => send(Event::Adapter(Err(e.to_string()))),
             }
         });
     }
@@ -129,6 +136,13 @@ fn handle(command: Command) {
             }
         }
         Command::OpenFile { name, bytes, setup } => open_file(name, bytes, setup),
+        Command::OpenUrl { url, setup } => spawn_local(async move {
+            let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+            match data::fetch(&url, &|_, _| {}).await {
+                Ok(bytes) => open_file(name, bytes, setup),
+                Err(e) => send(Event::Message(Err(e))),
+            }
+        }),
         Command::OpenKept { name } => spawn_local(async move {
             let opened = match crate::runs::read(&name).await {
                 Ok(bytes) => open_checkpoint(&bytes).map(|steps| format!("opened the run {name}, paused at step {steps}: “resume” continues it")),
@@ -175,6 +189,21 @@ fn handle(command: Command) {
         }
         Command::Panic => panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"),
     }
+}
+
+/// What the browser says of its adapter (`GPUAdapter.info`: vendor, architecture, device,
+/// description), which wgpu's WebGPU backend leaves empty: "google · swiftshader · SwiftShader
+/// Device (Subzero)". Asks for an adapter of its own, as wgpu did.
+async fn browser_adapter_info() -> Option<String> {
+    use js_sys::Reflect;
+    let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).ok()?;
+    let gpu = Reflect::get(&navigator, &"gpu".into()).ok()?;
+    let request: js_sys::Function = Reflect::get(&gpu, &"requestAdapter".into()).ok()?.dyn_into().ok()?;
+    let adapter = wasm_bindgen_futures::JsFuture::from(js_sys::Promise::from(request.call0(&gpu).ok()?)).await.ok()?;
+    let info = Reflect::get(&adapter, &"info".into()).ok()?;
+    let field = |key: &str| Reflect::get(&info, &key.into()).ok().and_then(|v| v.as_string()).filter(|v| !v.is_empty());
+    let parts: Vec<String> = ["vendor", "architecture", "device", "description"].into_iter().filter_map(field).collect();
+    (!parts.is_empty()).then(|| parts.join(" · "))
 }
 
 /// The dataset's sizes and the first test image of each class.

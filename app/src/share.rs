@@ -1,0 +1,84 @@
+//! A setup in the page's address, so a link (or a reload) reproduces it:
+//! `?net=nin&ratio=8&side=96&batch=64&optimizer=adam&lr=0.001&epochs=5&seed=0` opens with those
+//! knobs, and the address follows the knobs as they change. `?weights=<path on this site>` also
+//! opens a weights file or checkpoint (the worker fetches it). Other parameters (`limit`, `data`)
+//! are kept as they are.
+
+use cnnscope::net::Arch;
+
+use crate::setup::{KNOBS, Setup};
+
+/// The page's query string (`?…`).
+pub fn current_search() -> String {
+    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
+}
+
+/// The address's parameters as (key, value), values decoded.
+fn pairs(search: &str) -> Vec<(String, String)> {
+    search
+        .trim_start_matches('?')
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            let decode = |s: &str| js_sys::decode_uri_component(&s.replace('+', " ")).ok().and_then(|d| d.as_string()).unwrap_or_else(|| s.to_string());
+            (decode(k), decode(v))
+        })
+        .collect()
+}
+
+const NET: &str = "net";
+const OPTIMIZER: &str = "optimizer";
+
+fn is_setup_key(key: &str) -> bool {
+    key == NET || key == OPTIMIZER || KNOBS.iter().any(|k| k.key == key)
+}
+
+/// The setup the address gives (`None` when it gives none): the network's quick recipe with the
+/// knobs the address sets. A value a knob would refuse is refused with the knob's own message.
+pub fn setup_from_query(search: &str) -> Result<Option<Setup>, String> {
+    let pairs = pairs(search);
+    if !pairs.iter().any(|(k, _)| is_setup_key(k)) {
+        return Ok(None);
+    }
+    let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
+    let refused = |key: &str, value: &str, why: String| format!("the address asks for {key}={value}: {why}");
+    let arch = match value(NET) {
+        Some(v) => v.parse::<Arch>().map_err(|e| refused(NET, v, e))?,
+        None => Arch::AlexNet,
+    };
+    let mut setup = Setup::for_net(arch);
+    for knob in &KNOBS {
+        if let Some(v) = value(knob.key) {
+            (knob.set)(&mut setup, v).map_err(|e| refused(knob.key, v, e))?;
+        }
+    }
+    match value(OPTIMIZER) {
+        Some("adam") => setup.adam = true,
+        Some("sgd") => setup.adam = false,
+        Some(v) => return Err(refused(OPTIMIZER, v, "choose adam or sgd".into())),
+        None => {}
+    }
+    Ok(Some(setup))
+}
+
+/// `search` with the setup's parameters set to `setup` (the others kept, in their order).
+pub fn query_with(search: &str, setup: &Setup) -> String {
+    let encode = |s: &str| js_sys::encode_uri_component(s).as_string().unwrap_or_default();
+    let mut parts: Vec<String> = pairs(search).into_iter().filter(|(k, _)| !is_setup_key(k)).map(|(k, v)| format!("{}={}", encode(&k), encode(&v))).collect();
+    parts.push(format!("{NET}={}", setup.arch.id()));
+    parts.extend(KNOBS.iter().map(|k| format!("{}={}", k.key, encode(&(k.get)(setup)))));
+    parts.push(format!("{OPTIMIZER}={}", if setup.adam { "adam" } else { "sgd" }));
+    format!("?{}", parts.join("&"))
+}
+
+/// `?weights=`: a weights file or checkpoint on this site to open, as an absolute URL; a URL of
+/// another site is refused (the page would send the user's browser there).
+pub fn weights_url(search: &str, page: &str) -> Option<Result<String, String>> {
+    let path = pairs(search).into_iter().find(|(k, _)| k == "weights")?.1;
+    let resolved = web_sys::Url::new_with_base(&path, page).map_err(|_| format!("the address asks for weights={path}, which is not a path on this site"));
+    Some(resolved.and_then(|url| {
+        let page_origin = web_sys::Url::new(page).map(|u| u.origin()).unwrap_or_default();
+        if url.origin() == page_origin { Ok(url.href()) } else { Err(format!("the address asks for weights={path}, which is on another site: only files from this site are opened")) }
+    }))
+}
