@@ -287,7 +287,7 @@ fn fuzz_network_description() {
         } else {
             Optimizer::Sgd(Sgd { lr, momentum, weight_decay: decay })
         };
-        let train = TrainConfig { batch, optimizer, seed: 0 };
+        let train = TrainConfig { batch, optimizer, seed: 0, augment: false };
         if train.check().is_ok() {
             prop_assert!(batch > 0 && lr.is_finite() && lr > 0.0);
         }

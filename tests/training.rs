@@ -31,7 +31,7 @@ fn train(epochs: usize, seed: u64) -> (Vec<Stats>, Stats) {
     let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
     let model = Model::new(gpu, net, Init::Default, seed).unwrap();
     let (train_set, test_set) = (data().train.upload(gpu).unwrap(), data().test.upload(gpu).unwrap());
-    let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam { lr: 2e-3, ..Adam::default() }), seed };
+    let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam { lr: 2e-3, ..Adam::default() }), seed, augment: false };
     let mut evaluator = Evaluator::new(gpu, &model, &test_set, 256).unwrap();
     let mut trainer = Trainer::new(gpu, model, train_set, config).unwrap();
     let mut per_epoch = Vec::new();
@@ -87,7 +87,7 @@ fn training_steps_follow_pytorch() {
     let model = Model::new(gpu, net, Init::Default, 0).unwrap();
     model.load_weights(gpu, weights).unwrap();
     let train_set = data().train.truncated(images).upload(gpu).unwrap();
-    let config = TrainConfig { batch: images, optimizer: Optimizer::Adam(Adam { lr, ..Adam::default() }), seed: 0 };
+    let config = TrainConfig { batch: images, optimizer: Optimizer::Adam(Adam { lr, ..Adam::default() }), seed: 0, augment: false };
     let mut trainer = Trainer::new(gpu, model, train_set, config).unwrap();
     let mut got = Vec::new();
     for _ in 0..want.len() {
@@ -128,6 +128,10 @@ fn an_output_that_ignores_the_input_is_detected() {
 /// A trainer of AlexNet ÷16 at 67 (it has dropout, so the masks must follow the step count too)
 /// on 256 images, batch 32 (8 steps an epoch), with SGD with momentum or Adam.
 fn small_trainer(adam: bool) -> Trainer {
+    small_trainer_with(adam, false)
+}
+
+fn small_trainer_with(adam: bool, augment: bool) -> Trainer {
     let gpu = gpu();
     let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
     let model = Model::new(gpu, net, Init::Default, 3).unwrap();
@@ -136,7 +140,7 @@ fn small_trainer(adam: bool) -> Trainer {
     } else {
         cnnscope::train::sgd(0.05, 0.9, 1e-4)
     };
-    let config = TrainConfig { batch: 32, optimizer, seed: 11 };
+    let config = TrainConfig { batch: 32, optimizer, seed: 11, augment };
     Trainer::new(gpu, model, data().train.truncated(256).upload(gpu).unwrap(), config).unwrap()
 }
 
@@ -161,14 +165,15 @@ fn weights(trainer: &Trainer) -> Vec<Vec<u32>> {
 /// the boundary (the next order is drawn after resuming).
 #[test]
 fn a_resumed_run_continues_exactly() {
-    for (adam, n) in [(true, 5), (false, 5), (true, 8)] {
-        let mut whole = small_trainer(adam);
+    // The last case augments: its draws hash the step, so a resumed run draws the same.
+    for (adam, n, augment) in [(true, 5, false), (false, 5, false), (true, 8, false), (true, 5, true)] {
+        let mut whole = small_trainer_with(adam, augment);
         let initial = weights(&whole);
         whole.reset_stats(gpu()).unwrap();
         let all = steps(&mut whole, 2 * n);
         assert!(weights(&whole) != initial, "the run learns: the comparison means something");
 
-        let mut first = small_trainer(adam);
+        let mut first = small_trainer_with(adam, augment);
         first.reset_stats(gpu()).unwrap();
         let mut losses = steps(&mut first, n);
         let bytes = pollster::block_on(first.checkpoint(gpu(), 3, "{}".into())).unwrap().to_bytes().unwrap();
@@ -184,6 +189,7 @@ fn a_resumed_run_continues_exactly() {
         );
         let mut resumed = Trainer::resume(gpu(), &checkpoint, data().train.truncated(256).upload(gpu()).unwrap()).unwrap();
         losses.extend(steps(&mut resumed, n));
+        assert_eq!(resumed.config.augment, augment, "the checkpoint keeps the augmentation");
         assert_eq!(losses, all, "adam {adam}, n {n}: the losses after every step");
         assert_eq!(weights(&resumed), weights(&whole), "adam {adam}, n {n}: the final weights");
         assert_eq!((resumed.steps, resumed.epoch, resumed.batch_in_epoch), (whole.steps, whole.epoch, whole.batch_in_epoch));
@@ -239,7 +245,7 @@ fn a_lost_device_is_reported() {
     let gpu = pollster::block_on(Gpu::new()).unwrap();
     let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
     let model = Model::new(&gpu, net, Init::Default, 3).unwrap();
-    let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam::default()), seed: 0 };
+    let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: false };
     let mut trainer = Trainer::new(&gpu, model, data().train.truncated(64).upload(&gpu).unwrap(), config).unwrap();
     trainer.step(&gpu).unwrap();
     pollster::block_on(trainer.stats(&gpu)).unwrap();

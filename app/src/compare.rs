@@ -27,7 +27,8 @@ pub fn Compare() -> impl IntoView {
             .iter()
             .filter_map(|(setup, accuracy)| {
                 let summary = Summary::new(&setup.net().ok()?).ok()?;
-                let label = format!("{} ÷{} ({} params)", setup.arch, setup.ratio, cnnscope::net::summary::si(summary.params as f64).replace(' ', ""));
+                let augmented = if setup.augment { ", augmented" } else { "" };
+                let label = format!("{} ÷{} ({} params{augmented})", setup.arch, setup.ratio, cnnscope::net::summary::si(summary.params as f64).replace(' ', ""));
                 Some(Dot { label, color: color(setup.arch), flops: summary.flops as f64, accuracy: *accuracy })
             })
             .collect::<Vec<_>>()
@@ -45,7 +46,7 @@ pub fn Compare() -> impl IntoView {
                 view! {
                     <tr>
                         <td>{arch.to_string()}</td>
-                        <td>{format!("÷{} · {}×{} · batch {}", setup.ratio, setup.side, setup.side, setup.batch)}</td>
+                        <td>{format!("÷{} · {}×{} · batch {}{}", setup.ratio, setup.side, setup.side, setup.batch, if setup.augment { " · augmented" } else { "" })}</td>
                         <td class="num">{params}</td>
                         <td class="num">{flops}</td>
                         <td class="num">{rate}</td>

@@ -102,6 +102,12 @@ fn SetupForm() -> impl IntoView {
             {knob(lr)}
             {knob(epochs)}
             {knob(seed)}
+            // AlexNet's fourth idea: see the gap between train and test accuracy shrink.
+            <label class="check" title="flip, crop and jitter each training image (AlexNet's augmentation)">
+                <input type="checkbox" data-testid="augment" disabled=disabled prop:checked=move || setup.get().augment
+                    on:change=move |ev| { let on = event_target_checked(&ev); setup.update(|s| s.augment = on); } />
+                "augment"
+            </label>
         </div>
         <p class="hint">{move || {
             let s = setup.get();

@@ -20,6 +20,8 @@ pub struct Setup {
     pub epochs: usize,
     /// Draws the initial weights and the batch order: the same seed trains the same way.
     pub seed: u64,
+    /// Flip, crop and jitter each training image (`cnnscope::train::augment`).
+    pub augment: bool,
 }
 
 impl Setup {
@@ -35,6 +37,7 @@ impl Setup {
             lr: r.optimizer.lr(),
             epochs: r.epochs,
             seed: 0,
+            augment: false,
         }
     }
 
@@ -74,7 +77,7 @@ mod arch_id {
 /// own checks: the description, the optimiser's knobs, the fit), or the memory it will take.
 pub fn check(max_binding: u64, setup: &Setup) -> Result<u64, String> {
     let net = setup.net()?;
-    let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed };
+    let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment };
     config.check().map_err(|e| e.to_string())?;
     let plan = MemoryPlan::new(&net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
     plan.check(max_binding, MEMORY_BUDGET).map(|()| plan.total()).map_err(|e| e.to_string())

@@ -29,9 +29,10 @@ fn pairs(search: &str) -> Vec<(String, String)> {
 
 const NET: &str = "net";
 const OPTIMIZER: &str = "optimizer";
+const AUGMENT: &str = "augment";
 
 fn is_setup_key(key: &str) -> bool {
-    key == NET || key == OPTIMIZER || KNOBS.iter().any(|k| k.key == key)
+    [NET, OPTIMIZER, AUGMENT].contains(&key) || KNOBS.iter().any(|k| k.key == key)
 }
 
 /// The setup the address gives (`None` when it gives none): the network's quick recipe with the
@@ -59,6 +60,11 @@ pub fn setup_from_query(search: &str) -> Result<Option<Setup>, String> {
         Some(v) => return Err(refused(OPTIMIZER, v, "choose adam or sgd".into())),
         None => {}
     }
+    match value(AUGMENT) {
+        Some("true") => setup.augment = true,
+        Some("false") | None => {}
+        Some(v) => return Err(refused(AUGMENT, v, "say true or false".into())),
+    }
     Ok(Some(setup))
 }
 
@@ -69,6 +75,7 @@ pub fn query_with(search: &str, setup: &Setup) -> String {
     parts.push(format!("{NET}={}", setup.arch.id()));
     parts.extend(KNOBS.iter().map(|k| format!("{}={}", k.key, encode(&(k.get)(setup)))));
     parts.push(format!("{OPTIMIZER}={}", if setup.adam { "adam" } else { "sgd" }));
+    parts.push(format!("{AUGMENT}={}", setup.augment));
     format!("?{}", parts.join("&"))
 }
 

@@ -150,7 +150,7 @@ async fn a_split_step_equals_the_whole_one_in_the_browser() {
     let setup = Setup { ratio: 16, side: 67, batch: 16, ..Setup::for_net(Arch::AlexNet) };
     let trainer = |pieces: usize| {
         let model = Model::new(&gpu, setup.net().unwrap(), Init::Default, 3).unwrap();
-        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: 11 };
+        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: 11, augment: false };
         let mut t = Trainer::new(&gpu, model, split.upload(&gpu).unwrap(), config).unwrap();
         t.split_submits(pieces);
         t
@@ -178,7 +178,7 @@ async fn a_split_step_equals_the_whole_one_in_the_browser() {
 fn a_setup_lives_in_the_address() {
     use cnnscope_app::share::{query_with, setup_from_query, weights_url};
     for arch in Arch::ALL {
-        let setup = Setup { ratio: 5, side: 101, batch: 7, adam: false, lr: 0.0625, epochs: 3, seed: 42, ..Setup::for_net(arch) };
+        let setup = Setup { ratio: 5, side: 101, batch: 7, adam: false, lr: 0.0625, epochs: 3, seed: 42, augment: true, ..Setup::for_net(arch) };
         let query = query_with("?limit=320&data=x%2Fy", &setup);
         assert!(query.starts_with("?limit=320&data=x%2Fy&net="), "{query}");
         assert_eq!(setup_from_query(&query), Ok(Some(setup)), "{query}");
@@ -189,6 +189,7 @@ fn a_setup_lives_in_the_address() {
         ("?side=5000", "the address asks for side=5000: «5000» is not a whole number from 1 to 1024"),
         ("?net=lenet", "the address asks for net=lenet: unknown network \"lenet\": choose alexnet, vgg11, nin or googlenet"),
         ("?optimizer=rmsprop", "the address asks for optimizer=rmsprop: choose adam or sgd"),
+        ("?augment=yes", "the address asks for augment=yes: say true or false"),
     ] {
         assert_eq!(setup_from_query(query), Err(message.to_string()));
         check(&format!("`{query}`"), message);

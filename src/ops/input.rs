@@ -8,7 +8,8 @@ use crate::tensor::{DType, Tensor};
 use crate::shaders;
 
 /// images[b] = resize(dataset[order[first + b]]) / 255 (bilinear, half-pixel centres) and
-/// labels[b] = dataset_labels[order[first + b]].
+/// labels[b] = dataset_labels[order[first + b]]; with `augment` (a step's salt), each image is
+/// then flipped, cropped and jittered as [`crate::train::augment`] describes.
 ///
 /// `pixels` holds `count` images of src_h×src_w u8 pixels packed four to a u32 (little-endian);
 /// `all_labels` one u32 per image; `images` is [batch, 1, side, side]; `labels` is [batch] u32.
@@ -21,6 +22,7 @@ pub fn gather_resize(
     first: usize,
     images: &Tensor,
     labels: &Tensor,
+    augment: Option<u32>,
 ) -> Result<()> {
     let s = images.shape();
     let (batch, side) = match *s {
@@ -43,7 +45,8 @@ pub fn gather_resize(
             return Err(EngineError::shape("input", format!("{what} must be a u32 tensor")));
         }
     }
-    let params = [batch, side, src_h, src_w, first].map(|v| v as u32);
+    // `augment`: the step's salt (`train::augment`), or none.
+    let params = [batch as u32, side as u32, src_h as u32, src_w as u32, first as u32, augment.is_some() as u32, augment.unwrap_or(0)];
     let storage = [Access::Read, Access::Read, Access::Read, Access::ReadWrite, Access::ReadWrite];
     let buffers = [pixels.buffer(), all_labels.buffer(), order.buffer(), images.buffer(), labels.buffer()];
     elementwise(rec, "gather_resize", || format!("{}\n{}", shaders::INDEX_MATH, shaders::GATHER_RESIZE), &storage, &params, &buffers, images.len())

@@ -81,6 +81,9 @@ struct Meta {
     train_images: usize,
     #[serde(default)]
     notes: String,
+    /// Written since augmentation came; older checkpoints trained without it.
+    #[serde(default)]
+    augment: bool,
 }
 
 /// Whether `bytes` are a checkpoint (a weights file with training state), without reading the
@@ -124,6 +127,7 @@ impl Checkpoint {
             batch: self.config.batch,
             optimizer,
             seed: self.config.seed,
+            augment: self.config.augment,
             epochs: self.epochs,
             steps: s.steps,
             epoch: s.epoch,
@@ -200,7 +204,7 @@ impl Header {
             OptimizerMeta::Sgd { lr, momentum, weight_decay } => Optimizer::Sgd(Sgd { lr, momentum, weight_decay }),
             OptimizerMeta::Adam { lr, beta1, beta2, eps, weight_decay } => Optimizer::Adam(Adam { lr, beta1, beta2, eps, weight_decay }),
         };
-        let config = TrainConfig { batch: meta.batch, optimizer, seed: meta.seed };
+        let config = TrainConfig { batch: meta.batch, optimizer, seed: meta.seed, augment: meta.augment };
         config.check()?;
         let order_position = meta.order_position.parse().map_err(|_| error(format!("its batch-order position {:?} is not a number", meta.order_position)))?;
         Ok(Header {

@@ -70,7 +70,7 @@ impl Evaluator {
         let index = if self.count - first >= self.passes[0].graph.batch { 0 } else { self.passes.len() - 1 };
         let pass = &mut self.passes[index];
         let mut rec = Recorder::new(gpu);
-        ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels)?;
+        ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels, None)?;
         pass.graph.forward(&mut rec, &model.params, false, 0)?;
         Ok((rec, index))
     }

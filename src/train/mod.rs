@@ -2,6 +2,7 @@
 //! backward, update) in one command buffer; loss and accuracy accumulate on the GPU and are read
 //! once per reporting interval.
 
+pub mod augment;
 pub mod checkpoint;
 mod evaluate;
 mod optimizer;

@@ -23,6 +23,8 @@ pub struct TrainConfig {
     pub optimizer: Optimizer,
     /// Seeds the shuffles and dropout masks (initialisation has its own, in [`Model::new`]).
     pub seed: u64,
+    /// Flip, crop and jitter each training image ([`crate::train::augment`]).
+    pub augment: bool,
 }
 
 impl TrainConfig {
@@ -148,7 +150,8 @@ impl Trainer {
             self.shuffle(gpu)?;
         }
         let data = &self.data;
-        ops::gather_resize(rec, &data.pixels, data.side, &data.labels, &self.order, self.batch_in_epoch * self.config.batch, self.graph.input(), &self.labels)?;
+        let augment = self.config.augment.then(|| crate::train::augment::salt(self.config.seed, self.steps));
+        ops::gather_resize(rec, &data.pixels, data.side, &data.labels, &self.order, self.batch_in_epoch * self.config.batch, self.graph.input(), &self.labels, augment)?;
         let seed = (self.config.seed as u32) ^ (self.steps as u32).wrapping_mul(0x2545_F491);
         self.graph.forward(rec, &self.model.params, true, seed)?;
         let grad_logits = self.graph.logits_grad().expect("a training graph");

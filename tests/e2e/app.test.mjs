@@ -327,7 +327,7 @@ await quick.close();
 step("9 a phone: one column at 390 px, no sideways scrolling, training and drawing by touch");
 const phoneContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
 const phone = await phoneContext.newPage();
-await phone.goto(`${url}?limit=320`);
+await phone.goto(`${url}?limit=320&augment=true`); // trains with augmentation in the browser
 await phone.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await phone.getByTestId("kept").waitFor({ timeout: 60_000 });
 const phoneField = (label) => phone.locator("label", { hasText: label }).locator("input");
@@ -357,10 +357,11 @@ await phoneContext.close();
 
 step("10 a link: the setup lives in the address; a weights file opens from the site");
 const linked = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-await linked.goto(`${url}?limit=320&net=nin&ratio=8&side=96&batch=16&lr=0.01&optimizer=sgd&epochs=3&seed=5`);
+await linked.goto(`${url}?limit=320&net=nin&ratio=8&side=96&batch=16&lr=0.01&optimizer=sgd&epochs=3&seed=5&augment=true`);
 await linked.getByTestId("kept").waitFor({ timeout: 120_000 });
 const linkedField = (label) => linked.locator("label", { hasText: label }).locator("input");
 assert.equal(await linked.getByTestId("net").inputValue(), "nin");
+assert.ok(await linked.getByTestId("augment").isChecked(), "augmentation from the address");
 for (const [label, value] of [["width ÷", "8"], ["side", "96"], ["batch", "16"], ["learning rate", "0.01"], ["epochs", "3"], ["seed", "5"]]) {
   assert.equal(await linkedField(label).inputValue(), value, `${label} from the address`);
 }

@@ -20,7 +20,7 @@ gpu_test! {
             let images = Tensor::zeros(gpu, &[3, 1, side, side], DType::F32, "images").unwrap();
             let labels = Tensor::zeros(gpu, &[3], DType::U32, "batch labels").unwrap();
             let mut rec = Recorder::new(gpu);
-            gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 1, &images, &labels).unwrap();
+            gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 1, &images, &labels, None).unwrap();
             let got = run(gpu, rec, &images).await;
             assert_eq!(labels.read_u32(gpu).await.unwrap(), vec![7, 9, 2]);
             let torch = f.get(&format!("side{side}.y"));
@@ -32,6 +32,35 @@ gpu_test! {
         }
     }
 
+    // Augmented (flipped, cropped, jittered) batches equal the CPU reference: the resize, then
+    // `Augmentation::apply` with the same draws.
+    async fn augmented_gather_matches_the_cpu_reference(gpu: &Gpu) {
+        use cnnscope::train::augment::{Augmentation, salt};
+        let bytes: Vec<u8> = (0..3 * 784u32).map(|i| (cnnscope::train::augment::pcg(i) % 256) as u8).collect();
+        let packed: Vec<u32> = bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+        let pixels = Tensor::from_u32(gpu, &[packed.len()], &packed, "pixels").unwrap();
+        let all_labels = Tensor::from_u32(gpu, &[3], &[7, 2, 9], "labels").unwrap();
+        let order = Tensor::from_u32(gpu, &[6], &[2, 0, 1, 1, 0, 2], "order").unwrap();
+        for (side, step) in [(28usize, 0u64), (67, 9), (96, 123_456)] {
+            let salt = salt(5, step);
+            let images = Tensor::zeros(gpu, &[6, 1, side, side], DType::F32, "images").unwrap();
+            let labels = Tensor::zeros(gpu, &[6], DType::U32, "batch labels").unwrap();
+            let mut rec = Recorder::new(gpu);
+            gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 0, &images, &labels, Some(salt)).unwrap();
+            let got = run(gpu, rec, &images).await;
+            let mut want = Vec::new();
+            let mut changed = 0;
+            for (b, &i) in [2usize, 0, 1, 1, 0, 2].iter().enumerate() {
+                let resized = reference::resize_bilinear(&bytes[i * 784..(i + 1) * 784], 28, 28, side);
+                let augmented = Augmentation::draw(salt, b as u32, side as u32).apply(&resized, side);
+                changed += (augmented != resized) as usize;
+                want.extend(augmented);
+            }
+            assert_eq!(changed, 6, "side {side}: every image is changed");
+            assert_close(&format!("side {side}, step {step}: augmented vs cpu"), &got, &want, RTOL);
+        }
+    }
+
     async fn gather_resize_rejects_batches_past_the_order(gpu: &Gpu) {
         let pixels = Tensor::zeros(gpu, &[196], DType::U32, "pixels").unwrap();
         let all_labels = Tensor::zeros(gpu, &[1], DType::U32, "labels").unwrap();
@@ -39,7 +68,7 @@ gpu_test! {
         let images = Tensor::zeros(gpu, &[2, 1, 28, 28], DType::F32, "images").unwrap();
         let labels = Tensor::zeros(gpu, &[2], DType::U32, "batch labels").unwrap();
         let mut rec = Recorder::new(gpu);
-        let err = gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 0, &images, &labels).unwrap_err();
+        let err = gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 0, &images, &labels, None).unwrap_err();
         assert!(err.to_string().contains("positions 0..2 exceed the order's 1 entries"), "{err}");
     }
 }

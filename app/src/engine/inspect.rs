@@ -23,7 +23,7 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
     let label = Tensor::zeros(gpu, &[1], DType::U32, "inspected label").map_err(e)?;
     let probs = Tensor::zeros(gpu, graph.logits().shape(), DType::F32, "probabilities").map_err(e)?;
     let mut rec = Recorder::new(gpu);
-    ops::gather_resize(&mut rec, &test.pixels, test.side, &test.labels, &order, 0, graph.input(), &label).map_err(e)?;
+    ops::gather_resize(&mut rec, &test.pixels, test.side, &test.labels, &order, 0, graph.input(), &label, None).map_err(e)?;
     graph.forward(&mut rec, &model.params, false, 0).map_err(e)?;
     ops::softmax(&mut rec, graph.logits(), &probs).map_err(e)?;
     rec.submit();

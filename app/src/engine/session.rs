@@ -52,7 +52,7 @@ impl Session {
         }
         let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
-        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed };
+        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed, augment: setup.augment };
         let trainer = Trainer::new(&gpu, model, train, config).map_err(|e| e.to_string())?;
         let notes = Notes { name: crate::runs::new_name(setup.arch.id()), ..Notes::default() };
         Ok(Session::of(id, gpu, trainer, test, Control::Run, setup, notes))
@@ -79,6 +79,7 @@ impl Session {
             lr: config.optimizer.lr(),
             epochs: checkpoint.epochs,
             seed: config.seed,
+            augment: config.augment,
         };
         let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;

@@ -78,6 +78,10 @@ pub struct TrainArgs {
     pub limit: Option<usize>,
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// Flip, crop and jitter each training image (AlexNet's augmentation; see
+    /// `cnnscope::train::augment`).
+    #[arg(long)]
+    pub augment: bool,
     /// Save the trained weights (safetensors, PyTorch keys) here.
     #[arg(long)]
     pub save: Option<PathBuf>,
@@ -91,7 +95,7 @@ pub struct TrainArgs {
     pub checkpoint: Option<PathBuf>,
     /// Continue the run a checkpoint holds, exactly where it stopped (its net, batch, optimiser
     /// and seed; `--lr` may change the rate, `--epochs` the total).
-    #[arg(long, conflicts_with_all = ["batch", "opt", "momentum", "weight_decay", "init", "seed", "ratio", "side", "d2l"])]
+    #[arg(long, conflicts_with_all = ["batch", "opt", "momentum", "weight_decay", "init", "seed", "augment", "ratio", "side", "d2l"])]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub data: DataArgs,

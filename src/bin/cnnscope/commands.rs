@@ -111,7 +111,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
                 Some(bytes) => file_config(&args.net, bytes, args.weights.as_deref().unwrap_or(Path::new("")), recipe.net)?,
                 None => net_config(&args.net, &recipe),
             };
-            let config = TrainConfig { batch: args.batch.unwrap_or(recipe.batch), optimizer: optimizer(args, &recipe), seed: args.seed };
+            let config = TrainConfig { batch: args.batch.unwrap_or(recipe.batch), optimizer: optimizer(args, &recipe), seed: args.seed, augment: args.augment };
             (net, config, args.epochs.unwrap_or(recipe.epochs))
         }
     };
@@ -304,7 +304,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
     for arch in nets {
         let net = Net::new(NetConfig::new(arch, args.ratio).with_side(args.side.unwrap_or(arch.native_side())))?;
         let flops = Summary::new(&net)?.flops as f64;
-        let config = TrainConfig { batch: args.batch, optimizer: Optimizer::Adam(Adam::default()), seed: 0 };
+        let config = TrainConfig { batch: args.batch, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: false };
         let model = Model::new(&gpu, net.clone(), Init::Default, 0)?;
         let mut trainer = Trainer::new(&gpu, model, train_set.clone(), config)?;
         // One warm-up step compiles the pipelines.
