@@ -31,6 +31,7 @@ wgsl! {
     AVG_POOL_FORWARD = "avg_pool_forward.wgsl";
     AVG_POOL_BACKWARD = "avg_pool_backward.wgsl";
     RELU = "relu.wgsl";
+    TENSOR_STATS = "tensor_stats.wgsl";
     ZERO = "zero.wgsl";
     DROPOUT = "dropout.wgsl";
     COPY_CHANNELS = "copy_channels.wgsl";

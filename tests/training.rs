@@ -255,3 +255,60 @@ fn a_lost_device_is_reported() {
     assert!(err.starts_with("the GPU device was lost (destroyed"), "{err}");
     assert!(gpu.lost().is_some());
 }
+
+/// Per-layer statistics equal the same figures computed on the CPU from the tensors read back
+/// (the output's mean, std and dead units; the gradient's norm; the update as the change of the
+/// weights over the step); and a layer with zero weights and biases shows 100 % dead units, with
+/// the gradient vanished in every layer before it, and says so.
+#[test]
+fn layer_statistics_explain_a_dead_layer() {
+    let norm = |v: &[f32]| v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
+    let close = |what: &str, got: f64, want: f64| assert!((got - want).abs() <= 1e-3 * want.abs().max(1e-6), "{what}: {got} vs {want}");
+    let mut trainer = small_trainer(true);
+    trainer.reset_stats(gpu()).unwrap();
+    steps(&mut trainer, 2);
+    let before = pollster::block_on(trainer.model.params.read(gpu())).unwrap();
+    trainer.step(gpu()).unwrap();
+    let after = pollster::block_on(trainer.model.params.read(gpu())).unwrap();
+    let stats = pollster::block_on(trainer.layer_stats(gpu())).unwrap();
+    let layers = trainer.graph().weighted_layers();
+    assert_eq!(stats.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["conv.0", "conv.3", "conv.6", "conv.8", "conv.10", "fc.0", "fc.3", "fc.6"]);
+    for (s, layer) in stats.iter().zip(&layers) {
+        let out = pollster::block_on(layer.output.read_f32(gpu())).unwrap();
+        let n = out.len() as f64;
+        let mean = out.iter().map(|&v| v as f64).sum::<f64>() / n;
+        let std = (out.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
+        let (batch, units) = (32, out.len() / 32);
+        let dead = (0..units).filter(|&u| (0..batch).all(|b| out[b * units + u] <= 0.0)).count() as f64 / units as f64;
+        close(&format!("{} mean", s.name), s.mean, mean);
+        close(&format!("{} std", s.name), s.std, std);
+        assert_eq!(s.dead, layer.relu.then_some(dead), "{}: dead units", s.name);
+        let grads: Vec<f32> = layer.params.clone().flat_map(|p| pollster::block_on(trainer.gradients()[p].read_f32(gpu())).unwrap()).collect();
+        close(&format!("{} gradient norm", s.name), s.grad_norm, norm(&grads));
+        let change: Vec<f32> = layer.params.clone().flat_map(|p| before[p].iter().zip(&after[p]).map(|(b, a)| a - b).collect::<Vec<_>>()).collect();
+        let weights: Vec<f32> = layer.params.clone().flat_map(|p| after[p].clone()).collect();
+        close(&format!("{} update ratio", s.name), s.update_ratio, norm(&change) / norm(&weights));
+    }
+    assert!(cnnscope::train::layer_stats::hints(&stats).is_empty(), "a healthy start has nothing to say");
+
+    // conv.3 zeroed: its output is 0 for every image, and no gradient reaches conv.0.
+    let mut dead = small_trainer(true);
+    let names: Vec<String> = dead.model.params.specs.iter().map(|s| s.name.clone()).collect();
+    for key in ["conv.3.weight", "conv.3.bias"] {
+        let t = &dead.model.params.tensors[names.iter().position(|n| n == key).unwrap()];
+        t.write_f32(gpu(), &vec![0.0; t.len()]).unwrap();
+    }
+    dead.step(gpu()).unwrap();
+    let stats = pollster::block_on(dead.layer_stats(gpu())).unwrap();
+    let by = |name: &str| stats.iter().find(|s| s.name == name).unwrap().clone();
+    assert_eq!(by("conv.3").dead, Some(1.0), "the zeroed layer is all dead");
+    assert!(by("conv.0").dead.unwrap() < 0.2, "the layer before it is alive: {:?}", by("conv.0").dead);
+    assert_eq!(by("conv.0").grad_norm, 0.0, "nothing flows back through a dead layer");
+    assert_eq!(by("fc.6").dead, None, "the last layer has no ReLU");
+    let hints = cnnscope::train::layer_stats::hints(&stats);
+    assert_eq!(hints, ["layer conv.3's ReLUs are off for every image: nothing before it learns (a lower learning rate, another seed or a smaller width ratio helps)"]);
+    // Without a dead layer, a vanished gradient is named on its own.
+    let mut vanished = stats.clone();
+    vanished.iter_mut().for_each(|s| s.dead = s.dead.map(|_| 0.0));
+    assert_eq!(cnnscope::train::layer_stats::hints(&vanished), ["the gradient has vanished in layers conv.0, conv.3: their weights no longer change"]);
+}

@@ -25,6 +25,17 @@ enum Step {
     Inception(Box<InceptionStep>),
 }
 
+/// A layer with parameters (`Graph::weighted_layers`).
+pub struct WeightedLayer<'a> {
+    pub name: &'a str,
+    /// Indices into the model's parameters (weights and biases, in `state_dict` order).
+    pub params: std::ops::Range<usize>,
+    /// Its output after the last forward pass (after the fused ReLU, and after a following
+    /// dropout, which works in place).
+    pub output: &'a Tensor,
+    pub relu: bool,
+}
+
 pub struct Graph {
     pub batch: usize,
     steps: Vec<(String, Step)>,
@@ -180,6 +191,23 @@ impl Graph {
     /// The gradient of the loss with respect to the logits (training graphs only).
     pub fn logits_grad(&self) -> Option<&Tensor> {
         self.grads.last().and_then(|g| g.as_ref())
+    }
+
+    /// The layers with parameters (convolutions, linear layers, Inception blocks), each with its
+    /// parameters' indices, its output and whether a ReLU is fused into it: what per-layer
+    /// statistics summarise (`train::layer_stats`).
+    pub fn weighted_layers(&self) -> Vec<WeightedLayer<'_>> {
+        let acts = &self.acts;
+        self.steps
+            .iter()
+            .filter_map(|(name, step)| match step {
+                Step::Conv { conv, param, y, .. } => Some(WeightedLayer { name, params: *param..*param + 2, output: &acts[*y], relu: conv.relu }),
+                Step::Linear { linear, param, y, .. } => Some(WeightedLayer { name, params: *param..*param + 2, output: &acts[*y], relu: linear.relu }),
+                // Every path of an Inception block ends in a ReLU.
+                Step::Inception(s) => Some(WeightedLayer { name, params: s.param..s.param + 12, output: &acts[s.y], relu: true }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// Every layer's output by its PyTorch module name (after the forward pass ran).

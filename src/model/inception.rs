@@ -23,7 +23,7 @@ fn grad(inner: &Inner) -> &Tensor {
 pub(crate) struct InceptionStep {
     convs: [Conv2d; 6],
     /// Index of p1_1's weight; the six convolutions' weights and biases follow in order.
-    param: usize,
+    pub(crate) param: usize,
     pub(crate) x: usize,
     pub(crate) y: usize,
     /// Outputs of p2_1 and p3_1 (the 1×1 reductions) and of the path-4 max pool.

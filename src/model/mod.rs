@@ -6,7 +6,7 @@ mod inception;
 mod params;
 pub mod weights;
 
-pub use graph::Graph;
+pub use graph::{Graph, WeightedLayer};
 pub use params::{Init, Parameters};
 
 use crate::error::Result;

@@ -10,6 +10,7 @@ pub mod linear;
 pub mod loss;
 pub mod optim;
 pub mod pool;
+pub mod stats;
 
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
@@ -25,6 +26,7 @@ pub use linear::{Linear, Matmul};
 pub use loss::{softmax, softmax_cross_entropy};
 pub use optim::{Adam, Sgd};
 pub use pool::{Pool2d, PoolKind};
+pub use stats::{adam_update_stats, tensor_stats};
 
 /// A tensor must have exactly `shape`.
 pub(crate) fn check_shape(what: &str, tensor: &Tensor, shape: &[usize]) -> Result<()> {

@@ -5,12 +5,14 @@
 pub mod augment;
 pub mod checkpoint;
 mod evaluate;
+pub mod layer_stats;
 mod optimizer;
 mod recipe;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, RunState};
 pub use evaluate::Evaluator;
+pub use layer_stats::LayerStats;
 pub use optimizer::Optimizer;
 pub use recipe::{Recipe, sgd};
 pub use trainer::{Trainer, TrainConfig};

@@ -3,7 +3,7 @@
 use crate::error::{EngineError, Result};
 use crate::gpu::Gpu;
 use crate::model::Parameters;
-use crate::ops::{Adam, Sgd};
+use crate::ops::{self, Adam, Sgd};
 use crate::recorder::Recorder;
 use crate::tensor::Tensor;
 
@@ -120,6 +120,25 @@ impl OptimizerState {
         saved("second-moment", &self.second, second)?;
         self.steps = steps;
         Ok(())
+    }
+
+    /// Records into `out[slot]` the sums of the last update of parameter `i` divided by the
+    /// learning rate (`ops::tensor_stats`'s Σv²), and returns the learning rate: Adam's update
+    /// direction from its moments; SGD's velocity, or without momentum the gradient (weight decay
+    /// then left out).
+    pub(crate) fn record_update(&self, rec: &mut Recorder, i: usize, grad: &Tensor, out: &Tensor, slot: usize) -> Result<f32> {
+        match &self.optimizer {
+            Optimizer::Adam(adam) => {
+                let t = self.steps.max(1) as i32;
+                let corrections = (1.0 / (1.0 - adam.beta1.powi(t)), 1.0 / (1.0 - adam.beta2.powi(t)), adam.eps);
+                ops::adam_update_stats(rec, &self.first[i], &self.second[i], corrections, out, slot)?;
+                Ok(adam.lr)
+            }
+            Optimizer::Sgd(sgd) => {
+                ops::tensor_stats(rec, if sgd.momentum != 0.0 { &self.first[i] } else { grad }, 1, out, slot)?;
+                Ok(sgd.lr)
+            }
+        }
     }
 
     /// Records one update of every parameter from its gradient.

@@ -234,6 +234,17 @@ impl Trainer {
 
     /// Loss and accuracy summed on the GPU since the last reset (waits for the steps to finish);
     /// [`EngineError::Diverged`] when the loss has run away ([`Stats::diverged`]).
+    /// The parameters' gradients from the last step, in `state_dict` order.
+    pub fn gradients(&self) -> &[Tensor] {
+        &self.grads
+    }
+
+    /// Per-layer statistics of the last step ([`crate::train::layer_stats`]): activations of its
+    /// batch, gradients, and the update it made. Reads back a few numbers per layer.
+    pub async fn layer_stats(&self, gpu: &Gpu) -> Result<Vec<crate::train::LayerStats>> {
+        crate::train::layer_stats::measure(gpu, &self.graph, &self.model.params, &self.grads, &self.optimizer).await
+    }
+
     pub async fn stats(&self, gpu: &Gpu) -> Result<Stats> {
         let stats = Stats::from_gpu(&self.stats.read_f32(gpu).await?);
         if stats.diverged() {

@@ -1,11 +1,52 @@
-use cnnscope::ops::{copy_channels, relu_backward, relu_forward, Dropout};
+use cnnscope::ops::{adam_update_stats, copy_channels, relu_backward, relu_forward, tensor_stats, Dropout};
 use cnnscope::{DType, Recorder, Tensor};
 
 use crate::common::*;
 
 const RELU: &[u8] = include_bytes!("../fixtures/relu.safetensors");
 
+/// (Σx, Σx², columns ≤ 0 in every row) of `x` as [rows, cols], in f64: the CPU reference.
+fn summary(x: &[f32], rows: usize) -> [f32; 3] {
+    let cols = x.len() / rows;
+    let dead = (0..cols).filter(|&c| (0..rows).all(|r| x[r * cols + c] <= 0.0)).count();
+    [x.iter().map(|&v| v as f64).sum::<f64>() as f32, x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() as f32, dead as f32]
+}
+
 gpu_test! {
+    // Tensor summaries (per-layer statistics) on awkward shapes: one row, one column, more
+    // columns than invocations, whole dead columns; and Adam's update direction from moments.
+    async fn tensor_stats_match_the_cpu(gpu: &Gpu) {
+        let cases = [(1usize, 1usize), (3, 1), (1, 1000), (7, 301), (32, 2049)];
+        let out = Tensor::zeros(gpu, &[4 * (cases.len() + 1)], DType::F32, "stats").unwrap();
+        let mut rec = Recorder::new(gpu);
+        let mut inputs = Vec::new();
+        for (slot, &(rows, cols)) in cases.iter().enumerate() {
+            let mut x = random(rows * cols, slot as u64 + 1);
+            // Every third column off for every row: a dead unit.
+            for r in 0..rows {
+                for c in (0..cols).step_by(3) {
+                    x[r * cols + c] = -x[r * cols + c].abs();
+                }
+            }
+            let t = Tensor::from_f32(gpu, &[rows, cols], &x, "x").unwrap();
+            tensor_stats(&mut rec, &t, rows, &out, slot).unwrap();
+            inputs.push((t, x, rows));
+        }
+        let (m, v) = (random(777, 9), random(777, 10).iter().map(|v| v * v).collect::<Vec<f32>>());
+        let (mt, vt) = (Tensor::from_f32(gpu, &[777], &m, "m").unwrap(), Tensor::from_f32(gpu, &[777], &v, "v").unwrap());
+        let (a, b, eps) = (1.0 / (1.0 - 0.9f32.powi(3)), 1.0 / (1.0 - 0.999f32.powi(3)), 1e-8f32);
+        adam_update_stats(&mut rec, &mt, &vt, (a, b, eps), &out, cases.len()).unwrap();
+        let got = run(gpu, rec, &out).await;
+        for (slot, (_, x, rows)) in inputs.iter().enumerate() {
+            let want = summary(x, *rows);
+            assert_close(&format!("case {:?}", cases[slot]), &got[4 * slot..4 * slot + 3], &want, 1e-4);
+            assert_eq!(got[4 * slot + 2], want[2], "case {:?}: dead columns, exactly", cases[slot]);
+        }
+        let update: Vec<f32> = m.iter().zip(&v).map(|(&m, &v)| a * m / ((b * v).sqrt() + eps)).collect();
+        let slot = cases.len();
+        assert_close("adam update", &got[4 * slot..4 * slot + 2], &summary(&update, 1)[..2], 1e-4);
+    }
+
     async fn relu_forward_and_backward_match_pytorch(gpu: &Gpu) {
         let f = Fixture::new(RELU);
         let x = f.upload(gpu, "relu.x");

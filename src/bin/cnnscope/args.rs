@@ -82,6 +82,10 @@ pub struct TrainArgs {
     /// `cnnscope::train::augment`).
     #[arg(long)]
     pub augment: bool,
+    /// After every epoch, per-layer statistics of its last step: output mean and std, dead ReLU
+    /// units, gradient norm, update/weight ratio, and a note for a layer that stopped learning.
+    #[arg(long)]
+    pub stats: bool,
     /// Save the trained weights (safetensors, PyTorch keys) here.
     #[arg(long)]
     pub save: Option<PathBuf>,

@@ -190,6 +190,9 @@ async fn train(args: &TrainArgs) -> Result<()> {
         let test = evaluator.run(&gpu, &trainer.model, &test_set).await?;
         bar.finish_and_clear();
         println!("{}", epoch_line(epoch, &train_stats, &test, start.elapsed().as_secs_f64(), train_secs));
+        if args.stats {
+            print!("{}", cnnscope::train::layer_stats::table(&trainer.layer_stats(&gpu).await?));
+        }
         if let Some(why) = evaluator.dead_start(&gpu, &trainer.model, &test_set, &train_stats).await? {
             eprintln!("note: {why}; another --seed or a smaller --ratio avoids it.");
         }
