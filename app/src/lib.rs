@@ -15,6 +15,7 @@ pub mod download;
 pub mod drawing;
 pub mod feature_maps;
 pub mod grey_image;
+pub mod layer_stats_view;
 pub mod layer_table;
 pub mod network_card;
 pub mod results;

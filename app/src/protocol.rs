@@ -95,6 +95,8 @@ pub enum Event {
     Interval { run: u64, loss: (f64, f64), train_acc: (f64, f64) },
     /// An epoch ended: (epoch, test accuracy) and its lines.
     Epoch { run: u64, test_acc: (f64, f64), lines: Vec<String> },
+    /// Per-layer statistics at step `step` (`cnnscope::train::layer_stats`), with their hints.
+    Layers { run: u64, step: u64, layers: Vec<LayerRow>, hints: Vec<String> },
     /// The run was kept in the browser (when), or why not.
     Saved { run: u64, result: Result<String, String> },
     /// What a command about files, weights or the learning rate did.
@@ -188,6 +190,24 @@ pub struct Notes {
     pub test_acc: Vec<(f64, f64)>,
     pub epoch_lines: Vec<String>,
     pub seen: (f64, f64, f64),
+}
+
+/// One layer's statistics after a step (`cnnscope::train::LayerStats`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LayerRow {
+    pub name: String,
+    pub mean: f64,
+    pub std: f64,
+    /// Share of ReLU units off for the whole batch (`None`: no ReLU).
+    pub dead: Option<f64>,
+    pub grad_norm: f64,
+    pub update_ratio: f64,
+}
+
+impl From<&cnnscope::train::LayerStats> for LayerRow {
+    fn from(s: &cnnscope::train::LayerStats) -> LayerRow {
+        LayerRow { name: s.name.clone(), mean: s.mean, std: s.std, dead: s.dead, grad_norm: s.grad_norm, update_ratio: s.update_ratio }
+    }
 }
 
 /// One layer's output for one image: its name, type, shape (channels, height, width) and values.

@@ -109,6 +109,7 @@ pub fn TrainingCard(max_binding: u64) -> impl IntoView {
                 Err(e) => view! { <p class="error" data-testid="saved">{e}</p> }.into_any(),
             })}
             <pre class="epochs" data-testid="epoch-lines">{move || view.epoch_lines.get().join("\n")}</pre>
+            <crate::layer_stats_view::LayerStats />
             <div hidden data-testid="loss-values">{move || view.loss.get().iter().map(|(_, l)| format!("{l:.5}")).collect::<Vec<_>>().join(" ")}</div>
         </section>
     }

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::charts::Series;
-use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Inspection, Notes, Progress, Status};
+use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Inspection, LayerRow, Notes, Progress, Status};
 use crate::setup::Setup;
 
 #[derive(Clone, Copy)]
@@ -28,6 +28,9 @@ pub struct View {
     pub train_acc: RwSignal<Vec<(f64, f64)>>,
     pub test_acc: RwSignal<Vec<(f64, f64)>>,
     pub epoch_lines: RwSignal<Vec<String>>,
+    /// Per-layer statistics over the run: (step, layers), and the latest hints.
+    pub layers: RwSignal<Vec<(u64, Vec<LayerRow>)>>,
+    pub layer_hints: RwSignal<Vec<String>>,
     /// Bumped when a run takes over and after each epoch, so the feature maps refresh.
     pub model_changed: RwSignal<u32>,
     /// The last save of the run in the browser: when, or why it failed.
@@ -45,6 +48,9 @@ pub struct View {
     /// Every run that finished here: its setup and final test accuracy.
     pub finished: RwSignal<Vec<(Setup, f64)>>,
 }
+
+/// Columns of the per-layer heatmap.
+const MAX_LAYER_SNAPSHOTS: usize = 200;
 
 /// `View::run` between "start" and the worker's announcement of the new run.
 const NEW_RUN_PENDING: u64 = u64::MAX;
@@ -70,6 +76,8 @@ impl View {
             train_acc: RwSignal::new(Vec::new()),
             test_acc: RwSignal::new(Vec::new()),
             epoch_lines: RwSignal::new(Vec::new()),
+            layers: RwSignal::new(Vec::new()),
+            layer_hints: RwSignal::new(Vec::new()),
             model_changed: RwSignal::new(0),
             saved: RwSignal::new(None),
             stored: RwSignal::new(0),
@@ -122,11 +130,21 @@ impl View {
                     });
                 }
             }
+            Event::Layers { run, step, layers, hints } if ours(run) => {
+                self.layers.update(|h| {
+                    // The heatmap keeps the latest columns.
+                    if h.len() >= MAX_LAYER_SNAPSHOTS {
+                        h.remove(0);
+                    }
+                    h.push((step, layers));
+                });
+                self.layer_hints.set(hints);
+            }
             Event::Saved { run, result } if ours(run) => {
                 self.saved.set(Some(result));
                 self.stored.update(|n| *n += 1);
             }
-            Event::Status { .. } | Event::Progress { .. } | Event::Interval { .. } | Event::Epoch { .. } | Event::Saved { .. } => {}
+            Event::Status { .. } | Event::Progress { .. } | Event::Interval { .. } | Event::Epoch { .. } | Event::Layers { .. } | Event::Saved { .. } => {}
             Event::Message(message) => self.message.set(Some(message)),
             Event::Inspection(inspection) => {
                 self.inspection.set(Some(inspection));
@@ -166,6 +184,8 @@ impl View {
         self.epoch_lines.set(notes.epoch_lines);
         self.progress.set(Progress::default());
         self.saved.set(None);
+        self.layers.set(Vec::new());
+        self.layer_hints.set(Vec::new());
     }
 
     pub fn loss_series(&self) -> Signal<Vec<Series>> {

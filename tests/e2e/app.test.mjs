@@ -91,6 +91,12 @@ assert.ok(losses.length >= 16, `loss reported every 5 steps: ${losses}`);
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 assert.ok(mean(losses.slice(-3)) < mean(losses.slice(0, 3)) - 0.05, `loss falls: ${losses}`);
 assert.match(await page.getByTestId("progress-text").innerText(), /epoch 1\/1 · batch \d+\/1875 · [\d.]+ images\/s · ETA/);
+// Per-layer statistics every 20 steps: every layer with parameters, and nothing to warn about.
+const statRows = await page.getByTestId("layer-stats").locator("tbody tr").evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.innerText)));
+assert.deepEqual(statRows.map((r) => r[0]), ["conv.0", "conv.3", "conv.6", "conv.8", "conv.10", "fc.0", "fc.3", "fc.6"]);
+assert.ok(statRows.every((r) => r.slice(1, 3).every((v) => Number.isFinite(Number(v)))), `means and stds: ${statRows}`);
+assert.equal(statRows[7][3], "—", "the last layer has no ReLU");
+assert.equal(await page.getByTestId("layer-hint").count(), 0, "a healthy run has no hint");
 
 step("5 inside: every layer's feature maps for a test image, and the prediction");
 await page.getByTestId("refresh-maps").click();
@@ -380,6 +386,22 @@ await linked.goto(`${url}?limit=320&side=5000`);
 await linked.getByTestId("link-error").waitFor({ timeout: 120_000 });
 assert.equal(await linked.getByTestId("link-error").innerText(), "the address asks for side=5000: «5000» is not a whole number from 1 to 1024");
 await linked.close();
+
+step("11 a net that dies: NiN at Adam 0.05, and the statistics name the layer");
+const dying = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+await dying.goto(`${url}?limit=320&net=nin&ratio=16&side=67&batch=32&lr=0.05&epochs=1`);
+await dying.getByTestId("kept").waitFor({ timeout: 120_000 });
+await dying.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await dying.getByTestId("start").click();
+await dying.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
+const hint = await dying.getByTestId("layer-hint").first().innerText();
+assert.match(hint, /^layer [\d.]+'s ReLUs are off for every image: nothing before it learns/);
+const deadLayer = hint.match(/^layer ([\d.]+)'s/)[1];
+const dyingRows = await dying.getByTestId("layer-stats").locator("tbody tr").evaluateAll((rows) => rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.innerText)));
+const deadRow = dyingRows.find((r) => r[0] === deadLayer);
+assert.equal(deadRow[3], "100.0%", `the named layer is 100 % dead: ${deadRow}`);
+await dying.getByTestId("training").screenshot({ path: `${shots}/layer-stats.png` });
+await dying.close();
 
 step("2c a bad URL parameter is explained");
 const badLimit = await browser.newPage({ viewport: { width: 1200, height: 700 } });

@@ -38,6 +38,9 @@ pub struct Session {
 /// Steps between readbacks of the running loss: each readback waits for the GPU.
 const REPORT_EVERY: usize = 5;
 
+/// Readbacks between per-layer statistics (and one at every epoch's end): 20 steps.
+const LAYER_STATS_EVERY: u64 = 4;
+
 /// Seconds of training between saves in the browser (a run is also saved after every epoch and
 /// on every pause).
 const AUTOSAVE_EVERY_SECS: f64 = 120.0;
@@ -186,6 +189,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
         session.borrow().trainer.reset_stats(&gpu).map_err(|e| e.to_string())?;
     }
     let mut saved_at = now();
+    let mut readbacks = 0u64;
     // Saved once on entering a pause (a resumed run starts paused and saved already).
     let mut pause_saved = session.borrow().control.get() == Control::Pause;
     let mut status = None;
@@ -266,6 +270,16 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
                 eta_secs: remaining * batch as f64 / rate.max(1e-9),
             };
             report(id, Event::Progress { run: id, progress });
+            readbacks += 1;
+            if done || readbacks % LAYER_STATS_EVERY == 0 {
+                let layers = session.borrow().trainer.layer_stats(&gpu).await;
+                if !current() {
+                    return Ok(());
+                }
+                let layers = layers.map_err(|e| e.to_string())?;
+                let hints = cnnscope::train::layer_stats::hints(&layers);
+                report(id, Event::Layers { run: id, step: steps, layers: layers.iter().map(Into::into).collect(), hints });
+            }
             if done {
                 let test = evaluator.run(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
                 let dead = evaluator.dead_start(&gpu, &model, &test_set, &stats).await.map_err(|e| e.to_string())?;

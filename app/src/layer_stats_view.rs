@@ -1,0 +1,89 @@
+//! Why the network learns or doesn't, layer by layer (`cnnscope::train::layer_stats`): the
+//! latest statistics as a table, the share of dead ReLU units as a layer × time heatmap, and the
+//! engine's hints in plain language.
+
+use leptos::html::Canvas;
+use leptos::prelude::*;
+use wasm_bindgen::JsCast;
+use web_sys::CanvasRenderingContext2d;
+
+use crate::protocol::LayerRow;
+use crate::view::use_view;
+
+#[component]
+pub fn LayerStats() -> impl IntoView {
+    let view = use_view();
+    let canvas = NodeRef::<Canvas>::new();
+    Effect::new(move |_| {
+        let history = view.layers.get();
+        if let Some(canvas) = canvas.get() {
+            draw_heatmap(&canvas, &history);
+        }
+    });
+    let table = move || {
+        view.layers.with(|h| {
+            h.last().map(|(step, layers)| {
+                let rows = layers
+                    .iter()
+                    .map(|l| {
+                        let dead = l.dead.map(|d| format!("{:.1}%", 100.0 * d)).unwrap_or_else(|| "—".into());
+                        view! {
+                            <tr>
+                                <td>{l.name.clone()}</td>
+                                <td class="num">{format!("{:.4}", l.mean)}</td>
+                                <td class="num">{format!("{:.4}", l.std)}</td>
+                                <td class="num">{dead}</td>
+                                <td class="num">{format!("{:.2e}", l.grad_norm)}</td>
+                                <td class="num">{format!("{:.2e}", l.update_ratio)}</td>
+                            </tr>
+                        }
+                    })
+                    .collect_view();
+                view! {
+                    <p class="hint">{format!("Layer by layer after step {step}: the output's mean and spread, ReLU units off for every image of the batch, the gradient's size, and how far the step moved the weights (about 1e-3 of their size is healthy).")}</p>
+                    <div class="scroll"><table class="layers" data-testid="layer-stats">
+                        <thead><tr><th>"layer"</th><th>"mean"</th><th>"std"</th><th>"dead"</th><th>"‖gradient‖"</th><th>"update / weight"</th></tr></thead>
+                        <tbody>{rows}</tbody>
+                    </table></div>
+                }
+            })
+        })
+    };
+    view! {
+        <div class="layer-stats">
+            {move || view.layer_hints.get().into_iter().map(|h| view! { <p class="error" data-testid="layer-hint">{h}</p> }).collect_view()}
+            {table}
+            <figure class="chart" hidden=move || view.layers.with(Vec::is_empty)>
+                <figcaption>"dead ReLU units, layer by layer (rows) over the run (columns): white none, red all"</figcaption>
+                <canvas node_ref=canvas width="440" height="160" data-testid="dead-heatmap"></canvas>
+            </figure>
+        </div>
+    }
+}
+
+/// Rows: the layers with a ReLU, top first; columns: the snapshots; colour: the dead share.
+fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, history: &[(u64, Vec<LayerRow>)]) {
+    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+        return;
+    };
+    let (w, h) = (canvas.width() as f64, canvas.height() as f64);
+    ctx.clear_rect(0.0, 0.0, w, h);
+    let Some((_, last)) = history.last() else { return };
+    let names: Vec<&str> = last.iter().filter(|l| l.dead.is_some()).map(|l| l.name.as_str()).collect();
+    if names.is_empty() {
+        return;
+    }
+    let left = 56.0;
+    let (cell_w, cell_h) = ((w - left) / history.len() as f64, h / names.len() as f64);
+    ctx.set_font("10px system-ui, sans-serif");
+    for (row, name) in names.iter().enumerate() {
+        ctx.set_fill_style_str("#5b6475");
+        let _ = ctx.fill_text(name, 2.0, row as f64 * cell_h + cell_h / 2.0 + 3.0);
+        for (col, (_, layers)) in history.iter().enumerate() {
+            let dead = layers.iter().find(|l| l.name == *name).and_then(|l| l.dead).unwrap_or(0.0);
+            let fade = (255.0 * (1.0 - dead)).round() as u8;
+            ctx.set_fill_style_str(&format!("rgb(255, {fade}, {fade})"));
+            ctx.fill_rect(left + col as f64 * cell_w, row as f64 * cell_h, cell_w.ceil(), cell_h - 1.0);
+        }
+    }
+}
