@@ -312,3 +312,42 @@ fn layer_statistics_explain_a_dead_layer() {
     vanished.iter_mut().for_each(|s| s.dead = s.dead.map(|_| 0.0));
     assert_eq!(cnnscope::train::layer_stats::hints(&vanished), ["the gradient has vanished in layers conv.0, conv.3: their weights no longer change"]);
 }
+
+/// Per-layer statistics against PyTorch's (tests/fixtures/layer_stats_googlenet.safetensors):
+/// GoogLeNet ÷16 at 48 (no dropout: both sides take the same steps), three Adam steps on one
+/// batch of 64 training images from the same weights as `googlenet_training_follows_pytorch`.
+/// PyTorch measures the update as the change of the weights; cnnscope from Adam's moments.
+#[test]
+fn layer_statistics_match_pytorch() {
+    let weights = include_bytes!("fixtures/training_googlenet.safetensors");
+    let io = safetensors::SafeTensors::deserialize(include_bytes!("fixtures/training_googlenet_io.safetensors")).unwrap();
+    let fixture = safetensors::SafeTensors::deserialize(include_bytes!("fixtures/layer_stats_googlenet.safetensors")).unwrap();
+    let floats = |t: &safetensors::SafeTensors, name: &str| -> Vec<f32> { bytemuck::pod_collect_to_vec(t.tensor(name).unwrap().data()) };
+    let config = floats(&io, "config");
+    let (ratio, side, lr, images) = (config[0] as usize, config[1] as usize, config[2], config[3] as usize);
+    let gpu = gpu();
+    let net = Net::new(NetConfig::new(Arch::GoogLeNet, ratio).with_side(side)).unwrap();
+    let model = Model::new(gpu, net, Init::Default, 0).unwrap();
+    model.load_weights(gpu, weights).unwrap();
+    let config = TrainConfig { batch: images, optimizer: Optimizer::Adam(Adam { lr, ..Adam::default() }), seed: 0, augment: false };
+    let mut trainer = Trainer::new(gpu, model, data().train.truncated(images).upload(gpu).unwrap(), config).unwrap();
+    for _ in 0..floats(&fixture, "steps")[0] as usize {
+        trainer.step(gpu).unwrap();
+    }
+    let stats = pollster::block_on(trainer.layer_stats(gpu)).unwrap();
+    assert_eq!(stats.len(), fixture.names().len() - 1, "every layer PyTorch measured");
+    let mut worst = 0.0f64;
+    for s in &stats {
+        let want: Vec<f64> = floats(&fixture, &format!("stats.{}", s.name)).into_iter().map(f64::from).collect();
+        for (what, got, want) in [("mean", s.mean, want[0]), ("std", s.std, want[1]), ("gradient norm", s.grad_norm, want[3]), ("update ratio", s.update_ratio, want[4])] {
+            let err = (got - want).abs() / want.abs().max(1e-6);
+            worst = worst.max(err);
+            assert!(err < 2e-3, "{} {what}: {got} where PyTorch has {want}", s.name);
+        }
+        match s.dead {
+            Some(dead) => assert!((dead - want[2]).abs() <= 0.01, "{} dead units: {dead} where PyTorch has {}", s.name, want[2]),
+            None => assert_eq!(want[2], -1.0, "{}: PyTorch's layer ends in a ReLU", s.name),
+        }
+    }
+    eprintln!("largest relative difference from PyTorch: {worst:.2e}");
+}
