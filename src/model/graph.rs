@@ -48,6 +48,8 @@ pub struct Graph {
     /// The last forward pass's mode and dropout seed, which backward follows.
     training: bool,
     seed: u32,
+    /// Whether backward also computes the input's gradient (saliency maps, `model::explain`).
+    input_gradient: bool,
 }
 
 /// Builds a graph by walking the module tree.
@@ -175,12 +177,30 @@ impl Graph {
         if !matches!(shape, Shape::Flat(_)) || last != b.acts.len() - 1 {
             return Err(EngineError::shape(net.config.arch.to_string(), format!("must end in class scores, ends in {shape}")));
         }
-        Ok(Graph { batch, steps: b.steps, acts: b.acts, grads: b.grads, outputs: b.outputs, training: false, seed: 0 })
+        Ok(Graph { batch, steps: b.steps, acts: b.acts, grads: b.grads, outputs: b.outputs, training: false, seed: 0, input_gradient: false })
     }
 
     /// The input batch [batch, 1, side, side].
     pub fn input(&self) -> &Tensor {
         &self.acts[0]
+    }
+
+    /// Has backward compute the input's gradient too (training graphs only), `input_grad`.
+    pub fn compute_input_gradient(&mut self) {
+        self.input_gradient = self.grads[0].is_some();
+    }
+
+    /// The gradient with respect to the input, when `compute_input_gradient` was asked.
+    pub fn input_grad(&self) -> Option<&Tensor> {
+        self.grads[0].as_ref().filter(|_| self.input_gradient)
+    }
+
+    /// The gradient with respect to layer `name`'s output after backward (training graphs only).
+    /// Where a ReLU is fused into the layer, it is the gradient at the ReLU's input: zero where the
+    /// unit was off.
+    pub fn grad_of(&self, name: &str) -> Option<&Tensor> {
+        let (_, i) = self.outputs.iter().find(|(n, _)| n == name)?;
+        self.grads[*i].as_ref()
     }
 
     /// The class scores [batch, classes].
@@ -256,7 +276,7 @@ impl Graph {
                     }
                     conv.backward_weight(rec, gy.view()?, a[*x].view()?, &g[*param])?;
                     conv.backward_bias(rec, gy.view()?, &g[param + 1])?;
-                    if *x != 0 {
+                    if *x != 0 || self.input_gradient {
                         conv.backward_input(rec, gy.view()?, &p[*param], self.grad(*x).view()?, false)?;
                     }
                     Ok(())
@@ -268,7 +288,7 @@ impl Graph {
                     }
                     linear.backward_weight(rec, gy, &a[*x], &g[*param])?;
                     linear.backward_bias(rec, gy, &g[param + 1])?;
-                    if *x != 0 {
+                    if *x != 0 || self.input_gradient {
                         linear.backward_input(rec, gy, &p[*param], self.grad(*x))?;
                     }
                     Ok(())

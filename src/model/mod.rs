@@ -4,6 +4,7 @@
 mod graph;
 mod inception;
 mod params;
+pub mod explain;
 pub mod weights;
 
 pub use graph::{Graph, WeightedLayer};

@@ -31,7 +31,33 @@ async fn logits(gpu: &Gpu, model: &Model, input: &[f32], batch: usize) -> Vec<f3
     graph.logits().read_f32(gpu).await.unwrap()
 }
 
+const EXPLAIN: &[u8] = include_bytes!("../fixtures/explain.safetensors");
+
 gpu_test! {
+    // Saliency and Grad-CAM for class 3 of each fixture's first image equal PyTorch's
+    // (make_net_fixtures.py explain): the input's gradient through every backward pass, and the
+    // last spatial layer's output and gradient.
+    async fn explanations_match_pytorch(gpu: &Gpu) {
+        let want = crate::common::Fixture::new(EXPLAIN);
+        for (arch, file, io) in PYTORCH {
+            let io = crate::common::Fixture::new(io);
+            let model = Model::new(gpu, fixture_net(arch, &io), Init::Default, 0).unwrap();
+            model.load_weights(gpu, file).unwrap();
+            let side = model.net.config.side;
+            let input = io.get("input")[..side * side].to_vec();
+            let e = cnnscope::model::explain::explain(gpu, &model, |_, t| t.write_f32(gpu, &input), 3).await.unwrap();
+            let net = arch.id();
+            assert_eq!((e.class, e.side), (3, side));
+            assert_close(&format!("{arch} saliency"), &e.saliency, &want.get(&format!("{net}.saliency")), 1e-3);
+            assert_eq!(vec![e.cam_h, e.cam_w], want.shape(&format!("{net}.cam")), "{arch}: Grad-CAM on {}", e.cam_layer);
+            assert_close(&format!("{arch} Grad-CAM on {}", e.cam_layer), &e.cam, &want.get(&format!("{net}.cam")), 1e-3);
+        }
+        let io = crate::common::Fixture::new(PYTORCH[0].2);
+        let model = Model::new(gpu, fixture_net(Arch::AlexNet, &io), Init::Default, 0).unwrap();
+        let err = cnnscope::model::explain::explain(gpu, &model, |_, _| Ok(()), 10).await.unwrap_err();
+        assert!(err.to_string().contains("there is no class 10: the network has 10"), "{err}");
+    }
+
     async fn pytorch_weights_give_pytorch_logits(gpu: &Gpu) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
