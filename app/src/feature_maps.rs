@@ -20,8 +20,14 @@ const MAX_CHANNELS: usize = 32;
 pub fn FeatureMaps() -> impl IntoView {
     let view = use_view();
     let index = RwSignal::new(0usize);
+    // What the user typed or picked that cannot be used is said here, beside the controls: a
+    // result still on its way for an earlier image must not replace it.
+    let input_error = RwSignal::new(None::<String>);
+
     let ask = move |image: Image| {
         view.inspecting.set(true);
+        view.explanation.set(None);
+        view.inspected.set(Some(image.clone()));
         send(Command::Inspect(image));
     };
     let run = move || {
@@ -29,13 +35,16 @@ pub fn FeatureMaps() -> impl IntoView {
             ask(Image::Test(index.get_untracked()));
         }
     };
-    let classify_own = Callback::new(move |pixels: Vec<u8>| ask(Image::Pixels(pixels)));
+    let classify_own = Callback::new(move |pixels: Vec<u8>| {
+        input_error.set(None);
+        ask(Image::Pixels(pixels))
+    });
     // Refresh when a run takes over and after every epoch.
     Effect::new(move |_| {
         view.model_changed.track();
         run();
     });
-    let error = move |e: String| view.inspection.set(Some(Err(e)));
+    let error = move |e: String| input_error.set(Some(e));
     view! {
         <div class="controls">
             <label>"test image #"
@@ -44,7 +53,7 @@ pub fn FeatureMaps() -> impl IntoView {
                     on:change=move |ev| {
                         let text = event_target_value(&ev);
                         match text.trim().parse() {
-                            Ok(i) => { index.set(i); run(); }
+                            Ok(i) => { input_error.set(None); index.set(i); run(); }
                             Err(_) => error(format!("«{}» is not an image number: give a whole number from 0", text.trim())),
                         }
                     } />
@@ -58,15 +67,20 @@ pub fn FeatureMaps() -> impl IntoView {
             <span class="hint">{move || if view.inspecting.get() { "running the image through the network…" } else { "" }}</span>
         </div>
         <crate::drawing::DrawingPad on_image=classify_own on_error=Callback::new(error) />
+        {move || input_error.get().map(|e| view! { <p class="error" data-testid="input-error">{e}</p> })}
         {move || match view.inspection.get() {
             None => view! { <p class="hint">"Start training (or load weights) to look inside the network."</p> }.into_any(),
             Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
-            Some(Ok(inspection)) => render(inspection).into_any(),
+            Some(Ok(inspection)) => view! {
+                {render(inspection)}
+                <crate::explanation_view::ExplanationView />
+            }.into_any(),
         }}
     }
 }
 
 fn render(inspection: Inspection) -> impl IntoView {
+    let view = use_view();
     let best = inspection.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
     let headline = match inspection.label {
         Some(label) => format!("Label: {} — predicted: {} ({})", CLASS_NAMES[label], CLASS_NAMES[best], if best == label { "right" } else { "wrong" }),
@@ -78,8 +92,15 @@ fn render(inspection: Inspection) -> impl IntoView {
         .enumerate()
         .map(|(i, &p)| {
             let class = if i == best { "bar best" } else { "bar" };
+            // A class clicked: why that class for this image.
+            let why = move |_| {
+                if let Some(image) = view.inspected.get_untracked() {
+                    view.explanation.set(None);
+                    send(Command::Explain { image, class: i });
+                }
+            };
             view! {
-                <div class="prob">
+                <div class="prob" data-class=CLASS_NAMES[i] title="why this class? click" on:click=why>
                     <span class="name">{CLASS_NAMES[i]}{if Some(i) == inspection.label { " ✓" } else { "" }}</span>
                     <span class=class style=format!("width: {:.1}%", 100.0 * p)></span>
                     <span class="value">{format!("{:.1}%", 100.0 * p)}</span>

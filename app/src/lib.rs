@@ -13,6 +13,7 @@ pub mod data_card;
 pub mod dataset;
 pub mod download;
 pub mod drawing;
+pub mod explanation_view;
 pub mod feature_maps;
 pub mod grey_image;
 pub mod layer_stats_view;

@@ -29,8 +29,10 @@ pub enum Command {
     OpenUrl { url: String, setup: Setup },
     /// A run kept in the browser (`runs`), by name.
     OpenKept { name: String },
-    /// One image through every layer.
+    /// One image through every layer (and why the predicted class, `Event::Explanation`).
     Inspect(Image),
+    /// Why `class` for this image: saliency and Grad-CAM.
+    Explain { image: Image, class: usize },
     /// Every test image's predicted class.
     Evaluate,
     /// The model's weights, or the whole run as a checkpoint, as a file to download.
@@ -102,6 +104,7 @@ pub enum Event {
     /// What a command about files, weights or the learning rate did.
     Message(Result<String, String>),
     Inspection(Result<Inspection, String>),
+    Explanation(Result<Explanation, String>),
     Evaluation(Result<Evaluation, String>),
     /// A file for the page to offer as a download.
     File { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8> },
@@ -226,6 +229,20 @@ pub struct Inspection {
     pub layers: Vec<LayerOutput>,
     pub probs: Vec<f32>,
     pub label: Option<usize>,
+}
+
+/// Why a class, for one image (`cnnscope::model::explain`): the input, |∂ score / ∂ input|, and
+/// Grad-CAM on `cam_layer` (cam_h × cam_w).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Explanation {
+    pub class: usize,
+    pub side: usize,
+    pub input: Vec<f32>,
+    pub saliency: Vec<f32>,
+    pub cam_layer: String,
+    pub cam_h: usize,
+    pub cam_w: usize,
+    pub cam: Vec<f32>,
 }
 
 /// The test set classified: predicted and true class of every image, and the first mistakes'

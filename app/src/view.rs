@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::charts::Series;
-use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Inspection, LayerRow, Notes, Progress, Status};
+use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerRow, Notes, Progress, Status};
 use crate::setup::Setup;
 
 #[derive(Clone, Copy)]
@@ -40,6 +40,9 @@ pub struct View {
     /// What the last command about files, weights or the learning rate did.
     pub message: RwSignal<Option<Result<String, String>>>,
     pub inspection: RwSignal<Option<Result<Inspection, String>>>,
+    /// The image last sent through the network, and why a class for it.
+    pub inspected: RwSignal<Option<Image>>,
+    pub explanation: RwSignal<Option<Result<Explanation, String>>>,
     pub inspecting: RwSignal<bool>,
     pub evaluation: RwSignal<Option<Result<Evaluation, String>>>,
     pub evaluating: RwSignal<bool>,
@@ -83,6 +86,8 @@ impl View {
             stored: RwSignal::new(0),
             message: RwSignal::new(None),
             inspection: RwSignal::new(None),
+            inspected: RwSignal::new(None),
+            explanation: RwSignal::new(None),
             inspecting: RwSignal::new(false),
             evaluation: RwSignal::new(None),
             evaluating: RwSignal::new(false),
@@ -150,6 +155,7 @@ impl View {
                 self.inspection.set(Some(inspection));
                 self.inspecting.set(false);
             }
+            Event::Explanation(explanation) => self.explanation.set(Some(explanation)),
             Event::Evaluation(evaluation) => {
                 self.evaluation.set(Some(evaluation));
                 self.evaluating.set(false);

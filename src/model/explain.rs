@@ -16,8 +16,9 @@ use crate::tensor::Tensor;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Explanation {
     pub class: usize,
-    /// The network's input side: `saliency` is side × side.
+    /// The network's input side: `input` and `saliency` are side × side.
     pub side: usize,
+    pub input: Vec<f32>,
     pub saliency: Vec<f32>,
     /// The layer Grad-CAM looked at, and its map (cam_h × cam_w, not normalised).
     pub cam_layer: String,
@@ -45,6 +46,7 @@ pub async fn explain(gpu: &Gpu, model: &Model, fill: impl FnOnce(&mut Recorder, 
     rec.submit();
 
     let side = graph.input().shape()[2];
+    let input = graph.input().read_f32(gpu).await?;
     let saliency = graph.input_grad().expect("asked for").read_f32(gpu).await?.into_iter().map(f32::abs).collect();
     // The last layer with parameters whose output still has positions.
     let layer = graph.weighted_layers().into_iter().filter(|l| l.output.shape().len() == 4).last();
@@ -62,5 +64,5 @@ pub async fn explain(gpu: &Gpu, model: &Model, fill: impl FnOnce(&mut Recorder, 
         }
     }
     cam.iter_mut().for_each(|v| *v = v.max(0.0));
-    Ok(Explanation { class, side, saliency, cam_layer: layer.name.to_string(), cam_h, cam_w, cam })
+    Ok(Explanation { class, side, input, saliency, cam_layer: layer.name.to_string(), cam_h, cam_w, cam })
 }

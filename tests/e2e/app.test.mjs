@@ -110,6 +110,21 @@ const maps = await page.locator(".fmap-canvas").evaluateAll((canvases) => canvas
 assert.ok(maps.length >= 10, `one canvas per layer: ${maps.length}`);
 assert.ok(maps.filter((contrast) => contrast > 0).length >= maps.length - 2, `feature maps are not blank: ${maps}`);
 assert.match(await page.getByTestId("prediction").innerText(), /Label: .+ — predicted: /);
+// Why: saliency and Grad-CAM for the predicted class, then for a class clicked.
+await page.waitForFunction(() => !document.body.innerText.includes("running the image through the network"), null, { timeout: 120_000 });
+const predicted = (await page.getByTestId("prediction").innerText()).match(/predicted: ([^(\n]+) \(/)[1];
+await page.waitForFunction((c) => document.querySelector("[data-testid=explanation]")?.dataset.class === c, predicted, { timeout: 120_000 });
+const heat = async () => page.locator(".explain-canvas").evaluateAll((canvases) => canvases.map((c) => {
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let red = 0;
+  for (let i = 0; i < d.length; i += 4) if (d[i] > d[i + 1] + 40) red++;
+  return red;
+}));
+assert.ok((await heat()).every((n) => n > 0), `saliency and Grad-CAM drawn over the image: ${await heat()}`);
+const other = predicted === "Bag" ? "Sandal" : "Bag";
+await page.locator(`.prob[data-class="${other}"]`).click();
+await page.waitForFunction((c) => document.querySelector("[data-testid=explanation]")?.dataset.class === c, other, { timeout: 120_000 });
+assert.match(await page.getByTestId("explanation").innerText(), new RegExp(`Why “${other}”`));
 
 step("5b inside: a drawing and a picked picture are classified too");
 const pad = await page.getByTestId("drawing-pad").boundingBox();

@@ -6,7 +6,7 @@ use cnnscope::model::{Graph, Model};
 use cnnscope::train::Evaluator;
 use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
 
-use crate::protocol::{Evaluation, Inspection, LayerOutput};
+use crate::protocol::{Evaluation, Explanation, Image, Inspection, LayerOutput};
 
 /// Mistakes sent for the gallery.
 const GALLERY: usize = 24;
@@ -51,12 +51,7 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
 
 /// Runs a 28×28 grey image of the user's own (drawn or picked) through the model.
 pub async fn inspect_pixels(gpu: &Gpu, model: &Model, pixels: Vec<u8>) -> Result<Inspection, String> {
-    const SIDE: usize = 28;
-    if pixels.len() != SIDE * SIDE {
-        return Err(format!("an own image has {} pixels, not {SIDE}×{SIDE}", pixels.len()));
-    }
-    let split = cnnscope::data::Split { images: cnnscope::data::Images { count: 1, rows: SIDE, cols: SIDE, pixels }, labels: vec![0] };
-    let uploaded = split.upload(gpu).map_err(|e| e.to_string())?;
+    let uploaded = one_image(gpu, pixels)?;
     let inspection = inspect(gpu, model, &uploaded, 0).await?;
     Ok(Inspection { label: None, ..inspection })
 }
@@ -79,4 +74,34 @@ pub async fn evaluate(gpu: &Gpu, model: &Model, on_gpu: &GpuSplit, test: &cnnsco
         .map(|(i, _)| (i, test.images.pixels[i * rows * cols..(i + 1) * rows * cols].to_vec()))
         .collect();
     Ok(Evaluation { predictions, labels: test.labels.clone(), rows, cols, mistakes })
+}
+
+/// Why `class` for `image` (a test image, or an own picture): saliency and Grad-CAM.
+pub async fn explain(gpu: &Gpu, model: &Model, test: &GpuSplit, image: &Image, class: usize) -> Result<Explanation, String> {
+    let own;
+    let (source, index) = match image {
+        Image::Test(i) => (test, *i),
+        Image::Pixels(pixels) => {
+            own = one_image(gpu, pixels.clone())?;
+            (&own, 0)
+        }
+    };
+    if index >= source.count {
+        return Err(format!("there is no test image #{index}: the test set has {} images", source.count));
+    }
+    let order = Tensor::from_u32(gpu, &[1], &[index as u32], "explained image").map_err(|e| e.to_string())?;
+    let label = Tensor::zeros(gpu, &[1], DType::U32, "explained label").map_err(|e| e.to_string())?;
+    let fill = |rec: &mut Recorder, input: &Tensor| ops::gather_resize(rec, &source.pixels, source.side, &source.labels, &order, 0, input, &label, None);
+    let e = cnnscope::model::explain::explain(gpu, model, fill, class).await.map_err(|e| e.to_string())?;
+    Ok(Explanation { class: e.class, side: e.side, input: e.input, saliency: e.saliency, cam_layer: e.cam_layer, cam_h: e.cam_h, cam_w: e.cam_w, cam: e.cam })
+}
+
+/// A 28×28 grey picture as a one-image split on the GPU.
+fn one_image(gpu: &Gpu, pixels: Vec<u8>) -> Result<GpuSplit, String> {
+    const SIDE: usize = 28;
+    if pixels.len() != SIDE * SIDE {
+        return Err(format!("an own image has {} pixels, not {SIDE}×{SIDE}", pixels.len()));
+    }
+    let split = cnnscope::data::Split { images: cnnscope::data::Images { count: 1, rows: SIDE, cols: SIDE, pixels }, labels: vec![0] };
+    split.upload(gpu).map_err(|e| e.to_string())
 }

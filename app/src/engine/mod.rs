@@ -157,11 +157,22 @@ fn handle(command: Command) {
             };
             let (gpu, model, test) = s.borrow().snapshot();
             spawn_local(async move {
-                send(Event::Inspection(match image {
-                    Image::Test(i) => inspect::inspect(&gpu, &model, &test, i).await,
-                    Image::Pixels(pixels) => inspect::inspect_pixels(&gpu, &model, pixels).await,
-                }))
+                let inspection = match &image {
+                    Image::Test(i) => inspect::inspect(&gpu, &model, &test, *i).await,
+                    Image::Pixels(pixels) => inspect::inspect_pixels(&gpu, &model, pixels.clone()).await,
+                };
+                // Why the predicted class, right after.
+                let predicted = inspection.as_ref().ok().and_then(|i| i.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c));
+                send(Event::Inspection(inspection));
+                if let Some(class) = predicted {
+                    send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await));
+                }
             });
+        }
+        Command::Explain { image, class } => {
+            let Some(s) = session() else { return };
+            let (gpu, model, test) = s.borrow().snapshot();
+            spawn_local(async move { send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await)) });
         }
         Command::Evaluate => {
             let (Some(s), Ok(d)) = (session(), data()) else { return };
