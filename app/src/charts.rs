@@ -2,8 +2,6 @@
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::CanvasRenderingContext2d;
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Series {
@@ -32,7 +30,7 @@ pub fn Chart(title: &'static str, x_label: &'static str, series: Signal<Vec<Seri
 }
 
 fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y_range: Option<(f64, f64)>) {
-    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+    let Some(ctx) = crate::canvas::context(canvas) else {
         return;
     };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
@@ -139,7 +137,7 @@ pub fn AccuracyAgainstFlops(dots: Signal<Vec<Dot>>) -> impl IntoView {
 }
 
 fn draw_dots(canvas: &web_sys::HtmlCanvasElement, dots: &[Dot]) {
-    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+    let Some(ctx) = crate::canvas::context(canvas) else {
         return;
     };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);

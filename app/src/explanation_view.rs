@@ -5,8 +5,8 @@
 use cnnscope::data::CLASS_NAMES;
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, ImageData};
+use wasm_bindgen::Clamped;
+use web_sys::ImageData;
 
 use crate::protocol::Explanation;
 use crate::view::use_view;
@@ -28,14 +28,17 @@ fn render(x: Explanation) -> impl IntoView {
     let (saliency_canvas, cam_canvas) = (NodeRef::<Canvas>::new(), NodeRef::<Canvas>::new());
     let (input, saliency, side) = (x.input.clone(), x.saliency.clone(), x.side);
     let input_for_cam = x.input.clone();
+    // Drawn in tasks of their own, as the feature maps.
     Effect::new(move |_| {
         if let Some(c) = saliency_canvas.get() {
-            overlay(&c, side, &input, &saliency);
+            let (input, saliency) = (input.clone(), saliency.clone());
+            set_timeout(move || overlay(&c, side, &input, &saliency), std::time::Duration::ZERO);
         }
     });
     Effect::new(move |_| {
         if let Some(c) = cam_canvas.get() {
-            overlay(&c, side, &input_for_cam, &cam);
+            let (input, cam) = (input_for_cam.clone(), cam.clone());
+            set_timeout(move || overlay(&c, side, &input, &cam), std::time::Duration::ZERO);
         }
     });
     view! {
@@ -82,7 +85,7 @@ fn overlay(canvas: &web_sys::HtmlCanvasElement, side: usize, input: &[f32], heat
             [(grey * (1.0 - a) + 255.0 * a) as u8, (grey * (1.0 - a)) as u8, (grey * (1.0 - a)) as u8, 255]
         })
         .collect();
-    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else { return };
+    let Some(ctx) = crate::canvas::context(canvas) else { return };
     if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), side as u32, side as u32) {
         let _ = ctx.put_image_data(&image, 0.0, 0.0);
     }

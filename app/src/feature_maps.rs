@@ -6,8 +6,8 @@ use std::rc::Rc;
 use cnnscope::data::CLASS_NAMES;
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::{Clamped, JsCast};
-use web_sys::{CanvasRenderingContext2d, ImageData};
+use wasm_bindgen::Clamped;
+use web_sys::ImageData;
 
 use crate::bridge::send;
 use crate::protocol::{Command, Image, Inspection, LayerOutput};
@@ -116,9 +116,12 @@ fn render(inspection: Inspection) -> impl IntoView {
             let l = &layers[i];
             let caption = format!("{} · {} · {}", l.name, l.kind, l.shape.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("×"));
             let shown = if l.shape.len() == 3 && l.shape[0] > MAX_CHANNELS { format!(" (first {MAX_CHANNELS} channels)") } else { String::new() };
+            // Each layer is drawn in a task of its own: all of them at once, with the worker and
+            // a software GPU busy on the other core, made one main-thread task of 80 ms.
             Effect::new(move |_| {
                 if let Some(canvas) = canvas.get() {
-                    draw_layer(&canvas, &layers[i]);
+                    let layers = layers.clone();
+                    set_timeout(move || draw_layer(&canvas, &layers[i]), std::time::Duration::ZERO);
                 }
             });
             view! {
@@ -174,7 +177,7 @@ fn draw_layer(canvas: &web_sys::HtmlCanvasElement, layer: &LayerOutput) {
             }
         }
     }
-    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+    let Some(ctx) = crate::canvas::context(canvas) else {
         return;
     };
     if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), cw as u32, ch as u32) {

@@ -4,8 +4,6 @@
 
 use leptos::html::Canvas;
 use leptos::prelude::*;
-use wasm_bindgen::JsCast;
-use web_sys::CanvasRenderingContext2d;
 
 use crate::protocol::LayerRow;
 use crate::view::use_view;
@@ -63,7 +61,7 @@ pub fn LayerStats() -> impl IntoView {
 
 /// Rows: the layers with a ReLU, top first; columns: the snapshots; colour: the dead share.
 fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, history: &[(u64, Vec<LayerRow>)]) {
-    let Some(ctx) = canvas.get_context("2d").ok().flatten().and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok()) else {
+    let Some(ctx) = crate::canvas::context(canvas) else {
         return;
     };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);

@@ -7,6 +7,7 @@
 // The page.
 pub mod app;
 pub mod bridge;
+pub mod canvas;
 pub mod charts;
 pub mod compare;
 pub mod data_card;
