@@ -5,7 +5,7 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 
-use crate::protocol::LayerRow;
+use crate::protocol::LayerStats;
 use crate::view::use_view;
 
 #[component]
@@ -60,7 +60,7 @@ pub fn LayerStats() -> impl IntoView {
 }
 
 /// Rows: the layers with a ReLU, top first; columns: the snapshots; colour: the dead share.
-fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, history: &[(u64, Vec<LayerRow>)]) {
+fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, history: &[(u64, Vec<LayerStats>)]) {
     let Some(ctx) = crate::canvas::context(canvas) else {
         return;
     };

@@ -11,6 +11,10 @@ use serde::{Deserialize, Serialize};
 
 use crate::setup::Setup;
 
+// The engine's own results cross as they are.
+pub use cnnscope::model::explain::Explanation;
+pub use cnnscope::train::LayerStats;
+
 /// What the page asks of the engine.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Command {
@@ -98,7 +102,7 @@ pub enum Event {
     /// An epoch ended: (epoch, test accuracy) and its lines.
     Epoch { run: u64, test_acc: (f64, f64), lines: Vec<String> },
     /// Per-layer statistics at step `step` (`cnnscope::train::layer_stats`), with their hints.
-    Layers { run: u64, step: u64, layers: Vec<LayerRow>, hints: Vec<String> },
+    Layers { run: u64, step: u64, layers: Vec<LayerStats>, hints: Vec<String> },
     /// The run was kept in the browser (when), or why not.
     Saved { run: u64, result: Result<String, String> },
     /// What a command about files, weights or the learning rate did.
@@ -195,24 +199,6 @@ pub struct Notes {
     pub seen: (f64, f64, f64),
 }
 
-/// One layer's statistics after a step (`cnnscope::train::LayerStats`).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct LayerRow {
-    pub name: String,
-    pub mean: f64,
-    pub std: f64,
-    /// Share of ReLU units off for the whole batch (`None`: no ReLU).
-    pub dead: Option<f64>,
-    pub grad_norm: f64,
-    pub update_ratio: f64,
-}
-
-impl From<&cnnscope::train::LayerStats> for LayerRow {
-    fn from(s: &cnnscope::train::LayerStats) -> LayerRow {
-        LayerRow { name: s.name.clone(), mean: s.mean, std: s.std, dead: s.dead, grad_norm: s.grad_norm, update_ratio: s.update_ratio }
-    }
-}
-
 /// One layer's output for one image: its name, type, shape (channels, height, width) and values.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct LayerOutput {
@@ -229,20 +215,6 @@ pub struct Inspection {
     pub layers: Vec<LayerOutput>,
     pub probs: Vec<f32>,
     pub label: Option<usize>,
-}
-
-/// Why a class, for one image (`cnnscope::model::explain`): the input, |∂ score / ∂ input|, and
-/// Grad-CAM on `cam_layer` (cam_h × cam_w).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Explanation {
-    pub class: usize,
-    pub side: usize,
-    pub input: Vec<f32>,
-    pub saliency: Vec<f32>,
-    pub cam_layer: String,
-    pub cam_h: usize,
-    pub cam_w: usize,
-    pub cam: Vec<f32>,
 }
 
 /// The test set classified: predicted and true class of every image, and the first mistakes'

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::charts::Series;
-use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerRow, Notes, Progress, Status};
+use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerStats, Notes, Progress, Status};
 use crate::setup::Setup;
 
 #[derive(Clone, Copy)]
@@ -29,7 +29,7 @@ pub struct View {
     pub test_acc: RwSignal<Vec<(f64, f64)>>,
     pub epoch_lines: RwSignal<Vec<String>>,
     /// Per-layer statistics over the run: (step, layers), and the latest hints.
-    pub layers: RwSignal<Vec<(u64, Vec<LayerRow>)>>,
+    pub layers: RwSignal<Vec<(u64, Vec<LayerStats>)>>,
     pub layer_hints: RwSignal<Vec<String>>,
     /// Bumped when a run takes over and after each epoch, so the feature maps refresh.
     pub model_changed: RwSignal<u32>,

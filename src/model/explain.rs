@@ -13,7 +13,7 @@ use crate::model::{Graph, Model};
 use crate::recorder::Recorder;
 use crate::tensor::Tensor;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Explanation {
     pub class: usize,
     /// The network's input side: `input` and `saliency` are side × side.

@@ -17,7 +17,7 @@ use crate::recorder::Recorder;
 use crate::tensor::{DType, Tensor};
 use crate::train::optimizer::OptimizerState;
 
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct LayerStats {
     pub name: String,
     pub mean: f64,

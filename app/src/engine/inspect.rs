@@ -92,8 +92,7 @@ pub async fn explain(gpu: &Gpu, model: &Model, test: &GpuSplit, image: &Image, c
     let order = Tensor::from_u32(gpu, &[1], &[index as u32], "explained image").map_err(|e| e.to_string())?;
     let label = Tensor::zeros(gpu, &[1], DType::U32, "explained label").map_err(|e| e.to_string())?;
     let fill = |rec: &mut Recorder, input: &Tensor| ops::gather_resize(rec, &source.pixels, source.side, &source.labels, &order, 0, input, &label, None);
-    let e = cnnscope::model::explain::explain(gpu, model, fill, class).await.map_err(|e| e.to_string())?;
-    Ok(Explanation { class: e.class, side: e.side, input: e.input, saliency: e.saliency, cam_layer: e.cam_layer, cam_h: e.cam_h, cam_w: e.cam_w, cam: e.cam })
+    cnnscope::model::explain::explain(gpu, model, fill, class).await.map_err(|e| e.to_string())
 }
 
 /// A 28×28 grey picture as a one-image split on the GPU.

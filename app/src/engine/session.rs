@@ -278,7 +278,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
                 }
                 let layers = layers.map_err(|e| e.to_string())?;
                 let hints = cnnscope::train::layer_stats::hints(&layers);
-                report(id, Event::Layers { run: id, step: steps, layers: layers.iter().map(Into::into).collect(), hints });
+                report(id, Event::Layers { run: id, step: steps, layers, hints });
             }
             if done {
                 let test = evaluator.run(&gpu, &model, &test_set).await.map_err(|e| e.to_string())?;
