@@ -70,7 +70,8 @@ fn no_webgpu() -> impl IntoView {
 /// the e2e's Chromium (a frame and any input wait for it), one at a time none over 50 ms.
 #[component]
 fn Workbench(adapter: Adapter) -> impl IntoView {
-    let max_binding = adapter.max_binding;
+    // The engine's one fit check of the knobs, for the network card and the start button.
+    let fit = crate::network_card::fit(adapter.max_binding);
     let mounted = RwSignal::new(1usize);
     Effect::new(move |_| {
         let n = mounted.get();
@@ -82,8 +83,8 @@ fn Workbench(adapter: Adapter) -> impl IntoView {
     view! {
         <AdapterCard adapter=adapter />
         <Show when=after(1)><crate::data_card::DataCard /></Show>
-        <Show when=after(2)><crate::network_card::NetworkCard max_binding=max_binding /></Show>
-        <Show when=after(3)><crate::training_card::TrainingCard max_binding=max_binding /></Show>
+        <Show when=after(2)><crate::network_card::NetworkCard fit=fit /></Show>
+        <Show when=after(3)><crate::training_card::TrainingCard fit=fit /></Show>
         <Show when=after(4)>
             <section class="card" data-testid="inside">
                 <h2>"5 · Inside the network"</h2>

@@ -64,17 +64,7 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y
 
     // Grid and axis labels.
     ctx.set_font("11px system-ui, sans-serif");
-    ctx.set_line_width(1.0);
-    for i in 0..=4 {
-        let y = y0 + (y1 - y0) * i as f64 / 4.0;
-        ctx.set_stroke_style_str("#e3e7ee");
-        ctx.begin_path();
-        ctx.move_to(left, py(y));
-        ctx.line_to(w - right, py(y));
-        ctx.stroke();
-        ctx.set_fill_style_str("#5b6475");
-        let _ = ctx.fill_text(&format!("{y:.2}"), 4.0, py(y) + 4.0);
-    }
+    y_grid(&ctx, (y0, y1), (left, w - right), py);
     // Whole numbers where the axis is long, two decimals where it spans less than a few units.
     let digits = if x1 - x0 < 5.0 { 2 } else { 0 };
     let _ = ctx.fill_text(&format!("{x0:.digits$}"), left, h - 10.0);
@@ -157,17 +147,7 @@ fn draw_dots(canvas: &web_sys::HtmlCanvasElement, dots: &[Dot]) {
     let (x0, x1) = ((lo - 0.5).floor(), (hi + 0.5).ceil());
     let px = |flops: f64| left + (flops.max(1.0).log10() - x0) / (x1 - x0) * (w - left - right);
     let py = |acc: f64| top + (1.0 - acc) * (h - top - bottom);
-    ctx.set_line_width(1.0);
-    for i in 0..=4 {
-        let acc = i as f64 / 4.0;
-        ctx.set_stroke_style_str("#e3e7ee");
-        ctx.begin_path();
-        ctx.move_to(left, py(acc));
-        ctx.line_to(w - right, py(acc));
-        ctx.stroke();
-        ctx.set_fill_style_str("#5b6475");
-        let _ = ctx.fill_text(&format!("{acc:.2}"), 4.0, py(acc) + 4.0);
-    }
+    y_grid(&ctx, (0.0, 1.0), (left, w - right), py);
     for decade in x0 as i32..=x1 as i32 {
         let x = px(10f64.powi(decade));
         let _ = ctx.fill_text(&crate::charts::si_label(10f64.powi(decade)), x - 8.0, h - 10.0);
@@ -188,4 +168,20 @@ fn draw_dots(canvas: &web_sys::HtmlCanvasElement, dots: &[Dot]) {
 /// 1e6 → "1M": the FLOPs axis's decades.
 pub fn si_label(v: f64) -> String {
     cnnscope::net::summary::si(v).replace(".00 ", "").replace(' ', "")
+}
+
+/// Five horizontal grid lines from y0 to y1, each labelled at the left; `py` maps a value to
+/// its pixel row.
+fn y_grid(ctx: &web_sys::CanvasRenderingContext2d, (y0, y1): (f64, f64), (from, to): (f64, f64), py: impl Fn(f64) -> f64) {
+    ctx.set_line_width(1.0);
+    for i in 0..=4 {
+        let y = y0 + (y1 - y0) * i as f64 / 4.0;
+        ctx.set_stroke_style_str("#e3e7ee");
+        ctx.begin_path();
+        ctx.move_to(from, py(y));
+        ctx.line_to(to, py(y));
+        ctx.stroke();
+        ctx.set_fill_style_str("#5b6475");
+        let _ = ctx.fill_text(&format!("{y:.2}"), 4.0, py(y) + 4.0);
+    }
 }

@@ -7,15 +7,12 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::js_error;
 use crate::protocol::PickedFile;
-
-fn search() -> String {
-    web_sys::window().and_then(|w| w.location().search().ok()).unwrap_or_default()
-}
+use crate::share::current_search;
 
 /// `?limit=N`: use only the first N training and N test images (quick demonstrations, tests),
 /// whichever way the files arrive.
 pub fn limit() -> Result<Option<usize>, String> {
-    parse_limit(&search())
+    parse_limit(&current_search())
 }
 
 /// The `limit` parameter of a query string; a value that is not a whole number ≥ 1 is refused.
@@ -29,7 +26,7 @@ pub fn parse_limit(search: &str) -> Result<Option<usize>, String> {
 
 /// Where the files are served: `data/fashion-mnist/` beside the page, or `?data=<dir>/`.
 pub fn base_url() -> String {
-    search()
+    current_search()
         .trim_start_matches('?')
         .split('&')
         .find_map(|kv| kv.strip_prefix("data="))

@@ -81,7 +81,7 @@ pub fn FeatureMaps() -> impl IntoView {
 
 fn render(inspection: Inspection) -> impl IntoView {
     let view = use_view();
-    let best = inspection.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0);
+    let best = inspection.predicted();
     let headline = match inspection.label {
         Some(label) => format!("Label: {} — predicted: {} ({})", CLASS_NAMES[label], CLASS_NAMES[best], if best == label { "right" } else { "wrong" }),
         None => format!("Your image — predicted: {}", CLASS_NAMES[best]),

@@ -16,10 +16,9 @@ pub fn fit(max_binding: u64) -> Memo<Result<u64, String>> {
 }
 
 #[component]
-pub fn NetworkCard(max_binding: u64) -> impl IntoView {
+pub fn NetworkCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
     let view = use_view();
     let setup = view.setup;
-    let fit = fit(max_binding);
     view! {
         <section class="card" data-testid="model">
             <h2>"3 · Network"</h2>

@@ -217,6 +217,13 @@ pub struct Inspection {
     pub label: Option<usize>,
 }
 
+impl Inspection {
+    /// The class with the highest probability.
+    pub fn predicted(&self) -> usize {
+        self.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)
+    }
+}
+
 /// The test set classified: predicted and true class of every image, and the first mistakes'
 /// pixels for the gallery.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

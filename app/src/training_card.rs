@@ -11,9 +11,8 @@ use crate::protocol::{Command, Control, Download, Status};
 use crate::view::use_view;
 
 #[component]
-pub fn TrainingCard(max_binding: u64) -> impl IntoView {
+pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
     let view = use_view();
-    let fit = crate::network_card::fit(max_binding);
     let data_ready = move || view.data.with(|d| matches!(d, Some(Ok(_))));
     let has_run = move || view.run.get() > 0;
     let running = move || view.running();

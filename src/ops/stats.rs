@@ -29,7 +29,7 @@ fn record(rec: &mut Recorder, x: &Tensor, y: &Tensor, rows: usize, out: &Tensor,
 /// image is a ReLU unit that was off for the whole batch ("dead").
 pub fn tensor_stats(rec: &mut Recorder, x: &Tensor, rows: usize, out: &Tensor, slot: usize) -> Result<()> {
     check("tensor statistics", x, rows, out, slot)?;
-    record(rec, x, x, 1.max(rows), out, slot, None)
+    record(rec, x, x, rows, out, slot, None)
 }
 
 /// out[4·slot..] = (Σv, Σv², _, 0) for Adam's update direction v = a·m / (√(b·s) + eps), from its

@@ -18,7 +18,7 @@ use gloo_worker::{HandlerId, Worker, WorkerScope};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Status};
+use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Inspection, Status};
 use crate::setup::Setup;
 use session::Session;
 
@@ -162,7 +162,7 @@ fn handle(command: Command) {
                     Image::Pixels(pixels) => inspect::inspect_pixels(&gpu, &model, pixels.clone()).await,
                 };
                 // Why the predicted class, right after.
-                let predicted = inspection.as_ref().ok().and_then(|i| i.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(c, _)| c));
+                let predicted = inspection.as_ref().ok().map(Inspection::predicted);
                 send(Event::Inspection(inspection));
                 if let Some(class) = predicted {
                     send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await));
@@ -259,7 +259,7 @@ fn next_run() -> u64 {
 /// Trains `session` in the background; a lost device reopens the run as last kept.
 fn run(session: Rc<RefCell<Session>>) {
     spawn_local(async move {
-        let (id, name) = (session.borrow().id, session.borrow().name.clone());
+        let (id, name) = (session.borrow().id, session.borrow().name());
         if let Some(reason) = session::run(session).await {
             recover(id, reason, name).await;
         }
@@ -267,7 +267,13 @@ fn run(session: Rc<RefCell<Session>>) {
 }
 
 fn start(setup: Setup, from_loaded: bool) {
-    let weights = if from_loaded { state(|s| s.loaded.borrow().clone()) } else { state(|s| s.loaded.borrow_mut().take()).and(None) };
+    let weights = if from_loaded {
+        state(|s| s.loaded.borrow().clone())
+    } else {
+        // A run from scratch forgets the loaded weights.
+        state(|s| s.loaded.borrow_mut().take());
+        None
+    };
     // "start" (or "restart") ends the old run whether or not the new one can start.
     let id = next_run();
     retire(id);
@@ -337,7 +343,7 @@ async fn weights_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>
 async fn checkpoint_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>), String> {
     let bytes = Session::checkpoint(session).await?;
     let steps = cnnscope::train::checkpoint::Header::read(&bytes).map(|h| h.state.steps).map_err(|e| e.to_string())?;
-    Ok((format!("{}-step{steps}.ckpt", session.borrow().name), bytes))
+    Ok((format!("{}-step{steps}.ckpt", session.borrow().name()), bytes))
 }
 
 /// A lost device under run `id`: open a new one and reopen the run as last kept (`name`),

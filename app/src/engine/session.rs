@@ -25,9 +25,8 @@ pub struct Session {
     pub test: GpuSplit,
     pub control: Cell<Control>,
     pub setup: Setup,
-    /// The name the run is kept under in the browser (`runs`).
-    pub name: String,
-    /// Its curves and epoch lines, kept with its checkpoints.
+    /// Its name (kept under it in the browser, `runs`), curves and epoch lines, kept with its
+    /// checkpoints.
     pub notes: RefCell<Notes>,
     /// While a loop runs the session, it alone touches the trainer: others ask it for a
     /// checkpoint here and it answers between steps.
@@ -95,8 +94,12 @@ impl Session {
     }
 
     fn of(id: u64, gpu: Rc<Gpu>, trainer: Trainer, test: GpuSplit, control: Control, setup: Setup, notes: Notes) -> Session {
-        let name = notes.name.clone();
-        Session { id, gpu, trainer, test, control: Cell::new(control), setup, name, notes: RefCell::new(notes), looping: Cell::new(false), requests: RefCell::new(Vec::new()) }
+        Session { id, gpu, trainer, test, control: Cell::new(control), setup, notes: RefCell::new(notes), looping: Cell::new(false), requests: RefCell::new(Vec::new()) }
+    }
+
+    /// The name the run is kept under in the browser (`runs`).
+    pub fn name(&self) -> String {
+        self.notes.borrow().name.clone()
     }
 
     /// What a reader of the model needs, cloned (the GPU memory is shared) so no borrow of the
@@ -332,7 +335,7 @@ async fn autosave(session: &Rc<RefCell<Session>>) {
     let bytes = checkpoint_now(session).await;
     let (id, name, steps) = {
         let s = session.borrow();
-        (s.id, s.name.clone(), s.trainer.steps)
+        (s.id, s.name(), s.trainer.steps)
     };
     let result = match bytes {
         Ok(bytes) => crate::runs::save(&name, &bytes).await.map(|()| format!("kept in this browser at step {steps}")),
