@@ -30,6 +30,10 @@ pub enum EngineError {
     #[error("{what} needs {}, but {limit}: {advice}", crate::fit::human(*bytes))]
     DoesNotFit { what: String, bytes: u64, limit: String, advice: String },
 
+    /// An own network's description (`net::design`) that does not read or does not fit.
+    #[error("line {line}: {detail}")]
+    Design { line: usize, detail: String },
+
     #[error("{name}: {detail}")]
     Setting { name: &'static str, detail: String },
 

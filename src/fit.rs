@@ -7,6 +7,7 @@
 
 use crate::error::{EngineError, Result};
 use crate::net::{Layer, Net, Shape};
+use crate::ops::PoolKind;
 
 /// GPU memory one run may take in all. WebGPU reports no memory size, so the budget is fixed:
 /// 4 GiB holds every d2l recipe (the largest, AlexNet ÷1 at batch 128, needs ~1.6 GiB) and is a
@@ -149,8 +150,8 @@ fn walk(name: &str, layer: &Layer, shape: &mut Shape, activation: &mut impl FnMu
             return;
         }
         Layer::Conv(_) | Layer::Linear { .. } | Layer::GlobalAvgPool => activation(format!("{name}'s output"), output, 1),
-        // The output and the argmax of every window.
-        Layer::MaxPool(_) => activation(format!("{name}'s output"), output, 2),
+        // Max pooling: the output and the argmax of every window.
+        Layer::Pool(pool) => activation(format!("{name}'s output"), output, if pool.kind == PoolKind::Max { 2 } else { 1 }),
         Layer::Inception(block) => {
             activation(format!("{name}'s output"), output, 1);
             let Shape::Image { c, h, w } = *shape else { return };

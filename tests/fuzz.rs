@@ -146,7 +146,8 @@ fn tiny_nets() -> Vec<Net> {
         .into_iter()
         .map(|arch| {
             let config = NetConfig::new(arch, 4096);
-            Net::new(config.with_side(minimum_side(config))).unwrap()
+            let side = minimum_side(&config);
+            Net::new(config.with_side(side)).unwrap()
         })
         .collect()
 }
@@ -277,11 +278,11 @@ fn fuzz_network_description() {
     );
     fuzz("network", strategy, |(arch, ratio, side, batch, second_hidden, (lr, momentum, decay, adam), limit)| {
         let config = NetConfig { arch, ratio, side, second_hidden };
-        let Ok(net) = Net::new(config) else { return Ok(false) };
+        let Ok(net) = Net::new(config.clone()) else { return Ok(false) };
         // Whatever the description accepts, the summary and the fit check can describe.
         let summary = Summary::new(&net);
         prop_assert!(summary.is_ok(), "{:?}: {:?}", config, summary);
-        prop_assert!(minimum_side(config) <= side);
+        prop_assert!(minimum_side(&config) <= side);
         let optimizer = if adam {
             Optimizer::Adam(Adam { lr, weight_decay: decay, ..Adam::default() })
         } else {
@@ -300,5 +301,42 @@ fn fuzz_network_description() {
             }
         }
         Ok(fits)
+    });
+}
+
+/// Own networks' text (`net::design`): lines of real modules with any numbers and options, names,
+/// braces in and out of place, and now and then any text at all.
+#[test]
+fn fuzz_design_text() {
+    let number = prop_oneof![4 => (0usize..20).prop_map(|n| n.to_string()), 1 => any::<u64>().prop_map(|n| n.to_string()), 1 => Just("0.5".to_string()), 1 => Just("-3".to_string()), 1 => Just("4096".to_string())];
+    let keyword = prop::sample::select(vec!["conv", "maxpool", "avgpool", "global_avg_pool", "relu", "dropout", "flatten", "linear", "vgg_block", "nin_block", "inception", "{", "}", "x:", "x: {", "1:", "lstm"]);
+    let option = (prop::sample::select(vec!["k", "s", "p", "kernel_size", "q"]), number.clone()).prop_map(|(k, v)| format!("{k}={v}"));
+    let line = (keyword, prop::collection::vec(number, 0..7), prop::collection::vec(option, 0..4))
+        .prop_map(|(k, numbers, options)| format!("{k} {} {}", numbers.join(" "), options.join(" ")));
+    // Random lines before a head that makes the scores; a preset with one line replaced; any text.
+    let head = prop::sample::select(vec!["", "flatten\nlinear 10", "nin_block 10 k=1\nglobal_avg_pool\nflatten"]);
+    let presets: Vec<&str> = Arch::ALL.iter().filter_map(cnnscope::net::design::preset).collect();
+    let edited = (prop::sample::select(presets), any::<prop::sample::Index>(), line.clone()).prop_map(|(preset, at, line)| {
+        let mut lines: Vec<&str> = preset.lines().collect();
+        let at = at.index(lines.len());
+        lines[at] = &line;
+        lines.join("\n")
+    });
+    let text = prop_oneof![
+        6 => (prop::collection::vec(line, 0..8), head).prop_map(|(lines, head)| format!("{}\n{head}", lines.join("\n"))),
+        2 => edited,
+        1 => ".{0,200}",
+    ];
+    let strategy = (text, 1usize..20, prop_oneof![4 => 1usize..300, 1 => any::<usize>()]);
+    fuzz("design", strategy, |(text, ratio, side)| {
+        let config = NetConfig { arch: Arch::Own(text.as_str().into()), ratio, side, second_hidden: true };
+        let Ok(net) = Net::new(config.clone()) else { return Ok(false) };
+        let summary = Summary::new(&net);
+        prop_assert!(summary.is_ok(), "{text:?}: {summary:?}");
+        prop_assert!(minimum_side(&config) <= side);
+        for run in [Run::Weights, Run::Evaluation { batch: 7 }, Run::Training { batch: 7, moments: 2 }] {
+            let _ = MemoryPlan::new(&net, run).check(1 << 30, MEMORY_BUDGET);
+        }
+        Ok(true)
     });
 }

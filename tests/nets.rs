@@ -2,7 +2,7 @@
 //! by make_net_fixtures.py): every module's output shape, every parameter's name and shape, and the
 //! parameter totals, for the four nets at ratios 1–16 and several sides.
 
-use cnnscope::net::{Arch, Net, NetConfig, Summary};
+use cnnscope::net::{Arch, Net, NetConfig, Summary, design};
 use serde_json::Value;
 
 fn fixtures() -> Vec<Value> {
@@ -19,13 +19,25 @@ fn config(case: &Value) -> NetConfig {
     }
 }
 
+/// The same case with the network written as its preset in the design format (the presets are
+/// d2l's default, with AlexNet's second hidden layer).
+fn as_design(config: &NetConfig) -> Option<NetConfig> {
+    let text = design::preset(&config.arch)?;
+    config.second_hidden.then(|| NetConfig { arch: Arch::Own(text.into()), ..config.clone() })
+}
+
 #[test]
 fn shapes_parameters_and_names_equal_pytorch() {
     let cases = fixtures();
     assert!(cases.len() >= 90, "fixture covers every net, ratio and side");
-    for case in &cases {
+    let configs = cases.iter().flat_map(|case| {
         let config = config(case);
-        let net = Net::new(config).unwrap_or_else(|e| panic!("{config:?}: {e}"));
+        [Some(config.clone()), as_design(&config)].into_iter().flatten().map(move |c| (case, c))
+    });
+    let mut designs = 0;
+    for (case, config) in configs {
+        designs += usize::from(matches!(config.arch, Arch::Own(_)));
+        let net = Net::new(config.clone()).unwrap_or_else(|e| panic!("{config:?}: {e}"));
         let summary = Summary::new(&net).unwrap();
         assert_eq!(summary.params as u64, case["params"].as_u64().unwrap(), "{config:?}: parameter count");
 
@@ -56,6 +68,7 @@ fn shapes_parameters_and_names_equal_pytorch() {
             .collect();
         assert_eq!(params, torch_params, "{config:?}: state_dict keys, order and shapes");
     }
+    assert!(designs >= 70, "the presets in the design format are checked too ({designs} cases)");
 }
 
 #[test]
@@ -84,7 +97,7 @@ fn block_outputs_match_the_lesson() {
 #[test]
 fn impossible_sides_name_the_minimum() {
     for (arch, min) in [(Arch::AlexNet, 67), (Arch::Vgg11, 32), (Arch::Nin, 67)] {
-        let err = Net::new(NetConfig::new(arch, 8).with_side(min - 1)).unwrap_err().to_string();
+        let err = Net::new(NetConfig::new(arch.clone(), 8).with_side(min - 1)).unwrap_err().to_string();
         assert_eq!(err, format!("{arch}: needs an input side of at least {min}, got {}", min - 1));
         assert!(Net::new(NetConfig::new(arch, 8).with_side(min)).is_ok());
     }

@@ -185,7 +185,7 @@ fn a_resumed_run_continues_exactly() {
         let header = cnnscope::train::checkpoint::Header::read(start).unwrap();
         assert_eq!(
             (header.net, header.config, header.epochs, header.state, header.notes.as_str()),
-            (checkpoint.net, checkpoint.config, checkpoint.epochs, checkpoint.state, checkpoint.notes.as_str())
+            (checkpoint.net.clone(), checkpoint.config, checkpoint.epochs, checkpoint.state, checkpoint.notes.as_str())
         );
         let mut resumed = Trainer::resume(gpu(), &checkpoint, data().train.truncated(256).upload(gpu()).unwrap()).unwrap();
         losses.extend(steps(&mut resumed, n));

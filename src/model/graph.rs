@@ -7,7 +7,7 @@ use crate::gpu::Gpu;
 use crate::model::inception::InceptionStep;
 use crate::model::params::Parameters;
 use crate::net::{Layer, Net, Shape};
-use crate::ops::{self, Conv2d, Dropout, Linear, Pool2d};
+use crate::ops::{self, Conv2d, Dropout, Linear, Pool2d, PoolKind};
 use crate::recorder::Recorder;
 use crate::tensor::{DType, Tensor};
 
@@ -128,7 +128,8 @@ impl Builder<'_> {
                 let linear = Linear { in_features: *in_features, out_features: *out_features, relu };
                 Step::Linear { linear, param, x, y: self.push(name, out_shape)? }
             }
-            Layer::MaxPool(pool) => {
+            Layer::Pool(pool) if pool.kind == PoolKind::Average => Step::AvgPool { pool: *pool, x, y: self.push(name, out_shape)? },
+            Layer::Pool(pool) => {
                 let argmax = self.tensor(&format!("{name} argmax"), out_shape, DType::U32)?;
                 Step::MaxPool { pool: *pool, argmax, x, y: self.push(name, out_shape)? }
             }

@@ -32,7 +32,7 @@ impl Model {
     /// The parameters as a safetensors file with PyTorch's `state_dict` keys.
     pub async fn save_weights(&self, gpu: &Gpu) -> Result<Vec<u8>> {
         let values = self.params.read(gpu).await?;
-        weights::to_safetensors(&self.params.specs, &values, Some(weights::net_metadata(self.net.config)))
+        weights::to_safetensors(&self.params.specs, &values, Some(weights::net_metadata(&self.net.config)))
     }
 
     /// Replaces the parameters with a safetensors file's; a file that does not fit this network is

@@ -24,12 +24,20 @@ pub fn to_safetensors(specs: &[ParamSpec], values: &[Vec<f32>], metadata: Option
 }
 
 /// The metadata that names a file's network (`SavedNet` reads it back).
-pub fn net_metadata(c: NetConfig) -> HashMap<String, String> {
-    [("net", c.arch.id().to_string()), ("ratio", c.ratio.to_string()), ("side", c.side.to_string()), ("second_hidden", c.second_hidden.to_string())]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
+pub fn net_metadata(c: &NetConfig) -> HashMap<String, String> {
+    let mut meta: HashMap<String, String> =
+        [("net", c.arch.id().to_string()), ("ratio", c.ratio.to_string()), ("side", c.side.to_string()), ("second_hidden", c.second_hidden.to_string())]
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+    if let Arch::Own(design) = &c.arch {
+        meta.insert(DESIGN.to_string(), design.to_string());
+    }
+    meta
 }
+
+/// The metadata key of an own network's description (`net` is then `own`).
+const DESIGN: &str = "design";
 
 /// Reads the parameters `specs` names from a weights file (or a checkpoint, whose optimiser
 /// buffers are not parameters and are passed over), refusing missing or extra keys, other dtypes
@@ -84,7 +92,7 @@ fn read(specs: &[ParamSpec], bytes: &[u8], skip_optimizer: bool) -> Result<Vec<V
 
 /// The network a weights file says it holds: the metadata `cnnscope train --save` and the app
 /// write (`net`, `ratio`, `side`, `second_hidden`), each field where present.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SavedNet {
     pub arch: Option<Arch>,
     pub ratio: Option<usize>,
@@ -106,14 +114,19 @@ impl SavedNet {
                 .map(|v| v.parse().map_err(|_| EngineError::Weights(format!("its metadata gives {key} = {v:?}, which cnnscope cannot read"))))
                 .transpose()
         }
-        Ok(SavedNet { arch: field(meta, "net")?, ratio: field(meta, "ratio")?, side: field(meta, "side")?, second_hidden: field(meta, "second_hidden")? })
+        let arch = match (meta.get("net").map(String::as_str), meta.get(DESIGN)) {
+            (Some("own"), Some(design)) => Some(Arch::Own(design.as_str().into())),
+            (Some("own"), None) => return Err(EngineError::Weights("its metadata says net = own but gives no design".into())),
+            _ => field(meta, "net")?,
+        };
+        Ok(SavedNet { arch, ratio: field(meta, "ratio")?, side: field(meta, "side")?, second_hidden: field(meta, "second_hidden")? })
     }
 
     /// The file's network, each missing field taken from `defaults` (and the architecture from
     /// `arch` when the file does not name one).
     pub fn config(&self, defaults: NetConfig) -> NetConfig {
         NetConfig {
-            arch: self.arch.unwrap_or(defaults.arch),
+            arch: self.arch.clone().unwrap_or(defaults.arch),
             ratio: self.ratio.unwrap_or(defaults.ratio),
             side: self.side.unwrap_or(defaults.side),
             second_hidden: self.second_hidden.unwrap_or(defaults.second_hidden),

@@ -2,7 +2,7 @@
 //! shapes and parameter counts line up with what `d2l` builds.
 
 use crate::error::{EngineError, Result};
-use crate::ops::{Conv2d, Pool2d};
+use crate::ops::{Conv2d, Pool2d, PoolKind};
 
 /// The shape of one example as it flows through the network (the batch dimension is implicit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,7 +83,8 @@ pub enum Layer {
     /// model is built.
     Conv(Conv2d),
     Relu,
-    MaxPool(Pool2d),
+    /// `nn.MaxPool2d` or `nn.AvgPool2d`, by the pool's kind.
+    Pool(Pool2d),
     /// d2l's `GlobalAvgPool2d`: every channel averaged to 1×1.
     GlobalAvgPool,
     Dropout(f32),
@@ -117,7 +118,10 @@ impl Layer {
         match self {
             Layer::Conv(_) => "Conv2d",
             Layer::Relu => "ReLU",
-            Layer::MaxPool(_) => "MaxPool2d",
+            Layer::Pool(pool) => match pool.kind {
+                PoolKind::Max => "MaxPool2d",
+                PoolKind::Average => "AvgPool2d",
+            },
             Layer::GlobalAvgPool => "GlobalAvgPool2d",
             Layer::Dropout(_) => "Dropout",
             Layer::Flatten => "Flatten",
@@ -146,8 +150,8 @@ impl Layer {
                 let (h, w) = conv.output_size(h, w)?;
                 Shape::Image { c: conv.out_channels, h, w }
             }
-            Layer::MaxPool(pool) => {
-                let (c, h, w) = image("MaxPool2d")?;
+            Layer::Pool(pool) => {
+                let (c, h, w) = image(self.kind())?;
                 let (h, w) = pool.output_size(h, w)?;
                 Shape::Image { c, h, w }
             }

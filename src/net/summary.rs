@@ -40,7 +40,7 @@ impl Summary {
         }
         let params = net.root.params("").iter().map(|p| p.len()).sum();
         let flops = net.root.flops(net.input_shape())?;
-        let c = net.config;
+        let c = &net.config;
         let title = format!("{} · width ÷{} · input {}×{}", c.arch, c.ratio, c.side, c.side);
         Ok(Summary { title, input: net.input_shape(), rows, params, flops })
     }

@@ -5,40 +5,46 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use crate::error::{EngineError, Result};
+use crate::net::design::Design;
 use crate::net::layer::{Inception, Layer, Shape};
 use crate::ops::{Conv2d, Pool2d};
 
 /// Fashion-MNIST's ten classes.
 pub const CLASSES: usize = 10;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Arch {
     AlexNet,
     Vgg11,
     Nin,
     GoogLeNet,
+    /// The user's own network, in [`crate::net::design`]'s text format.
+    Own(Arc<str>),
 }
 
 impl Arch {
     pub const ALL: [Arch; 4] = [Arch::AlexNet, Arch::Vgg11, Arch::Nin, Arch::GoogLeNet];
 
-    /// The side the original network was designed for.
-    pub fn native_side(self) -> usize {
+    /// The side the original network was designed for (an own network: Fashion-MNIST's).
+    pub fn native_side(&self) -> usize {
         match self {
             Arch::GoogLeNet => 96,
+            Arch::Own(_) => 28,
             _ => 224,
         }
     }
 
     /// The short name used on the command line and in file names.
-    pub fn id(self) -> &'static str {
+    pub fn id(&self) -> &'static str {
         match self {
             Arch::AlexNet => "alexnet",
             Arch::Vgg11 => "vgg11",
             Arch::Nin => "nin",
             Arch::GoogLeNet => "googlenet",
+            Arch::Own(_) => "own",
         }
     }
 }
@@ -50,6 +56,7 @@ impl fmt::Display for Arch {
             Arch::Vgg11 => "VGG-11",
             Arch::Nin => "NiN",
             Arch::GoogLeNet => "GoogLeNet",
+            Arch::Own(_) => "Own network",
         })
     }
 }
@@ -57,6 +64,7 @@ impl fmt::Display for Arch {
 impl FromStr for Arch {
     type Err = String;
 
+    /// One of the four by name (an own network is read from its text, not named).
     fn from_str(s: &str) -> std::result::Result<Self, String> {
         let key: String = s.chars().filter(|c| c.is_ascii_alphanumeric()).collect::<String>().to_ascii_lowercase();
         Arch::ALL
@@ -76,7 +84,7 @@ pub const MAX_RATIO: usize = 4096;
 pub const MAX_SIDE: usize = 1024;
 
 /// Which network at which scale: everything else is derived from this.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NetConfig {
     pub arch: Arch,
     /// Width divisor (1 = the paper's widths).
@@ -90,7 +98,7 @@ pub struct NetConfig {
 impl NetConfig {
     /// `arch` at `ratio` and its native side.
     pub fn new(arch: Arch, ratio: usize) -> Self {
-        NetConfig { arch, ratio, side: arch.native_side(), second_hidden: true }
+        NetConfig { side: arch.native_side(), arch, ratio, second_hidden: true }
     }
 
     pub fn with_side(self, side: usize) -> Self {
@@ -124,15 +132,22 @@ impl Net {
                 ),
             ));
         }
-        let net = Net { config, root: build(config, config.side) };
-        if net.root.output_shape(net.input_shape()).is_err() {
-            let min = minimum_side(config);
-            return Err(EngineError::shape(
-                config.arch.to_string(),
-                format!("needs an input side of at least {min}, got {}", config.side),
-            ));
+        if let Arch::Own(text) = &config.arch {
+            let design: Design = text.parse()?;
+            let root = design.build(config.ratio, config.side).map_err(|e| match (e, design_minimum_side(&design, config.ratio)) {
+                (EngineError::Design { line, detail }, Some(min)) if min > config.side => {
+                    EngineError::Design { line, detail: format!("{detail} (this design needs an input side of at least {min})") }
+                }
+                (e, _) => e,
+            })?;
+            return Ok(Net { config, root });
         }
-        Ok(net)
+        let root = build(&config, config.side);
+        if root.output_shape(Shape::Image { c: 1, h: config.side, w: config.side }).is_err() {
+            let min = minimum_side(&config);
+            return Err(EngineError::shape(config.arch.to_string(), format!("needs an input side of at least {min}, got {}", config.side)));
+        }
+        Ok(Net { config, root })
     }
 
     /// One example's input: a single grey channel of side × side.
@@ -149,21 +164,32 @@ impl Net {
     }
 }
 
-/// The smallest side every layer admits (none of the four needs more than a few hundred).
-pub fn minimum_side(config: NetConfig) -> usize {
+/// The smallest side every layer admits (none of the four needs more than a few hundred;
+/// `usize::MAX` for an own network that no side fits, or that does not parse).
+pub fn minimum_side(config: &NetConfig) -> usize {
+    if let Arch::Own(text) = &config.arch {
+        return text.parse().ok().and_then(|design| design_minimum_side(&design, config.ratio)).unwrap_or(usize::MAX);
+    }
     (1..=MAX_SIDE)
         .find(|&side| build(config, side).output_shape(Shape::Image { c: 1, h: side, w: side }).is_ok())
         .unwrap_or(usize::MAX)
 }
 
-/// The module tree at `side` (the side decides only the first linear layer's width).
-fn build(config: NetConfig, side: usize) -> Layer {
+fn design_minimum_side(design: &Design, ratio: usize) -> Option<usize> {
+    (1..=MAX_SIDE).find(|&side| design.build(ratio, side).is_ok())
+}
+
+/// One of the four nets' module trees at `side` (the side decides only the first linear layer's
+/// width): d2l's PyTorch code transcribed, the reference its presets in the design format are
+/// checked against.
+fn build(config: &NetConfig, side: usize) -> Layer {
     let w = |c: usize| (c / config.ratio).max(1);
     match config.arch {
         Arch::AlexNet => alexnet(w, side, config.second_hidden),
         Arch::Vgg11 => vgg11(w, side),
         Arch::Nin => nin(w),
         Arch::GoogLeNet => googlenet(w),
+        Arch::Own(_) => unreachable!("Net::new builds an own network from its design"),
     }
 }
 
@@ -172,7 +198,7 @@ fn conv(cin: usize, cout: usize, kernel: usize, stride: usize, padding: usize) -
 }
 
 fn maxpool(kernel: usize, stride: usize, padding: usize) -> Layer {
-    Layer::MaxPool(Pool2d::max(kernel, stride, padding))
+    Layer::Pool(Pool2d::max(kernel, stride, padding))
 }
 
 fn linear(in_features: usize, out_features: usize) -> Layer {

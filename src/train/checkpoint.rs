@@ -99,8 +99,8 @@ fn error(detail: impl Into<String>) -> EngineError {
 /// Every tensor a checkpoint of `net` holds, in file order: the parameters, then
 /// `optimizer.first.<key>` for each, then (Adam) `optimizer.second.<key>`; and how many
 /// parameters there are.
-fn tensor_specs(net: NetConfig, optimizer: Optimizer) -> Result<(Vec<ParamSpec>, usize)> {
-    let params = Net::new(net)?.root.params("");
+fn tensor_specs(net: &NetConfig, optimizer: Optimizer) -> Result<(Vec<ParamSpec>, usize)> {
+    let params = Net::new(net.clone())?.root.params("");
     let buffers = |which: &'static str| params.iter().map(move |p| ParamSpec { name: format!("optimizer.{which}.{}", p.name), shape: p.shape.clone() });
     let mut specs: Vec<ParamSpec> = params.iter().cloned().chain(buffers("first")).collect();
     if matches!(optimizer, Optimizer::Adam(_)) {
@@ -112,7 +112,7 @@ fn tensor_specs(net: NetConfig, optimizer: Optimizer) -> Result<(Vec<ParamSpec>,
 impl Checkpoint {
     /// The checkpoint as a file.
     pub fn to_bytes(&self) -> Result<Vec<u8>> {
-        let (specs, _) = tensor_specs(self.net, self.config.optimizer)?;
+        let (specs, _) = tensor_specs(&self.net, self.config.optimizer)?;
         let values: Vec<Vec<f32>> = self.params.iter().chain(&self.first).chain(&self.second).cloned().collect();
         if values.len() != specs.len() {
             return Err(error(format!("a checkpoint of {} tensors for {} expected", values.len(), specs.len())));
@@ -139,7 +139,7 @@ impl Checkpoint {
             notes: self.notes.clone(),
         };
         let json = serde_json::to_string(&meta).map_err(|e| error(e.to_string()))?;
-        let mut metadata: HashMap<String, String> = weights::net_metadata(self.net);
+        let mut metadata: HashMap<String, String> = weights::net_metadata(&self.net);
         metadata.insert(METADATA_KEY.to_string(), json);
         weights::to_safetensors(&specs, &values, Some(metadata))
     }
@@ -149,7 +149,7 @@ impl Checkpoint {
     pub fn from_bytes(bytes: &[u8]) -> Result<Checkpoint> {
         let (_, metadata) = safetensors::SafeTensors::read_metadata(bytes).map_err(|e| error(format!("not a valid safetensors file ({e})")))?;
         let Header { net, config, epochs, state, notes } = Header::from_metadata(metadata.metadata().as_ref())?;
-        let (specs, n) = tensor_specs(net, config.optimizer)?;
+        let (specs, n) = tensor_specs(&net, config.optimizer)?;
         let mut values = weights::from_safetensors_exact(&specs, bytes)?.into_iter();
         let params: Vec<Vec<f32>> = values.by_ref().take(n).collect();
         let first: Vec<Vec<f32>> = values.by_ref().take(n).collect();
@@ -199,7 +199,7 @@ impl Header {
             return Err(error(format!("it is a checkpoint of format {}, this cnnscope reads format {FORMAT}", meta.format)));
         }
         let saved = metadata.map(SavedNet::from_metadata).transpose()?.unwrap_or_default();
-        let arch = saved.arch.ok_or_else(|| error("its metadata names no network"))?;
+        let arch = saved.arch.clone().ok_or_else(|| error("its metadata names no network"))?;
         let optimizer = match meta.optimizer {
             OptimizerMeta::Sgd { lr, momentum, weight_decay } => Optimizer::Sgd(Sgd { lr, momentum, weight_decay }),
             OptimizerMeta::Adam { lr, beta1, beta2, eps, weight_decay } => Optimizer::Adam(Adam { lr, beta1, beta2, eps, weight_decay }),

@@ -6,7 +6,7 @@ use crate::net::{Arch, NetConfig};
 use crate::ops::{Adam, Sgd};
 use crate::train::Optimizer;
 
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Recipe {
     pub net: NetConfig,
     pub batch: usize,
@@ -23,7 +23,8 @@ impl Recipe {
     /// The recipe d2l publishes an accuracy for: full width (VGG at ratio 8), native side, 5 epochs.
     pub fn d2l(arch: Arch) -> Recipe {
         let (ratio, batch, lr) = match arch {
-            Arch::AlexNet => (1, 128, 1e-3),
+            // An own network: as written, with AlexNet's and GoogLeNet's recipe.
+            Arch::AlexNet | Arch::Own(_) => (1, 128, 1e-3),
             Arch::Vgg11 => (8, 64, 1e-3),
             Arch::Nin => (1, 128, 2e-3),
             Arch::GoogLeNet => (1, 128, 1e-3),
@@ -34,8 +35,9 @@ impl Recipe {
     /// cnnscope's default: d2l's optimiser and learning rate on a net scaled (width ÷8–16, smaller
     /// side) so that a CPU adapter trains an epoch in minutes and a laptop GPU in about one.
     pub fn quick(arch: Arch) -> Recipe {
-        let d2l = Recipe::d2l(arch);
+        let d2l = Recipe::d2l(arch.clone());
         let (ratio, side) = match arch {
+            Arch::Own(_) => (1, arch.native_side()),
             Arch::AlexNet => (8, 112),
             Arch::Vgg11 => (16, 64),
             Arch::Nin => (8, 112),

@@ -191,7 +191,7 @@ impl Trainer {
             train_images: self.data.count,
         };
         Ok(Checkpoint {
-            net: self.model.net.config,
+            net: self.model.net.config.clone(),
             config: self.config,
             epochs,
             state,
@@ -215,7 +215,7 @@ impl Trainer {
                 ),
             ));
         }
-        let net = Net::new(checkpoint.net)?;
+        let net = Net::new(checkpoint.net.clone())?;
         gpu.check_fits(&net, Run::Weights)?;
         let params = Parameters::upload(gpu, net.root.params(""), &checkpoint.params)?;
         let mut trainer = Trainer::new(gpu, Model { net, params }, data, checkpoint.config)?;

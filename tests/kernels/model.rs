@@ -16,9 +16,9 @@ const PYTORCH: [(Arch, &[u8], &[u8]); 4] = [
 ];
 
 /// The network a fixture was made for (its ratio and side are stored in it).
-fn fixture_net(arch: Arch, io: &crate::common::Fixture) -> Net {
+fn fixture_net(arch: &Arch, io: &crate::common::Fixture) -> Net {
     let config = io.get("config");
-    Net::new(NetConfig::new(arch, config[0] as usize).with_side(config[1] as usize)).unwrap()
+    Net::new(NetConfig::new(arch.clone(), config[0] as usize).with_side(config[1] as usize)).unwrap()
 }
 
 /// Logits of `model` for `input` in evaluation mode.
@@ -41,7 +41,7 @@ gpu_test! {
         let want = crate::common::Fixture::new(EXPLAIN);
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(arch, &io), Init::Default, 0).unwrap();
+            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
             model.load_weights(gpu, file).unwrap();
             let side = model.net.config.side;
             let input = io.get("input")[..side * side].to_vec();
@@ -53,7 +53,7 @@ gpu_test! {
             assert_close(&format!("{arch} Grad-CAM on {}", e.cam_layer), &e.cam, &want.get(&format!("{net}.cam")), 1e-3);
         }
         let io = crate::common::Fixture::new(PYTORCH[0].2);
-        let model = Model::new(gpu, fixture_net(Arch::AlexNet, &io), Init::Default, 0).unwrap();
+        let model = Model::new(gpu, fixture_net(&Arch::AlexNet, &io), Init::Default, 0).unwrap();
         let err = cnnscope::model::explain::explain(gpu, &model, |_, _| Ok(()), 10).await.unwrap_err();
         assert!(err.to_string().contains("there is no class 10: the network has 10"), "{err}");
     }
@@ -61,7 +61,7 @@ gpu_test! {
     async fn pytorch_weights_give_pytorch_logits(gpu: &Gpu) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(arch, &io), Init::Default, 0).unwrap();
+            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
             model.load_weights(gpu, file).unwrap_or_else(|e| panic!("{arch}: {e}"));
             let got = logits(gpu, &model, &io.get("input"), 3).await;
             assert_close(&format!("{arch} logits"), &got, &io.get("logits"), RTOL);
@@ -71,7 +71,7 @@ gpu_test! {
     async fn backward_gives_pytorch_gradients(gpu: &Gpu) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(arch, &io), Init::Default, 0).unwrap();
+            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
             model.load_weights(gpu, file).unwrap();
             let mut graph = Graph::new(gpu, &model.net, 3, true).unwrap();
             graph.input().write_f32(gpu, &io.get("input")).unwrap();
@@ -95,7 +95,7 @@ gpu_test! {
     async fn saved_weights_are_pytorch_files(gpu: &Gpu) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(arch, &io), Init::Default, 0).unwrap();
+            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
             model.load_weights(gpu, file).unwrap();
             let saved = model.save_weights(gpu).await.unwrap();
             let (ours, theirs) = (safetensors::SafeTensors::deserialize(&saved).unwrap(), safetensors::SafeTensors::deserialize(file).unwrap());
@@ -112,9 +112,9 @@ gpu_test! {
     }
 
     async fn weights_that_do_not_fit_are_refused_and_nothing_changes(gpu: &Gpu) {
-        let (arch, file, io) = PYTORCH[2];
+        let [_, _, (arch, file, io), _] = PYTORCH;
         let io = crate::common::Fixture::new(io);
-        let model = Model::new(gpu, fixture_net(arch, &io), Init::Default, 7).unwrap();
+        let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 7).unwrap();
         let before = model.params.read(gpu).await.unwrap();
         let specs = &model.params.specs;
         let good = weights::from_safetensors(specs, file).unwrap();

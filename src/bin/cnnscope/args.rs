@@ -28,7 +28,8 @@ pub enum Command {
 
 #[derive(Args, Clone)]
 pub struct NetArgs {
-    /// alexnet, vgg11, nin or googlenet.
+    /// alexnet, vgg11, nin or googlenet, or your own network's design file (FILE.net, the format
+    /// docs/APP.md describes).
     #[arg(long, value_parser = parse_arch)]
     pub net: Arch,
     /// Width divisor: every channel count c becomes max(1, c / ratio) [default: the net's quick recipe].
@@ -155,8 +156,14 @@ pub struct DataArgs {
     pub dir: PathBuf,
 }
 
+/// A preset's name, or a design file (a path, or a name ending in .net), read and checked here.
 fn parse_arch(s: &str) -> Result<Arch, String> {
-    s.parse()
+    if !(s.ends_with(".net") || s.contains(std::path::MAIN_SEPARATOR) || s.contains('/')) {
+        return s.parse();
+    }
+    let text = std::fs::read_to_string(s).map_err(|e| format!("cannot read the design file {s} ({e})"))?;
+    text.parse::<cnnscope::net::Design>().map_err(|e| format!("{s}: {e}"))?;
+    Ok(Arch::Own(text.into()))
 }
 
 fn parse_init(s: &str) -> Result<Init, String> {

@@ -30,7 +30,7 @@ pub async fn run(cli: Cli) -> Result<()> {
 /// The network the flags describe, on top of `recipe`'s configuration.
 fn net_config(args: &NetArgs, recipe: &Recipe) -> NetConfig {
     NetConfig {
-        arch: args.net,
+        arch: args.net.clone(),
         ratio: args.ratio.unwrap_or(recipe.net.ratio),
         side: args.side.unwrap_or(recipe.net.side),
         second_hidden: !args.one_hidden,
@@ -50,7 +50,7 @@ fn check_counts(epochs: usize, limit: Option<usize>, save: bool) -> Result<()> {
 }
 
 fn summary(args: &NetArgs) -> Result<()> {
-    let net = Net::new(net_config(args, &Recipe::quick(args.net)))?;
+    let net = Net::new(net_config(args, &Recipe::quick(args.net.clone())))?;
     println!("{}", Summary::new(&net)?);
     Ok(())
 }
@@ -92,7 +92,7 @@ fn progress_bar(len: usize) -> ProgressBar {
 }
 
 async fn train(args: &TrainArgs) -> Result<()> {
-    let recipe = if args.d2l { Recipe::d2l(args.net.net) } else { Recipe::quick(args.net.net) };
+    let recipe = if args.d2l { Recipe::d2l(args.net.net.clone()) } else { Recipe::quick(args.net.net.clone()) };
     let mut resumed = args.resume.as_deref().map(read_checkpoint).transpose()?;
     let start_weights = args.weights.as_deref().map(read_weights).transpose()?;
     let (net_config, config, epochs) = match &mut resumed {
@@ -104,11 +104,11 @@ async fn train(args: &TrainArgs) -> Result<()> {
             if let Some(lr) = args.lr {
                 c.config.optimizer = c.config.optimizer.with_lr(lr);
             }
-            (c.net, c.config, args.epochs.unwrap_or(c.epochs))
+            (c.net.clone(), c.config, args.epochs.unwrap_or(c.epochs))
         }
         None => {
             let net = match &start_weights {
-                Some(bytes) => file_config(&args.net, bytes, args.weights.as_deref().unwrap_or(Path::new("")), recipe.net)?,
+                Some(bytes) => file_config(&args.net, bytes, args.weights.as_deref().unwrap_or(Path::new("")), recipe.net.clone())?,
                 None => net_config(&args.net, &recipe),
             };
             let config = TrainConfig { batch: args.batch.unwrap_or(recipe.batch), optimizer: optimizer(args, &recipe), seed: args.seed, augment: args.augment };
@@ -253,9 +253,9 @@ fn read_weights(path: &Path) -> Result<Vec<u8>> {
 /// the flags, else `defaults`.
 fn file_config(flags: &NetArgs, bytes: &[u8], path: &Path, defaults: NetConfig) -> Result<NetConfig> {
     let saved = SavedNet::read(bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
-    let file = saved.config(NetConfig { arch: flags.net, ..defaults });
+    let file = saved.config(NetConfig { arch: flags.net.clone(), ..defaults });
     Ok(NetConfig {
-        arch: flags.net,
+        arch: flags.net.clone(),
         ratio: flags.ratio.unwrap_or(file.ratio),
         side: flags.side.unwrap_or(file.side),
         second_hidden: !flags.one_hidden && file.second_hidden,
@@ -265,10 +265,10 @@ fn file_config(flags: &NetArgs, bytes: &[u8], path: &Path, defaults: NetConfig) 
 /// `eval`'s network: the one the file names unless `--net` is given.
 fn eval_config(args: &EvalArgs, bytes: &[u8]) -> Result<NetConfig> {
     let saved = SavedNet::read(bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
-    let Some(arch) = args.net.or(saved.arch) else {
+    let Some(arch) = args.net.clone().or(saved.arch) else {
         return Err(EngineError::Weights(format!("{} does not name its network: pass --net", args.weights.display())));
     };
-    let flags = NetArgs { net: arch, ratio: args.ratio, side: args.side, one_hidden: args.one_hidden };
+    let flags = NetArgs { net: arch.clone(), ratio: args.ratio, side: args.side, one_hidden: args.one_hidden };
     file_config(&flags, bytes, &args.weights, NetConfig::new(arch, 1))
 }
 
@@ -305,7 +305,8 @@ async fn bench(args: &BenchArgs) -> Result<()> {
     println!("| net | ratio | side | batch | images/s | GFLOP/s (training ≈ 3× forward) |");
     println!("|---|---|---|---|---|---|");
     for arch in nets {
-        let net = Net::new(NetConfig::new(arch, args.ratio).with_side(args.side.unwrap_or(arch.native_side())))?;
+        let side = args.side.unwrap_or(arch.native_side());
+        let net = Net::new(NetConfig::new(arch.clone(), args.ratio).with_side(side))?;
         let flops = Summary::new(&net)?.flops as f64;
         let config = TrainConfig { batch: args.batch, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: false };
         let model = Model::new(&gpu, net.clone(), Init::Default, 0)?;
