@@ -10,6 +10,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file
 
 import d2l_nets
+import design
 import fashion_mnist
 
 
@@ -17,8 +18,12 @@ def main(path):
     with safe_open(path, "pt") as f:
         meta = f.metadata() or {}
     net, ratio, side = meta["net"], int(meta["ratio"]), int(meta["side"])
-    second_hidden = meta.get("second_hidden", "true") != "false"
-    model = d2l_nets.build(net, ratio, side, second_hidden)
+    if net == "own":
+        # An own network: its design is in the file (pytorch/design.py reads the format).
+        model = design.build(meta["design"], ratio, side)
+    else:
+        second_hidden = meta.get("second_hidden", "true") != "false"
+        model = d2l_nets.build(net, ratio, side, second_hidden)
     model.load_state_dict(d2l_nets.parameters(load_file(path)), strict=True)
     model.eval()
     x, y = fashion_mnist.load("test")

@@ -73,6 +73,43 @@ fn flags() {
     }
 }
 
+/// Own networks' design files (`--net FILE.net`): each mistake at its line.
+#[test]
+fn designs() {
+    let dir = std::env::temp_dir().join(format!("cnnscope-designs-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cases = [
+        (
+            "a design file (`--net my.net`) with an unknown module at line 2",
+            "conv 8 k=3\nlstm 4\nflatten\nlinear 10",
+            "",
+            "invalid value '…' for '--net <NET>': …: line 2: unknown module «lstm»: use conv, maxpool, avgpool, global_avg_pool, relu, dropout, flatten, linear, vgg_block, nin_block or inception",
+        ),
+        (
+            "a design with a convolution after `flatten` (line 3)",
+            "conv 8 k=3\nflatten\nconv 8 k=3\nflatten\nlinear 10",
+            "",
+            "line 3: conv: needs an image input, but 5408 flat features reach it",
+        ),
+        ("a design that ends in 7 features (line 3)", "conv 8 k=3\nflatten\nlinear 7", "", "line 3: the network must end in the 10 class scores; it ends in 7"),
+        (
+            "a design whose line 3 does not fit the side (`--side 6`)",
+            "conv 8 k=3\nmaxpool k=2\nconv 8 k=3\nflatten\nlinear 10",
+            "--side 6",
+            "line 3: conv: kernel 3×3 is larger than the padded input 2×2 (2×2 plus padding 0) (this design needs an input side of at least 8)",
+        ),
+        ("a design file that does not exist", "", "", "invalid value '…' for '--net <NET>': cannot read the design file … (No such file or directory (os error 2))"),
+    ];
+    for (i, (input, text, flags, pattern)) in cases.into_iter().enumerate() {
+        let path = dir.join(format!("design{i}.net"));
+        if !text.is_empty() {
+            std::fs::write(&path, text).unwrap();
+        }
+        check(input, pattern, &cli_error(&format!("summary --net {} {flags}", path.display())));
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 #[test]
 fn what_the_gpu_cannot_hold() {
     // Refused from the description, before anything is allocated on the host or the device.

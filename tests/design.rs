@@ -111,3 +111,11 @@ fn the_format_reads_pytorch_spellings() {
     let Layer::Sequential(children) = short.build(1, 28).unwrap() else { panic!("a design is a Sequential") };
     assert_eq!(children.len(), 5);
 }
+
+#[test]
+fn docs_show_the_presets_verbatim() {
+    let docs = include_str!("../docs/APP.md");
+    for arch in Arch::ALL {
+        assert!(docs.contains(design::preset(&arch).unwrap()), "docs/APP.md shows {arch}'s preset as it is");
+    }
+}

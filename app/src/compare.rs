@@ -9,12 +9,13 @@ use crate::setup::Setup;
 use crate::view::use_view;
 
 /// Each network's colour in the accuracy-against-compute picture.
-fn color(arch: Arch) -> &'static str {
+fn color(arch: &Arch) -> &'static str {
     match arch {
         Arch::AlexNet => "#d9480f",
         Arch::Vgg11 => "#1c7ed6",
         Arch::Nin => "#2b8a3e",
         Arch::GoogLeNet => "#7048e8",
+        Arch::Own(_) => "#495057",
     }
 }
 
@@ -29,17 +30,20 @@ pub fn Compare() -> impl IntoView {
                 let summary = Summary::new(&setup.net().ok()?).ok()?;
                 let augmented = if setup.augment { ", augmented" } else { "" };
                 let label = format!("{} ÷{} ({} params{augmented})", setup.arch, setup.ratio, cnnscope::net::summary::si(summary.params as f64).replace(' ', ""));
-                Some(Dot { label, color: color(setup.arch), flops: summary.flops as f64, accuracy: *accuracy })
+                Some(Dot { label, color: color(&setup.arch), flops: summary.flops as f64, accuracy: *accuracy })
             })
             .collect::<Vec<_>>()
     });
     let table = move || {
         let runs = view.compared.get();
+        // The four nets, then each own network that finished an epoch.
+        let own = runs.iter().filter(|(s, _, _)| matches!(s.arch, Arch::Own(_))).map(|(s, _, _)| s.arch.clone());
         let rows = Arch::ALL
             .into_iter()
+            .chain(own)
             .map(|arch| {
                 let run = runs.iter().find(|(s, _, _)| s.arch == arch);
-                let setup = run.map(|r| r.0).unwrap_or_else(|| Setup::for_net(arch));
+                let setup = run.map(|r| r.0.clone()).unwrap_or_else(|| Setup::for_net(arch.clone()));
                 let summary = setup.net().ok().and_then(|n| Summary::new(&n).ok());
                 let (params, flops) = summary.map(|s| (cnnscope::net::summary::grouped(s.params as u64), cnnscope::net::summary::si(s.flops as f64))).unwrap_or_default();
                 let (rate, acc) = run.map(|r| (format!("{:.1}", r.1), format!("{:.3}", r.2))).unwrap_or(("—".into(), "—".into()));

@@ -11,6 +11,7 @@ pub mod canvas;
 pub mod charts;
 pub mod compare;
 pub mod data_card;
+pub mod design_editor;
 pub mod dataset;
 pub mod download;
 pub mod drawing;

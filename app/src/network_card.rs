@@ -3,6 +3,7 @@
 use cnnscope::net::{Arch, Summary, minimum_side};
 use leptos::prelude::*;
 
+use crate::design_editor::DesignEditor;
 use crate::layer_table::LayerTable;
 use crate::protocol::Status;
 use crate::setup::{KNOBS, Knob, Setup};
@@ -24,6 +25,9 @@ pub fn NetworkCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
             <h2>"3 · Network"</h2>
             <SetupForm />
             {move || view.link_error.get().map(|e| view! { <p class="error" data-testid="link-error">{e}</p> })}
+            <Show when=move || setup.with(|s| matches!(s.arch, Arch::Own(_)))>
+                <DesignEditor />
+            </Show>
             {move || {
                 let s = setup.get();
                 match s.net().and_then(|net| Summary::new(&net).map_err(|e| e.to_string())) {
@@ -37,6 +41,8 @@ pub fn NetworkCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
                             <LayerTable summary=summary />
                         }.into_any()
                     }
+                    // A design's mistake is shown at its line, in the editor.
+                    Err(_) if crate::design_editor::mistake(&s).is_some() => ().into_any(),
                     Err(e) => view! { <p class="error" data-testid="config-error">{e}</p> }.into_any(),
                 }
             }}
@@ -83,10 +89,18 @@ fn SetupForm() -> impl IntoView {
     view! {
         <div class="controls setup">
             <label>"network"
+                // "Own network" opens the current net as a design to edit, knobs kept.
                 <select data-testid="net" disabled=disabled on:change=move |ev| {
-                    if let Ok(arch) = event_target_value(&ev).parse::<Arch>() { setup.set(Setup::for_net(arch)); }
+                    match event_target_value(&ev).parse::<Arch>() {
+                        Ok(arch) => setup.set(Setup::for_net(arch)),
+                        Err(_) => setup.update(|s| *s = s.clone().as_own()),
+                    }
                 }>
-                    {Arch::ALL.into_iter().map(|a| view! { <option value=a.id() selected=move || setup.get().arch == a>{a.to_string()}</option> }).collect_view()}
+                    {Arch::ALL.into_iter().map(|a| {
+                        let (id, name) = (a.id(), a.to_string());
+                        view! { <option value=id selected=move || setup.with(|s| s.arch == a)>{name}</option> }
+                    }).collect_view()}
+                    <option value="own" selected=move || setup.with(|s| matches!(s.arch, Arch::Own(_)))>"Own network"</option>
                 </select>
             </label>
             {knob(ratio)}
@@ -110,7 +124,11 @@ fn SetupForm() -> impl IntoView {
         </div>
         <p class="hint">{move || {
             let s = setup.get();
-            format!("{} admits sides from {} up; width ÷1 is the paper's network. ", s.arch, minimum_side(s.config()))
+            match (&s.arch, minimum_side(&s.config())) {
+                (Arch::Own(_), usize::MAX) => String::new(),
+                (Arch::Own(_), min) => format!("This design admits sides from {min} up. "),
+                (arch, min) => format!("{arch} admits sides from {min} up; width ÷1 is the paper's network. "),
+            }
         }}
             // The address holds the setup (`share`): this link is it, to copy or bookmark.
             <a data-testid="share-link" href=move || setup.with(|s| crate::share::query_with(&crate::share::current_search(), s))>"link to this setup"</a>

@@ -7,9 +7,9 @@ use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Optimizer, Recipe, TrainConfig};
 use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Setup {
-    #[serde(with = "arch_id")]
+    #[serde(with = "arch_wire")]
     pub arch: Arch,
     pub ratio: usize,
     pub side: usize,
@@ -26,7 +26,7 @@ pub struct Setup {
 
 impl Setup {
     pub fn for_net(arch: Arch) -> Setup {
-        let r = Recipe::quick(arch);
+        let r = Recipe::quick(arch.clone());
         Setup {
             arch,
             ratio: r.net.ratio,
@@ -42,7 +42,7 @@ impl Setup {
     }
 
     pub fn config(&self) -> NetConfig {
-        NetConfig { arch: self.arch, ratio: self.ratio, side: self.side, second_hidden: self.second_hidden }
+        NetConfig { arch: self.arch.clone(), ratio: self.ratio, side: self.side, second_hidden: self.second_hidden }
     }
 
     pub fn net(&self) -> Result<Net, String> {
@@ -56,20 +56,42 @@ impl Setup {
             Optimizer::Sgd(Sgd { lr: self.lr, momentum: 0.0, weight_decay: 0.0 })
         }
     }
+
+    /// This setup with its network written out as a design (one of the four as its preset): the
+    /// same network, now editable.
+    pub fn as_own(self) -> Setup {
+        match cnnscope::net::design::preset(&self.arch) {
+            Some(text) => Setup { arch: Arch::Own(text.into()), ..self },
+            None => self,
+        }
+    }
 }
 
-/// A network by its id (`alexnet`, …) in the protocol's messages.
-mod arch_id {
+/// A network in the protocol's messages: one of the four by its id (`alexnet`, …), or an own
+/// network's design.
+mod arch_wire {
     use cnnscope::net::Arch;
-    use serde::{Deserialize, Deserializer, Serializer};
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    #[derive(Serialize, Deserialize)]
+    enum Wire {
+        Preset(String),
+        Own(String),
+    }
 
     pub fn serialize<S: Serializer>(arch: &Arch, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(arch.id())
+        match arch {
+            Arch::Own(design) => Wire::Own(design.to_string()),
+            preset => Wire::Preset(preset.id().to_string()),
+        }
+        .serialize(s)
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arch, D::Error> {
-        let id = String::deserialize(d)?;
-        id.parse().map_err(|_| serde::de::Error::custom(format!("unknown network {id}")))
+        match Wire::deserialize(d)? {
+            Wire::Own(design) => Ok(Arch::Own(design.into())),
+            Wire::Preset(id) => id.parse().map_err(|_| serde::de::Error::custom(format!("unknown network {id}"))),
+        }
     }
 }
 

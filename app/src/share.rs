@@ -1,6 +1,7 @@
 //! A setup in the page's address, so a link (or a reload) reproduces it:
 //! `?net=nin&ratio=8&side=96&batch=64&optimizer=adam&lr=0.001&epochs=5&seed=0` opens with those
-//! knobs, and the address follows the knobs as they change. `?weights=<path on this site>` also
+//! knobs, and the address follows the knobs as they change. An own network is `?net=own&design=…`,
+//! the design's text itself. `?weights=<path on this site>` also
 //! opens a weights file or checkpoint (the worker fetches it). Other parameters (`limit`, `data`)
 //! are kept as they are.
 
@@ -30,9 +31,10 @@ fn pairs(search: &str) -> Vec<(String, String)> {
 const NET: &str = "net";
 const OPTIMIZER: &str = "optimizer";
 const AUGMENT: &str = "augment";
+const DESIGN: &str = "design";
 
 fn is_setup_key(key: &str) -> bool {
-    [NET, OPTIMIZER, AUGMENT].contains(&key) || KNOBS.iter().any(|k| k.key == key)
+    [NET, OPTIMIZER, AUGMENT, DESIGN].contains(&key) || KNOBS.iter().any(|k| k.key == key)
 }
 
 /// The setup the address gives (`None` when it gives none): the network's quick recipe with the
@@ -44,9 +46,12 @@ pub fn setup_from_query(search: &str) -> Result<Option<Setup>, String> {
     }
     let value = |key: &str| pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str());
     let refused = |key: &str, value: &str, why: String| format!("the address asks for {key}={value}: {why}");
-    let arch = match value(NET) {
-        Some(v) => v.parse::<Arch>().map_err(|e| refused(NET, v, e))?,
-        None => Arch::AlexNet,
+    // An own network's design is checked where it is edited, its mistakes shown at their line.
+    let arch = match (value(NET), value(DESIGN)) {
+        (Some("own"), Some(design)) => Arch::Own(design.into()),
+        (Some("own"), None) => return Err(refused(NET, "own", "the address gives no design=".into())),
+        (Some(v), _) => v.parse::<Arch>().map_err(|e| refused(NET, v, e))?,
+        (None, _) => Arch::AlexNet,
     };
     let mut setup = Setup::for_net(arch);
     for knob in &KNOBS {
@@ -73,6 +78,9 @@ pub fn query_with(search: &str, setup: &Setup) -> String {
     let encode = |s: &str| js_sys::encode_uri_component(s).as_string().unwrap_or_default();
     let mut parts: Vec<String> = pairs(search).into_iter().filter(|(k, _)| !is_setup_key(k)).map(|(k, v)| format!("{}={}", encode(&k), encode(&v))).collect();
     parts.push(format!("{NET}={}", setup.arch.id()));
+    if let Arch::Own(design) = &setup.arch {
+        parts.push(format!("{DESIGN}={}", encode(design)));
+    }
     parts.extend(KNOBS.iter().map(|k| format!("{}={}", k.key, encode(&(k.get)(setup)))));
     parts.push(format!("{OPTIMIZER}={}", if setup.adam { "adam" } else { "sgd" }));
     parts.push(format!("{AUGMENT}={}", setup.augment));

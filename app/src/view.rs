@@ -176,7 +176,7 @@ impl View {
     /// Run `run` owns the page from now on: its setup and curves so far.
     fn take_over(&self, run: u64, setup: Setup, notes: Notes, weights_only: bool) {
         self.run.set(run);
-        self.setup.set(setup);
+        self.setup.set(setup.clone());
         self.run_setup.set(Some(setup));
         self.weights_only.set(weights_only);
         self.show_curves(notes);

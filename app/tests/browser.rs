@@ -15,9 +15,11 @@ wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
 #[wasm_bindgen_test]
 fn every_default_setup_is_a_valid_network() {
     for arch in Arch::ALL {
-        let setup = Setup::for_net(arch);
+        let setup = Setup::for_net(arch.clone());
         let summary = Summary::new(&setup.net().unwrap()).unwrap();
         assert!(summary.params > 0 && setup.batch > 0 && setup.lr > 0.0, "{arch}");
+        // Written out as a design, the same network.
+        assert_eq!(setup.clone().as_own().net().unwrap().root, setup.net().unwrap().root, "{arch} as a design");
     }
     let impossible = Setup { side: 20, ..Setup::for_net(Arch::Nin) };
     assert_eq!(impossible.net().unwrap_err(), "NiN: needs an input side of at least 67, got 20");
@@ -35,7 +37,7 @@ fn check(input: &str, message: &str) {
 async fn a_batch_too_big_for_the_adapter_is_explained() {
     let gpu = Gpu::new().await.unwrap();
     let setup = Setup { ratio: 1, side: 224, ..Setup::for_net(Arch::AlexNet) };
-    assert!(setup::check(gpu.max_binding_bytes(), &Setup { batch: 8, ..setup }).is_ok());
+    assert!(setup::check(gpu.max_binding_bytes(), &Setup { batch: 8, ..setup.clone() }).is_ok());
     let warning = setup::check(gpu.max_binding_bytes(), &Setup { batch: 1_000_000, ..setup }).unwrap_err();
     assert!(warning.starts_with("the input at batch 1000000 needs 186.9 GiB, but this GPU binds at most"), "{warning}");
     assert!(warning.contains("lower the batch to"), "{warning}");
@@ -126,9 +128,9 @@ async fn a_drawing_goes_through_every_layer() {
 /// crosses intact, and so does a run's notes.
 #[wasm_bindgen_test]
 fn messages_cross_the_worker_boundary_intact() {
-    for arch in Arch::ALL {
-        let setup = Setup { seed: u64::MAX, lr: 0.125, ..Setup::for_net(arch) };
-        let bytes = bincode::serialize(&Command::Start { setup, from_loaded: true }).unwrap();
+    for setup in Arch::ALL.into_iter().flat_map(|a| [Setup::for_net(a.clone()), Setup::for_net(a).as_own()]) {
+        let setup = Setup { seed: u64::MAX, lr: 0.125, ..setup };
+        let bytes = bincode::serialize(&Command::Start { setup: setup.clone(), from_loaded: true }).unwrap();
         let Command::Start { setup: back, from_loaded } = bincode::deserialize(&bytes).unwrap() else { panic!("not a start") };
         assert_eq!((back, from_loaded), (setup, true));
     }
@@ -177,8 +179,8 @@ async fn a_split_step_equals_the_whole_one_in_the_browser() {
 #[wasm_bindgen_test]
 fn a_setup_lives_in_the_address() {
     use cnnscope_app::share::{query_with, setup_from_query, weights_url};
-    for arch in Arch::ALL {
-        let setup = Setup { ratio: 5, side: 101, batch: 7, adam: false, lr: 0.0625, epochs: 3, seed: 42, augment: true, ..Setup::for_net(arch) };
+    for setup in Arch::ALL.into_iter().flat_map(|a| [Setup::for_net(a.clone()), Setup::for_net(a).as_own()]) {
+        let setup = Setup { ratio: 5, side: 101, batch: 7, adam: false, lr: 0.0625, epochs: 3, seed: 42, augment: true, ..setup };
         let query = query_with("?limit=320&data=x%2Fy", &setup);
         assert!(query.starts_with("?limit=320&data=x%2Fy&net="), "{query}");
         assert_eq!(setup_from_query(&query), Ok(Some(setup)), "{query}");
@@ -190,6 +192,7 @@ fn a_setup_lives_in_the_address() {
         ("?net=lenet", "the address asks for net=lenet: unknown network \"lenet\": choose alexnet, vgg11, nin or googlenet"),
         ("?optimizer=rmsprop", "the address asks for optimizer=rmsprop: choose adam or sgd"),
         ("?augment=yes", "the address asks for augment=yes: say true or false"),
+        ("?net=own", "the address asks for net=own: the address gives no design="),
     ] {
         assert_eq!(setup_from_query(query), Err(message.to_string()));
         check(&format!("`{query}`"), message);

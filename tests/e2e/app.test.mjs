@@ -421,6 +421,77 @@ assert.equal(deadRow[3], "100.0%", `the named layer is 100 % dead: ${deadRow}`);
 await dying.getByTestId("training").screenshot({ path: `${shots}/layer-stats.png` });
 await dying.close();
 
+step("12 your own network: a design edited in place, its mistake at its line, trained, looked inside and saved");
+const own = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
+const ownErrors = [];
+own.on("pageerror", (e) => ownErrors.push(e.message));
+await own.goto(`${url}?limit=320&net=alexnet&ratio=16&side=67`);
+await own.getByTestId("kept").waitFor({ timeout: 120_000 });
+const ownTable = () => own.getByTestId("layer-table").locator("tbody tr").evaluateAll((rows) =>
+  rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.innerText.trim()).filter((t) => t).join(" ")));
+const alexnetTable = await ownTable();
+// "Own network" opens the net as its preset design: the same layer table, knobs kept.
+await own.getByTestId("net").selectOption("own");
+await own.getByTestId("design-text").waitFor({ timeout: 10_000 });
+assert.match(await own.getByTestId("design-text").inputValue(), /^# AlexNet/);
+assert.deepEqual((await ownTable()).slice(1), alexnetTable.slice(1), "AlexNet's preset is AlexNet");
+// A mistake is shown at its line, with the line, as it is typed.
+const design = ["# a small net of my own", "features: {", "  conv 32 k=5 p=2", "  relu", "  avgpool k=2", "  conv 64 k=3", "  relu", "  maxpool k=2", "}", "flatten", "linear 64", "relu", "linear 10"];
+const broken = [...design.slice(0, 9), "flatten", "conv 8 k=3", ...design.slice(10)];
+await own.getByTestId("design-text").fill(broken.join("\n"));
+await own.getByTestId("design-error").waitFor({ timeout: 10_000 });
+assert.equal(await own.getByTestId("design-error").innerText(), "line 11 conv 8 k=3 conv: needs an image input, but 900 flat features reach it");
+assert.equal(await own.getByTestId("design-text").getAttribute("aria-invalid"), "true");
+assert.equal(await own.getByTestId("start").isDisabled(), true, "a design with a mistake cannot start");
+await own.getByTestId("design-text").fill(design.join("\n"));
+await own.getByTestId("design-error").waitFor({ state: "detached", timeout: 10_000 });
+const ownField = (label) => own.locator("label", { hasText: label }).locator("input");
+for (const [label, value] of [["width ÷", 2], ["side", 28], ["batch", 32]]) {
+  await ownField(label).fill(String(value));
+  await ownField(label).dispatchEvent("change");
+}
+writeFileSync(`${shots}/own.net`, design.join("\n"));
+const ownSummary = execFileSync(cli, ["summary", "--net", `${shots}/own.net`, "--ratio", "2", "--side", "28"], { encoding: "utf8" })
+  .trim().split("\n").slice(2).map((line) => line.trim().split(/\s+/).join(" ").replace(/(\d) ([kMG])\b/g, "$1 $2"));
+assert.deepEqual(await ownTable(), ownSummary, "the own network's layer table is `cnnscope summary --net own.net`'s");
+// The design lives in the address.
+await own.waitForFunction((d) => new URL(location.href).searchParams.get("design") === d, design.join("\n"), { timeout: 10_000 });
+const ownLink = own.url();
+// Trained like the four: an epoch of 320 images, statistics, feature maps, explanations.
+await own.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await own.getByTestId("start").click();
+await own.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
+const ownStats = await own.getByTestId("layer-stats").locator("tbody tr").evaluateAll((rows) => rows.map((r) => r.querySelector("td").innerText));
+assert.deepEqual(ownStats, ["features.0", "features.3", "2", "4"]);
+await own.getByTestId("refresh-maps").click();
+await own.getByTestId("prediction").waitFor({ timeout: 120_000 });
+await own.waitForFunction(() => document.querySelector("[data-testid=explanation]")?.dataset.class, null, { timeout: 120_000 });
+assert.ok(await own.locator(".fmap-canvas").count() >= 8, "a canvas per layer of the own network");
+const [ownDownload] = await Promise.all([own.waitForEvent("download"), own.getByTestId("download-weights").click()]);
+assert.equal(ownDownload.suggestedFilename(), "cnnscope-own-r2-s28.safetensors");
+const ownWeights = `${shots}/own.safetensors`;
+await ownDownload.saveAs(ownWeights);
+const ownBytes = readFileSync(ownWeights);
+const ownHeader = JSON.parse(ownBytes.subarray(8, 8 + Number(ownBytes.readBigUInt64LE(0))).toString("utf8"));
+assert.equal(ownHeader.__metadata__.design, design.join("\n"), "the weights file carries the design");
+assert.deepEqual(Object.keys(tensors(ownWeights)), ["2.bias", "2.weight", "4.bias", "4.weight", "features.0.bias", "features.0.weight", "features.3.bias", "features.3.weight"]);
+// The CLI evaluates the page's file: it rebuilds the network from the design inside it.
+assert.match(execFileSync(cli, ["eval", "--weights", ownWeights], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] }), /^Own network · width ÷2 · input 28×28: test loss [\d.]+, test acc [\d.]+ on 10000 images/);
+await own.getByTestId("model").screenshot({ path: `${shots}/own-network.png` });
+// The link reopens the design; the file opens into it.
+await own.goto(ownLink);
+await own.getByTestId("design-text").waitFor({ timeout: 120_000 });
+assert.equal(await own.getByTestId("design-text").inputValue(), design.join("\n"));
+await own.getByTestId("net").selectOption("nin");
+await own.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await own.getByTestId("upload-weights").setInputFiles(ownWeights);
+await own.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("loaded"), null, { timeout: 120_000 })
+  .catch(async (e) => { console.log(await own.getByTestId("training").innerText()); throw e; });
+assert.match(await own.getByTestId("weights-message").innerText(), /^loaded own\.safetensors into Own network · width ÷2 · input 28×28/);
+assert.equal(await own.getByTestId("design-text").inputValue(), design.join("\n"), "the file's design is back in the editor");
+assert.deepEqual(ownErrors, []);
+await own.close();
+
 step("2c a bad URL parameter is explained");
 const badLimit = await browser.newPage({ viewport: { width: 1200, height: 700 } });
 await badLimit.goto(`${url}?limit=abc`);

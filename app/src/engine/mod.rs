@@ -240,7 +240,7 @@ fn retire(id: u64) {
 /// one before any of its events.
 fn take_over(session: Session, weights_only: bool) -> Rc<RefCell<Session>> {
     retire(session.id);
-    send(Event::Run { run: session.id, setup: session.setup, notes: session.notes.borrow().clone(), weights_only });
+    send(Event::Run { run: session.id, setup: session.setup.clone(), notes: session.notes.borrow().clone(), weights_only });
     let status = match (weights_only, session.control.get()) {
         (true, _) => Status::Idle,
         (false, Control::Pause) => Status::Paused,
@@ -277,7 +277,7 @@ fn start(setup: Setup, from_loaded: bool) {
     // "start" (or "restart") ends the old run whether or not the new one can start.
     let id = next_run();
     retire(id);
-    match gpu().and_then(|gpu| Session::new(id, gpu, &*data()?, setup, weights.as_deref().map(|w| w.as_slice()))) {
+    match gpu().and_then(|gpu| Session::new(id, gpu, &*data()?, setup.clone(), weights.as_deref().map(|w| w.as_slice()))) {
         Ok(s) => run(take_over(s, false)),
         Err(e) => {
             send(Event::Run { run: id, setup, notes: crate::protocol::Notes::default(), weights_only: false });

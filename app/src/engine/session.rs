@@ -67,7 +67,7 @@ impl Session {
         let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
         // The CLI writes no notes: a run from it starts with empty curves.
         let mut notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
-        let (net, config) = (checkpoint.net, checkpoint.config);
+        let (net, config) = (checkpoint.net.clone(), checkpoint.config);
         if notes.name.is_empty() {
             notes.name = crate::runs::new_name(net.arch.id());
         }
