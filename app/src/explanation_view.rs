@@ -49,10 +49,16 @@ fn render(x: Explanation) -> impl IntoView {
                     <canvas node_ref=saliency_canvas class="fmap-canvas explain-canvas" width=side.to_string() height=side.to_string()></canvas>
                     <figcaption>"saliency: the pixels whose change moves the score most"</figcaption>
                 </figure>
-                <figure class="fmap">
-                    <canvas node_ref=cam_canvas class="fmap-canvas explain-canvas" width=side.to_string() height=side.to_string()></canvas>
-                    <figcaption>{format!("Grad-CAM on {} ({}×{}): where it looked", x.cam_layer, x.cam_h, x.cam_w)}</figcaption>
-                </figure>
+                {if x.cam_layer.is_empty() {
+                    view! { <p class="hint">"No Grad-CAM: no layer of this network keeps positions (it needs a convolution)."</p> }.into_any()
+                } else {
+                    view! {
+                        <figure class="fmap">
+                            <canvas node_ref=cam_canvas class="fmap-canvas explain-canvas" width=side.to_string() height=side.to_string()></canvas>
+                            <figcaption>{format!("Grad-CAM on {} ({}×{}): where it looked", x.cam_layer, x.cam_h, x.cam_w)}</figcaption>
+                        </figure>
+                    }.into_any()
+                }}
             </div>
         </div>
     }

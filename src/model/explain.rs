@@ -20,7 +20,8 @@ pub struct Explanation {
     pub side: usize,
     pub input: Vec<f32>,
     pub saliency: Vec<f32>,
-    /// The layer Grad-CAM looked at, and its map (cam_h × cam_w, not normalised).
+    /// The layer Grad-CAM looked at, and its map (cam_h × cam_w, not normalised); no layer and an
+    /// empty map when none has positions (an own network of linear layers: saliency alone).
     pub cam_layer: String,
     pub cam_h: usize,
     pub cam_w: usize,
@@ -49,8 +50,10 @@ pub async fn explain(gpu: &Gpu, model: &Model, fill: impl FnOnce(&mut Recorder, 
     let input = graph.input().read_f32(gpu).await?;
     let saliency = graph.input_grad().expect("asked for").read_f32(gpu).await?.into_iter().map(f32::abs).collect();
     // The last layer with parameters whose output still has positions.
-    let layer = graph.weighted_layers().into_iter().filter(|l| l.output.shape().len() == 4).last();
-    let layer = layer.ok_or_else(|| EngineError::shape("explanation", "the network has no convolutional layer"))?;
+    let layer = graph.weighted_layers().into_iter().rfind(|l| l.output.shape().len() == 4);
+    let Some(layer) = layer else {
+        return Ok(Explanation { class, side, input, saliency, cam_layer: String::new(), cam_h: 0, cam_w: 0, cam: Vec::new() });
+    };
     let (channels, cam_h, cam_w) = (layer.output.shape()[1], layer.output.shape()[2], layer.output.shape()[3]);
     let a = layer.output.read_f32(gpu).await?;
     let g = graph.grad_of(layer.name).expect("a training graph").read_f32(gpu).await?;

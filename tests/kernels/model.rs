@@ -58,6 +58,19 @@ gpu_test! {
         assert!(err.to_string().contains("there is no class 10: the network has 10"), "{err}");
     }
 
+    // An own network of linear layers alone: no Grad-CAM, and the saliency of `flatten; linear
+    // 10` is exactly |W[class]| (∂ logit_c / ∂ x = W[c]).
+    async fn a_network_without_positions_is_explained_by_saliency_alone(gpu: &Gpu) {
+        let config = NetConfig { arch: Arch::Own("flatten\nlinear 10".into()), ratio: 1, side: 6, second_hidden: true };
+        let model = Model::new(gpu, Net::new(config).unwrap(), Init::Default, 1).unwrap();
+        let input: Vec<f32> = (0..36).map(|i| i as f32 / 36.0).collect();
+        let e = cnnscope::model::explain::explain(gpu, &model, |_, t| t.write_f32(gpu, &input), 4).await.unwrap();
+        assert_eq!((e.cam_layer.as_str(), e.cam_h, e.cam_w, e.cam.len()), ("", 0, 0, 0));
+        let weights = model.params.read(gpu).await.unwrap();
+        let row: Vec<f32> = weights[0][4 * 36..5 * 36].iter().map(|w| w.abs()).collect();
+        assert_close("saliency through one linear layer", &e.saliency, &row, 1e-6);
+    }
+
     async fn pytorch_weights_give_pytorch_logits(gpu: &Gpu) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
