@@ -437,8 +437,8 @@ assert.match(await own.getByTestId("design-text").inputValue(), /^# AlexNet/);
 assert.deepEqual((await ownTable()).slice(1), alexnetTable.slice(1), "AlexNet's preset is AlexNet");
 // A mistake is shown at its line, with the line, as it is typed.
 const design = ["# a small net of my own", "features: {", "  conv 32 k=5 p=2", "  relu", "  avgpool k=2", "  conv 64 k=3", "  relu", "  maxpool k=2", "}", "flatten", "linear 64", "relu", "linear 10"];
-const broken = [...design.slice(0, 9), "flatten", "conv 8 k=3", ...design.slice(10)];
-await own.getByTestId("design-text").fill(broken.join("\n"));
+const brokenDesign = [...design.slice(0, 9), "flatten", "conv 8 k=3", ...design.slice(10)];
+await own.getByTestId("design-text").fill(brokenDesign.join("\n"));
 await own.getByTestId("design-error").waitFor({ timeout: 10_000 });
 assert.equal(await own.getByTestId("design-error").innerText(), "line 11 conv 8 k=3 conv: needs an image input, but 900 flat features reach it");
 assert.equal(await own.getByTestId("design-text").getAttribute("aria-invalid"), "true");
