@@ -24,11 +24,19 @@ pub enum Access {
     ReadWrite,
 }
 
-/// A compiled compute pipeline and the layout its bind groups follow.
+/// A kernel: its WGSL and bindings, compiled on first use ([`Gpu::compiled`]) or ahead of it
+/// ([`Gpu::compile_pending`], which reports progress: on a software adapter in a browser a net's
+/// kernels take a minute or more to compile).
 pub struct Pipeline {
     /// The cache key, which names the kernel in profiles.
-    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
     pub(crate) key: String,
+    source: String,
+    storage: Vec<Access>,
+    compiled: OnceLock<Compiled>,
+}
+
+/// A compiled compute pipeline and the layout its bind groups follow.
+pub(crate) struct Compiled {
     pub(crate) pipeline: wgpu::ComputePipeline,
     pub(crate) layout: wgpu::BindGroupLayout,
 }
@@ -45,6 +53,8 @@ pub struct Gpu {
     /// one size (lavapipe: 8), so the subgroup GEMM core can be compiled for it.
     pub subgroup_size: Option<u32>,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
+    /// Pipelines asked for and not compiled yet, in the order they were asked for.
+    pending: Mutex<Vec<Arc<Pipeline>>>,
     errors: Arc<Mutex<Vec<String>>>,
     /// Why the device was lost, once it is (driver reset, watchdog, another tab, `destroy`).
     lost: Arc<Mutex<Option<String>>>,
@@ -114,6 +124,7 @@ impl Gpu {
             limits,
             subgroup_size,
             pipelines: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Vec::new()),
             errors,
             lost,
             scratch: Mutex::new(None),
@@ -161,14 +172,46 @@ impl Gpu {
         Ok(plan)
     }
 
-    /// The pipeline for `key`, compiled from `source()` on first use and cached afterwards.
+    /// The pipeline for `key`, made from `source()` the first time it is asked for and cached
+    /// afterwards; it is compiled when first used, or by [`Gpu::compile_pending`].
     pub(crate) fn pipeline(&self, key: &str, storage: &[Access], source: impl FnOnce() -> String) -> Arc<Pipeline> {
         if let Some(p) = self.pipelines.lock().unwrap().get(key) {
             return p.clone();
         }
+        let pipeline = Arc::new(Pipeline { key: key.to_string(), source: source(), storage: storage.to_vec(), compiled: OnceLock::new() });
+        self.pipelines.lock().unwrap().insert(key.to_string(), pipeline.clone());
+        self.pending.lock().unwrap().push(pipeline.clone());
+        pipeline
+    }
+
+    /// `pipeline` compiled (now, if it is not yet).
+    pub(crate) fn compiled<'p>(&self, pipeline: &'p Pipeline) -> &'p Compiled {
+        pipeline.compiled.get_or_init(|| self.compile(pipeline))
+    }
+
+    /// Compiles every pipeline asked for and not compiled yet, one at a time, calling
+    /// `progress(done, total)` after each; in the browser it waits for each (the browser's GPU
+    /// process compiles them in order), so the progress is the real one.
+    pub async fn compile_pending(&self, progress: impl Fn(usize, usize)) {
+        let pending: Vec<Arc<Pipeline>> = self.pending.lock().unwrap().drain(..).filter(|p| p.compiled.get().is_none()).collect();
+        for (done, pipeline) in pending.iter().enumerate() {
+            self.compiled(pipeline);
+            #[cfg(target_arch = "wasm32")]
+            self.idle().await;
+            progress(done + 1, pending.len());
+        }
+    }
+
+    /// Pipelines asked for and not compiled yet.
+    pub fn pending_pipelines(&self) -> usize {
+        self.pending.lock().unwrap().iter().filter(|p| p.compiled.get().is_none()).count()
+    }
+
+    fn compile(&self, p: &Pipeline) -> Compiled {
+        let (key, storage) = (p.key.as_str(), p.storage.as_slice());
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(key),
-            source: wgpu::ShaderSource::Wgsl(format!("{}\n{}", shaders::PARAMS, source()).into()),
+            source: wgpu::ShaderSource::Wgsl(format!("{}\n{}", shaders::PARAMS, p.source).into()),
         });
         // Binding 0: the kernel's parameters, a read-only storage buffer (shaders/params.wgsl says why).
         let params = wgpu::BindGroupLayoutEntry {
@@ -210,9 +253,7 @@ impl Gpu {
             compilation_options: Default::default(),
             cache: None,
         });
-        let compiled = Arc::new(Pipeline { key: key.to_string(), pipeline, layout });
-        self.pipelines.lock().unwrap().insert(key.to_string(), compiled.clone());
-        compiled
+        Compiled { pipeline, layout }
     }
 
     /// A scratch buffer of at least `bytes`, shared by kernels that need temporary space inside one
@@ -239,6 +280,16 @@ impl Gpu {
         self.placeholder
             .get_or_init(|| Tensor::zeros(self, &[4], DType::F32, "placeholder").expect("16 bytes always fit"))
             .clone()
+    }
+
+    /// Resolves once everything submitted so far has run.
+    pub async fn idle(&self) {
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        self.queue.on_submitted_work_done(move || {
+            let _ = sender.send(());
+        });
+        self.poll();
+        let _ = receiver.await;
     }
 
     /// Waits for submitted work natively; in the browser the event loop drives it, so this returns.

@@ -27,7 +27,7 @@ pub mod train;
 
 pub use error::{EngineError, Result};
 pub use gpu::Gpu;
-pub use recorder::{GemmCore, Recorder};
+pub use recorder::{GemmCore, LayerTime, Part, PartTime, Recorder};
 pub use tensor::{DType, Tensor, View};
 /// The wgpu the engine is built on, for callers that show adapter details.
 pub use wgpu;

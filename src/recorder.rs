@@ -20,7 +20,68 @@ pub enum GemmCore {
     Subgroup,
 }
 
+/// The part of a step a dispatch belongs to, for seeing where the step's time goes
+/// ([`Recorder::time_parts`]).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Part {
+    /// A layer's forward or backward pass, by its module name (`conv.3`).
+    Forward(String),
+    Backward(String),
+    /// Everything else: the batch gather, the loss, the optimiser.
+    Other(String),
+}
+
+/// How long one part of a step took, and in how many dispatches.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct PartTime {
+    pub part: Part,
+    pub secs: f64,
+    pub dispatches: usize,
+}
+
+/// A step's time by layer: its forward and backward passes (the batch, the loss and the optimiser
+/// as rows of their own, under `other`), in the order the step first reaches each.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct LayerTime {
+    pub name: String,
+    pub forward: f64,
+    pub backward: f64,
+    pub other: f64,
+}
+
+impl LayerTime {
+    pub fn total(&self) -> f64 {
+        self.forward + self.backward + self.other
+    }
+
+    /// `parts` summed by layer.
+    pub fn by_layer(parts: &[PartTime]) -> Vec<LayerTime> {
+        let mut rows: Vec<LayerTime> = Vec::new();
+        for p in parts {
+            let name = match &p.part {
+                Part::Forward(n) | Part::Backward(n) | Part::Other(n) => n,
+            };
+            let at = match rows.iter().position(|r| r.name == *name) {
+                Some(at) => at,
+                None => {
+                    rows.push(LayerTime { name: name.clone(), ..LayerTime::default() });
+                    rows.len() - 1
+                }
+            };
+            let row = &mut rows[at];
+            match p.part {
+                Part::Forward(_) => row.forward += p.secs,
+                Part::Backward(_) => row.backward += p.secs,
+                Part::Other(_) => row.other += p.secs,
+            }
+        }
+        rows
+    }
+}
+
 struct Dispatch {
+    /// Index into the recorder's parts.
+    part: usize,
     pipeline: Arc<Pipeline>,
     buffers: Vec<wgpu::Buffer>,
     params_offset: u64,
@@ -39,12 +100,21 @@ pub struct Recorder<'g> {
     pub target_workgroups: usize,
     dispatches: Vec<Dispatch>,
     params: Vec<u8>,
+    parts: Vec<Part>,
 }
 
 impl<'g> Recorder<'g> {
     pub fn new(gpu: &'g Gpu) -> Self {
         let target_workgroups = if gpu.info.device_type == wgpu::DeviceType::Cpu { 2 } else { 128 };
-        Recorder { gpu, gemm: gpu.fastest_gemm(), target_workgroups, dispatches: Vec::new(), params: Vec::new() }
+        let parts = vec![Part::Other("other".into())];
+        Recorder { gpu, gemm: gpu.fastest_gemm(), target_workgroups, dispatches: Vec::new(), params: Vec::new(), parts }
+    }
+
+    /// The dispatches recorded from now on belong to `part`.
+    pub fn enter(&mut self, part: Part) {
+        if self.parts.last() != Some(&part) {
+            self.parts.push(part);
+        }
     }
 
     /// Queues `pipeline` over `workgroups` workgroups (a linear count; kernels recover their index
@@ -73,6 +143,7 @@ impl<'g> Recorder<'g> {
         let params_len = (params.len() * 4).next_multiple_of(16);
         self.params.resize(params_offset + params_len, 0);
         self.dispatches.push(Dispatch {
+            part: self.parts.len() - 1,
             pipeline,
             buffers: buffers.iter().map(|b| (*b).clone()).collect(),
             params_offset: params_offset as u64,
@@ -99,17 +170,45 @@ impl<'g> Recorder<'g> {
         let (_params, bind_groups) = self.bind_groups();
         let per_piece = self.dispatches.len().div_ceil(pieces.clamp(1, self.dispatches.len()));
         for (dispatches, groups) in self.dispatches.chunks(per_piece).zip(bind_groups.chunks(per_piece)) {
-            let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-            {
-                let mut pass = encoder.begin_compute_pass(&Default::default());
-                for (d, group) in dispatches.iter().zip(groups) {
-                    pass.set_pipeline(&d.pipeline.pipeline);
-                    pass.set_bind_group(0, group, &[]);
-                    pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
-                }
-            }
-            self.gpu.queue.submit([encoder.finish()]);
+            self.gpu.queue.submit([self.encode(dispatches, groups)]);
         }
+    }
+
+    /// `dispatches` (with their bind groups) in one compute pass.
+    fn encode(&self, dispatches: &[Dispatch], groups: &[wgpu::BindGroup]) -> wgpu::CommandBuffer {
+        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+        {
+            let mut pass = encoder.begin_compute_pass(&Default::default());
+            for (d, group) in dispatches.iter().zip(groups) {
+                pass.set_pipeline(&self.gpu.compiled(&d.pipeline).pipeline);
+                pass.set_bind_group(0, group, &[]);
+                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            }
+        }
+        encoder.finish()
+    }
+
+    /// Submits the recording part by part ([`Recorder::enter`]), waiting for each to finish: how
+    /// long each part took by `clock` (seconds), in order. The same work as [`Recorder::submit`]
+    /// with the same results (the queue runs in order either way), natively and in the browser;
+    /// each wait adds the submission's round trip, so parts of a few microseconds read high.
+    pub async fn time_parts(self, clock: impl Fn() -> f64) -> Result<Vec<PartTime>> {
+        let (_params, bind_groups) = self.bind_groups();
+        // Whatever was submitted before is not this step's.
+        self.gpu.idle().await;
+        let mut times = Vec::new();
+        let mut start = 0;
+        while start < self.dispatches.len() {
+            let part = self.dispatches[start].part;
+            let end = self.dispatches[start..].iter().position(|d| d.part != part).map_or(self.dispatches.len(), |n| start + n);
+            let began = clock();
+            self.gpu.queue.submit([self.encode(&self.dispatches[start..end], &bind_groups[start..end])]);
+            self.gpu.idle().await;
+            times.push(PartTime { part: self.parts[part].clone(), secs: clock() - began, dispatches: end - start });
+            start = end;
+        }
+        self.gpu.take_error()?;
+        Ok(times)
     }
 
     /// Runs each dispatch on its own and waits for it: (kernel, workgroups, seconds) per dispatch,
@@ -126,14 +225,7 @@ impl<'g> Recorder<'g> {
             .zip(&bind_groups)
             .map(|(d, group)| {
                 let start = std::time::Instant::now();
-                let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
-                {
-                    let mut pass = encoder.begin_compute_pass(&Default::default());
-                    pass.set_pipeline(&d.pipeline.pipeline);
-                    pass.set_bind_group(0, group, &[]);
-                    pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
-                }
-                self.gpu.queue.submit([encoder.finish()]);
+                self.gpu.queue.submit([self.encode(std::slice::from_ref(d), std::slice::from_ref(group))]);
                 wait();
                 (d.pipeline.key.clone(), d.groups.0 as u64 * d.groups.1 as u64, start.elapsed().as_secs_f64())
             })
@@ -168,7 +260,7 @@ impl<'g> Recorder<'g> {
                     .collect();
                 device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: None,
-                    layout: &d.pipeline.layout,
+                    layout: &self.gpu.compiled(&d.pipeline).layout,
                     entries: &entries,
                 })
             })

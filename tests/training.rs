@@ -377,3 +377,59 @@ fn layer_statistics_match_pytorch() {
     }
     eprintln!("largest relative difference from PyTorch: {worst:.2e}");
 }
+
+/// A step timed part by part (`Trainer::timed_step`, what the page's "where the time goes" shows)
+/// is the same step, bit for bit, and its parts are the whole step in order: the batch, every
+/// layer forward, the loss, every layer backward in reverse, the optimiser.
+#[test]
+fn a_timed_step_is_the_same_step_and_says_where_its_time_goes() {
+    use cnnscope::Part;
+    let gpu = gpu();
+    let (mut whole, mut timed) = (small_trainer(true), small_trainer(true));
+    whole.step(gpu).unwrap();
+    let start = std::time::Instant::now();
+    let (done, parts) = pollster::block_on(timed.timed_step(gpu, || start.elapsed().as_secs_f64())).unwrap();
+    let elapsed = start.elapsed().as_secs_f64();
+    assert!(!done);
+    let bits = |t: &Trainer| pollster::block_on(t.model.params.read(gpu)).unwrap().concat().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    assert!(bits(&whole) == bits(&timed), "the same weights, bit for bit");
+
+    let names = |pass: fn(&Part) -> Option<&String>| parts.iter().filter_map(|p| pass(&p.part).cloned()).collect::<Vec<_>>();
+    let forward = names(|p| if let Part::Forward(n) = p { Some(n) } else { None });
+    let mut backward = names(|p| if let Part::Backward(n) = p { Some(n) } else { None });
+    backward.reverse();
+    let weighted: Vec<String> = ["conv.0", "conv.3", "conv.6", "conv.8", "conv.10", "fc.0", "fc.3", "fc.6"].map(String::from).to_vec();
+    assert!(weighted.iter().all(|w| forward.contains(w) && backward.contains(w)), "every layer with parameters, both ways: {forward:?} {backward:?}");
+    assert_eq!(forward.iter().filter(|n| weighted.contains(n)).collect::<Vec<_>>(), weighted.iter().collect::<Vec<_>>(), "forward in order");
+    assert_eq!(backward.iter().filter(|n| weighted.contains(n)).collect::<Vec<_>>(), weighted.iter().collect::<Vec<_>>(), "backward in reverse");
+    let other = |p: &cnnscope::PartTime| if let Part::Other(n) = &p.part { n.clone() } else { String::new() };
+    assert_eq!((other(&parts[0]), other(parts.last().unwrap())), ("batch".to_string(), "optimizer".to_string()));
+    let loss = parts.iter().position(|p| other(p) == "loss").unwrap();
+    assert!(parts[..loss].iter().all(|p| !matches!(p.part, Part::Backward(_))) && parts[loss..].iter().all(|p| !matches!(p.part, Part::Forward(_))));
+    let total: f64 = parts.iter().map(|p| p.secs).sum();
+    assert!(parts.iter().all(|p| p.secs > 0.0 && p.dispatches > 0) && total <= elapsed, "{total} s of {elapsed} s");
+}
+
+/// Kernels compile ahead of the first step with their progress (what the page shows as
+/// "preparing kernels n/m"): each once, counted up to the number the step asked for; the step
+/// and the next then compile nothing more.
+#[test]
+fn a_steps_kernels_compile_ahead_with_progress() {
+    let gpu = pollster::block_on(Gpu::new()).unwrap();
+    let design = "conv 8 k=3 p=1\nrelu\nmaxpool k=2\nnin_block 10 k=3\nglobal_avg_pool\nflatten";
+    let net = Net::new(NetConfig { arch: Arch::Own(design.into()), ratio: 1, side: 28, second_hidden: true }).unwrap();
+    let model = Model::new(&gpu, net, Init::Default, 0).unwrap();
+    let config = TrainConfig { batch: 16, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: false };
+    let mut trainer = Trainer::new(&gpu, model, data().train.truncated(64).upload(&gpu).unwrap(), config).unwrap();
+    let (_, rec) = trainer.recorded_step(&gpu).unwrap();
+    let pending = gpu.pending_pipelines();
+    assert!(pending >= 10, "a step's kernels wait to be compiled: {pending}");
+    let seen = std::cell::RefCell::new(Vec::new());
+    pollster::block_on(gpu.compile_pending(|done, total| seen.borrow_mut().push((done, total))));
+    assert_eq!(seen.into_inner(), (1..=pending).map(|done| (done, pending)).collect::<Vec<_>>());
+    assert_eq!(gpu.pending_pipelines(), 0);
+    rec.submit();
+    trainer.step(&gpu).unwrap();
+    assert_eq!(gpu.pending_pipelines(), 0, "the next step asks for no new kernel");
+    assert!(pollster::block_on(trainer.stats(&gpu)).unwrap().loss().is_finite());
+}

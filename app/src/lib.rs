@@ -24,6 +24,7 @@ pub mod network_card;
 pub mod results;
 pub mod saved_runs;
 pub mod share;
+pub mod time_chart;
 pub mod training_card;
 pub mod view;
 pub mod webgpu;

@@ -13,6 +13,7 @@ use crate::setup::Setup;
 
 // The engine's own results cross as they are.
 pub use cnnscope::model::explain::Explanation;
+pub use cnnscope::LayerTime;
 pub use cnnscope::train::LayerStats;
 
 /// What the page asks of the engine.
@@ -26,6 +27,8 @@ pub enum Command {
     Control { run: u64, control: Control },
     /// A learning rate for the paused run, used when it resumes.
     SetLr { lr: f32 },
+    /// Time run `run`'s next step part by part (`Event::Timing`).
+    TimeStep { run: u64 },
     /// A file the user picked: a checkpoint opens its run paused; weights become a model that
     /// "continue" trains (`setup` gives the knobs the file does not set).
     OpenFile { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8>, setup: Setup },
@@ -103,6 +106,13 @@ pub enum Event {
     Epoch { run: u64, test_acc: (f64, f64), lines: Vec<String> },
     /// Per-layer statistics at step `step` (`cnnscope::train::layer_stats`), with their hints.
     Layers { run: u64, step: u64, layers: Vec<LayerStats>, hints: Vec<String> },
+    /// Compiling the kernels of the run's first step: `done` of `total` (`Gpu::compile_pending`).
+    Preparing { run: u64, done: usize, total: usize },
+    /// The run's first step is done, `secs` after "start" (or after the run was opened), `kernels`
+    /// of them compiled first.
+    FirstStep { run: u64, secs: f64, kernels: usize },
+    /// Where step `step`'s time went, layer by layer (`Trainer::timed_step`).
+    Timing { run: u64, step: u64, layers: Vec<LayerTime> },
     /// The run was kept in the browser (when), or why not.
     Saved { run: u64, result: Result<String, String> },
     /// What a command about files, weights or the learning rate did.

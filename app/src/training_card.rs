@@ -77,6 +77,19 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
                     Status::DeviceLost(reason) => format!("the GPU device was lost ({reason}): opening a new one…"),
                 }}</span>
             </div>
+            // Before the first step: its kernels compiling, then how long the first step took.
+            {move || match (view.first_step.get(), view.preparing.get()) {
+                (Some((secs, kernels)), _) => Some(view! {
+                    <p class="hint" data-testid="first-step" data-secs=format!("{secs:.3}")>{format!("first step {secs:.1} s after start ({kernels} kernels compiled for it)")}</p>
+                }.into_any()),
+                (None, Some((done, total))) => Some(view! {
+                    <div class="progress" data-testid="preparing">
+                        <progress max=total.to_string() prop:value=done.to_string()></progress>
+                        <span>{format!("preparing kernels {done}/{total}: compiled once, then training starts")}</span>
+                    </div>
+                }.into_any()),
+                (None, None) => None,
+            }}
             {move || {
                 let p = view.progress.get();
                 (p.batches > 0).then(|| view! {
@@ -109,6 +122,7 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
             })}
             <pre class="epochs" data-testid="epoch-lines">{move || view.epoch_lines.get().join("\n")}</pre>
             <crate::layer_stats_view::LayerStats />
+            <crate::time_chart::TimeChart />
             <div hidden data-testid="loss-values">{move || view.loss.get().iter().map(|(_, l)| format!("{l:.5}")).collect::<Vec<_>>().join(" ")}</div>
         </section>
     }

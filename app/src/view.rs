@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::charts::Series;
-use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerStats, Notes, Progress, Status};
+use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerStats, LayerTime, Notes, Progress, Status};
 use crate::setup::Setup;
 
 #[derive(Clone, Copy)]
@@ -31,6 +31,12 @@ pub struct View {
     /// Per-layer statistics over the run: (step, layers), and the latest hints.
     pub layers: RwSignal<Vec<(u64, Vec<LayerStats>)>>,
     pub layer_hints: RwSignal<Vec<String>>,
+    /// The first step's kernels compiling: (done, total).
+    pub preparing: RwSignal<Option<(usize, usize)>>,
+    /// The run's first step: seconds after "start", and kernels compiled for it.
+    pub first_step: RwSignal<Option<(f64, usize)>>,
+    /// Where a step's time went, layer by layer: (step, layers).
+    pub timing: RwSignal<Option<(u64, Vec<LayerTime>)>>,
     /// Bumped when a run takes over and after each epoch, so the feature maps refresh.
     pub model_changed: RwSignal<u32>,
     /// The last save of the run in the browser: when, or why it failed.
@@ -80,6 +86,9 @@ impl View {
             test_acc: RwSignal::new(Vec::new()),
             epoch_lines: RwSignal::new(Vec::new()),
             layers: RwSignal::new(Vec::new()),
+            timing: RwSignal::new(None),
+            preparing: RwSignal::new(None),
+            first_step: RwSignal::new(None),
             layer_hints: RwSignal::new(Vec::new()),
             model_changed: RwSignal::new(0),
             saved: RwSignal::new(None),
@@ -145,11 +154,14 @@ impl View {
                 });
                 self.layer_hints.set(hints);
             }
+            Event::Timing { run, step, layers } if ours(run) => self.timing.set(Some((step, layers))),
+            Event::Preparing { run, done, total } if ours(run) => self.preparing.set(Some((done, total))),
+            Event::FirstStep { run, secs, kernels } if ours(run) => self.first_step.set(Some((secs, kernels))),
             Event::Saved { run, result } if ours(run) => {
                 self.saved.set(Some(result));
                 self.stored.update(|n| *n += 1);
             }
-            Event::Status { .. } | Event::Progress { .. } | Event::Interval { .. } | Event::Epoch { .. } | Event::Layers { .. } | Event::Saved { .. } => {}
+            Event::Status { .. } | Event::Progress { .. } | Event::Interval { .. } | Event::Epoch { .. } | Event::Layers { .. } | Event::Timing { .. } | Event::Preparing { .. } | Event::FirstStep { .. } | Event::Saved { .. } => {}
             Event::Message(message) => self.message.set(Some(message)),
             Event::Inspection(inspection) => {
                 self.inspection.set(Some(inspection));
@@ -192,6 +204,9 @@ impl View {
         self.saved.set(None);
         self.layers.set(Vec::new());
         self.layer_hints.set(Vec::new());
+        self.timing.set(None);
+        self.preparing.set(None);
+        self.first_step.set(None);
     }
 
     pub fn loss_series(&self) -> Signal<Vec<Series>> {

@@ -8,7 +8,7 @@ use crate::model::inception::InceptionStep;
 use crate::model::params::Parameters;
 use crate::net::{Layer, Net, Shape};
 use crate::ops::{self, Conv2d, Dropout, Linear, Pool2d, PoolKind};
-use crate::recorder::Recorder;
+use crate::recorder::{Part, Recorder};
 use crate::tensor::{DType, Tensor};
 
 /// One recorded layer. `x` and `y` index the graph's activations; in-place layers have only `x`;
@@ -247,6 +247,7 @@ impl Graph {
         let p = &params.tensors;
         for (name, step) in &self.steps {
             let a = &self.acts;
+            rec.enter(Part::Forward(name.clone()));
             match step {
                 Step::Conv { conv, param, x, y } => conv.forward(rec, a[*x].view()?, &p[*param], &p[param + 1], a[*y].view()?),
                 Step::Linear { linear, param, x, y } => linear.forward(rec, &a[*x], &p[*param], &p[param + 1], &a[*y]),
@@ -269,6 +270,7 @@ impl Graph {
         let (p, g) = (&params.tensors, param_grads);
         for (name, step) in self.steps.iter().rev() {
             let a = &self.acts;
+            rec.enter(Part::Backward(name.clone()));
             let result = match step {
                 Step::Conv { conv, param, x, y } => (|| {
                     let gy = self.grad(*y);

@@ -12,7 +12,7 @@ use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
 use crate::train::checkpoint::{Checkpoint, RunState};
 use crate::ops;
-use crate::recorder::Recorder;
+use crate::recorder::{Part, PartTime, Recorder};
 use crate::tensor::{DType, Tensor};
 use crate::train::Stats;
 use crate::train::optimizer::{Optimizer, OptimizerState};
@@ -108,6 +108,27 @@ impl Trainer {
         Ok(done)
     }
 
+    /// One step like [`Trainer::step`], submitted part by part (each layer's forward and backward
+    /// pass, the batch, the loss, the optimiser) and timed by `clock` (seconds): where a step's
+    /// time goes. The step itself is the same as an unsplit one, bit for bit.
+    pub async fn timed_step(&mut self, gpu: &Gpu, clock: impl Fn() -> f64) -> Result<(bool, Vec<PartTime>)> {
+        let (done, rec) = self.recorded_step(gpu)?;
+        Ok((done, rec.time_parts(clock).await?))
+    }
+
+    /// One step recorded, for the caller to submit or time ([`Recorder::time_parts`]) without
+    /// holding the trainer meanwhile; the trainer counts it as taken.
+    pub fn recorded_step<'g>(&mut self, gpu: &'g Gpu) -> Result<(bool, Recorder<'g>)> {
+        let mut rec = Recorder::new(gpu);
+        let done = self.record_step(gpu, &mut rec)?;
+        Ok((done, rec))
+    }
+
+    /// Submissions each step is split into.
+    pub fn submits(&self) -> usize {
+        self.submits
+    }
+
     /// Splits every step into `pieces` submissions (1: the whole step at once; more than the
     /// step's dispatches: one each). The result is the same either way.
     pub fn split_submits(&mut self, pieces: usize) {
@@ -150,13 +171,16 @@ impl Trainer {
             self.shuffle(gpu)?;
         }
         let data = &self.data;
+        rec.enter(Part::Other("batch".into()));
         let augment = self.config.augment.then(|| crate::train::augment::salt(self.config.seed, self.steps));
         ops::gather_resize(rec, &data.pixels, data.side, &data.labels, &self.order, self.batch_in_epoch * self.config.batch, self.graph.input(), &self.labels, augment)?;
         let seed = (self.config.seed as u32) ^ (self.steps as u32).wrapping_mul(0x2545_F491);
         self.graph.forward(rec, &self.model.params, true, seed)?;
         let grad_logits = self.graph.logits_grad().expect("a training graph");
+        rec.enter(Part::Other("loss".into()));
         ops::softmax_cross_entropy(rec, self.graph.logits(), &self.labels, grad_logits, &self.stats)?;
         self.graph.backward(rec, &self.model.params, &self.grads)?;
+        rec.enter(Part::Other("optimizer".into()));
         self.optimizer.step(rec, &self.model.params, &self.grads)?;
         self.steps += 1;
         self.batch_in_epoch += 1;

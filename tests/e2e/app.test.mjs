@@ -81,6 +81,13 @@ assert.deepEqual(tableRows, summary, "the page's layer table is `cnnscope summar
 
 step("4 training: 80 steps, the loss falls, pause works");
 await page.getByTestId("start").click();
+// Before the first step its kernels compile, with their count shown; then the time to it.
+await page.getByTestId("preparing").waitFor({ timeout: 120_000 });
+assert.match(await page.getByTestId("preparing").innerText(), /^preparing kernels \d+\/\d+/);
+await page.getByTestId("first-step").waitFor({ timeout: 600_000 });
+const firstStep = await page.getByTestId("first-step").innerText();
+assert.match(firstStep, /^first step [\d.]+ s after start \((\d+) kernels compiled for it\)$/);
+console.log(`e2e: AlexNet ÷16 at 67, batch 32 on SwiftShader: ${firstStep}`);
 await page.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 80, null, { timeout: 600_000 });
 await page.getByTestId("pause").click();
 await page.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
@@ -97,6 +104,14 @@ assert.deepEqual(statRows.map((r) => r[0]), ["conv.0", "conv.3", "conv.6", "conv
 assert.ok(statRows.every((r) => r.slice(1, 3).every((v) => Number.isFinite(Number(v)))), `means and stds: ${statRows}`);
 assert.equal(statRows[7][3], "—", "the last layer has no ReLU");
 assert.equal(await page.getByTestId("layer-hint").count(), 0, "a healthy run has no hint");
+// Where the second step's time went: every layer with parameters, forward and backward, the
+// batch, the loss and the optimiser; and again on request.
+const timeRows = async () => page.getByTestId("time-row").evaluateAll((rows) => rows.map((r) => r.querySelector(".time-name").innerText));
+const timed = await timeRows();
+for (const name of ["batch", "conv.0", "conv.10", "fc.6", "loss", "optimizer"]) assert.ok(timed.includes(name), `${name} is timed: ${timed}`);
+assert.match(await page.getByTestId("time-chart").innerText(), /^Where step 2's \d+ ms went, layer by layer/);
+// Asked for while paused: the first step after the pause is timed (checked in step 7).
+await page.getByTestId("time-step").click();
 
 step("5 inside: every layer's feature maps for a test image, and the prediction");
 await page.getByTestId("refresh-maps").click();
@@ -158,6 +173,9 @@ await page.waitForFunction((n) => Number(document.querySelector("[data-testid=pr
 await page.getByTestId("pause").click();
 await page.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
 assert.notEqual(await prediction(), trained, "ten more steps change the prediction");
+const retimed = (await page.getByTestId("time-chart").innerText()).split("\n")[0];
+assert.ok(Number(retimed.match(/^Where step (\d+)'s/)[1]) > pausedAt, `the first step after the pause was timed: ${retimed}`);
+console.log(`e2e: ${retimed}`);
 await page.getByTestId("upload-weights").setInputFiles(weights);
 await page.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("loaded"), null, { timeout: 60_000 });
 assert.equal(await prediction(), trained, "the uploaded file restores the downloaded model exactly");

@@ -130,6 +130,11 @@ fn handle(command: Command) {
                 s.borrow().control.set(control);
             }
         }
+        Command::TimeStep { run } => {
+            if let Some(s) = session().filter(|s| s.borrow().id == run) {
+                s.borrow().time_next.set(true);
+            }
+        }
         Command::SetLr { lr } => {
             if let Some(result) = set_lr(lr).transpose() {
                 send(Event::Message(result));
@@ -277,8 +282,13 @@ fn start(setup: Setup, from_loaded: bool) {
     // "start" (or "restart") ends the old run whether or not the new one can start.
     let id = next_run();
     retire(id);
+    let started = session::now();
     match gpu().and_then(|gpu| Session::new(id, gpu, &*data()?, setup.clone(), weights.as_deref().map(|w| w.as_slice()))) {
-        Ok(s) => run(take_over(s, false)),
+        Ok(s) => {
+            // The time to the first step counts the model's set-up too.
+            s.started.set(started);
+            run(take_over(s, false))
+        }
         Err(e) => {
             send(Event::Run { run: id, setup, notes: crate::protocol::Notes::default(), weights_only: false });
             send(Event::Status { run: id, status: Status::Failed(e) });

@@ -32,6 +32,11 @@ pub struct Session {
     /// checkpoint here and it answers between steps.
     looping: Cell<bool>,
     requests: RefCell<Vec<oneshot::Sender<Result<Vec<u8>, String>>>>,
+    /// Time the next step part by part: the page asked, or it is the run's second step (the
+    /// first also compiles the kernels).
+    pub time_next: Cell<bool>,
+    /// When "start" was asked for (or the run opened), by `now`: its first step reports the time.
+    pub started: Cell<f64>,
 }
 
 /// Steps between readbacks of the running loss: each readback waits for the GPU.
@@ -94,7 +99,19 @@ impl Session {
     }
 
     fn of(id: u64, gpu: Rc<Gpu>, trainer: Trainer, test: GpuSplit, control: Control, setup: Setup, notes: Notes) -> Session {
-        Session { id, gpu, trainer, test, control: Cell::new(control), setup, notes: RefCell::new(notes), looping: Cell::new(false), requests: RefCell::new(Vec::new()) }
+        Session {
+            id,
+            gpu,
+            trainer,
+            test,
+            control: Cell::new(control),
+            setup,
+            notes: RefCell::new(notes),
+            looping: Cell::new(false),
+            requests: RefCell::new(Vec::new()),
+            time_next: Cell::new(false),
+            started: Cell::new(now()),
+        }
     }
 
     /// The name the run is kept under in the browser (`runs`).
@@ -193,6 +210,8 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
     }
     let mut saved_at = now();
     let mut readbacks = 0u64;
+    // Steps this loop has taken: its second is timed part by part.
+    let mut looped = 0u64;
     // Saved once on entering a pause (a resumed run starts paused and saved already).
     let mut pause_saved = session.borrow().control.get() == Control::Pause;
     let mut status = None;
@@ -215,6 +234,10 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
             }
             Control::Pause => {
                 set_status(Status::Paused);
+                // A run opened paused: its first step counts from when it resumes.
+                if looped == 0 {
+                    session.borrow().started.set(now());
+                }
                 if !pause_saved {
                     pause_saved = true;
                     autosave(session).await;
@@ -229,7 +252,29 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
                 set_status(Status::Running);
             }
         }
-        let done = session.borrow_mut().trainer.step(&gpu).map_err(|e| e.to_string())?;
+        looped += 1;
+        let (done, rec) = session.borrow_mut().trainer.recorded_step(&gpu).map_err(|e| e.to_string())?;
+        // The first step's kernels compile first, one by one, with their progress shown (on a
+        // software adapter they take most of a minute).
+        let kernels = gpu.pending_pipelines();
+        if kernels > 0 {
+            gpu.compile_pending(|done, total| report(id, Event::Preparing { run: id, done, total })).await;
+            if !current() {
+                return Ok(());
+            }
+        }
+        if looped == 2 || session.borrow().time_next.replace(false) {
+            let parts = rec.time_parts(now).await.map_err(|e| e.to_string())?;
+            let step = session.borrow().trainer.steps;
+            report(id, Event::Timing { run: id, step, layers: cnnscope::LayerTime::by_layer(&parts) });
+        } else {
+            rec.submit_in(session.borrow().trainer.submits());
+        }
+        if looped == 1 {
+            gpu.idle().await;
+            let secs = now() - session.borrow().started.get();
+            report(id, Event::FirstStep { run: id, secs, kernels });
+        }
         let (epoch, batch_in_epoch, steps) = {
             let t = &session.borrow().trainer;
             (t.epoch, t.batch_in_epoch, t.steps)

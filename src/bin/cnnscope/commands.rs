@@ -11,7 +11,7 @@ use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Checkpoint, Evaluator, Optimizer, Recipe, SUBMIT_BUDGET_SECS, TrainConfig, Trainer, epoch_line};
 use cnnscope::fit::Run;
-use cnnscope::{EngineError, Gpu};
+use cnnscope::{EngineError, Gpu, LayerTime};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::args::{BenchArgs, Cli, Command, EvalArgs, NetArgs, Opt, TrainArgs};
@@ -329,9 +329,24 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         );
         if args.profile {
             print_profile(trainer.profile_step(&gpu)?);
+            let start = Instant::now();
+            let (_, parts) = trainer.timed_step(&gpu, || start.elapsed().as_secs_f64()).await?;
+            print_layers(&LayerTime::by_layer(&parts));
         }
     }
     Ok(())
+}
+
+/// One step's time layer by layer, in the step's order (what the page's "where the time goes"
+/// chart shows).
+fn print_layers(layers: &[LayerTime]) {
+    let total: f64 = layers.iter().map(LayerTime::total).sum();
+    println!("one step, layer by layer: {:.1} ms", total * 1e3);
+    println!("  {:<16} {:>11} {:>11} {:>6}", "layer", "forward ms", "backward ms", "share");
+    for l in layers {
+        let (forward, backward) = if l.other > 0.0 { (l.other, 0.0) } else { (l.forward, l.backward) };
+        println!("  {:<16} {:>11.2} {:>11.2} {:>5.0}%", l.name, forward * 1e3, backward * 1e3, 100.0 * l.total() / total);
+    }
 }
 
 /// Per-kernel time of one step, largest first, kernels of the same name summed.
