@@ -1,0 +1,83 @@
+// cnnscope's page against TensorFlow.js 4.22 (WebGPU, and wasm with a JavaScript
+// Conv2DBackpropFilter) in the same headless Chromium: training images/s at width ÷8, batch 64,
+// Adam, and the seconds from "start" to the first step. Usage (scripts/browser_bench.sh):
+//   node bench.mjs <url of the served site> [net,net,…] [timed steps, a multiple of 5]
+import { chromium } from "playwright-core";
+
+const [url, which = "alexnet,vgg11,nin,googlenet", stepsArg = "5"] = process.argv.slice(2);
+const nets = which.split(",");
+const steps = Math.max(5, Math.round(Number(stepsArg) / 5) * 5);
+const SIDE = { alexnet: 224, vgg11: 224, nin: 224, googlenet: 96 };
+const NAME = { alexnet: "AlexNet", vgg11: "VGG-11", nin: "NiN", googlenet: "GoogLeNet" };
+const RATIO = 8, BATCH = 64;
+
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  headless: true,
+  args: ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--enable-unsafe-webgpu"],
+});
+const fresh = async () => {
+  const page = await browser.newPage();
+  page.setDefaultTimeout(0);
+  return page;
+};
+
+// The page as a user runs it: the knobs in the address, "start", then the rate between two of
+// its progress reports (every 5 steps) after the first 5 steps.
+async function cnnscope(net) {
+  const page = await fresh();
+  const limit = BATCH * (steps + 10);
+  await page.goto(`${url}?net=${net}&ratio=${RATIO}&side=${SIDE[net]}&batch=${BATCH}&epochs=1&limit=${limit}`);
+  await page.getByTestId("data-ready").waitFor();
+  // The adapter as the browser names it (GPUAdapter.info), as the page's adapter card does.
+  const adapter = await page.evaluate(async () => {
+    const info = (await navigator.gpu.requestAdapter()).info;
+    return [info.vendor, info.architecture, info.description].filter(Boolean).join(" · ");
+  });
+  await page.getByTestId("start").click();
+  await page.getByTestId("first-step").waitFor();
+  const first = Number(await page.getByTestId("first-step").getAttribute("data-secs"));
+  const reached = async (n) => {
+    await page.waitForFunction((n) => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= n, n, { polling: 50 });
+    return page.evaluate(() => performance.now() / 1000);
+  };
+  const t0 = await reached(5);
+  const t1 = await reached(5 + steps);
+  await page.close();
+  return { rate: (steps * BATCH) / (t1 - t0), first, adapter };
+}
+
+async function tfjs(net, backend) {
+  const page = await fresh();
+  await page.goto(`${url}tfjs/tfjs.html`);
+  try {
+    const r = await page.evaluate(([net, backend, ratio, side, batch, steps]) => window.bench(net, backend, ratio, side, batch, steps),
+      [net, backend, RATIO, SIDE[net], BATCH, Math.max(2, steps / 5)]);
+    return { rate: r.imagesPerSec, first: r.firstStepSecs };
+  } catch (e) {
+    return { rate: NaN, first: NaN, error: e.message.split("\n")[0] };
+  } finally {
+    await page.close();
+  }
+}
+
+const rows = [];
+for (const net of nets) {
+  const ours = await cnnscope(net);
+  const webgpu = await tfjs(net, "webgpu");
+  const wasm = await tfjs(net, "wasm");
+  const row = { net, ours, webgpu, wasm };
+  console.error(`${NAME[net]}: ${JSON.stringify(row)}`);
+  rows.push(row);
+}
+const f = (x) => (Number.isFinite(x) ? (x >= 10 ? x.toFixed(0) : x.toFixed(1)) : "—");
+const ratio = (a, b) => (Number.isFinite(a / b) ? `${(a / b).toFixed(2)}×` : "—");
+console.log(`Training images/s in headless Chromium on **${rows[0]?.ours.adapter}**, width ÷${RATIO}, batch ${BATCH}, Adam; `
+  + `first step: seconds from "start" (cnnscope) or from the first \`trainOnBatch\` (TF.js) to its end.\n`);
+console.log("| net | cnnscope page | TF.js 4.22 WebGPU | TF.js 4.22 wasm* | page ÷ WebGPU | page ÷ wasm | first step: page / WebGPU / wasm |");
+console.log("|---|---|---|---|---|---|---|");
+for (const { net, ours, webgpu, wasm } of rows) {
+  console.log(`| ${NAME[net]} @${SIDE[net]} | ${f(ours.rate)} | ${f(webgpu.rate)} | ${f(wasm.rate)} | ${ratio(ours.rate, webgpu.rate)} | ${ratio(ours.rate, wasm.rate)} | ${f(ours.first)} / ${f(webgpu.first)} / ${f(wasm.first)} s |`);
+}
+console.log("\n\\* with a JavaScript `Conv2DBackpropFilter` registered: tfjs-backend-wasm 4.22 has none, so it cannot train a convnet as shipped.");
+await browser.close();
