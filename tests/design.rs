@@ -119,3 +119,19 @@ fn docs_show_the_presets_verbatim() {
         assert!(docs.contains(design::preset(&arch).unwrap()), "docs/APP.md shows {arch}'s preset as it is");
     }
 }
+
+/// While a design has a mistake, the modules before it still build (the page shows their table),
+/// inside groups too.
+#[test]
+fn the_modules_before_a_mistake_still_build() {
+    let design: Design = "features: {\n  conv 8 k=3\n  relu\n}\nflatten\nhead: {\n  linear 20\n  conv 8 k=3\n}\nlinear 10".parse().unwrap();
+    let (root, mistake) = design.fitting(1, 28);
+    assert_eq!(mistake.unwrap().to_string(), "line 8: conv: needs an image input, but 20 flat features reach it");
+    let net = Net { config: own("", 1, 28), root };
+    let rows: Vec<(String, String)> = Summary::new(&net).unwrap().rows.iter().map(|r| (r.name.clone(), r.output.to_string())).collect();
+    let want = [("features", "8×26×26"), ("features.0", "8×26×26"), ("features.1", "8×26×26"), ("1", "5408"), ("head", "20"), ("head.0", "20")];
+    assert_eq!(rows, want.map(|(n, o)| (n.to_string(), o.to_string())));
+    // A design without a mistake builds the same tree either way.
+    let whole: Design = design::preset(&Arch::GoogLeNet).unwrap().parse().unwrap();
+    assert_eq!((whole.fitting(8, 96).0, whole.fitting(8, 96).1), (whole.build(8, 96).unwrap(), None));
+}

@@ -3,7 +3,7 @@
 //! that does not read or does not fit, quoted under the editor with the reason.
 
 use cnnscope::EngineError;
-use cnnscope::net::{Arch, Net};
+use cnnscope::net::{Arch, Design, Net, Summary};
 use leptos::html::Textarea;
 use leptos::prelude::*;
 
@@ -17,6 +17,13 @@ pub fn mistake(setup: &Setup) -> Option<(usize, String, String)> {
         Err(EngineError::Design { line, detail }) => Some((line, text.lines().nth(line.saturating_sub(1)).unwrap_or_default().trim().to_string(), detail)),
         _ => None,
     }
+}
+
+/// The layer table of the modules before a design's mistake (none when the text does not read).
+pub fn fitting_summary(setup: &Setup) -> Option<Summary> {
+    let Arch::Own(text) = &setup.arch else { return None };
+    let (root, _) = text.parse::<Design>().ok()?.fitting(setup.ratio, setup.side);
+    Summary::new(&Net { config: setup.config(), root }).ok()
 }
 
 #[component]

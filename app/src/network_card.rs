@@ -41,8 +41,15 @@ pub fn NetworkCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
                             <LayerTable summary=summary />
                         }.into_any()
                     }
-                    // A design's mistake is shown at its line, in the editor.
-                    Err(_) if crate::design_editor::mistake(&s).is_some() => ().into_any(),
+                    // A design's mistake is shown at its line, in the editor; the table shows the
+                    // modules before it.
+                    Err(_) if crate::design_editor::mistake(&s).is_some() => crate::design_editor::fitting_summary(&s)
+                        .filter(|summary| !summary.rows.is_empty())
+                        .map(|summary| view! {
+                            <p class="hint" data-testid="fitting">"The modules before the mistake:"</p>
+                            <LayerTable summary=summary />
+                        })
+                        .into_any(),
                     Err(e) => view! { <p class="error" data-testid="config-error">{e}</p> }.into_any(),
                 }
             }}

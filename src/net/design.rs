@@ -318,15 +318,33 @@ impl Design {
     /// The module tree for a 1-channel side × side input with every width divided by `ratio`
     /// (but the last), or the line where it stops fitting and why.
     pub fn build(&self, ratio: usize, side: usize) -> Result<Layer> {
-        let scores = last_width_line(&self.items).unwrap_or(0);
-        let mut shape = Shape::Image { c: 1, h: side, w: side };
-        let root = group(&self.items, &Scale { ratio, scores }, &mut shape)?;
+        let (root, shape, mistake) = self.build_fitting(ratio, side);
+        if let Some(e) = mistake {
+            return Err(e);
+        }
         if shape != Shape::Flat(CLASSES) {
             let last = self.items.last().map_or(1, |i| i.line);
             let flatten = if matches!(shape, Shape::Image { c: CLASSES, h: 1, w: 1 }) { ": add flatten" } else { "" };
             return Err(at(last, format!("the network must end in the {CLASSES} class scores; it ends in {shape}{flatten}")));
         }
         Ok(root)
+    }
+}
+
+impl Design {
+    /// The modules that fit, up to the first that does not, and why it does not: what the page's
+    /// layer table shows while a design has a mistake.
+    pub fn fitting(&self, ratio: usize, side: usize) -> (Layer, Option<EngineError>) {
+        let (root, _, mistake) = self.build_fitting(ratio, side);
+        (root, mistake)
+    }
+
+    fn build_fitting(&self, ratio: usize, side: usize) -> (Layer, Shape, Option<EngineError>) {
+        let scores = last_width_line(&self.items).unwrap_or(0);
+        let mut shape = Shape::Image { c: 1, h: side, w: side };
+        let mut mistake = None;
+        let root = group(&self.items, &Scale { ratio, scores }, &mut shape, &mut mistake);
+        (root, shape, mistake)
     }
 }
 
@@ -352,24 +370,41 @@ impl Scale {
     }
 }
 
-fn group(items: &[Item], scale: &Scale, shape: &mut Shape) -> Result<Layer> {
+/// `items` as a Sequential, for an input of `shape` (updated to its output); at the first module
+/// that does not fit, `mistake` says why and the group holds the modules before it.
+fn group(items: &[Item], scale: &Scale, shape: &mut Shape, mistake: &mut Option<EngineError>) -> Layer {
     let mut children: Vec<(String, Layer)> = Vec::new();
     for (place, item) in items.iter().enumerate() {
+        if mistake.is_some() {
+            break;
+        }
         let name = item.name.clone().unwrap_or_else(|| place.to_string());
         if children.iter().any(|(n, _)| *n == name) {
-            return Err(at(item.line, format!("this group already has a module named {name}")));
+            *mistake = Some(at(item.line, format!("this group already has a module named {name}")));
+            break;
         }
         let layer = match &item.module {
-            Module::Group(inner) => group(inner, scale, shape)?,
+            Module::Group(inner) => group(inner, scale, shape, mistake),
             module => {
-                let layer = leaf(module, scale, item.line, *shape)?;
-                *shape = fits(&layer, *shape).map_err(|e| at(item.line, format!("{}: {e}", module.keyword())))?;
-                layer
+                let made = leaf(module, scale, item.line, *shape).and_then(|layer| {
+                    let output = fits(&layer, *shape).map_err(|e| at(item.line, format!("{}: {e}", module.keyword())))?;
+                    Ok((layer, output))
+                });
+                match made {
+                    Ok((layer, output)) => {
+                        *shape = output;
+                        layer
+                    }
+                    Err(e) => {
+                        *mistake = Some(e);
+                        break;
+                    }
+                }
             }
         };
         children.push((name, layer));
     }
-    Ok(Layer::Sequential(children))
+    Layer::Sequential(children)
 }
 
 /// The layer `module` makes for `input`.

@@ -460,6 +460,11 @@ await own.getByTestId("design-text").fill(brokenDesign.join("\n"));
 await own.getByTestId("design-error").waitFor({ timeout: 10_000 });
 assert.equal(await own.getByTestId("design-error").innerText(), "line 11 conv 8 k=3 conv: needs an image input, but 900 flat features reach it");
 assert.equal(await own.getByTestId("design-text").getAttribute("aria-invalid"), "true");
+// The table keeps the modules before the mistake.
+await own.getByTestId("fitting").waitFor({ timeout: 10_000 });
+const fitting = (await ownTable()).map((row) => row.split(" ").slice(0, 2).join(" "));
+assert.deepEqual(fitting.slice(1, -1), ["features Sequential", "features.0 Conv2d", "features.1 ReLU", "features.2 AvgPool2d",
+  "features.3 Conv2d", "features.4 ReLU", "features.5 MaxPool2d", "1 Flatten"], `the modules before line 11: ${fitting}`);
 assert.equal(await own.getByTestId("start").isDisabled(), true, "a design with a mistake cannot start");
 await own.getByTestId("design-text").fill(design.join("\n"));
 await own.getByTestId("design-error").waitFor({ state: "detached", timeout: 10_000 });
