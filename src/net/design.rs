@@ -329,9 +329,7 @@ impl Design {
         }
         Ok(root)
     }
-}
 
-impl Design {
     /// The modules that fit, up to the first that does not, and why it does not: what the page's
     /// layer table shows while a design has a mistake.
     pub fn fitting(&self, ratio: usize, side: usize) -> (Layer, Option<EngineError>) {
@@ -454,11 +452,7 @@ fn fits(layer: &Layer, input: Shape) -> std::result::Result<Shape, String> {
             _ => Err(format!("{what} of {} values is more than the 2^28 one module may hold", dims.iter().map(usize::to_string).collect::<Vec<_>>().join("×"))),
         }
     };
-    // Widths and sides are bounded, so each one's own product stays in u64; check before
-    // `output_shape` multiplies them in usize.
-    if let Layer::Linear { in_features, out_features } = *layer {
-        too_many("its weight", &[out_features, in_features])?;
-    }
+    // The input passed this check already, so `output_shape`'s products stay in range.
     let output = layer.output_shape(input).map_err(|e| match e {
         EngineError::InvalidShape { detail, .. } => detail,
         other => other.to_string(),

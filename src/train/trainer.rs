@@ -102,8 +102,7 @@ impl Trainer {
     /// Records and submits one training step, starting a new epoch (a fresh shuffle) when the last
     /// one is complete. Returns true when this step finished an epoch.
     pub fn step(&mut self, gpu: &Gpu) -> Result<bool> {
-        let mut rec = Recorder::new(gpu);
-        let done = self.record_step(gpu, &mut rec)?;
+        let (done, rec) = self.recorded_step(gpu)?;
         rec.submit_in(self.submits);
         Ok(done)
     }

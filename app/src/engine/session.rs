@@ -32,8 +32,8 @@ pub struct Session {
     /// checkpoint here and it answers between steps.
     looping: Cell<bool>,
     requests: RefCell<Vec<oneshot::Sender<Result<Vec<u8>, String>>>>,
-    /// Time the next step part by part: the page asked, or it is the run's second step (the
-    /// first also compiles the kernels).
+    /// Time the next step part by part: the page asked (the loop also times each run's second
+    /// step; the first compiles the kernels too).
     pub time_next: Cell<bool>,
     /// When "start" was asked for (or the run opened), by `now`: its first step reports the time.
     pub started: Cell<f64>,
