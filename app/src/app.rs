@@ -70,8 +70,10 @@ fn no_webgpu() -> impl IntoView {
 /// the e2e's Chromium (a frame and any input wait for it), one at a time none over 50 ms.
 #[component]
 fn Workbench(adapter: Adapter) -> impl IntoView {
-    // The engine's one fit check of the knobs, for the network card and the start button.
-    let fit = crate::network_card::fit(adapter.max_binding);
+    // The knobs' network, built once, and the engine's one fit check of it, for the network card
+    // and the start button.
+    let network = crate::network_card::network();
+    let fit = crate::network_card::fit(adapter.max_binding, network);
     let mounted = RwSignal::new(1usize);
     Effect::new(move |_| {
         let n = mounted.get();
@@ -83,7 +85,7 @@ fn Workbench(adapter: Adapter) -> impl IntoView {
     view! {
         <AdapterCard adapter=adapter />
         <Show when=after(1)><crate::data_card::DataCard /></Show>
-        <Show when=after(2)><crate::network_card::NetworkCard fit=fit /></Show>
+        <Show when=after(2)><crate::network_card::NetworkCard network=network fit=fit /></Show>
         <Show when=after(3)><crate::training_card::TrainingCard fit=fit /></Show>
         <Show when=after(4)>
             <section class="card" data-testid="inside">

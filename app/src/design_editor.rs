@@ -10,13 +10,11 @@ use leptos::prelude::*;
 use crate::setup::Setup;
 use crate::view::use_view;
 
-/// The design's mistake, if it has one: its line number, the line and why.
-pub fn mistake(setup: &Setup) -> Option<(usize, String, String)> {
-    let Arch::Own(text) = &setup.arch else { return None };
-    match Net::new(setup.config()) {
-        Err(EngineError::Design { line, detail }) => Some((line, text.lines().nth(line.saturating_sub(1)).unwrap_or_default().trim().to_string(), detail)),
-        _ => None,
-    }
+/// The design's mistake, if `built` (the setup's network) has one: its line number, the line and
+/// why.
+pub fn mistake(setup: &Setup, built: &Result<Net, EngineError>) -> Option<(usize, String, String)> {
+    let (Arch::Own(text), Err(EngineError::Design { line, detail })) = (&setup.arch, built) else { return None };
+    Some((*line, text.lines().nth(line.saturating_sub(1)).unwrap_or_default().trim().to_string(), detail.clone()))
 }
 
 /// The layer table of the modules before a design's mistake (none when the text does not read).
@@ -27,9 +25,10 @@ pub fn fitting_summary(setup: &Setup) -> Option<Summary> {
 }
 
 #[component]
-pub fn DesignEditor() -> impl IntoView {
+pub fn DesignEditor(network: Memo<Result<Net, EngineError>>) -> impl IntoView {
     let view = use_view();
     let setup = view.setup;
+    let found = Memo::new(move |_| network.with(|built| setup.with(|s| mistake(s, built))));
     let locked = move || view.running();
     let design = move || setup.with(|s| if let Arch::Own(text) = &s.arch { text.to_string() } else { String::new() });
     // The text follows the setup when it changes from elsewhere (a preset, a link, an opened
@@ -57,12 +56,12 @@ pub fn DesignEditor() -> impl IntoView {
             </div>
             <textarea node_ref=editor data-testid="design-text" spellcheck="false" autocomplete="off" rows="16" disabled=locked
                 aria-label="your network, one module per line"
-                aria-invalid=move || setup.with(|s| mistake(s).is_some()).to_string()
+                aria-invalid=move || found.with(Option::is_some).to_string()
                 on:input=move |ev| {
                     let text = event_target_value(&ev);
                     setup.update(|s| s.arch = Arch::Own(text.into()));
                 }></textarea>
-            {move || setup.with(mistake).map(|(line, code, why)| view! {
+            {move || found.get().map(|(line, code, why)| view! {
                 <p class="error design-error" data-testid="design-error">
                     {format!("line {line} ")}<code>{code}</code>{format!(" {why}")}
                 </p>

@@ -98,10 +98,14 @@ mod arch_wire {
 /// Why this setup cannot train on an adapter that binds at most `max_binding` bytes (the engine's
 /// own checks: the description, the optimiser's knobs, the fit), or the memory it will take.
 pub fn check(max_binding: u64, setup: &Setup) -> Result<u64, String> {
-    let net = setup.net()?;
+    check_net(max_binding, &setup.net()?, setup)
+}
+
+/// [`check`] for `net`, already built from `setup`.
+pub fn check_net(max_binding: u64, net: &Net, setup: &Setup) -> Result<u64, String> {
     let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment };
     config.check().map_err(|e| e.to_string())?;
-    let plan = MemoryPlan::new(&net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
+    let plan = MemoryPlan::new(net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
     plan.check(max_binding, MEMORY_BUDGET).map(|()| plan.total()).map_err(|e| e.to_string())
 }
 
