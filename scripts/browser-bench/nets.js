@@ -8,15 +8,15 @@ const layers = () => tf.layers;
 const conv = (filters, kernelSize, strides = 1, padding = "valid") =>
   layers().conv2d({ filters, kernelSize, strides, padding, activation: "relu" });
 const maxPool = (poolSize, strides, padding = "valid") => layers().maxPooling2d({ poolSize, strides, padding });
+// AlexNet's and VGG's dense part: flattened, two hidden layers with dropout, the classes.
+const classifier = (w) => [layers().flatten(), layers().dense({ units: w(4096), activation: "relu" }), layers().dropout({ rate: 0.5 }),
+  layers().dense({ units: w(4096), activation: "relu" }), layers().dropout({ rate: 0.5 }), layers().dense({ units: 10, activation: "softmax" })];
 
 function alexnet(w, side) {
   const m = tf.sequential();
   m.add(layers().conv2d({ inputShape: [side, side, 1], filters: w(96), kernelSize: 11, strides: 4, activation: "relu" }));
   [maxPool(3, 2), conv(w(256), 5, 1, "same"), maxPool(3, 2), conv(w(384), 3, 1, "same"), conv(w(384), 3, 1, "same"),
-    conv(w(256), 3, 1, "same"), maxPool(3, 2), layers().flatten(),
-    layers().dense({ units: w(4096), activation: "relu" }), layers().dropout({ rate: 0.5 }),
-    layers().dense({ units: w(4096), activation: "relu" }), layers().dropout({ rate: 0.5 }),
-    layers().dense({ units: 10, activation: "softmax" })].forEach((l) => m.add(l));
+    conv(w(256), 3, 1, "same"), maxPool(3, 2), ...classifier(w)].forEach((l) => m.add(l));
   return m;
 }
 
@@ -27,9 +27,7 @@ function vgg11(w, side) {
     for (let i = 0; i < convs; i++) m.add(conv(w(width), 3, 1, "same"));
     m.add(maxPool(2, 2));
   }
-  [layers().flatten(), layers().dense({ units: w(4096), activation: "relu" }), layers().dropout({ rate: 0.5 }),
-    layers().dense({ units: w(4096), activation: "relu" }), layers().dropout({ rate: 0.5 }),
-    layers().dense({ units: 10, activation: "softmax" })].forEach((l) => m.add(l));
+  classifier(w).forEach((l) => m.add(l));
   return m;
 }
 
