@@ -113,5 +113,20 @@ fn main(
         }
         workgroupBarrier();
     }
-    //! store
+    // One store_c in a loop over the rows, not one per output: the kernel's epilogue (bias, ReLU,
+    // index arithmetic) inlined TM·TN times made most of the shader, and CPU adapters compile
+    // shaders in time proportional to their size (SwiftShader: ~1.5 s per GEMM kernel).
+    for (var i = 0u; i < TM; i++) {
+        var out: array<vec4<f32>, TN / 4u>;
+        //! row of accumulators
+        let row = m0 + row0 + i;
+        for (var j = 0u; j < TN / 4u; j++) {
+            for (var c = 0u; c < 4u; c++) {
+                let col = n0 + (col4 + j) * 4u + c;
+                if (row < m && col < n) {
+                    store_c(row, col, split, out[j][c]);
+                }
+            }
+        }
+    }
 }

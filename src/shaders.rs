@@ -107,30 +107,29 @@ pub(crate) fn gemm_source(core: GemmCore, tile: Tile, parts: &[&str]) -> String 
 }
 
 /// gemm_tiled.wgsl with its `//!` lines expanded into straight-line code for a TM × TN tile:
-/// accumulator `acc_i_j` holds row i, columns 4j..4j+4 of this invocation's block.
+/// accumulator `acc_i_j` holds row i, columns 4j..4j+4 of this invocation's block, and the
+/// epilogue's `switch` hands row i's accumulators to its one store loop.
 fn unrolled_tiled_core(Tile { tm, tn, .. }: Tile) -> String {
     assert!(tm % 4 == 0 && tn % 4 == 0, "tile rows and columns come in vec4s");
-    let accs = || (0..tm).flat_map(move |i| (0..tn / 4).map(move |j| (i, j)));
     let mut declare = String::new();
     let mut multiply = String::new();
-    let mut store = String::new();
+    let mut rows = String::new();
     for i in 0..tm / 4 {
         multiply += &format!("            let a_{i} = tile_a[a_base + {i}u];\n");
     }
     for j in 0..tn / 4 {
         multiply += &format!("            let b_{j} = tile_b[b_base + {j}u];\n");
     }
-    for (i, j) in accs() {
-        declare += &format!("    var acc_{i}_{j} = vec4<f32>();\n");
-        multiply += &format!("            acc_{i}_{j} = fma(vec4(a_{}.{}), b_{j}, acc_{i}_{j});\n", i / 4, ["x", "y", "z", "w"][i as usize % 4]);
-        for c in 0..4 {
-            store += &format!(
-                "    if (m0 + row0 + {i}u < m && n0 + (col4 + {j}u) * 4u + {c}u < n) {{ \
-                 store_c(m0 + row0 + {i}u, n0 + (col4 + {j}u) * 4u + {c}u, split, acc_{i}_{j}[{c}]); }}\n"
-            );
+    for i in 0..tm {
+        let row: Vec<String> = (0..tn / 4).map(|j| format!("acc_{i}_{j}")).collect();
+        rows += &format!("            case {i}u: {{ out = array({}); }}\n", row.join(", "));
+        for j in 0..tn / 4 {
+            declare += &format!("    var acc_{i}_{j} = vec4<f32>();\n");
+            multiply += &format!("            acc_{i}_{j} = fma(vec4(a_{}.{}), b_{j}, acc_{i}_{j});\n", i / 4, ["x", "y", "z", "w"][i as usize % 4]);
         }
     }
-    expand("gemm_tiled.wgsl", GEMM_TILED, &[("declare accumulators", &declare), ("multiply-add", &multiply), ("store", &store)])
+    let store = format!("        switch i {{\n{rows}            default: {{}}\n        }}\n");
+    expand("gemm_tiled.wgsl", GEMM_TILED, &[("declare accumulators", &declare), ("multiply-add", &multiply), ("row of accumulators", &store)])
 }
 
 /// gemm_subgroup.wgsl expanded for a subgroup of `wgx` lanes, a block of `tm` rows and `tn` columns
