@@ -19,6 +19,11 @@ echo "== native, 4-wide lavapipe: the engine tests again at subgroup size 4 (8 a
 # drivers ignore the variable and simply run the tests twice.
 LP_NATIVE_VECTOR_WIDTH=128 cargo test --test kernels
 
+echo "== native on SwiftShader: the engine tests with the browser's CPU driver and kernels"
+# Chromium ships SwiftShader as a Vulkan driver; without subgroups (which wgpu does not offer in
+# the browser) the engine picks the browser's kernels, so they are checked in a native process too.
+VK_ICD_FILENAMES=/usr/lib/chromium/vk_swiftshader_icd.json CNNSCOPE_NO_SUBGROUPS=1 cargo test --test kernels
+
 echo "== browser: wasm-pack test --headless --chrome (Chromium's WebGPU)"
 # webdriver.json passes --enable-unsafe-webgpu to Chromium. The runner's default 20 s budget for
 # the whole suite is too short for WebGPU on SwiftShader (a CPU): allow 10 minutes.

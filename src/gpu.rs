@@ -64,11 +64,14 @@ pub struct Gpu {
 
 /// The adapter's subgroup size where it has subgroup operations and one fixed size of 4 to 16 (CPU
 /// adapters' SIMD widths; lavapipe: 8), which the subgroup core's blocks are made for. wgpu offers
-/// subgroups to native backends only; in the browser the tiled core runs.
+/// subgroups to native backends only; in the browser the tiled core runs. `CNNSCOPE_NO_SUBGROUPS`
+/// set runs natively as the browser does: with Chromium's SwiftShader as the Vulkan driver, the
+/// browser's kernels and their compile times in a native process (docs/ENGINE.md).
 fn fixed_subgroup_size(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<u32> {
     let fixed = info.subgroup_min_size == info.subgroup_max_size;
     let usable = (4..=16).contains(&info.subgroup_min_size);
-    (cfg!(not(target_arch = "wasm32")) && adapter.features().contains(wgpu::Features::SUBGROUP) && fixed && usable)
+    let like_the_browser = std::env::var_os("CNNSCOPE_NO_SUBGROUPS").is_some();
+    (cfg!(not(target_arch = "wasm32")) && !like_the_browser && adapter.features().contains(wgpu::Features::SUBGROUP) && fixed && usable)
         .then_some(info.subgroup_min_size)
 }
 
