@@ -4,7 +4,7 @@
 //   node bench.mjs <url of the served site> [net,net,…] [timed steps, a multiple of 5]
 import { chromium } from "playwright-core";
 
-const [url, which = "alexnet,vgg11,nin,googlenet", stepsArg = "5"] = process.argv.slice(2);
+const [url, which = "alexnet,vgg11,nin,googlenet", stepsArg = "5", only = ""] = process.argv.slice(2);
 const nets = which.split(",");
 const steps = Math.max(5, Math.round(Number(stepsArg) / 5) * 5);
 const SIDE = { alexnet: 224, vgg11: 224, nin: 224, googlenet: 96 };
@@ -64,8 +64,10 @@ async function tfjs(net, backend) {
 const rows = [];
 for (const net of nets) {
   const ours = await cnnscope(net);
-  const webgpu = await tfjs(net, "webgpu");
-  const wasm = await tfjs(net, "wasm");
+  // `page` as the fourth argument skips TF.js: a quick A/B of a change to the page.
+  const skipped = { rate: NaN, first: NaN };
+  const webgpu = only === "page" ? skipped : await tfjs(net, "webgpu");
+  const wasm = only === "page" ? skipped : await tfjs(net, "wasm");
   const row = { net, ours, webgpu, wasm };
   console.error(`${NAME[net]}: ${JSON.stringify(row)}`);
   rows.push(row);
