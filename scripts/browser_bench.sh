@@ -3,8 +3,9 @@
 # in the same headless Chromium, on the README's four configurations (width ÷8, batch 64; AlexNet,
 # VGG-11, NiN at 224, GoogLeNet at 96): training images/s, their ratios, and the time to the first
 # step. Prints a Markdown table. NETS picks the nets (default all four), STEPS the timed steps per
-# net (a multiple of 5, default 5); ONLY=page measures the page alone (a quick A/B). On a 2-core machine with SwiftShader the four take about an
-# hour, VGG-11 most of it. Needs the data (scripts/data.sh) and Chromium (scripts/setup.sh).
+# net (a multiple of 5, default 5), ONLY=page measures the page alone (a quick A/B). On a 2-core
+# machine with SwiftShader the four take about an hour, VGG-11 most of it. Needs the data
+# (scripts/data.sh) and Chromium (scripts/setup.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 NETS=${NETS:-alexnet,vgg11,nin,googlenet}

@@ -11,8 +11,9 @@
 // its column of B once per workgroup and its depth of A once per step, not once per element.
 // The engine prepends WGX×WGY (the workgroup's invocations along columns and rows), TM and TN
 // (outputs per invocation along rows and columns; both multiples of 4) and BK (the staged depth),
-// and expands the three `//!` lines into straight-line code over TM × TN/4 vec4 accumulators, so no
-// private array is indexed dynamically (which some compilers, lavapipe's among them, spill to memory).
+// and expands the three `//!` lines into straight-line code over TM × TN/4 vec4 accumulators, so the
+// k loop indexes no private array dynamically (which some compilers, lavapipe's among them, spill
+// to memory); only the epilogue, once per block, copies a row of them into one (`out`).
 //
 // A workgroup computes a (WGY·TM)×(WGX·TN) block of C. Each step stages a BK-deep slice of
 // A and B in workgroup memory, so every value loaded from memory feeds TM or TN multiply-adds.

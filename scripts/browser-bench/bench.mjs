@@ -1,7 +1,8 @@
 // cnnscope's page against TensorFlow.js 4.22 (WebGPU, and wasm with a JavaScript
 // Conv2DBackpropFilter) in the same headless Chromium: training images/s at width ÷8, batch 64,
 // Adam, and the seconds from "start" to the first step. Usage (scripts/browser_bench.sh):
-//   node bench.mjs <url of the served site> [net,net,…] [timed steps, a multiple of 5]
+//   node bench.mjs <url of the served site> [net,net,…] [timed steps, a multiple of 5] [page]
+// (`page`: the page alone, TF.js skipped)
 import { chromium } from "playwright-core";
 
 const [url, which = "alexnet,vgg11,nin,googlenet", stepsArg = "5", only = ""] = process.argv.slice(2);
@@ -64,10 +65,8 @@ async function tfjs(net, backend) {
 const rows = [];
 for (const net of nets) {
   const ours = await cnnscope(net);
-  // `page` as the fourth argument skips TF.js: a quick A/B of a change to the page.
   const skipped = { rate: NaN, first: NaN };
-  const webgpu = only === "page" ? skipped : await tfjs(net, "webgpu");
-  const wasm = only === "page" ? skipped : await tfjs(net, "wasm");
+  const [webgpu, wasm] = only === "page" ? [skipped, skipped] : [await tfjs(net, "webgpu"), await tfjs(net, "wasm")];
   const row = { net, ours, webgpu, wasm };
   console.error(`${NAME[net]}: ${JSON.stringify(row)}`);
   rows.push(row);
