@@ -203,7 +203,12 @@ fn handle(command: Command) {
                 gpu.destroy();
             }
         }
-        Command::Panic => panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"),
+        // Where a bug is hardest to report: in a task, inside a one-time initialisation (as a
+        // pipeline's compiling is).
+        Command::Panic => spawn_local(async {
+            static NEVER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+            NEVER.get_or_init(|| panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"));
+        }),
     }
 }
 
