@@ -302,18 +302,28 @@ assert.deepEqual(Object.keys(resumedWeights), Object.keys(referenceWeights));
 for (const name of Object.keys(referenceWeights)) assert.ok(resumedWeights[name].equals(referenceWeights[name]), `${name}: bit for bit`);
 await quick.screenshot({ path: `${shots}/kept-runs.png`, fullPage: true });
 
-step("4h a lost GPU device: a new one, the run reopened as kept, finished with the same losses");
+step("4h a lost GPU device, mid-run or after it: a new one, the run reopened as kept, finished with the same losses");
 await quick.getByTestId("start").click();
 // Kept after epoch 1 (step 10); lose the device a few steps later.
 await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 13, null, { timeout: 300_000 });
 await quick.evaluate(() => window.wasmBindings.lose_device_test());
 await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("The GPU device was lost (destroyed"), null, { timeout: 300_000 });
-assert.match(await quick.getByTestId("weights-message").innerText(), /A new device is open and the run is back as kept at step 10: “resume” continues it$/);
+assert.match(await quick.getByTestId("weights-message").innerText(), /A new device is open and the run is back as kept, paused at step 10: “resume” continues it$/);
 assert.equal(await quick.getByTestId("status").innerText(), "paused");
 assert.equal(await quick.getByTestId("loss-values").textContent(), reference.trim().split(" ").slice(0, 2).join(" "), "the curves up to the kept step");
 await quick.getByTestId("pause").click(); // resume
 await finished();
 assert.equal(await quick.getByTestId("loss-values").textContent(), reference, "the same losses as the run that kept its device");
+// Lost again with no loop to notice (the run is finished, as a laptop's sleep after a run finds
+// it): the next click opens a new device and the run as kept, then goes on.
+const before = await quick.getByTestId("weights-message").innerText();
+await quick.evaluate(() => window.wasmBindings.lose_device_test());
+await quick.getByTestId("refresh-maps").click();
+await quick.waitForFunction((b) => document.querySelector("[data-testid=weights-message]")?.innerText !== b, before, { timeout: 300_000 });
+assert.match(await quick.getByTestId("weights-message").innerText(), /A new device is open and the run is back as kept, finished at step 20: “resume” trains it one epoch more$/);
+await quick.getByTestId("prediction").waitFor({ timeout: 120_000 });
+assert.equal(await quick.getByTestId("status").innerText(), "paused");
+assert.equal(await quick.getByTestId("loss-values").textContent(), reference, "the curves as kept");
 
 step("4g checkpoints move between the page and the CLI");
 const pageCheckpoint = await downloadTo("download-checkpoint", `${shots}/page.ckpt`);
@@ -322,7 +332,7 @@ assert.match(fromPage, /^epoch 3, loss [\d.]+/, "the CLI continues the page's ru
 const cliCheckpoint = `${shots}/cli.ckpt`;
 execFileSync(cli, ["train", "--net", "alexnet", "--ratio", "16", "--side", "67", "--batch", "32", "--limit", "320", "--epochs", "1", "--checkpoint", cliCheckpoint], { stdio: "ignore" });
 await quick.getByTestId("upload-weights").setInputFiles(cliCheckpoint);
-await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("opened the run in cli.ckpt, paused at step 10"), null, { timeout: 120_000 });
+await quick.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("opened the run in cli.ckpt, finished at step 10: “resume” trains it one epoch more"), null, { timeout: 120_000 });
 assert.equal(await quick.getByTestId("status").innerText(), "paused");
 await quickField("learning rate").fill("0.0005");
 await quickField("learning rate").dispatchEvent("change");

@@ -27,6 +27,8 @@ thread_local! {
     static OUTBOX: RefCell<Option<(WorkerScope<Engine>, HandlerId)>> = const { RefCell::new(None) };
     /// The number of the run that owns the page.
     static CURRENT_RUN: Cell<u64> = const { Cell::new(0) };
+    /// Set while a lost device is being replaced: whoever needs the GPU meanwhile waits.
+    static REOPENING: Cell<bool> = const { Cell::new(false) };
     static STATE: State = State::default();
 }
 
@@ -53,6 +55,8 @@ struct State {
     session: RefCell<Option<Rc<RefCell<Session>>>>,
     /// Weights the user opened: "continue" trains them further, "new run" starts from scratch.
     loaded: RefCell<Option<Rc<Vec<u8>>>>,
+    /// Whether `session` is those weights, not a run.
+    weights_only: Cell<bool>,
 }
 
 fn state<T>(f: impl FnOnce(&State) -> T) -> T {
@@ -61,6 +65,21 @@ fn state<T>(f: impl FnOnce(&State) -> T) -> T {
 
 fn gpu() -> Result<Rc<Gpu>, String> {
     state(|s| s.gpu.borrow().clone()).ok_or_else(|| "the GPU is not open yet".to_string())
+}
+
+/// The GPU, replaced first if its device was lost (a driver reset, the OS's watchdog, a laptop's
+/// sleep). A run's loop notices a loss at its next step; everything else that needs the GPU comes
+/// here first, so a loss while no loop runs (a finished or stopped run, loaded weights) is noticed
+/// at the next click, which then goes on with the run as it was last kept.
+async fn live_gpu() -> Result<Rc<Gpu>, String> {
+    while REOPENING.get() {
+        gloo_timers::future::TimeoutFuture::new(50).await;
+    }
+    let gpu = gpu()?;
+    match gpu.lost() {
+        None => Ok(gpu),
+        Some(reason) => reopen(reason).await,
+    }
 }
 
 fn data() -> Result<Rc<FashionMnist>, String> {
@@ -124,7 +143,11 @@ fn handle(command: Command) {
                 summary
             })));
         }),
-        Command::Start { setup, from_loaded } => start(setup, from_loaded),
+        Command::Start { setup, from_loaded } => spawn_local(async move {
+            // A lost device is replaced first; should that fail, start says why.
+            let _ = live_gpu().await;
+            start(setup, from_loaded)
+        }),
         Command::Control { run, control } => {
             if let Some(s) = session().filter(|s| s.borrow().id == run) {
                 s.borrow().control.set(control);
@@ -140,64 +163,71 @@ fn handle(command: Command) {
                 send(Event::Message(result));
             }
         }
-        Command::OpenFile { name, bytes, setup } => open_file(name, bytes, setup),
+        Command::OpenFile { name, bytes, setup } => spawn_local(async move {
+            let _ = live_gpu().await;
+            open_file(name, bytes, setup)
+        }),
         Command::OpenUrl { url, setup } => spawn_local(async move {
             let name = url.rsplit('/').next().unwrap_or(&url).to_string();
             match data::fetch(&url, &|_, _| {}).await {
-                Ok(bytes) => open_file(name, bytes, setup),
+                Ok(bytes) => {
+                    let _ = live_gpu().await;
+                    open_file(name, bytes, setup)
+                }
                 Err(e) => send(Event::Message(Err(e))),
             }
         }),
         Command::OpenKept { name } => spawn_local(async move {
+            let _ = live_gpu().await;
             let opened = match crate::runs::read(&name).await {
-                Ok(bytes) => open_checkpoint(&bytes).map(|steps| format!("opened the run {name}, paused at step {steps}: “resume” continues it")),
+                Ok(bytes) => open_checkpoint(&bytes).map(|at| format!("opened the run {name}, {at}")),
                 Err(e) => Err(e),
             };
             send(Event::Message(opened));
         }),
-        Command::Inspect(image) => {
+        Command::Inspect(image) => spawn_local(async move {
+            let _ = live_gpu().await;
             let Some(s) = session() else {
                 send(Event::Inspection(Err("start training or load weights first: there is no model yet".into())));
                 return;
             };
             let (gpu, model, test) = s.borrow().snapshot();
-            spawn_local(async move {
-                let inspection = match &image {
-                    Image::Test(i) => inspect::inspect(&gpu, &model, &test, *i).await,
-                    Image::Pixels(pixels) => inspect::inspect_pixels(&gpu, &model, pixels.clone()).await,
-                };
-                // Why the predicted class, right after.
-                let predicted = inspection.as_ref().ok().map(Inspection::predicted);
-                send(Event::Inspection(inspection));
-                if let Some(class) = predicted {
-                    send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await));
-                }
-            });
-        }
-        Command::Explain { image, class } => {
+            let inspection = match &image {
+                Image::Test(i) => inspect::inspect(&gpu, &model, &test, *i).await,
+                Image::Pixels(pixels) => inspect::inspect_pixels(&gpu, &model, pixels.clone()).await,
+            };
+            // Why the predicted class, right after.
+            let predicted = inspection.as_ref().ok().map(Inspection::predicted);
+            send(Event::Inspection(inspection));
+            if let Some(class) = predicted {
+                send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await));
+            }
+        }),
+        Command::Explain { image, class } => spawn_local(async move {
+            let _ = live_gpu().await;
             let Some(s) = session() else { return };
             let (gpu, model, test) = s.borrow().snapshot();
-            spawn_local(async move { send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await)) });
-        }
-        Command::Evaluate => {
+            send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await))
+        }),
+        Command::Evaluate => spawn_local(async move {
+            let _ = live_gpu().await;
             let (Some(s), Ok(d)) = (session(), data()) else { return };
             let (gpu, model, test) = s.borrow().snapshot();
             let batch = s.borrow().setup.batch.max(100);
-            spawn_local(async move { send(Event::Evaluation(inspect::evaluate(&gpu, &model, &test, &d.test, batch).await)) });
-        }
-        Command::Download(what) => {
+            send(Event::Evaluation(inspect::evaluate(&gpu, &model, &test, &d.test, batch).await))
+        }),
+        Command::Download(what) => spawn_local(async move {
+            let _ = live_gpu().await;
             let Some(s) = session() else { return };
-            spawn_local(async move {
-                let file = match what {
-                    Download::Weights => weights_file(&s).await,
-                    Download::Checkpoint => checkpoint_file(&s).await,
-                };
-                match file {
-                    Ok((name, bytes)) => send(Event::File { name, bytes }),
-                    Err(e) => send(Event::Message(Err(e))),
-                }
-            });
-        }
+            let file = match what {
+                Download::Weights => weights_file(&s).await,
+                Download::Checkpoint => checkpoint_file(&s).await,
+            };
+            match file {
+                Ok((name, bytes)) => send(Event::File { name, bytes }),
+                Err(e) => send(Event::Message(Err(e))),
+            }
+        }),
         Command::LoseDevice => {
             if let Ok(gpu) = gpu() {
                 gpu.destroy();
@@ -258,7 +288,10 @@ fn take_over(session: Session, weights_only: bool) -> Rc<RefCell<Session>> {
     };
     send(Event::Status { run: session.id, status });
     let session = Rc::new(RefCell::new(session));
-    state(|s| *s.session.borrow_mut() = Some(session.clone()));
+    state(|s| {
+        *s.session.borrow_mut() = Some(session.clone());
+        s.weights_only.set(weights_only);
+    });
     session
 }
 
@@ -269,9 +302,8 @@ fn next_run() -> u64 {
 /// Trains `session` in the background; a lost device reopens the run as last kept.
 fn run(session: Rc<RefCell<Session>>) {
     spawn_local(async move {
-        let (id, name) = (session.borrow().id, session.borrow().name());
-        if let Some(reason) = session::run(session).await {
-            recover(id, reason, name).await;
+        if session::run(session).await.is_some() {
+            let _ = live_gpu().await;
         }
     });
 }
@@ -301,12 +333,18 @@ fn start(setup: Setup, from_loaded: bool) {
     }
 }
 
-/// Opens the run a checkpoint holds, paused; returns the step it stopped at.
-fn open_checkpoint(bytes: &[u8]) -> Result<u64, String> {
+/// Opens the run a checkpoint holds, paused; says where it stopped and what "resume" does. A run
+/// whose epochs are done (a finished run kept, the CLI's last checkpoint) trains one epoch more
+/// at each "resume", as `cnnscope train --resume` goes on with a larger `--epochs`.
+fn open_checkpoint(bytes: &[u8]) -> Result<String, String> {
     let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes)?;
-    let steps = s.trainer.steps;
+    let (steps, finished) = (s.trainer.steps, s.trainer.epoch >= s.setup.epochs);
     run(take_over(s, false));
-    Ok(steps)
+    Ok(if finished {
+        format!("finished at step {steps}: “resume” trains it one epoch more")
+    } else {
+        format!("paused at step {steps}: “resume” continues it")
+    })
 }
 
 /// A picked file: a checkpoint becomes its run, paused; weights become a new model of the file's
@@ -314,7 +352,7 @@ fn open_checkpoint(bytes: &[u8]) -> Result<u64, String> {
 /// trains. A file that does not load is refused with the reason, and nothing changes.
 fn open_file(name: String, bytes: Vec<u8>, setup: Setup) {
     let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
-        open_checkpoint(&bytes).map(|steps| format!("opened the run in {name}, paused at step {steps}: “resume” continues it")).map_err(|e| format!("{name}: {e}"))
+        open_checkpoint(&bytes).map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
     } else {
         open_weights(&name, bytes, setup)
     };
@@ -325,11 +363,16 @@ fn open_weights(name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, Stri
     let saved = cnnscope::model::weights::SavedNet::read(&bytes).map_err(|e| e.in_file(name).to_string())?;
     let config = saved.config(setup.config());
     let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
-    let session = Session::new(next_run(), gpu()?, &*data()?, setup, Some(&bytes)).map_err(|e| format!("{name}: {e}"))?;
-    let title = cnnscope::net::Summary::new(&session.trainer.model.net).map(|s| s.title).unwrap_or_default();
-    take_over(session, true);
+    let title = cnnscope::net::Summary::new(&setup.net()?).map(|s| s.title).unwrap_or_default();
+    take_over_weights(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
     state(|s| *s.loaded.borrow_mut() = Some(Rc::new(bytes)));
     Ok(format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over"))
+}
+
+/// Weights (a safetensors file) as the model of `setup`, with no run: they stand until a run starts.
+fn take_over_weights(bytes: &[u8], setup: Setup) -> Result<(), String> {
+    take_over(Session::new(next_run(), gpu()?, &*data()?, setup, Some(bytes))?, true);
+    Ok(())
 }
 
 /// A learning rate set while the run is paused applies to it when it resumes (nothing to say
@@ -361,24 +404,38 @@ async fn checkpoint_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<
     Ok((format!("{}-step{steps}.ckpt", session.borrow().name()), bytes))
 }
 
-/// A lost device under run `id`: open a new one and reopen the run as last kept (`name`),
-/// paused ("resume" goes on).
-async fn recover(id: u64, reason: String, name: String) {
-    let lost = format!("The GPU device was lost ({reason}). A new device is open");
+/// Replaces the lost device (`reason`) with a new one and reopens the current run on it, paused,
+/// as it was last kept; weights that were opened are opened again. One at a time (`REOPENING`).
+async fn reopen(reason: String) -> Result<Rc<Gpu>, String> {
+    REOPENING.set(true);
+    let reopened = reopen_run(reason).await;
+    REOPENING.set(false);
+    reopened
+}
+
+async fn reopen_run(reason: String) -> Result<Rc<Gpu>, String> {
     let gpu = match Gpu::new().await {
         Ok(gpu) => Rc::new(gpu),
         Err(e) => {
-            send(Event::Message(Err(format!("the GPU device was lost ({reason}) and no new one could be opened: {e}"))));
-            return;
+            let message = format!("the GPU device was lost ({reason}) and no new one could be opened: {e}");
+            send(Event::Message(Err(message.clone())));
+            return Err(message);
         }
     };
-    state(|s| *s.gpu.borrow_mut() = Some(gpu));
-    let reopened = match crate::runs::read(&name).await {
-        Ok(bytes) => open_checkpoint(&bytes).map(|steps| format!("{lost} and the run is back as kept at step {steps}: “resume” continues it")),
-        Err(e) => Err(format!("it had not been kept yet ({e}): start it again")),
+    state(|s| *s.gpu.borrow_mut() = Some(gpu.clone()));
+    let Some(session) = session() else { return Ok(gpu) };
+    let lost = format!("The GPU device was lost ({reason}). A new device is open");
+    let (id, name, setup) = (session.borrow().id, session.borrow().name(), session.borrow().setup.clone());
+    let reopened = match state(|s| s.weights_only.get().then(|| s.loaded.borrow().clone()).flatten()) {
+        Some(bytes) => take_over_weights(&bytes, setup).map(|()| format!("{lost} and the weights are loaded again")),
+        None => match crate::runs::read(&name).await {
+            Ok(bytes) => open_checkpoint(&bytes).map(|at| format!("{lost} and the run is back as kept, {at}")),
+            Err(e) => Err(format!("it had not been kept yet ({e}): start it again")),
+        },
     };
     if reopened.is_err() && is_current(id) {
         send(Event::Status { run: id, status: Status::Idle });
     }
     send(Event::Message(reopened.map_err(|e| format!("{lost}, but the run could not be reopened: {e}"))));
+    Ok(gpu)
 }
