@@ -176,10 +176,16 @@ impl Gpu {
     }
 
     /// The pipeline for `key`, made from `source()` the first time it is asked for and cached
-    /// afterwards; it is compiled when first used, or by [`Gpu::compile_pending`].
+    /// afterwards; it is compiled when first used, or by [`Gpu::compile_pending`] (until then
+    /// every request puts it on the pending list again, should [`Gpu::forget_pending`] have
+    /// taken it off).
     pub(crate) fn pipeline(&self, key: &str, storage: &[Access], source: impl FnOnce() -> String) -> Arc<Pipeline> {
-        if let Some(p) = self.pipelines.lock().unwrap().get(key) {
-            return p.clone();
+        if let Some(p) = self.pipelines.lock().unwrap().get(key).cloned() {
+            let mut pending = self.pending.lock().unwrap();
+            if p.compiled.get().is_none() && !pending.iter().any(|q| Arc::ptr_eq(q, &p)) {
+                pending.push(p.clone());
+            }
+            return p;
         }
         let pipeline = Arc::new(Pipeline { key: key.to_string(), source: source(), storage: storage.to_vec(), compiled: OnceLock::new() });
         self.pipelines.lock().unwrap().insert(key.to_string(), pipeline.clone());
@@ -196,13 +202,48 @@ impl Gpu {
     /// `progress(done, total)` after each; in the browser it waits for each (the browser's GPU
     /// process compiles them in order), so the progress is the real one.
     pub async fn compile_pending(&self, progress: impl Fn(usize, usize)) {
-        let pending: Vec<Arc<Pipeline>> = self.pending.lock().unwrap().drain(..).filter(|p| p.compiled.get().is_none()).collect();
-        for (done, pipeline) in pending.iter().enumerate() {
-            self.compiled(pipeline);
+        self.compile_pending_until(progress, || false).await;
+    }
+
+    /// [`Gpu::compile_pending`], stopping when `stop()` says so between two pipelines: those not
+    /// compiled stay pending (a page that compiles ahead for a setup stops when the setup changes).
+    /// Each pipeline is taken off the list as it is compiled, so two callers at once (compiling
+    /// ahead, and a run that starts meanwhile) share the work, and neither misses any.
+    pub async fn compile_pending_until(&self, progress: impl Fn(usize, usize), stop: impl Fn() -> bool) {
+        let total = self.pending_pipelines();
+        let mut done = 0;
+        while !stop() {
+            let next = {
+                let mut pending = self.pending.lock().unwrap();
+                pending.retain(|p| p.compiled.get().is_none());
+                (!pending.is_empty()).then(|| pending.remove(0))
+            };
+            let Some(pipeline) = next else { return };
+            self.compiled(&pipeline);
             #[cfg(target_arch = "wasm32")]
             self.idle().await;
-            progress(done + 1, pending.len());
+            done += 1;
+            progress(done, total.max(done));
         }
+    }
+
+    /// Runs `f` (which must not wait on anything) with the device's errors discarded, not kept for
+    /// the next [`Gpu::take_error`]: for work whose failure only means it was not worth doing, such
+    /// as a throwaway trainer asking for its kernels, whose memory must not fail a run's next step.
+    pub fn discarding_errors<T>(&self, f: impl FnOnce() -> T) -> T {
+        let scopes = [wgpu::ErrorFilter::OutOfMemory, wgpu::ErrorFilter::Validation, wgpu::ErrorFilter::Internal].map(|filter| self.device.push_error_scope(filter));
+        let result = f();
+        for scope in scopes.into_iter().rev() {
+            drop(scope.pop());
+        }
+        result
+    }
+
+    /// Takes every pipeline off the pending list (they stay cached, and are compiled when asked
+    /// for and used): compiling ahead for a setup starts with its own kernels alone, not those of
+    /// a setup the user has left.
+    pub fn forget_pending(&self) {
+        self.pending.lock().unwrap().clear();
     }
 
     /// Pipelines asked for and not compiled yet.

@@ -433,3 +433,36 @@ fn a_steps_kernels_compile_ahead_with_progress() {
     assert_eq!(gpu.pending_pipelines(), 0, "the next step asks for no new kernel");
     assert!(pollster::block_on(trainer.stats(&gpu)).unwrap().loss().is_finite());
 }
+
+/// A step's kernels compiled ahead, from a throwaway trainer on one batch of images (as the page
+/// does while its user chooses): a run of the same setup on all the images then asks for none.
+/// Stopped midway, what was not compiled stays pending for the run's own progress, and comes back
+/// when asked for again after the list was forgotten.
+#[test]
+fn a_steps_kernels_compile_ahead_of_the_run() {
+    let gpu = pollster::block_on(Gpu::new()).unwrap();
+    let design = "conv 8 k=3 p=1\nrelu\nmaxpool k=2\nnin_block 10 k=3\nglobal_avg_pool\nflatten";
+    let config = TrainConfig { batch: 16, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: true };
+    let trainer = |images: usize| {
+        let net = Net::new(NetConfig { arch: Arch::Own(design.into()), ratio: 1, side: 28, second_hidden: true }).unwrap();
+        let model = Model::new(&gpu, net, Init::Default, 0).unwrap();
+        Trainer::new(&gpu, model, data().train.truncated(images).upload(&gpu).unwrap(), config).unwrap()
+    };
+    trainer(16).request_kernels(&gpu).unwrap();
+    let asked = gpu.pending_pipelines();
+    assert!(asked >= 10, "a step's kernels wait to be compiled: {asked}");
+    let done = std::cell::Cell::new(0);
+    pollster::block_on(gpu.compile_pending_until(|d, _| done.set(d), || done.get() == 3));
+    assert_eq!((done.get(), gpu.pending_pipelines()), (3, asked - 3), "stopped after three; the rest stay pending");
+    // Forgotten (the user moved on), then asked for again: exactly the ones not compiled.
+    gpu.forget_pending();
+    assert_eq!(gpu.pending_pipelines(), 0);
+    trainer(16).request_kernels(&gpu).unwrap();
+    assert_eq!(gpu.pending_pipelines(), asked - 3, "asked for again, the uncompiled ones are pending again");
+    pollster::block_on(gpu.compile_pending(|_, _| {}));
+    let mut run = trainer(200);
+    let (_, rec) = run.recorded_step(&gpu).unwrap();
+    assert_eq!(gpu.pending_pipelines(), 0, "the run's first step asks for no new kernel");
+    rec.submit();
+    assert!(pollster::block_on(run.stats(&gpu)).unwrap().loss().is_finite());
+}

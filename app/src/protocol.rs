@@ -21,6 +21,9 @@ pub use cnnscope::train::LayerStats;
 pub enum Command {
     /// Fetch (or take) and parse Fashion-MNIST; `limit` keeps the first N images of each split.
     LoadData { source: DataSource, limit: Option<usize> },
+    /// Compile the kernels a run of `setup` would take, ahead of "start" (the page sends it while
+    /// its user sets the knobs); a newer `Prepare` or a `Start` ends it. Nothing is said back.
+    Prepare { setup: Setup },
     /// A new run of `setup`, from the loaded weights when `from_loaded`, else from scratch.
     Start { setup: Setup, from_loaded: bool },
     /// Pause, resume or stop run `run` (a click meant for an older run does nothing).
@@ -108,6 +111,9 @@ pub enum Event {
     Layers { run: u64, step: u64, layers: Vec<LayerStats>, hints: Vec<String> },
     /// Compiling the kernels of the run's first step: `done` of `total` (`Gpu::compile_pending`).
     Preparing { run: u64, done: usize, total: usize },
+    /// Compiling ahead for `setup` (`Command::Prepare`): `done` of the `total` kernels it still
+    /// lacked.
+    Prepared { setup: Setup, done: usize, total: usize },
     /// The run's first step is done, `secs` after "start" (or after the run was opened), `kernels`
     /// of them compiled first.
     FirstStep { run: u64, secs: f64, kernels: usize },

@@ -22,6 +22,20 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
         send(Command::Start { setup: view.setup.get_untracked(), from_loaded });
     };
     let control = move |control: Control| send(Command::Control { run: view.run.get_untracked(), control });
+    // The knobs' setup has its kernels compiled while the user is still choosing (on a software
+    // adapter they are most of the wait for a first step): a second after the knobs last moved,
+    // while no run is going. The worker drops the work for a setup the knobs have left.
+    let prepare_after = StoredValue::new(None::<TimeoutHandle>);
+    Effect::new(move |_| {
+        let setup = view.setup.get();
+        if let Some(pending) = prepare_after.try_update_value(Option::take).flatten() {
+            pending.clear();
+        }
+        if data_ready() && fit.with(Result::is_ok) && !running() {
+            let send_it = move || send(Command::Prepare { setup });
+            prepare_after.set_value(set_timeout_with_handle(send_it, std::time::Duration::from_secs(1)).ok());
+        }
+    });
     // `?weights=`: once the data is in, the worker fetches and opens the file (`share`).
     let page = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
     let from_address = StoredValue::new(crate::share::weights_url(&crate::share::current_search(), &page));
@@ -80,7 +94,10 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
             // Before the first step: its kernels compiling, then how long the first step took.
             {move || match (view.first_step.get(), view.preparing.get()) {
                 (Some((secs, kernels)), _) => Some(view! {
-                    <p class="hint" data-testid="first-step" data-secs=format!("{secs:.3}")>{format!("first step {secs:.1} s after start ({kernels} kernels compiled for it)")}</p>
+                    <p class="hint" data-testid="first-step" data-secs=format!("{secs:.3}")>{match kernels {
+                        0 => format!("first step {secs:.1} s after start (its kernels were compiled while the knobs were set)"),
+                        n => format!("first step {secs:.1} s after start ({n} kernels compiled for it)"),
+                    }}</p>
                 }.into_any()),
                 (None, Some((done, total))) => Some(view! {
                     <div class="progress" data-testid="preparing">
@@ -90,6 +107,14 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
                 }.into_any()),
                 (None, None) => None,
             }}
+            // Kernels compiled ahead for the knobs as they are, while no run is going.
+            {move || view.prepared.get().filter(|(setup, ..)| !running() && view.setup.with(|s| s == setup)).map(|(_, done, total)| view! {
+                <p class="hint" data-testid="kernels-ahead">{if done == total {
+                    "kernels ready for these knobs: the first step starts at once".to_string()
+                } else {
+                    format!("compiling this network's kernels ahead: {done}/{total} (start now and the first step waits for the rest)")
+                }}</p>
+            })}
             {move || {
                 let p = view.progress.get();
                 (p.batches > 0).then(|| view! {

@@ -33,6 +33,8 @@ pub struct View {
     pub layer_hints: RwSignal<Vec<String>>,
     /// The first step's kernels compiling: (done, total).
     pub preparing: RwSignal<Option<(usize, usize)>>,
+    /// Kernels compiled ahead for a setup, before "start": (setup, done, total).
+    pub prepared: RwSignal<Option<(Setup, usize, usize)>>,
     /// The run's first step: seconds after "start", and kernels compiled for it.
     pub first_step: RwSignal<Option<(f64, usize)>>,
     /// Where a step's time went, layer by layer: (step, layers).
@@ -88,6 +90,7 @@ impl View {
             layers: RwSignal::new(Vec::new()),
             timing: RwSignal::new(None),
             preparing: RwSignal::new(None),
+            prepared: RwSignal::new(None),
             first_step: RwSignal::new(None),
             layer_hints: RwSignal::new(Vec::new()),
             model_changed: RwSignal::new(0),
@@ -156,6 +159,7 @@ impl View {
             }
             Event::Timing { run, step, layers } if ours(run) => self.timing.set(Some((step, layers))),
             Event::Preparing { run, done, total } if ours(run) => self.preparing.set(Some((done, total))),
+            Event::Prepared { setup, done, total } => self.prepared.set(Some((setup, done, total))),
             Event::FirstStep { run, secs, kernels } if ours(run) => self.first_step.set(Some((secs, kernels))),
             Event::Saved { run, result } if ours(run) => {
                 self.saved.set(Some(result));

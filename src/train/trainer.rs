@@ -123,6 +123,14 @@ impl Trainer {
         Ok((done, rec))
     }
 
+    /// Asks for every kernel a step takes without taking one (the step is recorded and dropped, and
+    /// the trainer with it), so that [`Gpu::compile_pending`] can compile them ahead: a page
+    /// compiles them while its user is still choosing. A step's kernels depend on the net and the
+    /// batch, not on how many images there are, so a trainer on one batch's images will do.
+    pub fn request_kernels(mut self, gpu: &Gpu) -> Result<()> {
+        self.record_step(gpu, &mut Recorder::new(gpu)).map(drop)
+    }
+
     /// Submissions each step is split into.
     pub fn submits(&self) -> usize {
         self.submits

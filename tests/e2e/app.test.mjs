@@ -80,14 +80,18 @@ const summary = execFileSync(cli, ["summary", "--net", "alexnet", "--ratio", "16
 assert.deepEqual(tableRows, summary, "the page's layer table is `cnnscope summary`'s");
 
 step("4 training: 80 steps, the loss falls, pause works");
+// The knobs' kernels compile ahead while they are set, with their count shown; started once they
+// are ready, the first step only trains. (Step 11 starts at once: its kernels compile first.)
+await page.getByTestId("kernels-ahead").waitFor({ timeout: 120_000 });
+const ahead = await page.getByTestId("kernels-ahead").innerText();
+assert.match(ahead, /^(compiling this network's kernels ahead: \d+\/\d+ \(start now and the first step waits for the rest\)|kernels ready for these knobs: the first step starts at once)$/);
+await page.waitForFunction(() => document.querySelector("[data-testid=kernels-ahead]")?.innerText.startsWith("kernels ready"), null, { timeout: 600_000 });
 await page.getByTestId("start").click();
-// Before the first step its kernels compile, with their count shown; then the time to it.
-await page.getByTestId("preparing").waitFor({ timeout: 120_000 });
-assert.match(await page.getByTestId("preparing").innerText(), /^preparing kernels \d+\/\d+/);
 await page.getByTestId("first-step").waitFor({ timeout: 600_000 });
 const firstStep = await page.getByTestId("first-step").innerText();
-assert.match(firstStep, /^first step [\d.]+ s after start \((\d+) kernels compiled for it\)$/);
-console.log(`e2e: AlexNet ÷16 at 67, batch 32 on SwiftShader: ${firstStep}`);
+assert.match(firstStep, /^first step [\d.]+ s after start \(its kernels were compiled while the knobs were set\)$/);
+assert.equal(await page.getByTestId("kernels-ahead").count(), 0, "no word of compiling ahead while a run goes");
+console.log(`e2e: AlexNet ÷16 at 67, batch 32 on SwiftShader, kernels compiled ahead (${ahead}): ${firstStep}`);
 await page.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 80, null, { timeout: 600_000 });
 await page.getByTestId("pause").click();
 await page.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
@@ -439,6 +443,14 @@ await dying.goto(`${url}?limit=320&net=nin&ratio=16&side=67&batch=32&lr=0.05&epo
 await dying.getByTestId("kept").waitFor({ timeout: 120_000 });
 await dying.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await dying.getByTestId("start").click();
+// Started at once, before its kernels could compile ahead: they compile first, counted, then the
+// time to the first step.
+await dying.getByTestId("preparing").waitFor({ timeout: 120_000 });
+assert.match(await dying.getByTestId("preparing").innerText(), /^preparing kernels \d+\/\d+/);
+await dying.getByTestId("first-step").waitFor({ timeout: 600_000 });
+const coldStep = await dying.getByTestId("first-step").innerText();
+assert.match(coldStep, /^first step [\d.]+ s after start \((\d+) kernels compiled for it\)$/);
+console.log(`e2e: NiN ÷16 at 67, started at once: ${coldStep}`);
 await dying.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
 const hint = await dying.getByTestId("layer-hint").first().innerText();
 assert.match(hint, /^layer [\d.]+'s ReLUs are off for every image: nothing before it learns/);

@@ -31,4 +31,20 @@ gpu_test! {
         assert_eq!(t.reshape(&[3, 2]).unwrap().read_f32(gpu).await.unwrap(), vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
         gpu.take_error().unwrap();
     }
+
+    async fn errors_while_discarding_are_not_kept_for_the_next_check(gpu: &Gpu) {
+        // A mappable storage buffer is invalid without a native-only feature.
+        let invalid = || {
+            let usage = wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::STORAGE;
+            gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some("invalid"), size: 16, usage, mapped_at_creation: false })
+        };
+        // A readback between, so that the browser's error events have arrived.
+        let x = Tensor::from_f32(gpu, &[1], &[1.0], "x").unwrap();
+        let _discarded = gpu.discarding_errors(invalid);
+        x.read_f32(gpu).await.unwrap();
+        gpu.take_error().unwrap();
+        let _kept = invalid();
+        let kept = x.read_f32(gpu).await.and_then(|_| gpu.take_error());
+        assert!(kept.is_err(), "outside, the same mistake is kept");
+    }
 }

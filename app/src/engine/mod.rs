@@ -29,6 +29,8 @@ thread_local! {
     static CURRENT_RUN: Cell<u64> = const { Cell::new(0) };
     /// Set while a lost device is being replaced: whoever needs the GPU meanwhile waits.
     static REOPENING: Cell<bool> = const { Cell::new(false) };
+    /// Bumped by every `Prepare` and `Start`: compiling ahead for an older setup stops.
+    static PREPARING: Cell<u64> = const { Cell::new(0) };
     static STATE: State = State::default();
 }
 
@@ -143,7 +145,9 @@ fn handle(command: Command) {
                 summary
             })));
         }),
+        Command::Prepare { setup } => spawn_local(prepare(setup, PREPARING.replace(PREPARING.get() + 1) + 1)),
         Command::Start { setup, from_loaded } => spawn_local(async move {
+            PREPARING.set(PREPARING.get() + 1);
             // A lost device is replaced first; should that fail, start says why.
             let _ = live_gpu().await;
             start(setup, from_loaded)
@@ -402,6 +406,26 @@ async fn checkpoint_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<
     let bytes = Session::checkpoint(session).await?;
     let steps = cnnscope::train::checkpoint::Header::read(&bytes).map(|h| h.state.steps).map_err(|e| e.to_string())?;
     Ok((format!("{}-step{steps}.ckpt", session.borrow().name()), bytes))
+}
+
+/// Compiles the kernels a run of `setup` would take while the user is still choosing: on a
+/// software adapter they are most of the wait for a first step (AlexNet ÷8: 13 s of 25), and a run
+/// started after they are ready only trains. Ends when a newer setup or a start comes
+/// (`PREPARING` moves past `generation`); a setup that cannot run is left to "start" to explain.
+async fn prepare(setup: Setup, generation: u64) {
+    let (Ok(gpu), Ok(data)) = (live_gpu().await, data()) else { return };
+    let current = || PREPARING.get() == generation;
+    if !current() {
+        return;
+    }
+    // This setup's kernels alone: those of a setup the user has left wait until asked for again.
+    gpu.forget_pending();
+    if session::request_kernels(&gpu, &data, &setup).is_err() {
+        return;
+    }
+    let said = |done, total| send(Event::Prepared { setup: setup.clone(), done, total });
+    said(0, gpu.pending_pipelines());
+    gpu.compile_pending_until(|done, total| if current() { said(done, total) }, || !current()).await;
 }
 
 /// Replaces the lost device (`reason`) with a new one and reopens the current run on it, paused,

@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cnnscope::data::{FashionMnist, GpuSplit};
+use cnnscope::data::{FashionMnist, GpuSplit, Split};
 use cnnscope::model::{Init, Model};
 use cnnscope::train::{Checkpoint, Evaluator, TrainConfig, Trainer};
 use cnnscope::Gpu;
@@ -39,6 +39,25 @@ pub struct Session {
     pub started: Cell<f64>,
 }
 
+/// The trainer a run of `setup` starts with, on `train`, from fresh weights or from `weights` (a
+/// safetensors file).
+fn new_trainer(gpu: &Gpu, train: &Split, setup: &Setup, weights: Option<&[u8]>) -> Result<Trainer, String> {
+    let model = Model::new(gpu, setup.net()?, Init::Default, setup.seed).map_err(|e| e.to_string())?;
+    if let Some(bytes) = weights {
+        model.load_weights(gpu, bytes).map_err(|e| e.to_string())?;
+    }
+    let train = train.upload(gpu).map_err(|e| e.to_string())?;
+    let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment };
+    Trainer::new(gpu, model, train, config).map_err(|e| e.to_string())
+}
+
+/// Asks for the kernels a run of `setup` takes (`Trainer::request_kernels`), from a throwaway
+/// trainer on one batch of images, for `Gpu::compile_pending` to compile ahead of "start".
+pub fn request_kernels(gpu: &Gpu, data: &FashionMnist, setup: &Setup) -> Result<(), String> {
+    let one_batch = data.train.truncated(setup.batch);
+    gpu.discarding_errors(|| new_trainer(gpu, &one_batch, setup, None)?.request_kernels(gpu).map_err(|e| e.to_string()))
+}
+
 /// Steps between readbacks of the running loss: each readback waits for the GPU.
 const REPORT_EVERY: usize = 5;
 
@@ -52,15 +71,8 @@ const AUTOSAVE_EVERY_SECS: f64 = 120.0;
 impl Session {
     /// Run `id` of `setup` from fresh weights, or from `weights` (a safetensors file) when given.
     pub fn new(id: u64, gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup, weights: Option<&[u8]>) -> Result<Session, String> {
-        let (net, seed) = (setup.net()?, setup.seed);
-        let model = Model::new(&gpu, net, Init::Default, seed).map_err(|e| e.to_string())?;
-        if let Some(bytes) = weights {
-            model.load_weights(&gpu, bytes).map_err(|e| e.to_string())?;
-        }
-        let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
+        let trainer = new_trainer(&gpu, &data.train, &setup, weights)?;
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
-        let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed, augment: setup.augment };
-        let trainer = Trainer::new(&gpu, model, train, config).map_err(|e| e.to_string())?;
         let notes = Notes { name: crate::runs::new_name(setup.arch.id()), ..Notes::default() };
         Ok(Session::of(id, gpu, trainer, test, Control::Run, setup, notes))
     }
