@@ -145,7 +145,11 @@ fn handle(command: Command) {
                 summary
             })));
         }),
-        Command::Prepare { setup } => spawn_local(prepare(setup, PREPARING.replace(PREPARING.get() + 1) + 1)),
+        Command::Prepare { setup } => {
+            let generation = PREPARING.get() + 1;
+            PREPARING.set(generation);
+            spawn_local(prepare(setup, generation))
+        }
         Command::Start { setup, from_loaded } => spawn_local(async move {
             PREPARING.set(PREPARING.get() + 1);
             // A lost device is replaced first; should that fail, start says why.
@@ -367,7 +371,7 @@ fn open_weights(name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, Stri
     let saved = cnnscope::model::weights::SavedNet::read(&bytes).map_err(|e| e.in_file(name).to_string())?;
     let config = saved.config(setup.config());
     let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
-    let title = cnnscope::net::Summary::new(&setup.net()?).map(|s| s.title).unwrap_or_default();
+    let title = setup.net().ok().and_then(|net| cnnscope::net::Summary::new(&net).ok()).map(|s| s.title).unwrap_or_default();
     take_over_weights(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
     state(|s| *s.loaded.borrow_mut() = Some(Rc::new(bytes)));
     Ok(format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over"))
