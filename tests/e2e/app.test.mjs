@@ -306,7 +306,7 @@ assert.deepEqual(Object.keys(resumedWeights), Object.keys(referenceWeights));
 for (const name of Object.keys(referenceWeights)) assert.ok(resumedWeights[name].equals(referenceWeights[name]), `${name}: bit for bit`);
 await quick.screenshot({ path: `${shots}/kept-runs.png`, fullPage: true });
 
-step("4h a lost GPU device, mid-run or after it: a new one, the run reopened as kept, finished with the same losses");
+step("4h a lost GPU device, mid-run, while paused or after the run: a new one, the run reopened as kept, finished with the same losses");
 await quick.getByTestId("start").click();
 // Kept after epoch 1 (step 10); lose the device a few steps later.
 await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 13, null, { timeout: 300_000 });
@@ -315,6 +315,17 @@ await quick.waitForFunction(() => document.querySelector("[data-testid=weights-m
 assert.match(await quick.getByTestId("weights-message").innerText(), /A new device is open and the run is back as kept, paused at step 10: “resume” continues it$/);
 assert.equal(await quick.getByTestId("status").innerText(), "paused");
 assert.equal(await quick.getByTestId("loss-values").textContent(), reference.trim().split(" ").slice(0, 2).join(" "), "the curves up to the kept step");
+// Lost again while paused (the run as reopened): its loop notices at once, not at "resume".
+await quick.evaluate(() => {
+  const status = document.querySelector("[data-testid=status]");
+  window.__statuses = [];
+  new MutationObserver(() => window.__statuses.push(status.innerText)).observe(status, { childList: true, subtree: true, characterData: true });
+});
+await quick.evaluate(() => window.wasmBindings.lose_device_test());
+await quick.waitForFunction(() => window.__statuses.some((s) => s.startsWith("the GPU device was lost (destroyed"))
+  && document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 120_000 })
+  .catch(async (e) => { throw new Error(`${e.message}; statuses ${await quick.evaluate(() => JSON.stringify(window.__statuses))}`); });
+assert.match(await quick.getByTestId("weights-message").innerText(), /A new device is open and the run is back as kept, paused at step 10: “resume” continues it$/);
 await quick.getByTestId("pause").click(); // resume
 await finished();
 assert.equal(await quick.getByTestId("loss-values").textContent(), reference, "the same losses as the run that kept its device");

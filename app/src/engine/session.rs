@@ -245,6 +245,10 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
                 return Ok(());
             }
             Control::Pause => {
+                // A device lost while paused (a laptop's sleep) is noticed here, not at "resume".
+                if let Some(reason) = gpu.lost() {
+                    return Err(reason);
+                }
                 set_status(Status::Paused);
                 // A run opened paused: its first step counts from when it resumes.
                 if looped == 0 {
