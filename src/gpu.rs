@@ -180,16 +180,13 @@ impl Gpu {
     /// every request puts it on the pending list again, should [`Gpu::forget_pending`] have
     /// taken it off).
     pub(crate) fn pipeline(&self, key: &str, storage: &[Access], source: impl FnOnce() -> String) -> Arc<Pipeline> {
-        if let Some(p) = self.pipelines.lock().unwrap().get(key).cloned() {
-            let mut pending = self.pending.lock().unwrap();
-            if p.compiled.get().is_none() && !pending.iter().any(|q| Arc::ptr_eq(q, &p)) {
-                pending.push(p.clone());
-            }
-            return p;
+        let pipeline = self.pipelines.lock().unwrap().entry(key.to_string()).or_insert_with(|| {
+            Arc::new(Pipeline { key: key.to_string(), source: source(), storage: storage.to_vec(), compiled: OnceLock::new() })
+        }).clone();
+        let mut pending = self.pending.lock().unwrap();
+        if pipeline.compiled.get().is_none() && !pending.iter().any(|p| Arc::ptr_eq(p, &pipeline)) {
+            pending.push(pipeline.clone());
         }
-        let pipeline = Arc::new(Pipeline { key: key.to_string(), source: source(), storage: storage.to_vec(), compiled: OnceLock::new() });
-        self.pipelines.lock().unwrap().insert(key.to_string(), pipeline.clone());
-        self.pending.lock().unwrap().push(pipeline.clone());
         pipeline
     }
 

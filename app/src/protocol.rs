@@ -22,7 +22,8 @@ pub enum Command {
     /// Fetch (or take) and parse Fashion-MNIST; `limit` keeps the first N images of each split.
     LoadData { source: DataSource, limit: Option<usize> },
     /// Compile the kernels a run of `setup` would take, ahead of "start" (the page sends it while
-    /// its user sets the knobs); a newer `Prepare` or a `Start` ends it. Nothing is said back.
+    /// its user sets the knobs), saying how far it got (`Event::Prepared`); a newer `Prepare` or a
+    /// `Start` ends it.
     Prepare { setup: Setup },
     /// A new run of `setup`, from the loaded weights when `from_loaded`, else from scratch.
     Start { setup: Setup, from_loaded: bool },

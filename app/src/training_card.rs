@@ -95,7 +95,7 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
             {move || match (view.first_step.get(), view.preparing.get()) {
                 (Some((secs, kernels)), _) => Some(view! {
                     <p class="hint" data-testid="first-step" data-secs=format!("{secs:.3}")>{match kernels {
-                        0 => format!("first step {secs:.1} s after start (its kernels were compiled while the knobs were set)"),
+                        0 => format!("first step {secs:.1} s after start (its kernels were compiled before start)"),
                         n => format!("first step {secs:.1} s after start ({n} kernels compiled for it)"),
                     }}</p>
                 }.into_any()),

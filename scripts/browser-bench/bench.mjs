@@ -13,6 +13,8 @@ const steps = Math.max(5, Math.round(Number(stepsArg) / 5) * 5);
 const SIDE = { alexnet: 224, vgg11: 224, nin: 224, googlenet: 96 };
 const NAME = { alexnet: "AlexNet", vgg11: "VGG-11", nin: "NiN", googlenet: "GoogLeNet" };
 const RATIO = 8, BATCH = 64;
+// The page with the knobs in its address, as a user's link has them.
+const pageUrl = (net, limit) => `${url}?net=${net}&ratio=${RATIO}&side=${SIDE[net]}&batch=${BATCH}&epochs=1&limit=${limit}`;
 
 const launch = () => chromium.launch({
   executablePath: "/usr/bin/chromium",
@@ -31,7 +33,7 @@ const fresh = async () => {
 async function cnnscope(net) {
   const page = await fresh();
   const limit = BATCH * (steps + 10);
-  await page.goto(`${url}?net=${net}&ratio=${RATIO}&side=${SIDE[net]}&batch=${BATCH}&epochs=1&limit=${limit}`);
+  await page.goto(pageUrl(net, limit));
   await page.getByTestId("data-ready").waitFor();
   // The adapter as the browser names it (GPUAdapter.info), as the page's adapter card does.
   const adapter = await page.evaluate(async () => {
@@ -60,7 +62,7 @@ async function cnnscopeAhead(net) {
   const own = await launch();
   const page = await own.newPage();
   page.setDefaultTimeout(0);
-  await page.goto(`${url}?net=${net}&ratio=${RATIO}&side=${SIDE[net]}&batch=${BATCH}&epochs=1&limit=${BATCH * 20}`);
+  await page.goto(pageUrl(net, BATCH * 20));
   await page.getByTestId("data-ready").waitFor();
   const dataAt = await page.evaluate(() => performance.now() / 1000);
   await page.waitForFunction(() => document.querySelector("[data-testid=kernels-ahead]")?.innerText.startsWith("kernels ready"), null, { polling: 100 });

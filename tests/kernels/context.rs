@@ -32,9 +32,8 @@ gpu_test! {
         gpu.take_error().unwrap();
     }
 
-    async fn errors_while_discarding_are_not_kept_for_the_next_check(shared: &Gpu) {
+    async fn errors_while_discarding_are_not_kept_for_the_next_check(_shared: &Gpu) {
         // A device of its own: the shared one's errors belong to the tests running beside this.
-        let _ = shared;
         let own = cnnscope::Gpu::new().await.unwrap();
         let gpu = &own;
         // A mappable storage buffer is invalid without a native-only feature.
