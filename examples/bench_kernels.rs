@@ -13,7 +13,7 @@
 use std::time::Instant;
 
 use cnnscope::ops::{Conv2d, Matmul};
-use cnnscope::{DType, GemmCore, Gpu, Recorder, Tensor};
+use cnnscope::{DType, Device, GemmCore, Gpu, Recorder, Tensor};
 
 /// A convolution at its place in a net: (label, cin, cout, kernel, stride, padding, input side).
 type ConvLayer = (&'static str, usize, usize, usize, usize, usize, usize);
@@ -72,13 +72,18 @@ fn scale(c: usize, ratio: usize) -> usize {
 }
 
 /// Seconds per run of `record` (pipelines compiled and caches warm first; repeated until 0.5 s).
-fn time(gpu: &Gpu, core: GemmCore, record: &dyn Fn(&mut Recorder)) -> f64 {
+/// The WGSL engine's GPU: this benchmark measures its GEMM cores.
+fn wgsl(device: &Device) -> &Gpu {
+    device.gpu_ref().expect("the kernel benchmark runs on a GPU adapter")
+}
+
+fn time(gpu: &Device, core: GemmCore, record: &dyn Fn(&mut Recorder)) -> f64 {
     let run = || {
         let mut rec = Recorder::new(gpu);
         rec.gemm = core;
         record(&mut rec);
         rec.submit();
-        gpu.device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
+        wgsl(gpu).device.poll(wgpu::PollType::wait_indefinitely()).unwrap();
     };
     run();
     let start = Instant::now();
@@ -103,12 +108,12 @@ struct Row {
     engine: f64,
 }
 
-fn zeros(gpu: &Gpu, shape: &[usize]) -> cnnscope::Result<Tensor> {
+fn zeros(gpu: &Device, shape: &[usize]) -> cnnscope::Result<Tensor> {
     Tensor::zeros(gpu, shape, DType::F32, "bench")
 }
 
 /// Benchmarks every shape at `ratio`; shapes this adapter cannot hold are reported in `skipped`.
-fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipped: &mut Vec<String>) {
+fn bench_ratio(gpu: &Device, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipped: &mut Vec<String>) {
     for &(net, layers) in CONVS {
         for &(label, cin, cout, k, s, p, side) in layers {
             let conv = Conv2d { in_channels: scale(cin, ratio), out_channels: scale(cout, ratio), kernel: k, stride: s, padding: p, relu: true };
@@ -160,7 +165,7 @@ fn bench_ratio(gpu: &Gpu, ratio: usize, batch: usize, rows: &mut Vec<Row>, skipp
 
 /// Times each pass on every core, one row each, with a progress line.
 fn measure(
-    gpu: &Gpu,
+    gpu: &Device,
     ratio: usize,
     net: &'static str,
     layer: &str,
@@ -170,10 +175,10 @@ fn measure(
 ) {
     let fast = std::env::args().nth(2).as_deref() == Some("fast");
     for &(pass, record) in passes {
-        let subgroup = gpu.subgroup_size.map(|_| time(gpu, GemmCore::Subgroup, record));
+        let subgroup = wgsl(gpu).subgroup_size.map(|_| time(gpu, GemmCore::Subgroup, record));
         let tiled = if fast && subgroup.is_some() { f64::NAN } else { time(gpu, GemmCore::Tiled, record) };
         let naive = if fast { f64::NAN } else { time(gpu, GemmCore::Naive, record) };
-        let engine = if gpu.fastest_gemm() == GemmCore::Subgroup { subgroup.unwrap() } else { tiled };
+        let engine = if wgsl(gpu).fastest_gemm() == GemmCore::Subgroup { subgroup.unwrap() } else { tiled };
         let gflops = |s: f64| flops / s / 1e9;
         eprintln!("  r{ratio} {net} {layer} {pass}: {:.1} GFLOP/s, naive {:.2}", gflops(engine), gflops(naive));
         rows.push(Row { net, layer: layer.to_string(), pass, flops, subgroup, tiled, naive, engine });
@@ -185,8 +190,8 @@ fn main() {
         Some(r) => vec![r.parse().expect("usage: bench_kernels [ratio] [fast]")],
         None => vec![8, 1],
     };
-    let gpu = pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"));
-    println!("Adapter: {}; the engine runs the {:?} core\n", gpu.describe(), gpu.fastest_gemm());
+    let gpu = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}")));
+    println!("Adapter: {}; the engine runs the {:?} core\n", gpu.describe(), wgsl(&gpu).fastest_gemm());
     for ratio in ratios {
         // Batches small enough that the naive kernels finish in seconds at ratio 1.
         let batch = if ratio == 1 { 2 } else { 32 };
@@ -220,7 +225,7 @@ fn main() {
         let total = |time: &dyn Fn(&Row) -> f64| rows.iter().map(time).sum::<f64>();
         let flops: f64 = rows.iter().map(|r| r.flops).sum();
         let (engine, tiled, naive) = (total(&|r| r.engine), total(&|r| r.tiled), total(&|r| r.naive));
-        let subgroup = match gpu.subgroup_size {
+        let subgroup = match wgsl(&gpu).subgroup_size {
             Some(_) => format!("subgroup {:.1}, ", flops / total(&|r| r.subgroup.unwrap()) / 1e9),
             None => String::new(),
         };

@@ -51,6 +51,9 @@ pub enum EngineError {
     #[error("the GPU reported an error: {0}")]
     Gpu(String),
 
+    #[error("the CPU engine met an error: {0}")]
+    Cpu(String),
+
     #[error("reading results back from the GPU failed: {0}")]
     Readback(String),
 

@@ -91,6 +91,17 @@ impl MemoryPlan {
     /// bind) or all of them exceed `budget`, naming the tensor, its size, the limit and what to
     /// lower; a batch that fits is computed when lowering the batch alone would do.
     pub fn check(&self, max_binding: u64, budget: u64) -> Result<()> {
+        self.check_against(Some(max_binding), budget, "GPU memory")
+    }
+
+    /// [`MemoryPlan::check`] for the CPU engine, which binds nothing: the whole run against
+    /// `budget` of host memory.
+    pub fn check_host(&self, budget: u64) -> Result<()> {
+        self.check_against(None, budget, "memory on the CPU engine")
+    }
+
+    fn check_against(&self, max_binding: Option<u64>, budget: u64, memory: &str) -> Result<()> {
+        let max_binding = max_binding.unwrap_or(u64::MAX);
         let what = match self.run {
             Run::Weights => "the weights",
             Run::Evaluation { .. } => "evaluation",
@@ -130,7 +141,7 @@ impl MemoryPlan {
             return Err(EngineError::DoesNotFit {
                 what: format!("{what}{at_batch}"),
                 bytes: total,
-                limit: format!("cnnscope gives one run at most {} of GPU memory", human(budget)),
+                limit: format!("cnnscope gives one run at most {} of {memory}", human(budget)),
                 advice,
             });
         }

@@ -6,7 +6,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use crate::error::{EngineError, Result};
 use crate::recorder::GemmCore;
 use crate::shaders;
-use crate::tensor::{DType, Tensor};
 
 /// What the engine needs from any adapter. WebGPU's defaults satisfy all of it; a smaller adapter
 /// (some mobile or compatibility-mode devices) is refused up front with the limit named.
@@ -59,7 +58,7 @@ pub struct Gpu {
     /// Why the device was lost, once it is (driver reset, watchdog, another tab, `destroy`).
     lost: Arc<Mutex<Option<String>>>,
     scratch: Mutex<Option<wgpu::Buffer>>,
-    placeholder: OnceLock<Tensor>,
+    placeholder: OnceLock<wgpu::Buffer>,
 }
 
 /// The adapter's subgroup size where it has subgroup operations and one fixed size of 4 to 16 (CPU
@@ -155,24 +154,21 @@ impl Gpu {
         cores
     }
 
+    /// The adapter's name.
+    pub fn name(&self) -> String {
+        if self.info.name.is_empty() { "unnamed adapter".into() } else { self.info.name.clone() }
+    }
+
     /// One line naming the adapter, for logs and benchmark tables.
     pub fn describe(&self) -> String {
         let i = &self.info;
-        let name = if i.name.is_empty() { "unnamed adapter" } else { &i.name };
-        format!("{name} ({:?}, {:?}, driver {} {})", i.backend, i.device_type, i.driver, i.driver_info)
+        format!("{} ({:?}, {:?}, driver {} {})", self.name(), i.backend, i.device_type, i.driver, i.driver_info)
             .replace(" )", ")")
     }
 
     /// The largest buffer a kernel may bind, in bytes.
     pub fn max_binding_bytes(&self) -> u64 {
         self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size)
-    }
-
-    /// Whether `run` of `net` fits this device (see [`crate::fit`]); call before allocating.
-    pub fn check_fits(&self, net: &crate::net::Net, run: crate::fit::Run) -> Result<crate::fit::MemoryPlan> {
-        let plan = crate::fit::MemoryPlan::new(net, run);
-        plan.check(self.max_binding_bytes(), crate::fit::MEMORY_BUDGET)?;
-        Ok(plan)
     }
 
     /// The pipeline for `key`, made from `source()` the first time it is asked for and cached
@@ -316,10 +312,17 @@ impl Gpu {
         }
     }
 
-    /// A 4-element tensor for bindings a kernel declares but a particular call does not read.
-    pub(crate) fn placeholder(&self) -> Tensor {
+    /// A 16-byte buffer for bindings a kernel declares but a particular call does not read.
+    pub(crate) fn placeholder(&self) -> wgpu::Buffer {
         self.placeholder
-            .get_or_init(|| Tensor::zeros(self, &[4], DType::F32, "placeholder").expect("16 bytes always fit"))
+            .get_or_init(|| {
+                self.device.create_buffer(&wgpu::BufferDescriptor {
+                    label: Some("placeholder"),
+                    size: 16,
+                    usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_SRC | wgpu::BufferUsages::COPY_DST,
+                    mapped_at_creation: false,
+                })
+            })
             .clone()
     }
 

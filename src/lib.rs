@@ -1,6 +1,8 @@
 //! cnnscope's engine: the classic CNNs' layers as WGSL compute shaders on WebGPU (wgpu), natively
-//! and in the browser.
+//! and in the browser, and the same ops on the CPU engine where the GPU is a CPU or absent.
 //!
+//! - [`device`]: which engine runs (a [`Gpu`] or the [`cpu`] engine), and the policy that picks;
+//! - [`cpu`]: the CPU engine's kernels (a GEMM crate's SIMD, every core);
 //! - [`data`]: Fashion-MNIST's IDX files, checked and uploaded once;
 //! - [`fit`]: whether a run fits the adapter, checked before anything is allocated;
 //! - [`gpu`]: the adapter, device, limits and compiled pipelines;
@@ -12,7 +14,9 @@
 //! - [`net`]: the four networks as data (module tree, shapes, parameters, FLOPs);
 //! - [`reference`]: plain CPU versions of every kernel, the tests' first oracle.
 
+pub mod cpu;
 pub mod data;
+pub mod device;
 pub mod error;
 pub mod fit;
 pub mod gpu;
@@ -25,6 +29,7 @@ mod shaders;
 pub mod tensor;
 pub mod train;
 
+pub use device::{Choice, Device};
 pub use error::{EngineError, Result};
 pub use gpu::Gpu;
 pub use recorder::{GemmCore, LayerTime, Part, PartTime, Recorder};

@@ -1,8 +1,10 @@
 //! Records many kernel dispatches and submits them as one command buffer, so a whole training step
-//! costs one submission and one parameter-buffer upload.
+//! costs one submission and one parameter-buffer upload. On the CPU engine it records tasks, run in
+//! order when it is submitted: on both engines nothing runs before the submission.
 
 use std::sync::Arc;
 
+use crate::device::Device;
 use crate::error::{EngineError, Result};
 use crate::gpu::{Gpu, Pipeline};
 
@@ -89,9 +91,18 @@ struct Dispatch {
     groups: (u32, u32),
 }
 
-/// Dispatches waiting to be submitted together.
+/// A CPU engine kernel waiting for the submission, with the inputs and outputs it captured.
+struct Task {
+    part: usize,
+    /// The kernel's name in profiles (native only).
+    #[cfg_attr(target_arch = "wasm32", allow(dead_code))]
+    name: &'static str,
+    run: Box<dyn FnOnce() -> Result<()>>,
+}
+
+/// Dispatches (or CPU tasks) waiting to be submitted together.
 pub struct Recorder<'g> {
-    pub(crate) gpu: &'g Gpu,
+    device: &'g Device,
     pub gemm: GemmCore,
     /// Workgroups a GEMM should keep busy before splitting its k dimension is worth the extra
     /// reduction pass: enough to fill a GPU's compute units (128). A CPU adapter (lavapipe,
@@ -99,15 +110,56 @@ pub struct Recorder<'g> {
     /// lavapipe, 8×9 outputs over 1.6M k take 0.11 s in two splits and 1.3 s in 128.
     pub target_workgroups: usize,
     dispatches: Vec<Dispatch>,
+    tasks: Vec<Task>,
     params: Vec<u8>,
     parts: Vec<Part>,
 }
 
 impl<'g> Recorder<'g> {
-    pub fn new(gpu: &'g Gpu) -> Self {
-        let target_workgroups = if gpu.info.device_type == wgpu::DeviceType::Cpu { 2 } else { 128 };
+    pub fn new(device: &'g Device) -> Self {
+        let (gemm, target_workgroups) = match device {
+            Device::Wgsl(gpu) => (gpu.fastest_gemm(), if gpu.info.device_type == wgpu::DeviceType::Cpu { 2 } else { 128 }),
+            Device::Cpu(_) => (GemmCore::default(), 1),
+        };
         let parts = vec![Part::Other("other".into())];
-        Recorder { gpu, gemm: gpu.fastest_gemm(), target_workgroups, dispatches: Vec::new(), params: Vec::new(), parts }
+        Recorder { device, gemm, target_workgroups, dispatches: Vec::new(), tasks: Vec::new(), params: Vec::new(), parts }
+    }
+
+    pub fn device(&self) -> &'g Device {
+        self.device
+    }
+
+    /// The GPU the WGSL kernels are recorded for; on the CPU engine, an error (a WGSL kernel was
+    /// asked of it: an engine bug, reported rather than a panic).
+    pub(crate) fn gpu(&self) -> Result<&'g Gpu> {
+        self.device.gpu_ref().ok_or_else(|| EngineError::shape("recorder", "a WGSL kernel was recorded for the CPU engine"))
+    }
+
+    /// The CPU engine's thread count, when recording for it: ops take their CPU branch.
+    pub(crate) fn cpu_threads(&self) -> Option<usize> {
+        match self.device {
+            Device::Cpu(cpu) => Some(cpu.threads()),
+            Device::Wgsl(_) => None,
+        }
+    }
+
+    /// Queues a CPU engine kernel, `name` in profiles; it runs at the submission.
+    pub(crate) fn task(&mut self, name: &'static str, run: impl FnOnce() -> Result<()> + 'static) -> Result<()> {
+        self.tasks.push(Task { part: self.parts.len() - 1, name, run: Box::new(run) });
+        Ok(())
+    }
+
+    /// Runs `tasks` in order; the first error stops them and waits for the next readback, as a
+    /// GPU's errors do.
+    fn run_tasks(device: &Device, tasks: impl IntoIterator<Item = Task>) {
+        for task in tasks {
+            if let Err(e) = (task.run)() {
+                if let Device::Cpu(cpu) = device {
+                    cpu.report(e);
+                }
+                return;
+            }
+        }
     }
 
     /// The dispatches recorded from now on belong to `part`.
@@ -126,7 +178,8 @@ impl<'g> Recorder<'g> {
         buffers: &[&wgpu::Buffer],
         workgroups: u64,
     ) -> Result<()> {
-        let max = self.gpu.limits.max_compute_workgroups_per_dimension as u64;
+        let gpu = self.gpu()?;
+        let max = gpu.limits.max_compute_workgroups_per_dimension as u64;
         let x = workgroups.clamp(1, max);
         let y = workgroups.div_ceil(x);
         if y > max {
@@ -135,7 +188,7 @@ impl<'g> Recorder<'g> {
                 format!("{workgroups} workgroups exceed this GPU's grid of {max}×{max}"),
             ));
         }
-        let align = self.gpu.limits.min_storage_buffer_offset_alignment as usize;
+        let align = gpu.limits.min_storage_buffer_offset_alignment as usize;
         let params_offset = self.params.len().next_multiple_of(align);
         self.params.resize(params_offset, 0);
         self.params.extend_from_slice(bytemuck::cast_slice(params));
@@ -163,24 +216,28 @@ impl<'g> Recorder<'g> {
     /// submission's; each piece is just shorter, which keeps it under the limit GPU watchdogs put
     /// on one submission (Windows' TDR ~2 s, Chrome's ~10 s, Metal's).
     pub fn submit_in(self, pieces: usize) {
+        let gpu = match self.device {
+            Device::Cpu(_) => return Self::run_tasks(self.device, self.tasks),
+            Device::Wgsl(gpu) => gpu,
+        };
         if self.dispatches.is_empty() {
             return;
         }
         // The parameter buffer lives until the GPU is done with it (wgpu keeps it alive).
-        let (_params, bind_groups) = self.bind_groups();
+        let (_params, bind_groups) = self.bind_groups(gpu);
         let per_piece = self.dispatches.len().div_ceil(pieces.clamp(1, self.dispatches.len()));
         for (dispatches, groups) in self.dispatches.chunks(per_piece).zip(bind_groups.chunks(per_piece)) {
-            self.gpu.queue.submit([self.encode(dispatches, groups)]);
+            gpu.queue.submit([self.encode(gpu, dispatches, groups)]);
         }
     }
 
     /// `dispatches` (with their bind groups) in one compute pass.
-    fn encode(&self, dispatches: &[Dispatch], groups: &[wgpu::BindGroup]) -> wgpu::CommandBuffer {
-        let mut encoder = self.gpu.device.create_command_encoder(&Default::default());
+    fn encode(&self, gpu: &Gpu, dispatches: &[Dispatch], groups: &[wgpu::BindGroup]) -> wgpu::CommandBuffer {
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
         {
             let mut pass = encoder.begin_compute_pass(&Default::default());
             for (d, group) in dispatches.iter().zip(groups) {
-                pass.set_pipeline(&self.gpu.compiled(&d.pipeline).pipeline);
+                pass.set_pipeline(&gpu.compiled(&d.pipeline).pipeline);
                 pass.set_bind_group(0, group, &[]);
                 pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
             }
@@ -193,21 +250,44 @@ impl<'g> Recorder<'g> {
     /// with the same results (the queue runs in order either way), natively and in the browser;
     /// each wait adds the submission's round trip, so parts of a few microseconds read high.
     pub async fn time_parts(self, clock: impl Fn() -> f64) -> Result<Vec<PartTime>> {
-        let (_params, bind_groups) = self.bind_groups();
+        let gpu = match self.device {
+            Device::Cpu(_) => return self.time_tasks(clock),
+            Device::Wgsl(gpu) => gpu,
+        };
+        let (_params, bind_groups) = self.bind_groups(gpu);
         // Whatever was submitted before is not this step's.
-        self.gpu.idle().await;
+        gpu.idle().await;
         let mut times = Vec::new();
         let mut start = 0;
         while start < self.dispatches.len() {
             let part = self.dispatches[start].part;
             let end = self.dispatches[start..].iter().position(|d| d.part != part).map_or(self.dispatches.len(), |n| start + n);
             let began = clock();
-            self.gpu.queue.submit([self.encode(&self.dispatches[start..end], &bind_groups[start..end])]);
-            self.gpu.idle().await;
+            gpu.queue.submit([self.encode(gpu, &self.dispatches[start..end], &bind_groups[start..end])]);
+            gpu.idle().await;
             times.push(PartTime { part: self.parts[part].clone(), secs: clock() - began, dispatches: end - start });
             start = end;
         }
-        self.gpu.take_error()?;
+        gpu.take_error()?;
+        Ok(times)
+    }
+
+    /// [`Recorder::time_parts`] on the CPU engine: its tasks run part by part, each part timed.
+    fn time_tasks(self, clock: impl Fn() -> f64) -> Result<Vec<PartTime>> {
+        let mut times: Vec<PartTime> = Vec::new();
+        for task in self.tasks {
+            let (part, began) = (task.part, clock());
+            Self::run_tasks(self.device, [task]);
+            let secs = clock() - began;
+            match times.last_mut() {
+                Some(last) if last.part == self.parts[part] => {
+                    last.secs += secs;
+                    last.dispatches += 1;
+                }
+                _ => times.push(PartTime { part: self.parts[part].clone(), secs, dispatches: 1 }),
+            }
+        }
+        self.device.take_error()?;
         Ok(times)
     }
 
@@ -215,9 +295,24 @@ impl<'g> Recorder<'g> {
     /// for finding where a step's time goes. Native only (the browser cannot wait).
     #[cfg(not(target_arch = "wasm32"))]
     pub fn profile(self) -> Vec<(String, u64, f64)> {
-        let (_params, bind_groups) = self.bind_groups();
+        let gpu = match self.device {
+            Device::Cpu(_) => {
+                let device = self.device;
+                return self
+                    .tasks
+                    .into_iter()
+                    .map(|task| {
+                        let (name, start) = (task.name, std::time::Instant::now());
+                        Self::run_tasks(device, [task]);
+                        (name.to_string(), 1, start.elapsed().as_secs_f64())
+                    })
+                    .collect();
+            }
+            Device::Wgsl(gpu) => gpu,
+        };
+        let (_params, bind_groups) = self.bind_groups(gpu);
         let wait = || {
-            let _ = self.gpu.device.poll(wgpu::PollType::wait_indefinitely());
+            let _ = gpu.device.poll(wgpu::PollType::wait_indefinitely());
         };
         wait();
         self.dispatches
@@ -225,7 +320,7 @@ impl<'g> Recorder<'g> {
             .zip(&bind_groups)
             .map(|(d, group)| {
                 let start = std::time::Instant::now();
-                self.gpu.queue.submit([self.encode(std::slice::from_ref(d), std::slice::from_ref(group))]);
+                gpu.queue.submit([self.encode(gpu, std::slice::from_ref(d), std::slice::from_ref(group))]);
                 wait();
                 (d.pipeline.key.clone(), d.groups.0 as u64 * d.groups.1 as u64, start.elapsed().as_secs_f64())
             })
@@ -233,8 +328,8 @@ impl<'g> Recorder<'g> {
     }
 
     /// The parameter buffer (every dispatch's parameters at aligned offsets) and one bind group per dispatch.
-    fn bind_groups(&self) -> (wgpu::Buffer, Vec<wgpu::BindGroup>) {
-        let device = &self.gpu.device;
+    fn bind_groups(&self, gpu: &Gpu) -> (wgpu::Buffer, Vec<wgpu::BindGroup>) {
+        let device = &gpu.device;
         // Written through the queue, not mapped at creation: on a lost device mapping fails
         // (natively wgpu panics), while a queued write is only reported as the device's error.
         let all_params = device.create_buffer(&wgpu::BufferDescriptor {
@@ -243,7 +338,7 @@ impl<'g> Recorder<'g> {
             usage: wgpu::BufferUsages::STORAGE | wgpu::BufferUsages::COPY_DST,
             mapped_at_creation: false,
         });
-        self.gpu.queue.write_buffer(&all_params, 0, &self.params);
+        gpu.queue.write_buffer(&all_params, 0, &self.params);
         let bind_groups: Vec<wgpu::BindGroup> = self
             .dispatches
             .iter()
@@ -260,7 +355,7 @@ impl<'g> Recorder<'g> {
                     .collect();
                 device.create_bind_group(&wgpu::BindGroupDescriptor {
                     label: None,
-                    layout: &self.gpu.compiled(&d.pipeline).layout,
+                    layout: &gpu.compiled(&d.pipeline).layout,
                     entries: &entries,
                 })
             })

@@ -112,20 +112,31 @@ fn designs() {
 
 #[test]
 fn what_the_gpu_cannot_hold() {
-    // Refused from the description, before anything is allocated on the host or the device.
+    // Refused from the description, before anything is allocated on the host or the device: on a
+    // GPU each tensor against its binding limit, on the CPU engine the whole run against its budget.
     let cases = [
         (
-            "`train --net vgg11 --ratio 1 --side 1024 --limit 64`",
+            "`train --net vgg11 --ratio 1 --side 1024 --limit 64 --device gpu`",
             "parameter fc.1.weight needs 8.0 GiB, but this GPU binds at most … per buffer: lower the side (it sets the first linear layer's width) or raise the width ratio",
         ),
         (
-            "`train --net alexnet --batch 100000`",
+            "`train --net alexnet --batch 100000 --device gpu`",
             "the input at batch 100000 needs 4.7 GiB, but this GPU binds at most … per buffer: lower the batch to … or less, or lower the side or raise the width ratio",
         ),
         (
-            "`train --net alexnet --ratio 1 --side 1024 --batch 1`",
+            "`train --net alexnet --ratio 1 --side 1024 --batch 1 --device gpu`",
             "parameter fc.0.weight needs 3.5 GiB, but this GPU binds at most … per buffer: lower the side (it sets the first linear layer's width) or raise the width ratio",
         ),
+        (
+            "`train --net vgg11 --ratio 1 --side 1024 --limit 64 --device cpu`",
+            "training at batch 64 needs 129.8 GiB, but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine: lower the side or raise the width ratio",
+        ),
+        (
+            "`train --net alexnet --batch 100000 --device cpu`",
+            "training at batch 100000 needs 25.0 GiB, but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine: lower the batch to 16011 or less, or lower the side or raise the width ratio",
+        ),
+        ("`train --net nin --device tpu`", "invalid value 'tpu' for '--device <DEVICE>': unknown device \"tpu\": choose auto, gpu or cpu"),
+        ("`summary --net nin --device cpu --batch 0`", "batch size: 0 images per batch: it must be at least 1 (d2l uses 64–256)"),
     ];
     for (input, pattern) in cases {
         check(input, pattern, &cli_error(input.trim_matches('`')));

@@ -1,20 +1,66 @@
-//! Training on real Fashion-MNIST on the native adapter: a small network learns (loss falls,
-//! accuracy far above chance), a seeded run is reproducible, and 20 steps follow PyTorch's losses.
+//! Training on real Fashion-MNIST natively, on each engine (the GPU adapter's WGSL kernels and the
+//! CPU engine): a small network learns (loss falls, accuracy far above chance), a seeded run is
+//! reproducible, 20 steps follow PyTorch's losses, and both engines take the same steps.
 #![cfg(not(target_arch = "wasm32"))]
 
+use std::cell::Cell;
 use std::path::Path;
 
-use cnnscope::Gpu;
+use cnnscope::{Device, Gpu};
 use cnnscope::data::FashionMnist;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Net, NetConfig};
 use cnnscope::ops::Adam;
 use cnnscope::train::{Evaluator, Optimizer, Stats, TrainConfig, Trainer};
 
-fn gpu() -> &'static Gpu {
-    static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
-    GPU.get_or_init(|| pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}")))
+thread_local!(static ON_CPU: Cell<bool> = const { Cell::new(false) });
+
+fn gpu() -> &'static Device {
+    static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| Device::Wgsl(pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"))))
 }
+
+fn cpu() -> &'static Device {
+    static CPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    CPU.get_or_init(Device::cpu)
+}
+
+/// The engine this test runs on: each test thread runs one engine (`both_engines!`).
+fn device() -> &'static Device {
+    if ON_CPU.get() { cpu() } else { gpu() }
+}
+
+/// Each named test twice, as `name::wgsl` on the GPU adapter and `name::cpu` on the CPU engine.
+macro_rules! both_engines {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[test]
+            fn wgsl() {
+                super::$name();
+            }
+
+            #[test]
+            fn cpu() {
+                super::ON_CPU.set(true);
+                super::$name();
+            }
+        }
+    )*};
+}
+
+both_engines!(
+    a_small_network_learns_fashion_mnist,
+    a_seeded_run_is_reproducible,
+    training_steps_follow_pytorch,
+    an_own_network_trains_as_in_pytorch,
+    an_output_that_ignores_the_input_is_detected,
+    a_resumed_run_continues_exactly,
+    a_split_step_equals_the_whole_one,
+    the_learning_rate_changes_between_steps,
+    layer_statistics_explain_a_dead_layer,
+    layer_statistics_match_pytorch,
+    a_timed_step_is_the_same_step_and_says_where_its_time_goes,
+);
 
 fn data() -> &'static FashionMnist {
     static DATA: std::sync::OnceLock<FashionMnist> = std::sync::OnceLock::new();
@@ -27,28 +73,27 @@ fn data() -> &'static FashionMnist {
 /// Trains AlexNet (width ÷16, side 67; PyTorch reaches loss 1.45, accuracy 0.39 with this recipe) for `epochs` and returns each epoch's training stats and
 /// the final test stats.
 fn train(epochs: usize, seed: u64) -> (Vec<Stats>, Stats) {
-    let gpu = gpu();
+    let device = device();
     let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
-    let model = Model::new(gpu, net, Init::Default, seed).unwrap();
-    let (train_set, test_set) = (data().train.upload(gpu).unwrap(), data().test.upload(gpu).unwrap());
+    let model = Model::new(device, net, Init::Default, seed).unwrap();
+    let (train_set, test_set) = (data().train.upload(device).unwrap(), data().test.upload(device).unwrap());
     let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam { lr: 2e-3, ..Adam::default() }), seed, augment: false };
-    let mut evaluator = Evaluator::new(gpu, &model, &test_set, 256).unwrap();
-    let mut trainer = Trainer::new(gpu, model, train_set, config).unwrap();
+    let mut evaluator = Evaluator::new(device, &model, &test_set, 256).unwrap();
+    let mut trainer = Trainer::new(device, model, train_set, config).unwrap();
     let mut per_epoch = Vec::new();
     for _ in 0..epochs {
-        trainer.reset_stats(gpu).unwrap();
-        while !trainer.step(gpu).unwrap() {}
-        per_epoch.push(pollster::block_on(trainer.stats(gpu)).unwrap());
+        trainer.reset_stats(device).unwrap();
+        while !trainer.step(device).unwrap() {}
+        per_epoch.push(pollster::block_on(trainer.stats(device)).unwrap());
     }
-    let test = pollster::block_on(evaluator.run(gpu, &trainer.model, &test_set)).unwrap();
+    let test = pollster::block_on(evaluator.run(device, &trainer.model, &test_set)).unwrap();
     // The per-example predictions agree with the accuracy counted on the GPU.
-    let predictions = pollster::block_on(evaluator.predict(gpu, &trainer.model, &test_set)).unwrap();
+    let predictions = pollster::block_on(evaluator.predict(device, &trainer.model, &test_set)).unwrap();
     let right = predictions.iter().zip(&data().test.labels).filter(|(p, l)| p == l).count();
     assert_eq!((predictions.len(), right as f64), (500, test.correct));
     (per_epoch, test)
 }
 
-#[test]
 fn a_small_network_learns_fashion_mnist() {
     let (epochs, test) = train(6, 1);
     let (first, last) = (epochs[0], epochs[epochs.len() - 1]);
@@ -61,7 +106,6 @@ fn a_small_network_learns_fashion_mnist() {
     assert!(test.accuracy() > 0.3, "test accuracy far above chance: {}", test.accuracy());
 }
 
-#[test]
 fn a_seeded_run_is_reproducible() {
     let (a, test_a) = train(1, 7);
     let (b, test_b) = train(1, 7);
@@ -74,7 +118,6 @@ fn a_seeded_run_is_reproducible() {
 /// steps on the first 64 training images (one full batch, so the shuffle order cannot matter)
 /// follows PyTorch's losses from the same starting weights. GoogLeNet has no dropout, so both
 /// sides are deterministic (tests/fixtures/make_net_fixtures.py writes the fixture).
-#[test]
 fn training_steps_follow_pytorch() {
     let weights = include_bytes!("fixtures/training_googlenet.safetensors");
     follows_pytorch(Arch::GoogLeNet, weights, include_bytes!("fixtures/training_googlenet_io.safetensors"));
@@ -84,7 +127,6 @@ fn training_steps_follow_pytorch() {
 /// and numbered groups, an average pool, VGG, NiN and Inception blocks, a linear layer taking an
 /// image as it is) has PyTorch's gradients and trains as PyTorch trains the module a second
 /// reader of the format builds (pytorch/design.py): the format means the same on both sides.
-#[test]
 fn an_own_network_trains_as_in_pytorch() {
     let design = Arch::Own(include_str!("fixtures/design_mixed.net").into());
     follows_pytorch(design, include_bytes!("fixtures/training_design.safetensors"), include_bytes!("fixtures/training_design_io.safetensors"));
@@ -98,23 +140,23 @@ fn follows_pytorch(arch: Arch, weights: &[u8], io: &[u8]) {
     let (want, config) = (floats("losses"), floats("config"));
     let (ratio, side, lr, images) = (config[0] as usize, config[1] as usize, config[2], config[3] as usize);
 
-    let gpu = gpu();
+    let device = device();
     let net = Net::new(NetConfig::new(arch, ratio).with_side(side)).unwrap();
-    let model = Model::new(gpu, net, Init::Default, 0).unwrap();
-    model.load_weights(gpu, weights).unwrap();
-    let train_set = data().train.truncated(images).upload(gpu).unwrap();
+    let model = Model::new(device, net, Init::Default, 0).unwrap();
+    model.load_weights(device, weights).unwrap();
+    let train_set = data().train.truncated(images).upload(device).unwrap();
     let config = TrainConfig { batch: images, optimizer: Optimizer::Adam(Adam { lr, ..Adam::default() }), seed: 0, augment: false };
-    let mut trainer = Trainer::new(gpu, model, train_set, config).unwrap();
+    let mut trainer = Trainer::new(device, model, train_set, config).unwrap();
     let mut got = Vec::new();
     let mut compared = 0;
     for step in 0..want.len() {
-        trainer.reset_stats(gpu).unwrap();
-        assert!(trainer.step(gpu).unwrap(), "one step is one epoch");
-        got.push(pollster::block_on(trainer.stats(gpu)).unwrap().loss() as f32);
+        trainer.reset_stats(device).unwrap();
+        assert!(trainer.step(device).unwrap(), "one step is one epoch");
+        got.push(pollster::block_on(trainer.stats(device)).unwrap().loss() as f32);
         for (spec, grad) in trainer.model.params.specs.iter().zip(trainer.gradients()).filter(|_| step == 0) {
             let Ok(torch) = io.tensor(&format!("grad.{}", spec.name)) else { continue };
             let torch: Vec<f32> = bytemuck::pod_collect_to_vec(torch.data());
-            let ours = pollster::block_on(grad.read_f32(gpu)).unwrap();
+            let ours = pollster::block_on(grad.read_f32(device)).unwrap();
             let scale = torch.iter().fold(0f32, |m, v| m.max(v.abs()));
             let worst = ours.iter().zip(&torch).fold(0f32, |m, (a, b)| m.max((a - b).abs()));
             assert!(worst <= 1e-4 * scale + 1e-7, "{}: gradient differs by {worst} (largest {scale})", spec.name);
@@ -130,25 +172,24 @@ fn follows_pytorch(arch: Arch, weights: &[u8], io: &[u8]) {
 
 /// An output that ignores the input is told from one that does not: with the first layer's
 /// weights zeroed every image reaches the classifier as the same biases.
-#[test]
 fn an_output_that_ignores_the_input_is_detected() {
-    let gpu = gpu();
+    let device = device();
     let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
-    let model = Model::new(gpu, net, Init::Default, 1).unwrap();
-    let test_set = data().test.upload(gpu).unwrap();
-    let mut evaluator = Evaluator::new(gpu, &model, &test_set, 256).unwrap();
-    assert!(!pollster::block_on(evaluator.output_is_constant(gpu, &model, &test_set)).unwrap());
-    let mut values = pollster::block_on(model.params.read(gpu)).unwrap();
+    let model = Model::new(device, net, Init::Default, 1).unwrap();
+    let test_set = data().test.upload(device).unwrap();
+    let mut evaluator = Evaluator::new(device, &model, &test_set, 256).unwrap();
+    assert!(!pollster::block_on(evaluator.output_is_constant(device, &model, &test_set)).unwrap());
+    let mut values = pollster::block_on(model.params.read(device)).unwrap();
     assert_eq!(model.params.specs[0].name, "conv.0.weight");
     values[0].fill(0.0);
-    model.params.write(gpu, &values).unwrap();
-    assert!(pollster::block_on(evaluator.output_is_constant(gpu, &model, &test_set)).unwrap());
+    model.params.write(device, &values).unwrap();
+    assert!(pollster::block_on(evaluator.output_is_constant(device, &model, &test_set)).unwrap());
     // The note needs both: an epoch at chance and the constant output.
     let at_chance = Stats { loss_sum: 2.3032 * 640.0, correct: 64.0, examples: 640.0 };
     let learning = Stats { loss_sum: 1.9 * 640.0, correct: 160.0, examples: 640.0 };
-    let why = pollster::block_on(evaluator.dead_start(gpu, &model, &test_set, &at_chance)).unwrap();
+    let why = pollster::block_on(evaluator.dead_start(device, &model, &test_set, &at_chance)).unwrap();
     assert!(why.is_some_and(|w| w.contains("every image gets the same output")));
-    assert_eq!(pollster::block_on(evaluator.dead_start(gpu, &model, &test_set, &learning)).unwrap(), None);
+    assert_eq!(pollster::block_on(evaluator.dead_start(device, &model, &test_set, &learning)).unwrap(), None);
 }
 
 /// A trainer of AlexNet ÷16 at 67 (it has dropout, so the masks must follow the step count too)
@@ -158,30 +199,30 @@ fn small_trainer(adam: bool) -> Trainer {
 }
 
 fn small_trainer_with(adam: bool, augment: bool) -> Trainer {
-    let gpu = gpu();
+    let device = device();
     let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
-    let model = Model::new(gpu, net, Init::Default, 3).unwrap();
+    let model = Model::new(device, net, Init::Default, 3).unwrap();
     let optimizer = if adam {
         Optimizer::Adam(Adam { lr: 2e-3, ..Adam::default() })
     } else {
         cnnscope::train::sgd(0.05, 0.9, 1e-4)
     };
     let config = TrainConfig { batch: 32, optimizer, seed: 11, augment };
-    Trainer::new(gpu, model, data().train.truncated(256).upload(gpu).unwrap(), config).unwrap()
+    Trainer::new(device, model, data().train.truncated(256).upload(device).unwrap(), config).unwrap()
 }
 
 /// Steps `trainer` `n` times; the running loss sum (f32 bits) after each.
 fn steps(trainer: &mut Trainer, n: usize) -> Vec<u32> {
     (0..n)
         .map(|_| {
-            trainer.step(gpu()).unwrap();
-            (pollster::block_on(trainer.stats(gpu())).unwrap().loss_sum as f32).to_bits()
+            trainer.step(device()).unwrap();
+            (pollster::block_on(trainer.stats(device())).unwrap().loss_sum as f32).to_bits()
         })
         .collect()
 }
 
 fn weights(trainer: &Trainer) -> Vec<Vec<u32>> {
-    let values = pollster::block_on(trainer.model.params.read(gpu())).unwrap();
+    let values = pollster::block_on(trainer.model.params.read(device())).unwrap();
     values.iter().map(|v| v.iter().map(|x| x.to_bits()).collect()).collect()
 }
 
@@ -189,20 +230,19 @@ fn weights(trainer: &Trainer) -> Vec<Vec<u32>> {
 /// a new trainer: the losses after every step and the final weights, bit for bit. N = 5 stops
 /// mid-epoch (the order must be redrawn) and the 10 steps cross an epoch boundary; N = 8 stops at
 /// the boundary (the next order is drawn after resuming).
-#[test]
 fn a_resumed_run_continues_exactly() {
     // The last case augments: its draws hash the step, so a resumed run draws the same.
     for (adam, n, augment) in [(true, 5, false), (false, 5, false), (true, 8, false), (true, 5, true)] {
         let mut whole = small_trainer_with(adam, augment);
         let initial = weights(&whole);
-        whole.reset_stats(gpu()).unwrap();
+        whole.reset_stats(device()).unwrap();
         let all = steps(&mut whole, 2 * n);
         assert!(weights(&whole) != initial, "the run learns: the comparison means something");
 
         let mut first = small_trainer_with(adam, augment);
-        first.reset_stats(gpu()).unwrap();
+        first.reset_stats(device()).unwrap();
         let mut losses = steps(&mut first, n);
-        let bytes = pollster::block_on(first.checkpoint(gpu(), 3, "{}".into())).unwrap().to_bytes().unwrap();
+        let bytes = pollster::block_on(first.checkpoint(device(), 3, "{}".into())).unwrap().to_bytes().unwrap();
         drop(first);
         let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
         assert_eq!((checkpoint.epochs, checkpoint.notes.as_str(), checkpoint.state.steps), (3, "{}", n as u64));
@@ -213,7 +253,7 @@ fn a_resumed_run_continues_exactly() {
             (header.net, header.config, header.epochs, header.state, header.notes.as_str()),
             (checkpoint.net.clone(), checkpoint.config, checkpoint.epochs, checkpoint.state, checkpoint.notes.as_str())
         );
-        let mut resumed = Trainer::resume(gpu(), &checkpoint, data().train.truncated(256).upload(gpu()).unwrap()).unwrap();
+        let mut resumed = Trainer::resume(device(), &checkpoint, data().train.truncated(256).upload(device()).unwrap()).unwrap();
         losses.extend(steps(&mut resumed, n));
         assert_eq!(resumed.config.augment, augment, "the checkpoint keeps the augmentation");
         assert_eq!(losses, all, "adam {adam}, n {n}: the losses after every step");
@@ -222,35 +262,33 @@ fn a_resumed_run_continues_exactly() {
     }
     // A checkpoint is also a weights file: the optimiser's buffers are not parameters.
     let trainer = small_trainer(true);
-    let bytes = pollster::block_on(trainer.checkpoint(gpu(), 1, String::new())).unwrap().to_bytes().unwrap();
-    trainer.model.load_weights(gpu(), &bytes).unwrap();
+    let bytes = pollster::block_on(trainer.checkpoint(device(), 1, String::new())).unwrap().to_bytes().unwrap();
+    trainer.model.load_weights(device(), &bytes).unwrap();
     // A weights file is not a checkpoint, and a checkpoint resumes only on its own data.
-    let plain = pollster::block_on(trainer.model.save_weights(gpu())).unwrap();
+    let plain = pollster::block_on(trainer.model.save_weights(device())).unwrap();
     let err = cnnscope::train::Checkpoint::from_bytes(&plain).unwrap_err().to_string();
     assert!(err.contains("not a checkpoint"), "{err}");
     let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
-    let err = Trainer::resume(gpu(), &checkpoint, data().train.truncated(320).upload(gpu()).unwrap()).err().unwrap().to_string();
+    let err = Trainer::resume(device(), &checkpoint, data().train.truncated(320).upload(device()).unwrap()).err().unwrap().to_string();
     assert_eq!(err, "resume: the run was training on 256 images, this data has 320: resume with the same --limit (or none)");
 }
 
 /// A step split into many submissions (one per dispatch: the tiniest budget) gives the same
 /// weights as the whole step in one.
-#[test]
 fn a_split_step_equals_the_whole_one() {
     let mut whole = small_trainer(true);
     let mut split = small_trainer(true);
     assert_eq!(split.fit_submits(10.0, 1e-9), 4096, "a tiny budget: as many pieces as allowed");
     assert_eq!(split.fit_submits(0.3, 0.5), 2, "a margin of 2 for uneven dispatches");
     split.split_submits(usize::MAX);
-    whole.reset_stats(gpu()).unwrap();
-    split.reset_stats(gpu()).unwrap();
+    whole.reset_stats(device()).unwrap();
+    split.reset_stats(device()).unwrap();
     assert_eq!(steps(&mut split, 3), steps(&mut whole, 3));
     assert_eq!(weights(&split), weights(&whole));
 }
 
 /// The rate changes between steps (the way on from a diverged run's checkpoint); a rate no
 /// update can use is refused and the old one stays.
-#[test]
 fn the_learning_rate_changes_between_steps() {
     let mut trainer = small_trainer(true);
     let err = trainer.set_lr(f32::NAN).unwrap_err().to_string();
@@ -268,39 +306,38 @@ fn the_learning_rate_changes_between_steps() {
 /// next readback, not as a garbled result.
 #[test]
 fn a_lost_device_is_reported() {
-    let gpu = pollster::block_on(Gpu::new()).unwrap();
+    let device = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
     let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
-    let model = Model::new(&gpu, net, Init::Default, 3).unwrap();
+    let model = Model::new(&device, net, Init::Default, 3).unwrap();
     let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: false };
-    let mut trainer = Trainer::new(&gpu, model, data().train.truncated(64).upload(&gpu).unwrap(), config).unwrap();
-    trainer.step(&gpu).unwrap();
-    pollster::block_on(trainer.stats(&gpu)).unwrap();
-    gpu.destroy();
-    let _ = trainer.step(&gpu);
-    let err = pollster::block_on(trainer.stats(&gpu)).unwrap_err().to_string();
+    let mut trainer = Trainer::new(&device, model, data().train.truncated(64).upload(&device).unwrap(), config).unwrap();
+    trainer.step(&device).unwrap();
+    pollster::block_on(trainer.stats(&device)).unwrap();
+    device.gpu_ref().unwrap().destroy();
+    let _ = trainer.step(&device);
+    let err = pollster::block_on(trainer.stats(&device)).unwrap_err().to_string();
     assert!(err.starts_with("the GPU device was lost (destroyed"), "{err}");
-    assert!(gpu.lost().is_some());
+    assert!(device.lost().is_some());
 }
 
 /// Per-layer statistics equal the same figures computed on the CPU from the tensors read back
 /// (the output's mean, std and dead units; the gradient's norm; the update as the change of the
 /// weights over the step); and a layer with zero weights and biases shows 100 % dead units, with
 /// the gradient vanished in every layer before it, and says so.
-#[test]
 fn layer_statistics_explain_a_dead_layer() {
     let norm = |v: &[f32]| v.iter().map(|&x| x as f64 * x as f64).sum::<f64>().sqrt();
     let close = |what: &str, got: f64, want: f64| assert!((got - want).abs() <= 1e-3 * want.abs().max(1e-6), "{what}: {got} vs {want}");
     let mut trainer = small_trainer(true);
-    trainer.reset_stats(gpu()).unwrap();
+    trainer.reset_stats(device()).unwrap();
     steps(&mut trainer, 2);
-    let before = pollster::block_on(trainer.model.params.read(gpu())).unwrap();
-    trainer.step(gpu()).unwrap();
-    let after = pollster::block_on(trainer.model.params.read(gpu())).unwrap();
-    let stats = pollster::block_on(trainer.layer_stats(gpu())).unwrap();
+    let before = pollster::block_on(trainer.model.params.read(device())).unwrap();
+    trainer.step(device()).unwrap();
+    let after = pollster::block_on(trainer.model.params.read(device())).unwrap();
+    let stats = pollster::block_on(trainer.layer_stats(device())).unwrap();
     let layers = trainer.graph().weighted_layers();
     assert_eq!(stats.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(), ["conv.0", "conv.3", "conv.6", "conv.8", "conv.10", "fc.0", "fc.3", "fc.6"]);
     for (s, layer) in stats.iter().zip(&layers) {
-        let out = pollster::block_on(layer.output.read_f32(gpu())).unwrap();
+        let out = pollster::block_on(layer.output.read_f32(device())).unwrap();
         let n = out.len() as f64;
         let mean = out.iter().map(|&v| v as f64).sum::<f64>() / n;
         let std = (out.iter().map(|&v| (v as f64 - mean).powi(2)).sum::<f64>() / n).sqrt();
@@ -309,7 +346,7 @@ fn layer_statistics_explain_a_dead_layer() {
         close(&format!("{} mean", s.name), s.mean, mean);
         close(&format!("{} std", s.name), s.std, std);
         assert_eq!(s.dead, layer.relu.then_some(dead), "{}: dead units", s.name);
-        let grads: Vec<f32> = layer.params.clone().flat_map(|p| pollster::block_on(trainer.gradients()[p].read_f32(gpu())).unwrap()).collect();
+        let grads: Vec<f32> = layer.params.clone().flat_map(|p| pollster::block_on(trainer.gradients()[p].read_f32(device())).unwrap()).collect();
         close(&format!("{} gradient norm", s.name), s.grad_norm, norm(&grads));
         let change: Vec<f32> = layer.params.clone().flat_map(|p| before[p].iter().zip(&after[p]).map(|(b, a)| a - b).collect::<Vec<_>>()).collect();
         let weights: Vec<f32> = layer.params.clone().flat_map(|p| after[p].clone()).collect();
@@ -322,10 +359,10 @@ fn layer_statistics_explain_a_dead_layer() {
     let names: Vec<String> = dead.model.params.specs.iter().map(|s| s.name.clone()).collect();
     for key in ["conv.3.weight", "conv.3.bias"] {
         let t = &dead.model.params.tensors[names.iter().position(|n| n == key).unwrap()];
-        t.write_f32(gpu(), &vec![0.0; t.len()]).unwrap();
+        t.write_f32(device(), &vec![0.0; t.len()]).unwrap();
     }
-    dead.step(gpu()).unwrap();
-    let stats = pollster::block_on(dead.layer_stats(gpu())).unwrap();
+    dead.step(device()).unwrap();
+    let stats = pollster::block_on(dead.layer_stats(device())).unwrap();
     let by = |name: &str| stats.iter().find(|s| s.name == name).unwrap().clone();
     assert_eq!(by("conv.3").dead, Some(1.0), "the zeroed layer is all dead");
     assert!(by("conv.0").dead.unwrap() < 0.2, "the layer before it is alive: {:?}", by("conv.0").dead);
@@ -343,7 +380,6 @@ fn layer_statistics_explain_a_dead_layer() {
 /// GoogLeNet ÷16 at 48 (no dropout: both sides take the same steps), three Adam steps on one
 /// batch of 64 training images from the same weights as `googlenet_training_follows_pytorch`.
 /// PyTorch measures the update as the change of the weights; cnnscope from Adam's moments.
-#[test]
 fn layer_statistics_match_pytorch() {
     let weights = include_bytes!("fixtures/training_googlenet.safetensors");
     let io = safetensors::SafeTensors::deserialize(include_bytes!("fixtures/training_googlenet_io.safetensors")).unwrap();
@@ -351,16 +387,16 @@ fn layer_statistics_match_pytorch() {
     let floats = |t: &safetensors::SafeTensors, name: &str| -> Vec<f32> { bytemuck::pod_collect_to_vec(t.tensor(name).unwrap().data()) };
     let config = floats(&io, "config");
     let (ratio, side, lr, images) = (config[0] as usize, config[1] as usize, config[2], config[3] as usize);
-    let gpu = gpu();
+    let device = device();
     let net = Net::new(NetConfig::new(Arch::GoogLeNet, ratio).with_side(side)).unwrap();
-    let model = Model::new(gpu, net, Init::Default, 0).unwrap();
-    model.load_weights(gpu, weights).unwrap();
+    let model = Model::new(device, net, Init::Default, 0).unwrap();
+    model.load_weights(device, weights).unwrap();
     let config = TrainConfig { batch: images, optimizer: Optimizer::Adam(Adam { lr, ..Adam::default() }), seed: 0, augment: false };
-    let mut trainer = Trainer::new(gpu, model, data().train.truncated(images).upload(gpu).unwrap(), config).unwrap();
+    let mut trainer = Trainer::new(device, model, data().train.truncated(images).upload(device).unwrap(), config).unwrap();
     for _ in 0..floats(&fixture, "steps")[0] as usize {
-        trainer.step(gpu).unwrap();
+        trainer.step(device).unwrap();
     }
-    let stats = pollster::block_on(trainer.layer_stats(gpu)).unwrap();
+    let stats = pollster::block_on(trainer.layer_stats(device)).unwrap();
     assert_eq!(stats.len(), fixture.names().len() - 1, "every layer PyTorch measured");
     let mut worst = 0.0f64;
     for s in &stats {
@@ -381,17 +417,16 @@ fn layer_statistics_match_pytorch() {
 /// A step timed part by part (`Trainer::timed_step`, what the page's "where the time goes" shows)
 /// is the same step, bit for bit, and its parts are the whole step in order: the batch, every
 /// layer forward, the loss, every layer backward in reverse, the optimiser.
-#[test]
 fn a_timed_step_is_the_same_step_and_says_where_its_time_goes() {
     use cnnscope::Part;
-    let gpu = gpu();
+    let device = device();
     let (mut whole, mut timed) = (small_trainer(true), small_trainer(true));
-    whole.step(gpu).unwrap();
+    whole.step(device).unwrap();
     let start = std::time::Instant::now();
-    let (done, parts) = pollster::block_on(timed.timed_step(gpu, || start.elapsed().as_secs_f64())).unwrap();
+    let (done, parts) = pollster::block_on(timed.timed_step(device, || start.elapsed().as_secs_f64())).unwrap();
     let elapsed = start.elapsed().as_secs_f64();
     assert!(!done);
-    let bits = |t: &Trainer| pollster::block_on(t.model.params.read(gpu)).unwrap().concat().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+    let bits = |t: &Trainer| pollster::block_on(t.model.params.read(device)).unwrap().concat().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert!(bits(&whole) == bits(&timed), "the same weights, bit for bit");
 
     let names = |pass: fn(&Part) -> Option<&String>| parts.iter().filter_map(|p| pass(&p.part).cloned()).collect::<Vec<_>>();
@@ -415,23 +450,24 @@ fn a_timed_step_is_the_same_step_and_says_where_its_time_goes() {
 /// and the next then compile nothing more.
 #[test]
 fn a_steps_kernels_compile_ahead_with_progress() {
-    let gpu = pollster::block_on(Gpu::new()).unwrap();
+    let device = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
+    let gpu = device.gpu_ref().unwrap();
     let design = "conv 8 k=3 p=1\nrelu\nmaxpool k=2\nnin_block 10 k=3\nglobal_avg_pool\nflatten";
     let net = Net::new(NetConfig { arch: Arch::Own(design.into()), ratio: 1, side: 28, second_hidden: true }).unwrap();
-    let model = Model::new(&gpu, net, Init::Default, 0).unwrap();
+    let model = Model::new(&device, net, Init::Default, 0).unwrap();
     let config = TrainConfig { batch: 16, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: false };
-    let mut trainer = Trainer::new(&gpu, model, data().train.truncated(64).upload(&gpu).unwrap(), config).unwrap();
-    let (_, rec) = trainer.recorded_step(&gpu).unwrap();
-    let pending = gpu.pending_pipelines();
+    let mut trainer = Trainer::new(&device, model, data().train.truncated(64).upload(&device).unwrap(), config).unwrap();
+    let (_, rec) = trainer.recorded_step(&device).unwrap();
+    let pending = device.pending_pipelines();
     assert!(pending >= 10, "a step's kernels wait to be compiled: {pending}");
     let seen = std::cell::RefCell::new(Vec::new());
     pollster::block_on(gpu.compile_pending(|done, total| seen.borrow_mut().push((done, total))));
     assert_eq!(seen.into_inner(), (1..=pending).map(|done| (done, pending)).collect::<Vec<_>>());
-    assert_eq!(gpu.pending_pipelines(), 0);
+    assert_eq!(device.pending_pipelines(), 0);
     rec.submit();
-    trainer.step(&gpu).unwrap();
-    assert_eq!(gpu.pending_pipelines(), 0, "the next step asks for no new kernel");
-    assert!(pollster::block_on(trainer.stats(&gpu)).unwrap().loss().is_finite());
+    trainer.step(&device).unwrap();
+    assert_eq!(device.pending_pipelines(), 0, "the next step asks for no new kernel");
+    assert!(pollster::block_on(trainer.stats(&device)).unwrap().loss().is_finite());
 }
 
 /// A step's kernels compiled ahead, from a throwaway trainer on one batch of images (as the page
@@ -440,29 +476,66 @@ fn a_steps_kernels_compile_ahead_with_progress() {
 /// when asked for again after the list was forgotten.
 #[test]
 fn a_steps_kernels_compile_ahead_of_the_run() {
-    let gpu = pollster::block_on(Gpu::new()).unwrap();
+    let device = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
+    let gpu = device.gpu_ref().unwrap();
     let design = "conv 8 k=3 p=1\nrelu\nmaxpool k=2\nnin_block 10 k=3\nglobal_avg_pool\nflatten";
     let config = TrainConfig { batch: 16, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: true };
     let trainer = |images: usize| {
         let net = Net::new(NetConfig { arch: Arch::Own(design.into()), ratio: 1, side: 28, second_hidden: true }).unwrap();
-        let model = Model::new(&gpu, net, Init::Default, 0).unwrap();
-        Trainer::new(&gpu, model, data().train.truncated(images).upload(&gpu).unwrap(), config).unwrap()
+        let model = Model::new(&device, net, Init::Default, 0).unwrap();
+        Trainer::new(&device, model, data().train.truncated(images).upload(&device).unwrap(), config).unwrap()
     };
-    trainer(16).request_kernels(&gpu).unwrap();
-    let asked = gpu.pending_pipelines();
+    trainer(16).request_kernels(&device).unwrap();
+    let asked = device.pending_pipelines();
     assert!(asked >= 10, "a step's kernels wait to be compiled: {asked}");
     let done = std::cell::Cell::new(0);
     pollster::block_on(gpu.compile_pending_until(|d, _| done.set(d), || done.get() == 3));
-    assert_eq!((done.get(), gpu.pending_pipelines()), (3, asked - 3), "stopped after three; the rest stay pending");
+    assert_eq!((done.get(), device.pending_pipelines()), (3, asked - 3), "stopped after three; the rest stay pending");
     // Forgotten (the user moved on), then asked for again: exactly the ones not compiled.
     gpu.forget_pending();
-    assert_eq!(gpu.pending_pipelines(), 0);
-    trainer(16).request_kernels(&gpu).unwrap();
-    assert_eq!(gpu.pending_pipelines(), asked - 3, "asked for again, the uncompiled ones are pending again");
+    assert_eq!(device.pending_pipelines(), 0);
+    trainer(16).request_kernels(&device).unwrap();
+    assert_eq!(device.pending_pipelines(), asked - 3, "asked for again, the uncompiled ones are pending again");
     pollster::block_on(gpu.compile_pending(|_, _| {}));
     let mut run = trainer(200);
-    let (_, rec) = run.recorded_step(&gpu).unwrap();
-    assert_eq!(gpu.pending_pipelines(), 0, "the run's first step asks for no new kernel");
+    let (_, rec) = run.recorded_step(&device).unwrap();
+    assert_eq!(device.pending_pipelines(), 0, "the run's first step asks for no new kernel");
     rec.submit();
-    assert!(pollster::block_on(run.stats(&gpu)).unwrap().loss().is_finite());
+    assert!(pollster::block_on(run.stats(&device)).unwrap().loss().is_finite());
+}
+
+/// Both engines take the same steps: the same batch order, dropout masks and augmentation draws
+/// (AlexNet has dropout; this run augments), so their losses agree within float rounding; and a
+/// run moves between them: checkpointed on one engine, it resumes on the other and goes on as it
+/// would have.
+#[test]
+fn both_engines_take_the_same_steps_and_a_run_moves_between_them() {
+    let losses = |bits: Vec<u32>| bits.into_iter().map(f32::from_bits).collect::<Vec<_>>();
+    let close = |what: &str, a: &[f32], b: &[f32]| {
+        for (step, (x, y)) in a.iter().zip(b).enumerate() {
+            assert!((x - y).abs() <= 1e-3 * y.abs(), "{what}, step {}: {x} against {y}", step + 1);
+        }
+    };
+    let mut runs = Vec::new();
+    for on_cpu in [false, true] {
+        ON_CPU.set(on_cpu);
+        let mut trainer = small_trainer_with(true, true);
+        trainer.reset_stats(device()).unwrap();
+        runs.push(losses(steps(&mut trainer, 10)));
+    }
+    eprintln!("WGSL {:?}\nCPU  {:?}", runs[0], runs[1]);
+    close("the CPU engine against the WGSL engine", &runs[1], &runs[0]);
+
+    for (from_cpu, whole) in [(false, &runs[0]), (true, &runs[1])] {
+        ON_CPU.set(from_cpu);
+        let mut first = small_trainer_with(true, true);
+        first.reset_stats(device()).unwrap();
+        let mut got = losses(steps(&mut first, 5));
+        let bytes = pollster::block_on(first.checkpoint(device(), 3, String::new())).unwrap().to_bytes().unwrap();
+        ON_CPU.set(!from_cpu);
+        let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
+        let mut resumed = Trainer::resume(device(), &checkpoint, data().train.truncated(256).upload(device()).unwrap()).unwrap();
+        got.extend(losses(steps(&mut resumed, 5)));
+        close(&format!("resumed on the {} engine", device().engine()), &got, whole);
+    }
 }

@@ -170,7 +170,22 @@ pub struct Adapter {
 }
 
 impl Adapter {
-    pub fn of(gpu: &cnnscope::Gpu) -> Adapter {
+    pub fn of(device: &cnnscope::Device) -> Adapter {
+        match device {
+            cnnscope::Device::Wgsl(gpu) => Adapter::of_gpu(gpu),
+            cnnscope::Device::Cpu(cpu) => Adapter {
+                name: cpu.describe(),
+                device_type: "Cpu".into(),
+                backend: "cnnscope's CPU engine".into(),
+                software: false,
+                driver: String::new(),
+                max_binding: device.max_binding_bytes(),
+                limits: vec![("memory for one run".into(), format!("{} MiB", cnnscope::cpu::MEMORY_BUDGET >> 20))],
+            },
+        }
+    }
+
+    fn of_gpu(gpu: &cnnscope::Gpu) -> Adapter {
         let (info, l) = (&gpu.info, &gpu.limits);
         let mib = |b: u64| format!("{} MiB", b >> 20);
         Adapter {

@@ -4,7 +4,7 @@
 
 use crate::data::idx::{Images, parse_images, parse_labels};
 use crate::error::{EngineError, Result};
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::tensor::Tensor;
 
 pub const CLASS_NAMES: [&str; 10] =
@@ -58,7 +58,7 @@ impl Split {
     }
 
     /// Copies the split to the GPU once: pixels packed four to a u32, labels one per u32.
-    pub fn upload(&self, gpu: &Gpu) -> Result<GpuSplit> {
+    pub fn upload(&self, device: &Device) -> Result<GpuSplit> {
         // Little-endian: byte i of the split is byte i % 4 of word i / 4.
         let packed: Vec<u32> = self
             .images
@@ -68,8 +68,8 @@ impl Split {
             .collect();
         let labels: Vec<u32> = self.labels.iter().map(|&l| l as u32).collect();
         Ok(GpuSplit {
-            pixels: Tensor::from_u32(gpu, &[packed.len()], &packed, "dataset pixels")?,
-            labels: Tensor::from_u32(gpu, &[labels.len()], &labels, "dataset labels")?,
+            pixels: Tensor::from_u32(device, &[packed.len()], &packed, "dataset pixels")?,
+            labels: Tensor::from_u32(device, &[labels.len()], &labels, "dataset labels")?,
             count: self.len(),
             side: (self.images.rows, self.images.cols),
         })

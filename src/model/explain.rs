@@ -8,7 +8,7 @@
 //! The score is the class's logit, in evaluation mode (no dropout).
 
 use crate::error::{EngineError, Result};
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::model::{Graph, Model};
 use crate::recorder::Recorder;
 use crate::tensor::Tensor;
@@ -29,34 +29,34 @@ pub struct Explanation {
 }
 
 /// Explains `class` for the image that `fill` puts into the graph's input ([1, 1, side, side]).
-pub async fn explain(gpu: &Gpu, model: &Model, fill: impl FnOnce(&mut Recorder, &Tensor) -> Result<()>, class: usize) -> Result<Explanation> {
-    let mut graph = Graph::new(gpu, &model.net, 1, true)?;
+pub async fn explain(device: &Device, model: &Model, fill: impl FnOnce(&mut Recorder, &Tensor) -> Result<()>, class: usize) -> Result<Explanation> {
+    let mut graph = Graph::new(device, &model.net, 1, true)?;
     let classes = graph.logits().shape()[1];
     if class >= classes {
         return Err(EngineError::shape("explanation", format!("there is no class {class}: the network has {classes}")));
     }
     graph.compute_input_gradient();
-    let param_grads = model.params.zeros_like(gpu, "gradient (explanation)")?;
+    let param_grads = model.params.zeros_like(device, "gradient (explanation)")?;
     let mut one_hot = vec![0.0f32; classes];
     one_hot[class] = 1.0;
-    let mut rec = Recorder::new(gpu);
+    let mut rec = Recorder::new(device);
     fill(&mut rec, graph.input())?;
     graph.forward(&mut rec, &model.params, false, 0)?;
-    graph.logits_grad().expect("a training graph").write_f32(gpu, &one_hot)?;
+    graph.logits_grad().expect("a training graph").write_f32(device, &one_hot)?;
     graph.backward(&mut rec, &model.params, &param_grads)?;
     rec.submit();
 
     let side = graph.input().shape()[2];
-    let input = graph.input().read_f32(gpu).await?;
-    let saliency = graph.input_grad().expect("asked for").read_f32(gpu).await?.into_iter().map(f32::abs).collect();
+    let input = graph.input().read_f32(device).await?;
+    let saliency = graph.input_grad().expect("asked for").read_f32(device).await?.into_iter().map(f32::abs).collect();
     // The last layer with parameters whose output still has positions.
     let layer = graph.weighted_layers().into_iter().rfind(|l| l.output.shape().len() == 4);
     let Some(layer) = layer else {
         return Ok(Explanation { class, side, input, saliency, cam_layer: String::new(), cam_h: 0, cam_w: 0, cam: Vec::new() });
     };
     let (channels, cam_h, cam_w) = (layer.output.shape()[1], layer.output.shape()[2], layer.output.shape()[3]);
-    let a = layer.output.read_f32(gpu).await?;
-    let g = graph.grad_of(layer.name).expect("a training graph").read_f32(gpu).await?;
+    let a = layer.output.read_f32(device).await?;
+    let g = graph.grad_of(layer.name).expect("a training graph").read_f32(device).await?;
     let area = cam_h * cam_w;
     let mut cam = vec![0.0f32; area];
     for c in 0..channels {

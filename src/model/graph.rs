@@ -3,7 +3,7 @@
 //! convolution or linear layer is fused into that layer's epilogue.
 
 use crate::error::{EngineError, Result};
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::model::inception::InceptionStep;
 use crate::model::params::Parameters;
 use crate::net::{Layer, Net, Shape};
@@ -54,7 +54,7 @@ pub struct Graph {
 
 /// Builds a graph by walking the module tree.
 struct Builder<'a> {
-    gpu: &'a Gpu,
+    device: &'a Device,
     batch: usize,
     training: bool,
     steps: Vec<(String, Step)>,
@@ -69,7 +69,7 @@ impl Builder<'_> {
     fn tensor(&self, name: &str, shape: Shape, dtype: DType) -> Result<Tensor> {
         let mut dims = vec![self.batch];
         dims.extend(shape.dims());
-        Tensor::zeros(self.gpu, &dims, dtype, name)
+        Tensor::zeros(self.device, &dims, dtype, name)
     }
 
     /// A new activation (and its gradient when training).
@@ -140,7 +140,7 @@ impl Builder<'_> {
             Layer::Inception(block) => {
                 let param = self.take_params(12);
                 let y = self.push(name, out_shape)?;
-                Step::Inception(Box::new(InceptionStep::new(self.gpu, name, *block, param, x, y, self.batch, shape, self.training)?))
+                Step::Inception(Box::new(InceptionStep::new(self.device, name, *block, param, x, y, self.batch, shape, self.training)?))
             }
         };
         let y = match step {
@@ -165,11 +165,11 @@ fn dropout_seed(seed: u32, index: u32) -> u32 {
 
 impl Graph {
     /// Allocates the activations (and, if `training`, the gradients) of `net` for `batch` images.
-    pub fn new(gpu: &Gpu, net: &Net, batch: usize, training: bool) -> Result<Graph> {
+    pub fn new(device: &Device, net: &Net, batch: usize, training: bool) -> Result<Graph> {
         if batch == 0 {
             return Err(EngineError::shape(net.config.arch.to_string(), "the batch size must be at least 1"));
         }
-        let mut b = Builder { gpu, batch, training, steps: Vec::new(), acts: Vec::new(), grads: Vec::new(), outputs: Vec::new(), param: 0, dropouts: 0 };
+        let mut b = Builder { device, batch, training, steps: Vec::new(), acts: Vec::new(), grads: Vec::new(), outputs: Vec::new(), param: 0, dropouts: 0 };
         // The input's gradient is only computed by a first layer other than a convolution or
         // linear layer (none of the four nets has one), but it keeps every step uniform.
         b.push("input", net.input_shape())?;

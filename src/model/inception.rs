@@ -3,7 +3,7 @@
 //! paths' input gradients.
 
 use crate::error::Result;
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::net::{Inception, Shape};
 use crate::ops::{self, Conv2d};
 use crate::tensor::View;
@@ -37,12 +37,12 @@ pub(crate) struct InceptionStep {
 
 impl InceptionStep {
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(gpu: &Gpu, name: &str, block: Inception, param: usize, x: usize, y: usize, batch: usize, input: Shape, training: bool) -> Result<Self> {
+    pub(crate) fn new(device: &Device, name: &str, block: Inception, param: usize, x: usize, y: usize, batch: usize, input: Shape, training: bool) -> Result<Self> {
         let Shape::Image { c, h, w } = input else { unreachable!("shape inference checked the input is an image") };
         let inner = |what: &str, channels: usize| -> Result<Inner> {
             let shape = [batch, channels, h, w];
-            let act = Tensor::zeros(gpu, &shape, DType::F32, &format!("{name} {what}"))?;
-            let grad = if training { Some(Tensor::zeros(gpu, &shape, DType::F32, &format!("{name} {what} gradient"))?) } else { None };
+            let act = Tensor::zeros(device, &shape, DType::F32, &format!("{name} {what}"))?;
+            let grad = if training { Some(Tensor::zeros(device, &shape, DType::F32, &format!("{name} {what} gradient"))?) } else { None };
             Ok(Inner { act, grad })
         };
         let convs = block.convs().map(|(_, conv)| conv);
@@ -54,7 +54,7 @@ impl InceptionStep {
             reduce2: inner("p2_1", block.c2.0)?,
             reduce3: inner("p3_1", block.c3.0)?,
             pooled: inner("p4_1", c)?,
-            argmax: Tensor::zeros(gpu, &[batch, c, h, w], DType::U32, &format!("{name} p4_1 argmax"))?,
+            argmax: Tensor::zeros(device, &[batch, c, h, w], DType::U32, &format!("{name} p4_1 argmax"))?,
             offsets: [0, block.c1, block.c1 + block.c2.1, block.c1 + block.c2.1 + block.c3.1],
         })
     }

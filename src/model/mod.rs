@@ -11,7 +11,7 @@ pub use graph::{Graph, WeightedLayer};
 pub use params::{Init, Parameters};
 
 use crate::error::Result;
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::net::Net;
 
 /// A network description with its parameters.
@@ -23,22 +23,22 @@ pub struct Model {
 
 impl Model {
     /// `net` with freshly initialised parameters.
-    pub fn new(gpu: &Gpu, net: Net, init: Init, seed: u64) -> Result<Model> {
-        gpu.check_fits(&net, crate::fit::Run::Weights)?;
-        let params = Parameters::init(gpu, &net, init, seed)?;
+    pub fn new(device: &Device, net: Net, init: Init, seed: u64) -> Result<Model> {
+        device.check_fits(&net, crate::fit::Run::Weights)?;
+        let params = Parameters::init(device, &net, init, seed)?;
         Ok(Model { net, params })
     }
 
     /// The parameters as a safetensors file with PyTorch's `state_dict` keys.
-    pub async fn save_weights(&self, gpu: &Gpu) -> Result<Vec<u8>> {
-        let values = self.params.read(gpu).await?;
+    pub async fn save_weights(&self, device: &Device) -> Result<Vec<u8>> {
+        let values = self.params.read(device).await?;
         weights::to_safetensors(&self.params.specs, &values, Some(weights::net_metadata(&self.net.config)))
     }
 
     /// Replaces the parameters with a safetensors file's; a file that does not fit this network is
     /// refused with the reason and the current parameters stay as they were.
-    pub fn load_weights(&self, gpu: &Gpu, bytes: &[u8]) -> Result<()> {
+    pub fn load_weights(&self, device: &Device, bytes: &[u8]) -> Result<()> {
         let values = weights::from_safetensors(&self.params.specs, bytes)?;
-        self.params.write(gpu, &values)
+        self.params.write(device, &values)
     }
 }

@@ -4,7 +4,7 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::error::{EngineError, Result};
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::net::{Net, ParamSpec};
 use crate::tensor::{DType, Tensor};
 
@@ -39,7 +39,7 @@ pub struct Parameters {
 
 impl Parameters {
     /// Fresh parameters for `net`, drawn from a ChaCha8 stream seeded with `seed`.
-    pub fn init(gpu: &Gpu, net: &Net, init: Init, seed: u64) -> Result<Parameters> {
+    pub fn init(device: &Device, net: &Net, init: Init, seed: u64) -> Result<Parameters> {
         let specs = net.root.params("");
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let values: Vec<Vec<f32>> = specs
@@ -58,37 +58,37 @@ impl Parameters {
                 (0..spec.len()).map(|_| if bound == 0.0 { 0.0 } else { rng.gen_range(-bound..bound) }).collect()
             })
             .collect();
-        Self::upload(gpu, specs, &values)
+        Self::upload(device, specs, &values)
     }
 
     /// Parameters holding `values` (one Vec per spec, in order).
-    pub fn upload(gpu: &Gpu, specs: Vec<ParamSpec>, values: &[Vec<f32>]) -> Result<Parameters> {
+    pub fn upload(device: &Device, specs: Vec<ParamSpec>, values: &[Vec<f32>]) -> Result<Parameters> {
         check_values(&specs, values)?;
         let tensors = specs
             .iter()
             .zip(values)
-            .map(|(spec, v)| Tensor::from_f32(gpu, &spec.shape, v, &spec.name))
+            .map(|(spec, v)| Tensor::from_f32(device, &spec.shape, v, &spec.name))
             .collect::<Result<_>>()?;
         Ok(Parameters { specs, tensors })
     }
 
     /// Tensors of zeros shaped like every parameter: gradients, optimiser state.
-    pub fn zeros_like(&self, gpu: &Gpu, what: &str) -> Result<Vec<Tensor>> {
-        self.specs.iter().map(|s| Tensor::zeros(gpu, &s.shape, DType::F32, &format!("{} {what}", s.name))).collect()
+    pub fn zeros_like(&self, device: &Device, what: &str) -> Result<Vec<Tensor>> {
+        self.specs.iter().map(|s| Tensor::zeros(device, &s.shape, DType::F32, &format!("{} {what}", s.name))).collect()
     }
 
     /// Overwrites every parameter (checked first: on error nothing changes).
-    pub fn write(&self, gpu: &Gpu, values: &[Vec<f32>]) -> Result<()> {
+    pub fn write(&self, device: &Device, values: &[Vec<f32>]) -> Result<()> {
         check_values(&self.specs, values)?;
         for (tensor, v) in self.tensors.iter().zip(values) {
-            tensor.write_f32(gpu, v)?;
+            tensor.write_f32(device, v)?;
         }
         Ok(())
     }
 
     /// Copies every parameter to the CPU.
-    pub async fn read(&self, gpu: &Gpu) -> Result<Vec<Vec<f32>>> {
-        Tensor::read_all_f32(gpu, &self.tensors).await
+    pub async fn read(&self, device: &Device) -> Result<Vec<Vec<f32>>> {
+        Tensor::read_all_f32(device, &self.tensors).await
     }
 
     /// Total number of scalars.

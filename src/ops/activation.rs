@@ -1,6 +1,7 @@
 //! ReLU (where it is not fused into a convolution or linear layer) and inverted dropout, both in
 //! place, with their backward passes.
 
+use crate::cpu;
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::ops::{check_distinct, check_shape, elementwise};
@@ -8,18 +9,25 @@ use crate::recorder::Recorder;
 use crate::shaders;
 use crate::tensor::Tensor;
 
-fn relu(rec: &mut Recorder, y: &Tensor, target: &Tensor, backward: bool) -> Result<()> {
+fn relu(rec: &mut Recorder, y: &wgpu::Buffer, target: &Tensor, backward: bool) -> Result<()> {
     // Whole vec4s: the buffers' padding (Tensor) takes the tail.
     let vec4s = target.len().div_ceil(4);
     let params = [vec4s as u32, backward as u32];
-    elementwise(rec, "relu", || shaders::RELU.to_string(), &[Access::Read, Access::ReadWrite], &params, &[y.buffer(), target.buffer()], vec4s)
+    elementwise(rec, "relu", || shaders::RELU.to_string(), &[Access::Read, Access::ReadWrite], &params, &[y, target.buffer()?], vec4s)
 }
 
 /// x = max(x, 0), in place.
 pub fn relu_forward(rec: &mut Recorder, x: &Tensor) -> Result<()> {
+    if rec.cpu_threads().is_some() {
+        let x = x.host()?.clone();
+        return rec.task("relu", move || {
+            cpu::elementwise::relu_forward(&mut x.write()?);
+            Ok(())
+        });
+    }
     // The kernel's read-only input is unused in the forward direction; any other buffer will do,
     // but WebGPU forbids binding x twice, so it gets a tiny placeholder.
-    let placeholder = rec.gpu.placeholder();
+    let placeholder = rec.gpu()?.placeholder();
     relu(rec, &placeholder, x, false)
 }
 
@@ -27,7 +35,14 @@ pub fn relu_forward(rec: &mut Recorder, x: &Tensor) -> Result<()> {
 pub fn relu_backward(rec: &mut Recorder, y: &Tensor, grad: &Tensor) -> Result<()> {
     check_shape("relu backward", grad, y.shape())?;
     check_distinct("relu backward", &[y], grad)?;
-    relu(rec, y, grad, true)
+    if rec.cpu_threads().is_some() {
+        let (y, grad) = (y.host()?.clone(), grad.host()?.clone());
+        return rec.task("relu_backward", move || {
+            cpu::elementwise::relu_backward(&y.read(), &mut grad.write()?);
+            Ok(())
+        });
+    }
+    relu(rec, y.buffer()?, grad, true)
 }
 
 /// Inverted dropout as `nn.Dropout(rate)` in training mode: keeps each element with probability
@@ -51,7 +66,14 @@ impl Dropout {
 
     fn record(&self, rec: &mut Recorder, values: &Tensor, seed: u32) -> Result<()> {
         let params = self.params(values, seed)?;
-        elementwise(rec, "dropout", || shaders::DROPOUT.to_string(), &[Access::ReadWrite], &params, &[values.buffer()], values.len())
+        if rec.cpu_threads().is_some() {
+            let (values, [_, seed, threshold, scale]) = (values.host()?.clone(), params);
+            return rec.task("dropout", move || {
+                cpu::elementwise::dropout(&mut values.write()?, seed, threshold, f32::from_bits(scale));
+                Ok(())
+            });
+        }
+        elementwise(rec, "dropout", || shaders::DROPOUT.to_string(), &[Access::ReadWrite], &params, &[values.buffer()?], values.len())
     }
 
     /// Drops and scales x in place (training mode).

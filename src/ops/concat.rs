@@ -4,7 +4,8 @@
 
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
-use crate::ops::{check_distinct, elementwise};
+use crate::cpu;
+use crate::ops::{check_distinct, elementwise, slab};
 use crate::recorder::Recorder;
 use crate::shaders;
 use crate::tensor::View;
@@ -20,9 +21,16 @@ pub fn copy_channels(rec: &mut Recorder, src: View, dst: View, accumulate: bool)
         ));
     }
     check_distinct("concat", &[src.tensor], dst.tensor)?;
+    if rec.cpu_threads().is_some() {
+        let (s, ss, d, ds) = (src.tensor.host()?.clone(), slab(&src), dst.tensor.host()?.clone(), slab(&dst));
+        return rec.task("copy_channels", move || {
+            cpu::elementwise::copy_channels(&s.read(), ss, &mut d.write()?, ds, (sb, sc, sh * sw), accumulate);
+            Ok(())
+        });
+    }
     let params = [sb, sc, sh * sw, accumulate as usize, src.offset, src.total_channels(), dst.offset, dst.total_channels()]
         .map(|v| v as u32);
     let storage = [Access::Read, Access::ReadWrite];
-    let buffers = [src.tensor.buffer(), dst.tensor.buffer()];
+    let buffers = [src.tensor.buffer()?, dst.tensor.buffer()?];
     elementwise(rec, "copy_channels", || shaders::COPY_CHANNELS.to_string(), &storage, &params, &buffers, sb * sc * sh * sw)
 }

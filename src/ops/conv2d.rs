@@ -2,10 +2,11 @@
 //! forward, input gradient, weight gradient and bias gradient, each an implicit GEMM on the
 //! tiled core.
 
+use crate::cpu::{self, conv::ConvShape};
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::ops::gemm::{self, GemmKernel};
-use crate::ops::{check_distinct, check_shape, sum_channels};
+use crate::ops::{check_distinct, check_shape, slab, sum_channels};
 use crate::recorder::Recorder;
 use crate::shaders;
 use crate::tensor::{Tensor, View};
@@ -95,6 +96,22 @@ impl Conv2d {
         .collect()
     }
 
+    /// The sizes the CPU engine's kernels take.
+    fn cpu_shape(&self, g: &Geometry) -> ConvShape {
+        ConvShape {
+            batch: g.batch,
+            cin: self.in_channels,
+            h: g.h,
+            w: g.w,
+            cout: self.out_channels,
+            oh: g.oh,
+            ow: g.ow,
+            kernel: self.kernel,
+            stride: self.stride,
+            padding: self.padding,
+        }
+    }
+
     fn check_parameters(&self, weight: &Tensor, bias: Option<&Tensor>) -> Result<()> {
         check_shape("conv2d weight", weight, &self.weight_shape())?;
         if let Some(bias) = bias {
@@ -108,6 +125,15 @@ impl Conv2d {
         let g = self.geometry(&x, &y)?;
         self.check_parameters(weight, Some(bias))?;
         check_distinct("conv2d forward", &[x.tensor, weight, bias], y.tensor)?;
+        if let Some(threads) = rec.cpu_threads() {
+            let (shape, relu, xs, ys) = (self.cpu_shape(&g), self.relu, slab(&x), slab(&y));
+            let [x, w, b, y] = [x.tensor, weight, bias, y.tensor].map(|t| t.host().cloned());
+            let (x, w, b, y) = (x?, w?, b?, y?);
+            return rec.task("conv2d_forward", move || {
+                cpu::conv::forward(&shape, threads, &x.read(), xs, &w.read(), &b.read(), relu, &mut y.write()?, ys);
+                Ok(())
+            });
+        }
         let kernel = GemmKernel {
             name: "conv2d_forward",
             parts: &[shaders::INDEX_MATH, shaders::CONV2D_PARAMS, shaders::CONV2D_FORWARD],
@@ -118,7 +144,7 @@ impl Conv2d {
         };
         let flags = if self.relu { FLAG_RELU } else { 0 };
         let params = self.params(&g, &x, &y, flags);
-        kernel.record(rec, &params, &[x.tensor.buffer(), weight.buffer(), bias.buffer(), y.tensor.buffer()])
+        kernel.record(rec, &params, &[x.tensor.buffer()?, weight.buffer()?, bias.buffer()?, y.tensor.buffer()?])
     }
 
     /// grad_x = the gradient of the loss with respect to the input (added to grad_x if `accumulate`).
@@ -127,6 +153,15 @@ impl Conv2d {
         let g = self.geometry(&grad_x, &grad_y)?;
         self.check_parameters(weight, None)?;
         check_distinct("conv2d backward_input", &[grad_y.tensor, weight], grad_x.tensor)?;
+        if let Some(threads) = rec.cpu_threads() {
+            let (shape, ys, xs) = (self.cpu_shape(&g), slab(&grad_y), slab(&grad_x));
+            let [gy, w, gx] = [grad_y.tensor, weight, grad_x.tensor].map(|t| t.host().cloned());
+            let (gy, w, gx) = (gy?, w?, gx?);
+            return rec.task("conv2d_backward_input", move || {
+                cpu::conv::backward_input(&shape, threads, &gy.read(), ys, &w.read(), &mut gx.write()?, xs, accumulate);
+                Ok(())
+            });
+        }
         let kernel = GemmKernel {
             name: "conv2d_backward_input",
             parts: &[shaders::INDEX_MATH, shaders::CONV2D_PARAMS, shaders::CONV2D_BACKWARD_INPUT],
@@ -137,7 +172,7 @@ impl Conv2d {
         };
         let flags = if accumulate { FLAG_ACCUMULATE } else { 0 };
         let params = self.params(&g, &grad_x, &grad_y, flags);
-        kernel.record(rec, &params, &[grad_y.tensor.buffer(), weight.buffer(), grad_x.tensor.buffer()])
+        kernel.record(rec, &params, &[grad_y.tensor.buffer()?, weight.buffer()?, grad_x.tensor.buffer()?])
     }
 
     /// grad_weight = the gradient of the loss with respect to the weights (overwritten).
@@ -145,6 +180,15 @@ impl Conv2d {
         let g = self.geometry(&x, &grad_y)?;
         self.check_parameters(grad_weight, None)?;
         check_distinct("conv2d backward_weight", &[grad_y.tensor, x.tensor], grad_weight)?;
+        if let Some(threads) = rec.cpu_threads() {
+            let (shape, ys, xs) = (self.cpu_shape(&g), slab(&grad_y), slab(&x));
+            let [gy, x, gw] = [grad_y.tensor, x.tensor, grad_weight].map(|t| t.host().cloned());
+            let (gy, x, gw) = (gy?, x?, gw?);
+            return rec.task("conv2d_backward_weight", move || {
+                cpu::conv::backward_weight(&shape, threads, &gy.read(), ys, &x.read(), xs, &mut gw.write()?);
+                Ok(())
+            });
+        }
         let kernel = GemmKernel {
             name: "conv2d_backward_weight",
             parts: &[shaders::INDEX_MATH, shaders::CONV2D_PARAMS, shaders::CONV2D_BACKWARD_WEIGHT],
@@ -154,7 +198,7 @@ impl Conv2d {
             k: g.batch * g.oh * g.ow,
         };
         let params = self.params(&g, &x, &grad_y, 0);
-        gemm::record_split(rec, &kernel, &params, &[grad_y.tensor.buffer(), x.tensor.buffer()], grad_weight.buffer())
+        gemm::record_split(rec, &kernel, &params, &[grad_y.tensor.buffer()?, x.tensor.buffer()?], grad_weight.buffer()?)
     }
 
     /// grad_bias[c] = the sum of grad_y over images and positions of channel c (overwritten).

@@ -74,13 +74,13 @@ impl GemmKernel<'_> {
         let outputs = self.m * self.n;
         let slab = (outputs * 4) as u64;
         let max_splits = if allow_split {
-            let by_memory = (MAX_SPLIT_BYTES.min(rec.gpu.max_binding_bytes()) / slab.max(1)) as usize;
+            let by_memory = (MAX_SPLIT_BYTES.min(rec.device().max_binding_bytes()) / slab.max(1)) as usize;
             (self.k / MIN_K_PER_SPLIT).min(by_memory).max(1)
         } else {
             1
         };
         // The subgroup core asked for on an adapter without fixed-size subgroups runs tiled.
-        match (rec.gemm, rec.gpu.subgroup_size) {
+        match (rec.gemm, rec.device().gpu_ref().and_then(|g| g.subgroup_size)) {
             (GemmCore::Naive, _) => Plan { core: GemmCore::Naive, tile, splits: 1, workgroups: outputs.div_ceil(256) as u64 },
             (GemmCore::Subgroup, Some(sg)) => {
                 let tile = subgroup_tile_for(self.m, self.n, sg);
@@ -111,7 +111,7 @@ impl GemmKernel<'_> {
     fn dispatch(&self, rec: &mut Recorder, plan: &Plan, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
         let (core, tile) = (plan.core, plan.tile);
         let key = format!("{}/{core:?}/{tile:?}", self.name);
-        let pipeline = rec.gpu.pipeline(&key, self.storage, || shaders::gemm_source(core, tile, self.parts));
+        let pipeline = rec.gpu()?.pipeline(&key, self.storage, || shaders::gemm_source(core, tile, self.parts));
         let mut params = vec![self.m as u32, self.n as u32, self.k as u32, plan.splits as u32];
         params.extend_from_slice(params_tail);
         rec.dispatch(pipeline, &params, buffers, plan.workgroups)
@@ -120,7 +120,7 @@ impl GemmKernel<'_> {
 
 /// out = the sum of `splits` slabs of `count` values in `partial`.
 pub(crate) fn reduce_splits(rec: &mut Recorder, partial: &wgpu::Buffer, out: &wgpu::Buffer, count: usize, splits: usize) -> Result<()> {
-    let pipeline = rec.gpu.pipeline("reduce_splits", &[Access::Read, Access::ReadWrite], || shaders::REDUCE_SPLITS.to_string());
+    let pipeline = rec.gpu()?.pipeline("reduce_splits", &[Access::Read, Access::ReadWrite], || shaders::REDUCE_SPLITS.to_string());
     rec.dispatch(pipeline, &[count as u32, splits as u32], &[partial, out], count.div_ceil(256) as u64)
 }
 
@@ -134,7 +134,7 @@ pub(crate) fn record_split(rec: &mut Recorder, gemm: &GemmKernel, params_tail: &
         return gemm.dispatch(rec, &plan, params_tail, &buffers);
     }
     let count = gemm.m * gemm.n;
-    let scratch = rec.gpu.scratch((plan.splits * count * 4) as u64);
+    let scratch = rec.gpu()?.scratch((plan.splits * count * 4) as u64);
     buffers.push(&scratch);
     gemm.dispatch(rec, &plan, params_tail, &buffers)?;
     reduce_splits(rec, &scratch, out, count, plan.splits)

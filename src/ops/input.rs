@@ -1,5 +1,6 @@
 //! The input pipeline: a batch gathered by index from the GPU-resident dataset and resized.
 
+use crate::cpu;
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::ops::{check_shape, elementwise};
@@ -45,9 +46,18 @@ pub fn gather_resize(
             return Err(EngineError::shape("input", format!("{what} must be a u32 tensor")));
         }
     }
+    if rec.cpu_threads().is_some() {
+        let [pixels, all_labels, order, images, labels] = [pixels, all_labels, order, images, labels].map(|t| t.host().cloned());
+        let (pixels, all_labels, order, images, labels) = (pixels?, all_labels?, order?, images?, labels?);
+        return rec.task("gather_resize", move || {
+            let (pixels, all_labels) = (pixels.read(), all_labels.read());
+            let data = cpu::input::Dataset { pixels: &pixels, labels: &all_labels, h: src_h, w: src_w };
+            cpu::input::gather_resize(&data, &order.read(), first, side, augment, &mut images.write()?, &mut labels.write()?)
+        });
+    }
     // `augment`: the step's salt (`train::augment`), or none.
     let params = [batch as u32, side as u32, src_h as u32, src_w as u32, first as u32, augment.is_some() as u32, augment.unwrap_or(0)];
     let storage = [Access::Read, Access::Read, Access::Read, Access::ReadWrite, Access::ReadWrite];
-    let buffers = [pixels.buffer(), all_labels.buffer(), order.buffer(), images.buffer(), labels.buffer()];
+    let buffers = [pixels.buffer()?, all_labels.buffer()?, order.buffer()?, images.buffer()?, labels.buffer()?];
     elementwise(rec, "gather_resize", || format!("{}\n{}", shaders::INDEX_MATH, shaders::GATHER_RESIZE), &storage, &params, &buffers, images.len())
 }

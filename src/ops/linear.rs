@@ -1,5 +1,6 @@
 //! Fully connected layers (PyTorch's `nn.Linear`, weight [out, in]) on a general matrix product.
 
+use crate::cpu::{self, matmul::{self, Mat, Threads}};
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::ops::gemm::{self, GemmKernel};
@@ -44,6 +45,9 @@ impl Matmul {
             check_shape("matmul bias", bias, &[n])?;
         }
         check_distinct("matmul", &[a, b], c)?;
+        if rec.cpu_threads().is_some() {
+            return self.cpu(rec, a, b, bias, relu, c);
+        }
         let mut flags = 0;
         for (on, flag) in [(relu, FLAG_RELU), (bias.is_some(), FLAG_BIAS), (self.trans_a, FLAG_TRANS_A), (self.trans_b, FLAG_TRANS_B)] {
             if on {
@@ -59,12 +63,37 @@ impl Matmul {
             k,
         };
         // An unused bias binding still needs a buffer; `a` is read-only here anyway.
-        let bias = bias.unwrap_or(a).buffer();
+        let bias = bias.unwrap_or(a).buffer()?;
         if flags & (FLAG_BIAS | FLAG_RELU) == 0 {
-            gemm::record_split(rec, &kernel, &[flags], &[a.buffer(), b.buffer(), bias], c.buffer())
+            gemm::record_split(rec, &kernel, &[flags], &[a.buffer()?, b.buffer()?, bias], c.buffer()?)
         } else {
-            kernel.record(rec, &[flags], &[a.buffer(), b.buffer(), bias, c.buffer()])
+            kernel.record(rec, &[flags], &[a.buffer()?, b.buffer()?, bias, c.buffer()?])
         }
+    }
+
+    /// The product on the CPU engine: one GEMM over every core, then the bias and ReLU.
+    fn cpu(&self, rec: &mut Recorder, a: &Tensor, b: &Tensor, bias: Option<&Tensor>, relu: bool, c: &Tensor) -> Result<()> {
+        let Matmul { m, n, k, trans_a, trans_b } = *self;
+        let (a, b, c) = (a.host()?.clone(), b.host()?.clone(), c.host()?.clone());
+        let bias = bias.map(|t| t.host().cloned()).transpose()?;
+        rec.task("matmul", move || {
+            let (a, b, mut c) = (a.read(), b.read(), c.write()?);
+            let a = if trans_a { Mat::rows(&a, k, m).t() } else { Mat::rows(&a, m, k) };
+            let b = if trans_b { Mat::rows(&b, n, k).t() } else { Mat::rows(&b, k, n) };
+            matmul::gemm(&mut c, n, false, a, b, Threads::All);
+            if let Some(bias) = bias {
+                let bias = bias.read();
+                for row in c.chunks_exact_mut(n) {
+                    for (v, b) in row.iter_mut().zip(bias.iter()) {
+                        *v += b;
+                    }
+                }
+            }
+            if relu {
+                cpu::elementwise::relu_forward(&mut c);
+            }
+            Ok(())
+        })
     }
 }
 

@@ -1,5 +1,6 @@
-//! The kernels, grouped by layer type. Each function checks its tensors' shapes, then records one
-//! or more dispatches on a [`Recorder`]; nothing runs until the recorder is submitted.
+//! The kernels, grouped by layer type. Each function checks its tensors' shapes once, then records
+//! the work for the recorder's engine: WGSL dispatches, or a task running the CPU engine's kernel
+//! (`crate::cpu`); nothing runs until the recorder is submitted.
 
 pub mod activation;
 pub mod concat;
@@ -12,6 +13,7 @@ pub mod optim;
 pub mod pool;
 pub mod stats;
 
+use crate::cpu::{self, conv::Slab};
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::recorder::Recorder;
@@ -38,7 +40,7 @@ pub(crate) fn check_shape(what: &str, tensor: &Tensor, shape: &[usize]) -> Resul
 
 /// WebGPU forbids binding one buffer as both input and output of a dispatch.
 pub(crate) fn check_distinct(what: &str, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
-    if inputs.iter().any(|t| t.buffer() == output.buffer()) {
+    if inputs.iter().any(|t| t.same_memory(output)) {
         return Err(EngineError::shape(what, "the output must not share memory with an input"));
     }
     Ok(())
@@ -54,23 +56,42 @@ pub(crate) fn elementwise(
     buffers: &[&wgpu::Buffer],
     count: usize,
 ) -> Result<()> {
-    let pipeline = rec.gpu.pipeline(key, storage, source);
+    let pipeline = rec.gpu()?.pipeline(key, storage, source);
     rec.dispatch(pipeline, params, buffers, count.div_ceil(256) as u64)
+}
+
+/// The channel range of a view, as the CPU engine's kernels take it.
+pub(crate) fn slab(v: &View) -> Slab {
+    Slab { offset: v.offset, total: v.total_channels() }
 }
 
 /// Sets `t` to zeros (for kernels that scatter into their output).
 pub(crate) fn zero(rec: &mut Recorder, t: &Tensor) -> Result<()> {
+    if rec.cpu_threads().is_some() {
+        let t = t.host()?.clone();
+        return rec.task("zero", move || {
+            t.write()?.fill(0.0);
+            Ok(())
+        });
+    }
     // Whole vec4s: the buffer's padding (Tensor) takes the tail.
     let vec4s = t.len().div_ceil(4);
-    elementwise(rec, "zero", || shaders::ZERO.to_string(), &[Access::ReadWrite], &[vec4s as u32], &[t.buffer()], vec4s)
+    elementwise(rec, "zero", || shaders::ZERO.to_string(), &[Access::ReadWrite], &[vec4s as u32], &[t.buffer()?], vec4s)
 }
 
 /// out[c] = the sum over images and positions of channel c of `grad`: bias gradients.
 pub(crate) fn sum_channels(rec: &mut Recorder, grad: View, out: &Tensor) -> Result<()> {
     check_distinct("bias gradient", &[grad.tensor], out)?;
     let (batch, channels, h, w) = grad.dims();
+    if rec.cpu_threads().is_some() {
+        let (g, gs, o) = (grad.tensor.host()?.clone(), slab(&grad), out.host()?.clone());
+        return rec.task("sum_channels", move || {
+            cpu::conv::sum_channels(&g.read(), gs, (batch, channels, h * w), &mut o.write()?);
+            Ok(())
+        });
+    }
     let storage = [Access::Read, Access::ReadWrite];
-    let buffers = [grad.tensor.buffer(), out.buffer()];
+    let buffers = [grad.tensor.buffer()?, out.buffer()?];
     if h * w == 1 {
         let params = [batch, channels, grad.offset, grad.total_channels()].map(|v| v as u32);
         return elementwise(rec, "column_sum", || shaders::COLUMN_SUM.to_string(), &storage, &params, &buffers, channels);
@@ -81,6 +102,6 @@ pub(crate) fn sum_channels(rec: &mut Recorder, grad: View, out: &Tensor) -> Resu
         _ => ("channel_sum", "alias Chunk = f32;\nfn chunk_sum(v: Chunk) -> f32 { return v; }", 1),
     };
     let params = [batch, channels, h * w / width, grad.offset, grad.total_channels()].map(|v| v as u32);
-    let pipeline = rec.gpu.pipeline(key, &storage, || format!("{}\n{chunk}\n{}", shaders::INDEX_MATH, shaders::CHANNEL_SUM));
+    let pipeline = rec.gpu()?.pipeline(key, &storage, || format!("{}\n{chunk}\n{}", shaders::INDEX_MATH, shaders::CHANNEL_SUM));
     rec.dispatch(pipeline, &params, &buffers, channels as u64)
 }

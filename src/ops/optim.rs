@@ -1,5 +1,6 @@
 //! Optimiser updates with torch.optim's exact semantics, one dispatch per parameter tensor.
 
+use crate::cpu;
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::ops::{check_distinct, check_shape, elementwise};
@@ -23,9 +24,16 @@ impl Sgd {
         check_shape("sgd momentum buffer", velocity, param.shape())?;
         check_distinct("sgd", &[grad], param)?;
         check_distinct("sgd", &[grad, param], velocity)?;
+        if rec.cpu_threads().is_some() {
+            let (p, g, v, sgd) = (param.host()?.clone(), grad.host()?.clone(), velocity.host()?.clone(), *self);
+            return rec.task("sgd", move || {
+                cpu::elementwise::sgd(&mut p.write()?, &g.read(), &mut v.write()?, sgd.lr, sgd.momentum, sgd.weight_decay);
+                Ok(())
+            });
+        }
         let params = [param.len() as u32, self.lr.to_bits(), self.momentum.to_bits(), self.weight_decay.to_bits()];
         let storage = [Access::ReadWrite, Access::Read, Access::ReadWrite];
-        let buffers = [param.buffer(), grad.buffer(), velocity.buffer()];
+        let buffers = [param.buffer()?, grad.buffer()?, velocity.buffer()?];
         elementwise(rec, "sgd", || shaders::SGD.to_string(), &storage, &params, &buffers, param.len())
     }
 }
@@ -71,8 +79,25 @@ impl Adam {
             (bias_correction1 as f32).to_bits(),
             (bias_correction2.sqrt() as f32).to_bits(),
         ];
+        if rec.cpu_threads().is_some() {
+            let step = cpu::elementwise::AdamStep {
+                lr: self.lr,
+                beta1: self.beta1,
+                beta2: self.beta2,
+                eps: self.eps,
+                weight_decay: self.weight_decay,
+                bias_correction1: bias_correction1 as f32,
+                bias_correction2_sqrt: bias_correction2.sqrt() as f32,
+            };
+            let [p, g, m, v] = [param, grad, m, v].map(|t| t.host().cloned());
+            let (p, g, m, v) = (p?, g?, m?, v?);
+            return rec.task("adam", move || {
+                cpu::elementwise::adam(step, &mut p.write()?, &g.read(), &mut m.write()?, &mut v.write()?);
+                Ok(())
+            });
+        }
         let storage = [Access::ReadWrite, Access::Read, Access::ReadWrite, Access::ReadWrite];
-        let buffers = [param.buffer(), grad.buffer(), m.buffer(), v.buffer()];
+        let buffers = [param.buffer()?, grad.buffer()?, m.buffer()?, v.buffer()?];
         elementwise(rec, "adam", || shaders::ADAM.to_string(), &storage, &params, &buffers, param.len())
     }
 }

@@ -1,6 +1,7 @@
 //! Max and average pooling (PyTorch's `MaxPool2d`, `AvgPool2d`, and global average pooling as
 //! `AdaptiveAvgPool2d((1, 1))`), forward and backward.
 
+use crate::cpu;
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::ops::{check_distinct, check_shape, elementwise, zero};
@@ -80,11 +81,17 @@ impl Pool2d {
     pub fn forward(&self, rec: &mut Recorder, x: &Tensor, y: &Tensor, argmax: Option<&Tensor>) -> Result<()> {
         let params = self.params(x, y)?;
         check_distinct("pool forward", &[x], y)?;
+        if let Some(argmax) = argmax {
+            check_distinct("pool forward", &[x, y], argmax)?;
+        }
+        if rec.cpu_threads().is_some() {
+            return self.cpu_forward(rec, &params, x, y, argmax);
+        }
         match (self.kind, argmax) {
             (PoolKind::Max, Some(argmax)) => {
                 check_argmax(argmax, y)?;
                 let storage = [Access::Read, Access::ReadWrite, Access::ReadWrite];
-                let buffers = [x.buffer(), y.buffer(), argmax.buffer()];
+                let buffers = [x.buffer()?, y.buffer()?, argmax.buffer()?];
                 let (kh, kw, stride) = (self.kernel_h, self.kernel_w, self.stride);
                 let key = format!("max_pool_forward/{kh}×{kw}/{stride}");
                 let [planes, _, _, oh, ow, ..] = params.map(|v| v as usize);
@@ -93,7 +100,7 @@ impl Pool2d {
             }
             (PoolKind::Average, None) => {
                 let storage = [Access::Read, Access::ReadWrite];
-                let buffers = [x.buffer(), y.buffer()];
+                let buffers = [x.buffer()?, y.buffer()?];
                 elementwise(rec, "avg_pool_forward", || with_params(shaders::AVG_POOL_FORWARD), &storage, &params, &buffers, y.len())
             }
             _ => Err(EngineError::shape("pool forward", "max pooling needs an argmax tensor; average pooling takes none")),
@@ -104,11 +111,17 @@ impl Pool2d {
     pub fn backward(&self, rec: &mut Recorder, grad_y: &Tensor, argmax: Option<&Tensor>, grad_x: &Tensor) -> Result<()> {
         let params = self.params(grad_x, grad_y)?;
         check_distinct("pool backward", &[grad_y], grad_x)?;
+        if let Some(argmax) = argmax {
+            check_distinct("pool backward", &[argmax], grad_x)?;
+        }
+        if rec.cpu_threads().is_some() {
+            return self.cpu_backward(rec, &params, grad_y, argmax, grad_x);
+        }
         match (self.kind, argmax) {
             (PoolKind::Max, Some(argmax)) => {
                 check_argmax(argmax, grad_y)?;
                 let storage = [Access::Read, Access::Read, Access::ReadWrite];
-                let buffers = [grad_y.buffer(), argmax.buffer(), grad_x.buffer()];
+                let buffers = [grad_y.buffer()?, argmax.buffer()?, grad_x.buffer()?];
                 let disjoint = self.padding == 0 && self.kernel_h <= self.stride && self.kernel_w <= self.stride;
                 if disjoint {
                     // Each input lies in at most one window: scatter per output, cell by cell.
@@ -131,9 +144,59 @@ impl Pool2d {
             }
             (PoolKind::Average, None) => {
                 let storage = [Access::Read, Access::ReadWrite];
-                let buffers = [grad_y.buffer(), grad_x.buffer()];
+                let buffers = [grad_y.buffer()?, grad_x.buffer()?];
                 elementwise(rec, "avg_pool_backward", || with_params(shaders::AVG_POOL_BACKWARD), &storage, &params, &buffers, grad_x.len())
             }
+            _ => Err(EngineError::shape("pool backward", "max pooling needs an argmax tensor; average pooling takes none")),
+        }
+    }
+}
+
+impl Pool2d {
+    /// The sizes the CPU engine's kernels take, from the checked parameters.
+    fn cpu_shape(&self, params: &[u32; 13]) -> cpu::pool::PoolShape {
+        let [planes, h, w, oh, ow, ..] = params.map(|v| v as usize);
+        cpu::pool::PoolShape { planes, h, w, oh, ow, kh: self.kernel_h, kw: self.kernel_w, stride: self.stride, padding: self.padding }
+    }
+
+    fn cpu_forward(&self, rec: &mut Recorder, params: &[u32; 13], x: &Tensor, y: &Tensor, argmax: Option<&Tensor>) -> Result<()> {
+        let shape = self.cpu_shape(params);
+        if let Some(argmax) = argmax {
+            check_argmax(argmax, y)?;
+        }
+        let (x, y) = (x.host()?.clone(), y.host()?.clone());
+        match (self.kind, argmax) {
+            (PoolKind::Max, Some(argmax)) => {
+                let argmax = argmax.host()?.clone();
+                rec.task("max_pool_forward", move || {
+                    cpu::pool::max_forward(&shape, &x.read(), &mut y.write()?, &mut argmax.write()?);
+                    Ok(())
+                })
+            }
+            (PoolKind::Average, None) => rec.task("avg_pool_forward", move || {
+                cpu::pool::avg_forward(&shape, &x.read(), &mut y.write()?);
+                Ok(())
+            }),
+            _ => Err(EngineError::shape("pool forward", "max pooling needs an argmax tensor; average pooling takes none")),
+        }
+    }
+
+    fn cpu_backward(&self, rec: &mut Recorder, params: &[u32; 13], grad_y: &Tensor, argmax: Option<&Tensor>, grad_x: &Tensor) -> Result<()> {
+        let shape = self.cpu_shape(params);
+        let (gy, gx) = (grad_y.host()?.clone(), grad_x.host()?.clone());
+        match (self.kind, argmax) {
+            (PoolKind::Max, Some(argmax)) => {
+                check_argmax(argmax, grad_y)?;
+                let argmax = argmax.host()?.clone();
+                rec.task("max_pool_backward", move || {
+                    cpu::pool::max_backward(&shape, &gy.read(), &argmax.read(), &mut gx.write()?);
+                    Ok(())
+                })
+            }
+            (PoolKind::Average, None) => rec.task("avg_pool_backward", move || {
+                cpu::pool::avg_backward(&shape, &gy.read(), &mut gx.write()?);
+                Ok(())
+            }),
             _ => Err(EngineError::shape("pool backward", "max pooling needs an argmax tensor; average pooling takes none")),
         }
     }

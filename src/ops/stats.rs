@@ -1,6 +1,7 @@
 //! A tensor summarised on the GPU in one workgroup (`tensor_stats.wgsl`): what per-layer
 //! statistics read back instead of whole activations (`train::layer_stats`).
 
+use crate::cpu;
 use crate::error::{EngineError, Result};
 use crate::gpu::Access;
 use crate::ops::elementwise;
@@ -17,11 +18,21 @@ fn check(what: &str, x: &Tensor, rows: usize, out: &Tensor, slot: usize) -> Resu
 }
 
 fn record(rec: &mut Recorder, x: &Tensor, y: &Tensor, rows: usize, out: &Tensor, slot: usize, adam: Option<(f32, f32, f32)>) -> Result<()> {
+    if rec.cpu_threads().is_some() {
+        let [x, y, out] = [x, y, out].map(|t| t.host().cloned());
+        let (x, y, out) = (x?, y?, out?);
+        return rec.task("tensor_stats", move || {
+            let (xs, ys) = (x.read(), if x.same(&y) { None } else { Some(y.read()) });
+            let ys: &[f32] = ys.as_deref().map_or(&xs, |v| v);
+            cpu::elementwise::tensor_stats(&xs, ys, rows, adam, &mut out.write()?[4 * slot..]);
+            Ok(())
+        });
+    }
     let (a, b, eps) = adam.unwrap_or((1.0, 1.0, 0.0));
     let params = [rows as u32, (x.len() / rows) as u32, slot as u32, adam.is_some() as u32, a.to_bits(), b.to_bits(), eps.to_bits()];
     let storage = [Access::Read, Access::Read, Access::ReadWrite];
     // One workgroup of 256 invocations.
-    elementwise(rec, "tensor_stats", || shaders::TENSOR_STATS.to_string(), &storage, &params, &[x.buffer(), y.buffer(), out.buffer()], 256)
+    elementwise(rec, "tensor_stats", || shaders::TENSOR_STATS.to_string(), &storage, &params, &[x.buffer()?, y.buffer()?, out.buffer()?], 256)
 }
 
 /// out[4·slot..] = (Σx, Σx², the number of columns of `x` as [rows, cols] that are ≤ 0 in every

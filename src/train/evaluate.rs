@@ -4,7 +4,7 @@
 use crate::data::GpuSplit;
 use crate::error::{EngineError, Result};
 use crate::fit::Run;
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::model::{Graph, Model};
 use crate::net::CLASSES;
 use crate::ops;
@@ -29,7 +29,7 @@ struct Pass {
 impl Evaluator {
     /// Prepares to evaluate `model`'s network on all of `data` in batches of `batch`, or of the
     /// largest half, quarter, … of it that fits the adapter.
-    pub fn new(gpu: &Gpu, model: &Model, data: &GpuSplit, batch: usize) -> Result<Evaluator> {
+    pub fn new(device: &Device, model: &Model, data: &GpuSplit, batch: usize) -> Result<Evaluator> {
         if batch == 0 {
             return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1"));
         }
@@ -39,10 +39,10 @@ impl Evaluator {
         // The evaluation batch sets only the speed, not the result: halve it until it fits the
         // adapter (a training batch that fits may not fit as a 256-image evaluation batch).
         let mut batch = batch.min(data.count);
-        while batch > 1 && gpu.check_fits(&model.net, Run::Evaluation { batch }).is_err() {
+        while batch > 1 && device.check_fits(&model.net, Run::Evaluation { batch }).is_err() {
             batch /= 2;
         }
-        gpu.check_fits(&model.net, Run::Evaluation { batch })?;
+        device.check_fits(&model.net, Run::Evaluation { batch })?;
         let mut sizes = vec![batch];
         if data.count % batch != 0 {
             sizes.push(data.count % batch);
@@ -50,26 +50,26 @@ impl Evaluator {
         let passes = sizes
             .into_iter()
             .map(|b| {
-                let graph = Graph::new(gpu, &model.net, b, false)?;
-                let grad_scratch = Tensor::zeros(gpu, graph.logits().shape(), DType::F32, "evaluation gradient (unused)")?;
-                Ok(Pass { labels: Tensor::zeros(gpu, &[b], DType::U32, "evaluation labels")?, graph, grad_scratch })
+                let graph = Graph::new(device, &model.net, b, false)?;
+                let grad_scratch = Tensor::zeros(device, graph.logits().shape(), DType::F32, "evaluation gradient (unused)")?;
+                Ok(Pass { labels: Tensor::zeros(device, &[b], DType::U32, "evaluation labels")?, graph, grad_scratch })
             })
             .collect::<Result<_>>()?;
         let order: Vec<u32> = (0..data.count as u32).collect();
         Ok(Evaluator {
             passes,
-            order: Tensor::from_u32(gpu, &[data.count], &order, "evaluation order")?,
-            stats: Tensor::zeros(gpu, &[3], DType::F32, "evaluation statistics")?,
+            order: Tensor::from_u32(device, &[data.count], &order, "evaluation order")?,
+            stats: Tensor::zeros(device, &[3], DType::F32, "evaluation statistics")?,
             count: data.count,
         })
     }
 
     /// Records gathering and the forward pass of the batch starting at `first`, on the graph for
     /// its size; returns the recorder (not yet submitted) and which pass it used.
-    fn record_forward<'g>(&mut self, gpu: &'g Gpu, model: &Model, data: &GpuSplit, first: usize) -> Result<(Recorder<'g>, usize)> {
+    fn record_forward<'g>(&mut self, device: &'g Device, model: &Model, data: &GpuSplit, first: usize) -> Result<(Recorder<'g>, usize)> {
         let index = if self.count - first >= self.passes[0].graph.batch { 0 } else { self.passes.len() - 1 };
         let pass = &mut self.passes[index];
-        let mut rec = Recorder::new(gpu);
+        let mut rec = Recorder::new(device);
         ops::gather_resize(&mut rec, &data.pixels, data.side, &data.labels, &self.order, first, pass.graph.input(), &pass.labels, None)?;
         pass.graph.forward(&mut rec, &model.params, false, 0)?;
         Ok((rec, index))
@@ -77,15 +77,15 @@ impl Evaluator {
 
     /// The predicted class of every example of `data`, in order (for a confusion matrix). Reads
     /// each batch's logits back: only for what a results view shows.
-    pub async fn predict(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<Vec<u8>> {
+    pub async fn predict(&mut self, device: &Device, model: &Model, data: &GpuSplit) -> Result<Vec<u8>> {
         let mut predictions = Vec::with_capacity(self.count);
         let mut first = 0;
         while first < self.count {
-            let (rec, index) = self.record_forward(gpu, model, data, first)?;
+            let (rec, index) = self.record_forward(device, model, data, first)?;
             rec.submit();
             let logits = self.passes[index].graph.logits();
             let classes = logits.shape()[1];
-            predictions.extend(logits.read_f32(gpu).await?.chunks_exact(classes).map(|row| {
+            predictions.extend(logits.read_f32(device).await?.chunks_exact(classes).map(|row| {
                 row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8).unwrap_or(0)
             }));
             first += self.passes[index].graph.batch;
@@ -96,12 +96,12 @@ impl Evaluator {
     /// Whether `model` gives every example of the first batch the same logits: its output does not
     /// depend on its input, as when one layer's ReLUs are off for every image. One batch forward
     /// and one readback; false for a batch of one.
-    pub async fn output_is_constant(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<bool> {
-        let (rec, index) = self.record_forward(gpu, model, data, 0)?;
+    pub async fn output_is_constant(&mut self, device: &Device, model: &Model, data: &GpuSplit) -> Result<bool> {
+        let (rec, index) = self.record_forward(device, model, data, 0)?;
         rec.submit();
         let logits = self.passes[index].graph.logits();
         let classes = logits.shape()[1];
-        let values = logits.read_f32(gpu).await?;
+        let values = logits.read_f32(device).await?;
         let first = &values[..classes];
         let scale = first.iter().fold(f32::MIN_POSITIVE, |m, v| m.max(v.abs()));
         Ok(values.len() > classes && values.chunks_exact(classes).all(|row| row.iter().zip(first).all(|(a, b)| (a - b).abs() <= 1e-6 * scale)))
@@ -110,8 +110,8 @@ impl Evaluator {
     /// Why training cannot progress, when the epoch that gave `train` shows it cannot: its figures
     /// are at chance (`Stats::at_chance`) and every example gets the same output. The CLI and the
     /// app print this, each with its own remedy. The readback happens only at chance.
-    pub async fn dead_start(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit, train: &Stats) -> Result<Option<String>> {
-        if !train.at_chance(CLASSES) || !self.output_is_constant(gpu, model, data).await? {
+    pub async fn dead_start(&mut self, device: &Device, model: &Model, data: &GpuSplit, train: &Stats) -> Result<Option<String>> {
+        if !train.at_chance(CLASSES) || !self.output_is_constant(device, model, data).await? {
             return Ok(None);
         }
         Ok(Some(format!(
@@ -121,16 +121,16 @@ impl Evaluator {
     }
 
     /// Loss and accuracy of `model` over every example of `data`.
-    pub async fn run(&mut self, gpu: &Gpu, model: &Model, data: &GpuSplit) -> Result<Stats> {
-        self.stats.write_f32(gpu, &[0.0; 3])?;
+    pub async fn run(&mut self, device: &Device, model: &Model, data: &GpuSplit) -> Result<Stats> {
+        self.stats.write_f32(device, &[0.0; 3])?;
         let mut first = 0;
         while first < self.count {
-            let (mut rec, index) = self.record_forward(gpu, model, data, first)?;
+            let (mut rec, index) = self.record_forward(device, model, data, first)?;
             let pass = &self.passes[index];
             ops::softmax_cross_entropy(&mut rec, pass.graph.logits(), &pass.labels, &pass.grad_scratch, &self.stats)?;
             rec.submit();
             first += pass.graph.batch;
         }
-        Ok(Stats::from_gpu(&self.stats.read_f32(gpu).await?))
+        Ok(Stats::from_gpu(&self.stats.read_f32(device).await?))
     }
 }

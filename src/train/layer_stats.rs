@@ -11,7 +11,7 @@
 //! per tensor come back. The CLI (`train --stats`) and the app show the same figures and hints.
 
 use crate::error::Result;
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::model::{Graph, Parameters};
 use crate::recorder::Recorder;
 use crate::tensor::{DType, Tensor};
@@ -30,11 +30,11 @@ pub struct LayerStats {
     pub update_ratio: f64,
 }
 
-pub(crate) async fn measure(gpu: &Gpu, graph: &Graph, params: &Parameters, grads: &[Tensor], optimizer: &OptimizerState) -> Result<Vec<LayerStats>> {
+pub(crate) async fn measure(device: &Device, graph: &Graph, params: &Parameters, grads: &[Tensor], optimizer: &OptimizerState) -> Result<Vec<LayerStats>> {
     let layers = graph.weighted_layers();
     let slots: usize = layers.iter().map(|l| 1 + 3 * l.params.len()).sum();
-    let out = Tensor::zeros(gpu, &[4 * slots.max(1)], DType::F32, "layer statistics")?;
-    let mut rec = Recorder::new(gpu);
+    let out = Tensor::zeros(device, &[4 * slots.max(1)], DType::F32, "layer statistics")?;
+    let mut rec = Recorder::new(device);
     let mut slot = 0;
     let mut rates = Vec::new();
     for layer in &layers {
@@ -48,7 +48,7 @@ pub(crate) async fn measure(gpu: &Gpu, graph: &Graph, params: &Parameters, grads
         }
     }
     rec.submit();
-    let v: Vec<f64> = out.read_f32(gpu).await?.into_iter().map(f64::from).collect();
+    let v: Vec<f64> = out.read_f32(device).await?.into_iter().map(f64::from).collect();
     let sums = |slot: usize| (v[4 * slot], v[4 * slot + 1], v[4 * slot + 2]);
     let mut slot = 0;
     let mut rates = rates.into_iter();

@@ -15,7 +15,7 @@ pub use evaluate::Evaluator;
 pub use layer_stats::LayerStats;
 pub use optimizer::Optimizer;
 pub use recipe::{Recipe, sgd};
-pub use trainer::{Trainer, TrainConfig};
+pub use trainer::{TrainConfig, Trainer, check_batch};
 
 /// The longest a submission should run: GPU watchdogs reset a device whose submission takes
 /// about 2 s (Windows), 10 s (Chrome); a quarter of the shortest leaves room for a slow frame.

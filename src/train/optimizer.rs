@@ -1,7 +1,7 @@
 //! The optimiser of a training run and the per-parameter state it keeps on the GPU.
 
 use crate::error::{EngineError, Result};
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::model::Parameters;
 use crate::ops::{self, Adam, Sgd};
 use crate::recorder::Recorder;
@@ -88,10 +88,10 @@ pub(crate) struct OptimizerState {
 }
 
 impl OptimizerState {
-    pub(crate) fn new(gpu: &Gpu, optimizer: Optimizer, params: &Parameters) -> Result<Self> {
-        let first = params.zeros_like(gpu, "optimiser state")?;
+    pub(crate) fn new(device: &Device, optimizer: Optimizer, params: &Parameters) -> Result<Self> {
+        let first = params.zeros_like(device, "optimiser state")?;
         let second = match optimizer {
-            Optimizer::Adam(_) => params.zeros_like(gpu, "second moment")?,
+            Optimizer::Adam(_) => params.zeros_like(device, "second moment")?,
             Optimizer::Sgd(_) => Vec::new(),
         };
         Ok(OptimizerState { optimizer, first, second, steps: 0 })
@@ -109,12 +109,12 @@ impl OptimizerState {
 
     /// Restores saved buffers (one per parameter, Adam's second moments only for Adam) and the
     /// update count.
-    pub(crate) fn restore(&mut self, gpu: &Gpu, first: &[Vec<f32>], second: &[Vec<f32>], steps: u32) -> Result<()> {
+    pub(crate) fn restore(&mut self, device: &Device, first: &[Vec<f32>], second: &[Vec<f32>], steps: u32) -> Result<()> {
         let saved = |what: &str, tensors: &[Tensor], values: &[Vec<f32>]| -> Result<()> {
             if tensors.len() != values.len() {
                 return Err(EngineError::Weights(format!("{} {what} buffers saved for {} parameters", values.len(), tensors.len())));
             }
-            tensors.iter().zip(values).try_for_each(|(t, v)| t.write_f32(gpu, v))
+            tensors.iter().zip(values).try_for_each(|(t, v)| t.write_f32(device, v))
         };
         saved("optimiser", &self.first, first)?;
         saved("second-moment", &self.second, second)?;

@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::data::GpuSplit;
 use crate::error::{EngineError, Result};
 use crate::fit::Run;
-use crate::gpu::Gpu;
+use crate::device::Device;
 use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
 use crate::train::checkpoint::{Checkpoint, RunState};
@@ -30,11 +30,17 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// Refuses a configuration no run can use, naming the knob.
     pub fn check(&self) -> Result<()> {
-        if self.batch == 0 {
-            return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1 (d2l uses 64–256)"));
-        }
+        check_batch(self.batch)?;
         self.optimizer.check()
     }
+}
+
+/// Refuses a batch of no images.
+pub fn check_batch(batch: usize) -> Result<()> {
+    if batch == 0 {
+        return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1 (d2l uses 64–256)"));
+    }
+    Ok(())
 }
 
 /// A model being trained on one split. Steps are recorded and submitted without waiting; only
@@ -63,22 +69,22 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    pub fn new(gpu: &Gpu, model: Model, data: GpuSplit, config: TrainConfig) -> Result<Trainer> {
+    pub fn new(device: &Device, model: Model, data: GpuSplit, config: TrainConfig) -> Result<Trainer> {
         config.check()?;
-        gpu.check_fits(&model.net, Run::Training { batch: config.batch, moments: config.optimizer.moments() })?;
+        device.check_fits(&model.net, Run::Training { batch: config.batch, moments: config.optimizer.moments() })?;
         if data.count < config.batch {
             return Err(EngineError::shape(
                 "training",
                 format!("{} training images make no full batch of {}: lower the batch size or raise the limit", data.count, config.batch),
             ));
         }
-        let graph = Graph::new(gpu, &model.net, config.batch, true)?;
-        let grads = model.params.zeros_like(gpu, "gradient")?;
-        let optimizer = OptimizerState::new(gpu, config.optimizer, &model.params)?;
+        let graph = Graph::new(device, &model.net, config.batch, true)?;
+        let grads = model.params.zeros_like(device, "gradient")?;
+        let optimizer = OptimizerState::new(device, config.optimizer, &model.params)?;
         Ok(Trainer {
-            labels: Tensor::zeros(gpu, &[config.batch], DType::U32, "batch labels")?,
-            stats: Tensor::zeros(gpu, &[3], DType::F32, "training statistics")?,
-            order: Tensor::zeros(gpu, &[data.count], DType::U32, "epoch order")?,
+            labels: Tensor::zeros(device, &[config.batch], DType::U32, "batch labels")?,
+            stats: Tensor::zeros(device, &[3], DType::F32, "training statistics")?,
+            order: Tensor::zeros(device, &[data.count], DType::U32, "epoch order")?,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             order_position: 0,
             submits: 1,
@@ -101,8 +107,8 @@ impl Trainer {
 
     /// Records and submits one training step, starting a new epoch (a fresh shuffle) when the last
     /// one is complete. Returns true when this step finished an epoch.
-    pub fn step(&mut self, gpu: &Gpu) -> Result<bool> {
-        let (done, rec) = self.recorded_step(gpu)?;
+    pub fn step(&mut self, device: &Device) -> Result<bool> {
+        let (done, rec) = self.recorded_step(device)?;
         rec.submit_in(self.submits);
         Ok(done)
     }
@@ -110,25 +116,25 @@ impl Trainer {
     /// One step like [`Trainer::step`], submitted part by part (each layer's forward and backward
     /// pass, the batch, the loss, the optimiser) and timed by `clock` (seconds): where a step's
     /// time goes. The step itself is the same as an unsplit one, bit for bit.
-    pub async fn timed_step(&mut self, gpu: &Gpu, clock: impl Fn() -> f64) -> Result<(bool, Vec<PartTime>)> {
-        let (done, rec) = self.recorded_step(gpu)?;
+    pub async fn timed_step(&mut self, device: &Device, clock: impl Fn() -> f64) -> Result<(bool, Vec<PartTime>)> {
+        let (done, rec) = self.recorded_step(device)?;
         Ok((done, rec.time_parts(clock).await?))
     }
 
     /// One step recorded, for the caller to submit or time ([`Recorder::time_parts`]) without
     /// holding the trainer meanwhile; the trainer counts it as taken.
-    pub fn recorded_step<'g>(&mut self, gpu: &'g Gpu) -> Result<(bool, Recorder<'g>)> {
-        let mut rec = Recorder::new(gpu);
-        let done = self.record_step(gpu, &mut rec)?;
+    pub fn recorded_step<'g>(&mut self, device: &'g Device) -> Result<(bool, Recorder<'g>)> {
+        let mut rec = Recorder::new(device);
+        let done = self.record_step(device, &mut rec)?;
         Ok((done, rec))
     }
 
     /// Asks for every kernel a step takes without taking one (the step is recorded and dropped, and
-    /// the trainer with it), so that [`Gpu::compile_pending`] can compile them ahead: a page
+    /// the trainer with it), so that [`crate::Gpu::compile_pending`] can compile them ahead: a page
     /// compiles them while its user is still choosing. A step's kernels depend on the net and the
     /// batch, not on how many images there are, so a trainer on one batch's images will do.
-    pub fn request_kernels(mut self, gpu: &Gpu) -> Result<()> {
-        self.record_step(gpu, &mut Recorder::new(gpu)).map(drop)
+    pub fn request_kernels(mut self, device: &Device) -> Result<()> {
+        self.record_step(device, &mut Recorder::new(device)).map(drop)
     }
 
     /// Submissions each step is split into.
@@ -167,15 +173,15 @@ impl Trainer {
 
     /// One step run kernel by kernel: where its time goes (see [`Recorder::profile`]).
     #[cfg(not(target_arch = "wasm32"))]
-    pub fn profile_step(&mut self, gpu: &Gpu) -> Result<Vec<(String, u64, f64)>> {
-        let mut rec = Recorder::new(gpu);
-        self.record_step(gpu, &mut rec)?;
+    pub fn profile_step(&mut self, device: &Device) -> Result<Vec<(String, u64, f64)>> {
+        let mut rec = Recorder::new(device);
+        self.record_step(device, &mut rec)?;
         Ok(rec.profile())
     }
 
-    fn record_step(&mut self, gpu: &Gpu, rec: &mut Recorder) -> Result<bool> {
+    fn record_step(&mut self, device: &Device, rec: &mut Recorder) -> Result<bool> {
         if self.batch_in_epoch == 0 {
-            self.shuffle(gpu)?;
+            self.shuffle(device)?;
         }
         let data = &self.data;
         rec.enter(Part::Other("batch".into()));
@@ -200,17 +206,17 @@ impl Trainer {
     }
 
     /// Draws the epoch's order of the training images.
-    fn shuffle(&mut self, gpu: &Gpu) -> Result<()> {
+    fn shuffle(&mut self, device: &Device) -> Result<()> {
         self.order_position = self.rng.get_word_pos();
         let mut order: Vec<u32> = (0..self.data.count as u32).collect();
         order.shuffle(&mut self.rng);
-        self.order.write_u32(gpu, &order)
+        self.order.write_u32(device, &order)
     }
 
     /// The whole run as it stands (waits for the submitted steps), for `epochs` in all.
-    pub async fn checkpoint(&self, gpu: &Gpu, epochs: usize, notes: String) -> Result<Checkpoint> {
+    pub async fn checkpoint(&self, device: &Device, epochs: usize, notes: String) -> Result<Checkpoint> {
         let (first, second, optimizer_steps) = self.optimizer.state();
-        let sums = self.stats.read_f32(gpu).await?;
+        let sums = self.stats.read_f32(device).await?;
         let state = RunState {
             steps: self.steps,
             epoch: self.epoch,
@@ -226,16 +232,16 @@ impl Trainer {
             config: self.config,
             epochs,
             state,
-            params: self.model.params.read(gpu).await?,
-            first: Tensor::read_all_f32(gpu, first).await?,
-            second: Tensor::read_all_f32(gpu, second).await?,
+            params: self.model.params.read(device).await?,
+            first: Tensor::read_all_f32(device, first).await?,
+            second: Tensor::read_all_f32(device, second).await?,
             notes,
         })
     }
 
     /// The run `checkpoint` saved, on `data` (the same training images), ready to take its next
     /// step exactly as it would have without stopping.
-    pub fn resume(gpu: &Gpu, checkpoint: &Checkpoint, data: GpuSplit) -> Result<Trainer> {
+    pub fn resume(device: &Device, checkpoint: &Checkpoint, data: GpuSplit) -> Result<Trainer> {
         let state = checkpoint.state;
         if data.count != state.train_images {
             return Err(EngineError::setting(
@@ -247,19 +253,19 @@ impl Trainer {
             ));
         }
         let net = Net::new(checkpoint.net.clone())?;
-        gpu.check_fits(&net, Run::Weights)?;
-        let params = Parameters::upload(gpu, net.root.params(""), &checkpoint.params)?;
-        let mut trainer = Trainer::new(gpu, Model { net, params }, data, checkpoint.config)?;
-        trainer.optimizer.restore(gpu, &checkpoint.first, &checkpoint.second, state.optimizer_steps)?;
+        device.check_fits(&net, Run::Weights)?;
+        let params = Parameters::upload(device, net.root.params(""), &checkpoint.params)?;
+        let mut trainer = Trainer::new(device, Model { net, params }, data, checkpoint.config)?;
+        trainer.optimizer.restore(device, &checkpoint.first, &checkpoint.second, state.optimizer_steps)?;
         trainer.steps = state.steps;
         trainer.epoch = state.epoch;
         trainer.batch_in_epoch = state.batch_in_epoch;
         trainer.rng.set_word_pos(state.order_position);
         if state.batch_in_epoch > 0 {
             // Redraw the current epoch's order; the generator ends where it stood.
-            trainer.shuffle(gpu)?;
+            trainer.shuffle(device)?;
         }
-        trainer.stats.write_f32(gpu, &state.sums.map(f32::from_bits))?;
+        trainer.stats.write_f32(device, &state.sums.map(f32::from_bits))?;
         Ok(trainer)
     }
 
@@ -272,12 +278,12 @@ impl Trainer {
 
     /// Per-layer statistics of the last step ([`crate::train::layer_stats`]): activations of its
     /// batch, gradients, and the update it made. Reads back a few numbers per layer.
-    pub async fn layer_stats(&self, gpu: &Gpu) -> Result<Vec<crate::train::LayerStats>> {
-        crate::train::layer_stats::measure(gpu, &self.graph, &self.model.params, &self.grads, &self.optimizer).await
+    pub async fn layer_stats(&self, device: &Device) -> Result<Vec<crate::train::LayerStats>> {
+        crate::train::layer_stats::measure(device, &self.graph, &self.model.params, &self.grads, &self.optimizer).await
     }
 
-    pub async fn stats(&self, gpu: &Gpu) -> Result<Stats> {
-        let stats = Stats::from_gpu(&self.stats.read_f32(gpu).await?);
+    pub async fn stats(&self, device: &Device) -> Result<Stats> {
+        let stats = Stats::from_gpu(&self.stats.read_f32(device).await?);
         if stats.diverged() {
             return Err(EngineError::Diverged { step: self.steps, loss: stats.loss(), lr: self.config.optimizer.lr() });
         }
@@ -285,8 +291,8 @@ impl Trainer {
     }
 
     /// Starts a new reporting interval.
-    pub fn reset_stats(&self, gpu: &Gpu) -> Result<()> {
-        self.stats.write_f32(gpu, &[0.0; 3])
+    pub fn reset_stats(&self, device: &Device) -> Result<()> {
+        self.stats.write_f32(device, &[0.0; 3])
     }
 
     /// The training graph, whose activations hold the last batch's feature maps.

@@ -1,47 +1,92 @@
 //! Shared test machinery: one test body for native and browser, fixtures, comparisons.
 
-use cnnscope::{Gpu, Recorder, Tensor};
+use cnnscope::{Device, Gpu, Recorder, Tensor};
 use safetensors::SafeTensors;
 
-/// Declares `async fn name(gpu: &Gpu) { .. }` as a test on both targets: natively a #[test]
-/// blocking on the future, in the browser a #[wasm_bindgen_test] awaiting it.
+/// Declares `async fn name(device: &Device) { .. }` as a test of each engine, the way candle's
+/// `test_device!` does: `name::wgsl` on the GPU adapter's WGSL kernels and `name::cpu` on the CPU
+/// engine, each on both targets (natively a #[test] blocking on the future, in the browser a
+/// #[wasm_bindgen_test] awaiting it).
 macro_rules! gpu_test {
-    ($(async fn $name:ident($gpu:ident: &Gpu) $body:block)*) => {$(
+    ($(async fn $name:ident($device:ident: &Device) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+
+            async fn body($device: &cnnscope::Device) $body
+
+            #[cfg(not(target_arch = "wasm32"))]
+            #[test]
+            fn wgsl() {
+                pollster::block_on(body($crate::common::native_gpu()));
+            }
+
+            #[cfg(not(target_arch = "wasm32"))]
+            #[test]
+            fn cpu() {
+                pollster::block_on(body($crate::common::native_cpu()));
+            }
+
+            #[cfg(target_arch = "wasm32")]
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            async fn wgsl() {
+                body(&*$crate::common::browser_gpu().await).await;
+            }
+
+            #[cfg(target_arch = "wasm32")]
+            #[wasm_bindgen_test::wasm_bindgen_test]
+            async fn cpu() {
+                body(&cnnscope::Device::cpu()).await;
+            }
+        }
+    )*};
+}
+
+/// Declares `async fn name(device: &Device) { .. }` as a test of the WGSL engine alone (the
+/// adapter's limits, its errors), on both targets.
+macro_rules! wgsl_test {
+    ($(async fn $name:ident($device:ident: &Device) $body:block)*) => {$(
         #[cfg(not(target_arch = "wasm32"))]
         #[test]
         fn $name() {
-            async fn body($gpu: &cnnscope::Gpu) $body
+            async fn body($device: &cnnscope::Device) $body
             pollster::block_on(body($crate::common::native_gpu()));
         }
 
         #[cfg(target_arch = "wasm32")]
         #[wasm_bindgen_test::wasm_bindgen_test]
         async fn $name() {
-            async fn body($gpu: &cnnscope::Gpu) $body
-            let gpu = $crate::common::browser_gpu().await;
-            body(&gpu).await;
+            async fn body($device: &cnnscope::Device) $body
+            body(&*$crate::common::browser_gpu().await).await;
         }
     )*};
 }
 
-/// One device for the whole native test run: pipelines compile once.
+/// One GPU device for the whole native test run: pipelines compile once.
 #[cfg(not(target_arch = "wasm32"))]
-pub fn native_gpu() -> &'static Gpu {
-    static GPU: std::sync::OnceLock<Gpu> = std::sync::OnceLock::new();
+pub fn native_gpu() -> &'static Device {
+    static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
     GPU.get_or_init(|| {
         let gpu = pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"));
         eprintln!("testing on {}", gpu.describe());
-        gpu
+        Device::Wgsl(gpu)
     })
 }
 
+/// The CPU engine, for the whole native test run.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native_cpu() -> &'static Device {
+    static CPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    CPU.get_or_init(Device::cpu)
+}
+
 #[cfg(target_arch = "wasm32")]
-pub async fn browser_gpu() -> std::rc::Rc<Gpu> {
-    thread_local!(static GPU: std::cell::RefCell<Option<std::rc::Rc<Gpu>>> = const { std::cell::RefCell::new(None) });
+pub async fn browser_gpu() -> std::rc::Rc<Device> {
+    thread_local!(static GPU: std::cell::RefCell<Option<std::rc::Rc<Device>>> = const { std::cell::RefCell::new(None) });
     if let Some(gpu) = GPU.with(|g| g.borrow().clone()) {
         return gpu;
     }
-    let gpu = std::rc::Rc::new(Gpu::new().await.unwrap_or_else(|e| panic!("{e}")));
+    let gpu = std::rc::Rc::new(Device::Wgsl(Gpu::new().await.unwrap_or_else(|e| panic!("{e}"))));
     GPU.with(|g| *g.borrow_mut() = Some(gpu.clone()));
     gpu
 }
@@ -78,8 +123,8 @@ impl Fixture {
     }
 
     /// Uploads a fixture tensor with its own shape.
-    pub fn upload(&self, gpu: &Gpu, name: &str) -> Tensor {
-        Tensor::from_f32(gpu, &self.shape(name), &self.get(name), name).unwrap()
+    pub fn upload(&self, device: &Device, name: &str) -> Tensor {
+        Tensor::from_f32(device, &self.shape(name), &self.get(name), name).unwrap()
     }
 }
 
@@ -101,9 +146,9 @@ pub fn assert_close(what: &str, got: &[f32], want: &[f32], rtol: f64) {
 pub const RTOL: f64 = 1e-4;
 
 /// Submits and reads a tensor back.
-pub async fn run(gpu: &Gpu, rec: Recorder<'_>, out: &Tensor) -> Vec<f32> {
+pub async fn run(device: &Device, rec: Recorder<'_>, out: &Tensor) -> Vec<f32> {
     rec.submit();
-    out.read_f32(gpu).await.unwrap()
+    out.read_f32(device).await.unwrap()
 }
 
 /// A deterministic pseudo-random vector in [-1, 1) (xorshift; tests need no RNG crate).

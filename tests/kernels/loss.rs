@@ -1,34 +1,34 @@
 use cnnscope::ops::{softmax, softmax_cross_entropy};
 use cnnscope::reference;
-use cnnscope::{DType, Gpu, Recorder, Tensor};
+use cnnscope::{DType, Device, Recorder, Tensor};
 
 use crate::common::*;
 
 const FIXTURE: &[u8] = include_bytes!("../fixtures/cross_entropy.safetensors");
 
 /// (mean loss, correct, grad, stats) for one batch.
-async fn on_gpu(gpu: &Gpu, logits: &[f32], labels: &[u32]) -> (f64, f32, Vec<f32>) {
+async fn on_device(device: &Device, logits: &[f32], labels: &[u32]) -> (f64, f32, Vec<f32>) {
     let batch = labels.len();
-    let lt = Tensor::from_f32(gpu, &[batch, 10], logits, "logits").unwrap();
-    let lab = Tensor::from_u32(gpu, &[batch], labels, "labels").unwrap();
-    let grad = Tensor::zeros(gpu, &[batch, 10], DType::F32, "grad").unwrap();
-    let stats = Tensor::zeros(gpu, &[3], DType::F32, "stats").unwrap();
-    let mut rec = Recorder::new(gpu);
+    let lt = Tensor::from_f32(device, &[batch, 10], logits, "logits").unwrap();
+    let lab = Tensor::from_u32(device, &[batch], labels, "labels").unwrap();
+    let grad = Tensor::zeros(device, &[batch, 10], DType::F32, "grad").unwrap();
+    let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
+    let mut rec = Recorder::new(device);
     softmax_cross_entropy(&mut rec, &lt, &lab, &grad, &stats).unwrap();
     rec.submit();
-    let s = stats.read_f32(gpu).await.unwrap();
+    let s = stats.read_f32(device).await.unwrap();
     assert_eq!(s[2], batch as f32, "examples counted");
-    (s[0] as f64 / batch as f64, s[1], grad.read_f32(gpu).await.unwrap())
+    (s[0] as f64 / batch as f64, s[1], grad.read_f32(device).await.unwrap())
 }
 
 gpu_test! {
-    async fn cross_entropy_matches_pytorch_and_cpu(gpu: &Gpu) {
+    async fn cross_entropy_matches_pytorch_and_cpu(device: &Device) {
         let f = Fixture::new(FIXTURE);
         for name in f.cases() {
             let get = |t: &str| f.get(&format!("{name}.{t}"));
             let logits = get("logits");
             let labels: Vec<u32> = get("labels").iter().map(|&v| v as u32).collect();
-            let (loss, correct, grad) = on_gpu(gpu, &logits, &labels).await;
+            let (loss, correct, grad) = on_device(device, &logits, &labels).await;
             assert_close(&format!("{name} loss"), &[loss as f32], &get("loss"), RTOL);
             assert_eq!(correct, get("correct")[0], "{name} correct");
             assert_close(&format!("{name} grad"), &grad, &get("grad"), RTOL);
@@ -39,53 +39,53 @@ gpu_test! {
         }
     }
 
-    async fn cross_entropy_gradient_passes_finite_difference_check(gpu: &Gpu) {
+    async fn cross_entropy_gradient_passes_finite_difference_check(device: &Device) {
         let f = Fixture::new(FIXTURE);
         let logits = f.get("batch7.logits");
         let labels: Vec<u32> = f.get("batch7.labels").iter().map(|&v| v as u32).collect();
-        let (_, _, grad) = on_gpu(gpu, &logits, &labels).await;
+        let (_, _, grad) = on_device(device, &logits, &labels).await;
         check_directional_derivative("cross-entropy", &logits, &grad, 8, 1e-3, |z| {
             let labels = labels.clone();
-            async move { on_gpu(gpu, &z, &labels).await.0 }
+            async move { on_device(device, &z, &labels).await.0 }
         })
         .await;
     }
 
-    async fn cross_entropy_statistics_accumulate_across_steps(gpu: &Gpu) {
+    async fn cross_entropy_statistics_accumulate_across_steps(device: &Device) {
         let f = Fixture::new(FIXTURE);
-        let lt = f.upload(gpu, "batch7.logits");
+        let lt = f.upload(device, "batch7.logits");
         let labels: Vec<u32> = f.get("batch7.labels").iter().map(|&v| v as u32).collect();
-        let lab = Tensor::from_u32(gpu, &[7], &labels, "labels").unwrap();
-        let grad = Tensor::zeros(gpu, &[7, 10], DType::F32, "grad").unwrap();
-        let stats = Tensor::zeros(gpu, &[3], DType::F32, "stats").unwrap();
-        let mut rec = Recorder::new(gpu);
+        let lab = Tensor::from_u32(device, &[7], &labels, "labels").unwrap();
+        let grad = Tensor::zeros(device, &[7, 10], DType::F32, "grad").unwrap();
+        let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
+        let mut rec = Recorder::new(device);
         for _ in 0..3 {
             softmax_cross_entropy(&mut rec, &lt, &lab, &grad, &stats).unwrap();
         }
         rec.submit();
-        let s = stats.read_f32(gpu).await.unwrap();
+        let s = stats.read_f32(device).await.unwrap();
         let loss = f.get("batch7.loss")[0] as f64;
         assert_close("summed loss", &[s[0]], &[(3.0 * 7.0 * loss) as f32], RTOL);
         assert_eq!(s[1], 3.0 * f.get("batch7.correct")[0]);
         assert_eq!(s[2], 21.0);
     }
 
-    async fn softmax_matches_pytorch(gpu: &Gpu) {
+    async fn softmax_matches_pytorch(device: &Device) {
         let f = Fixture::new(FIXTURE);
-        let logits = f.upload(gpu, "batch300.logits");
-        let probs = Tensor::zeros(gpu, &[300, 10], DType::F32, "probs").unwrap();
-        let mut rec = Recorder::new(gpu);
+        let logits = f.upload(device, "batch300.logits");
+        let probs = Tensor::zeros(device, &[300, 10], DType::F32, "probs").unwrap();
+        let mut rec = Recorder::new(device);
         softmax(&mut rec, &logits, &probs).unwrap();
-        assert_close("softmax", &run(gpu, rec, &probs).await, &f.get("batch300.probs"), RTOL);
+        assert_close("softmax", &run(device, rec, &probs).await, &f.get("batch300.probs"), RTOL);
     }
 
-    async fn cross_entropy_rejects_mismatched_labels(gpu: &Gpu) {
-        let logits = Tensor::zeros(gpu, &[4, 10], DType::F32, "logits").unwrap();
-        let labels = Tensor::zeros(gpu, &[5], DType::U32, "labels").unwrap();
-        let float_labels = Tensor::zeros(gpu, &[4], DType::F32, "labels").unwrap();
-        let grad = Tensor::zeros(gpu, &[4, 10], DType::F32, "grad").unwrap();
-        let stats = Tensor::zeros(gpu, &[3], DType::F32, "stats").unwrap();
-        let mut rec = Recorder::new(gpu);
+    async fn cross_entropy_rejects_mismatched_labels(device: &Device) {
+        let logits = Tensor::zeros(device, &[4, 10], DType::F32, "logits").unwrap();
+        let labels = Tensor::zeros(device, &[5], DType::U32, "labels").unwrap();
+        let float_labels = Tensor::zeros(device, &[4], DType::F32, "labels").unwrap();
+        let grad = Tensor::zeros(device, &[4, 10], DType::F32, "grad").unwrap();
+        let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
+        let mut rec = Recorder::new(device);
         let err = softmax_cross_entropy(&mut rec, &logits, &labels, &grad, &stats).unwrap_err();
         assert!(err.to_string().contains("expected shape [4], got [5]"), "{err}");
         let err = softmax_cross_entropy(&mut rec, &logits, &float_labels, &grad, &stats).unwrap_err();

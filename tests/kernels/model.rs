@@ -4,7 +4,7 @@
 
 use cnnscope::model::{Graph, Init, Model, Parameters, weights};
 use cnnscope::net::{Arch, Layer, Net, NetConfig};
-use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
+use cnnscope::{DType, Device, Recorder, Tensor, ops};
 
 use crate::common::{RTOL, assert_close, check_directional_derivative, random};
 
@@ -22,13 +22,13 @@ fn fixture_net(arch: &Arch, io: &crate::common::Fixture) -> Net {
 }
 
 /// Logits of `model` for `input` in evaluation mode.
-async fn logits(gpu: &Gpu, model: &Model, input: &[f32], batch: usize) -> Vec<f32> {
-    let mut graph = Graph::new(gpu, &model.net, batch, false).unwrap();
-    graph.input().write_f32(gpu, input).unwrap();
-    let mut rec = Recorder::new(gpu);
+async fn logits(device: &Device, model: &Model, input: &[f32], batch: usize) -> Vec<f32> {
+    let mut graph = Graph::new(device, &model.net, batch, false).unwrap();
+    graph.input().write_f32(device, input).unwrap();
+    let mut rec = Recorder::new(device);
     graph.forward(&mut rec, &model.params, false, 0).unwrap();
     rec.submit();
-    graph.logits().read_f32(gpu).await.unwrap()
+    graph.logits().read_f32(device).await.unwrap()
 }
 
 const EXPLAIN: &[u8] = include_bytes!("../fixtures/explain.safetensors");
@@ -37,15 +37,15 @@ gpu_test! {
     // Saliency and Grad-CAM for class 3 of each fixture's first image equal PyTorch's
     // (make_net_fixtures.py explain): the input's gradient through every backward pass, and the
     // last spatial layer's output and gradient.
-    async fn explanations_match_pytorch(gpu: &Gpu) {
+    async fn explanations_match_pytorch(device: &Device) {
         let want = crate::common::Fixture::new(EXPLAIN);
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
-            model.load_weights(gpu, file).unwrap();
+            let model = Model::new(device, fixture_net(&arch, &io), Init::Default, 0).unwrap();
+            model.load_weights(device, file).unwrap();
             let side = model.net.config.side;
             let input = io.get("input")[..side * side].to_vec();
-            let e = cnnscope::model::explain::explain(gpu, &model, |_, t| t.write_f32(gpu, &input), 3).await.unwrap();
+            let e = cnnscope::model::explain::explain(device, &model, |_, t| t.write_f32(device, &input), 3).await.unwrap();
             let net = arch.id();
             assert_eq!((e.class, e.side), (3, side));
             assert_close(&format!("{arch} saliency"), &e.saliency, &want.get(&format!("{net}.saliency")), 1e-3);
@@ -53,64 +53,64 @@ gpu_test! {
             assert_close(&format!("{arch} Grad-CAM on {}", e.cam_layer), &e.cam, &want.get(&format!("{net}.cam")), 1e-3);
         }
         let io = crate::common::Fixture::new(PYTORCH[0].2);
-        let model = Model::new(gpu, fixture_net(&Arch::AlexNet, &io), Init::Default, 0).unwrap();
-        let err = cnnscope::model::explain::explain(gpu, &model, |_, _| Ok(()), 10).await.unwrap_err();
+        let model = Model::new(device, fixture_net(&Arch::AlexNet, &io), Init::Default, 0).unwrap();
+        let err = cnnscope::model::explain::explain(device, &model, |_, _| Ok(()), 10).await.unwrap_err();
         assert!(err.to_string().contains("there is no class 10: the network has 10"), "{err}");
     }
 
     // An own network of linear layers alone: no Grad-CAM, and the saliency of `flatten; linear
     // 10` is exactly |W[class]| (∂ logit_c / ∂ x = W[c]).
-    async fn a_network_without_positions_is_explained_by_saliency_alone(gpu: &Gpu) {
+    async fn a_network_without_positions_is_explained_by_saliency_alone(device: &Device) {
         let config = NetConfig { arch: Arch::Own("flatten\nlinear 10".into()), ratio: 1, side: 6, second_hidden: true };
-        let model = Model::new(gpu, Net::new(config).unwrap(), Init::Default, 1).unwrap();
+        let model = Model::new(device, Net::new(config).unwrap(), Init::Default, 1).unwrap();
         let input: Vec<f32> = (0..36).map(|i| i as f32 / 36.0).collect();
-        let e = cnnscope::model::explain::explain(gpu, &model, |_, t| t.write_f32(gpu, &input), 4).await.unwrap();
+        let e = cnnscope::model::explain::explain(device, &model, |_, t| t.write_f32(device, &input), 4).await.unwrap();
         assert_eq!((e.cam_layer.as_str(), e.cam_h, e.cam_w, e.cam.len()), ("", 0, 0, 0));
-        let weights = model.params.read(gpu).await.unwrap();
+        let weights = model.params.read(device).await.unwrap();
         let row: Vec<f32> = weights[0][4 * 36..5 * 36].iter().map(|w| w.abs()).collect();
         assert_close("saliency through one linear layer", &e.saliency, &row, 1e-6);
     }
 
-    async fn pytorch_weights_give_pytorch_logits(gpu: &Gpu) {
+    async fn pytorch_weights_give_pytorch_logits(device: &Device) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
-            model.load_weights(gpu, file).unwrap_or_else(|e| panic!("{arch}: {e}"));
-            let got = logits(gpu, &model, &io.get("input"), 3).await;
+            let model = Model::new(device, fixture_net(&arch, &io), Init::Default, 0).unwrap();
+            model.load_weights(device, file).unwrap_or_else(|e| panic!("{arch}: {e}"));
+            let got = logits(device, &model, &io.get("input"), 3).await;
             assert_close(&format!("{arch} logits"), &got, &io.get("logits"), RTOL);
         }
     }
 
-    async fn backward_gives_pytorch_gradients(gpu: &Gpu) {
+    async fn backward_gives_pytorch_gradients(device: &Device) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
-            model.load_weights(gpu, file).unwrap();
-            let mut graph = Graph::new(gpu, &model.net, 3, true).unwrap();
-            graph.input().write_f32(gpu, &io.get("input")).unwrap();
+            let model = Model::new(device, fixture_net(&arch, &io), Init::Default, 0).unwrap();
+            model.load_weights(device, file).unwrap();
+            let mut graph = Graph::new(device, &model.net, 3, true).unwrap();
+            graph.input().write_f32(device, &io.get("input")).unwrap();
             let labels: Vec<u32> = io.get("labels").iter().map(|&l| l as u32).collect();
-            let labels = Tensor::from_u32(gpu, &[3], &labels, "labels").unwrap();
-            let stats = Tensor::zeros(gpu, &[3], DType::F32, "stats").unwrap();
-            let grads = model.params.zeros_like(gpu, "gradient").unwrap();
-            let mut rec = Recorder::new(gpu);
+            let labels = Tensor::from_u32(device, &[3], &labels, "labels").unwrap();
+            let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
+            let grads = model.params.zeros_like(device, "gradient").unwrap();
+            let mut rec = Recorder::new(device);
             // Evaluation mode, as PyTorch's fixture (dropout off), still with gradients.
             graph.forward(&mut rec, &model.params, false, 0).unwrap();
             ops::softmax_cross_entropy(&mut rec, graph.logits(), &labels, graph.logits_grad().unwrap(), &stats).unwrap();
             graph.backward(&mut rec, &model.params, &grads).unwrap();
             rec.submit();
             for (spec, grad) in model.params.specs.iter().zip(&grads) {
-                let got = grad.read_f32(gpu).await.unwrap();
+                let got = grad.read_f32(device).await.unwrap();
                 assert_close(&format!("{arch} gradient of {}", spec.name), &got, &io.get(&format!("grad.{}", spec.name)), RTOL);
             }
         }
     }
 
-    async fn saved_weights_are_pytorch_files(gpu: &Gpu) {
+    async fn saved_weights_are_pytorch_files(device: &Device) {
         for (arch, file, io) in PYTORCH {
             let io = crate::common::Fixture::new(io);
-            let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 0).unwrap();
-            model.load_weights(gpu, file).unwrap();
-            let saved = model.save_weights(gpu).await.unwrap();
+            let model = Model::new(device, fixture_net(&arch, &io), Init::Default, 0).unwrap();
+            model.load_weights(device, file).unwrap();
+            let saved = model.save_weights(device).await.unwrap();
             let (ours, theirs) = (safetensors::SafeTensors::deserialize(&saved).unwrap(), safetensors::SafeTensors::deserialize(file).unwrap());
             let mut names = ours.names();
             names.sort();
@@ -124,11 +124,11 @@ gpu_test! {
         }
     }
 
-    async fn weights_that_do_not_fit_are_refused_and_nothing_changes(gpu: &Gpu) {
+    async fn weights_that_do_not_fit_are_refused_and_nothing_changes(device: &Device) {
         let [_, _, (arch, file, io), _] = PYTORCH;
         let io = crate::common::Fixture::new(io);
-        let model = Model::new(gpu, fixture_net(&arch, &io), Init::Default, 7).unwrap();
-        let before = model.params.read(gpu).await.unwrap();
+        let model = Model::new(device, fixture_net(&arch, &io), Init::Default, 7).unwrap();
+        let before = model.params.read(device).await.unwrap();
         let specs = &model.params.specs;
         let good = weights::from_safetensors(specs, file).unwrap();
 
@@ -148,13 +148,13 @@ gpu_test! {
             (other_net, "weights file: it does not fit this network (missing 0.0.bias, 0.0.weight, 0.2.bias, 0.2.weight and 20 more; unexpected conv.0.bias, conv.0.weight, conv.10.bias, conv.10.weight and 12 more); the current model is unchanged"),
         ];
         for (bytes, message) in cases {
-            let err = model.load_weights(gpu, bytes).unwrap_err().to_string();
+            let err = model.load_weights(device, bytes).unwrap_err().to_string();
             assert!(err.starts_with(message), "{err}");
         }
-        assert_eq!(model.params.read(gpu).await.unwrap(), before, "a refused file changes nothing");
+        assert_eq!(model.params.read(device).await.unwrap(), before, "a refused file changes nothing");
     }
 
-    async fn training_mode_backward_matches_finite_differences(gpu: &Gpu) {
+    async fn training_mode_backward_matches_finite_differences(device: &Device) {
         // Dropout's masks must be the same in the forward and backward passes of a training step.
         // A small MLP keeps ReLU kinks away from the finite differences (whole networks have so
         // many that no step size works; their backward is checked against PyTorch above).
@@ -166,44 +166,44 @@ gpu_test! {
             ("4".into(), Layer::Linear { in_features: 24, out_features: 10 }),
         ]);
         let net = Net { config: NetConfig::new(Arch::AlexNet, 1).with_side(4), root };
-        check_network_gradient(gpu, net).await;
+        check_network_gradient(device, net).await;
     }
 }
 
 /// Mean cross-entropy of a training forward pass (dropout on, with a fixed seed) at `values`, and
 /// optionally the backward pass's parameter gradients.
-async fn loss_and_grads(gpu: &Gpu, net: &Net, values: &[Vec<f32>], input: &[f32], labels: &Tensor, want_grads: bool) -> (f64, Vec<Vec<f32>>) {
+async fn loss_and_grads(device: &Device, net: &Net, values: &[Vec<f32>], input: &[f32], labels: &Tensor, want_grads: bool) -> (f64, Vec<Vec<f32>>) {
     let batch = labels.len();
-    let params = Parameters::upload(gpu, net.root.params(""), values).unwrap();
-    let grads = params.zeros_like(gpu, "gradient").unwrap();
-    let mut graph = Graph::new(gpu, net, batch, true).unwrap();
-    graph.input().write_f32(gpu, input).unwrap();
-    let stats = Tensor::zeros(gpu, &[3], DType::F32, "stats").unwrap();
-    let mut rec = Recorder::new(gpu);
+    let params = Parameters::upload(device, net.root.params(""), values).unwrap();
+    let grads = params.zeros_like(device, "gradient").unwrap();
+    let mut graph = Graph::new(device, net, batch, true).unwrap();
+    graph.input().write_f32(device, input).unwrap();
+    let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
+    let mut rec = Recorder::new(device);
     graph.forward(&mut rec, &params, true, 1234).unwrap();
     ops::softmax_cross_entropy(&mut rec, graph.logits(), labels, graph.logits_grad().unwrap(), &stats).unwrap();
     if want_grads {
         graph.backward(&mut rec, &params, &grads).unwrap();
     }
     rec.submit();
-    let loss = stats.read_f32(gpu).await.unwrap()[0] as f64 / batch as f64;
+    let loss = stats.read_f32(device).await.unwrap()[0] as f64 / batch as f64;
     let mut out = Vec::new();
     if want_grads {
         for g in &grads {
-            out.push(g.read_f32(gpu).await.unwrap());
+            out.push(g.read_f32(device).await.unwrap());
         }
     }
     (loss, out)
 }
 
-async fn check_network_gradient(gpu: &Gpu, net: Net) {
+async fn check_network_gradient(device: &Device, net: Net) {
     let batch = 2;
     let side = net.config.side;
-    let model = Model::new(gpu, net.clone(), Init::Default, 3).unwrap();
-    let values = model.params.read(gpu).await.unwrap();
+    let model = Model::new(device, net.clone(), Init::Default, 3).unwrap();
+    let values = model.params.read(device).await.unwrap();
     let input: Vec<f32> = random(batch * side * side, 5).iter().map(|v| 0.5 + 0.5 * v).collect();
-    let labels = Tensor::from_u32(gpu, &[batch], &[3, 8], "labels").unwrap();
-    let (_, grads) = loss_and_grads(gpu, &net, &values, &input, &labels, true).await;
+    let labels = Tensor::from_u32(device, &[batch], &[3, 8], "labels").unwrap();
+    let (_, grads) = loss_and_grads(device, &net, &values, &input, &labels, true).await;
     assert!(grads.iter().all(|g| g.iter().all(|v| v.is_finite())));
     let flat = |vs: &[Vec<f32>]| vs.concat();
     let shapes: Vec<usize> = values.iter().map(Vec::len).collect();
@@ -219,7 +219,7 @@ async fn check_network_gradient(gpu: &Gpu, net: Net) {
     let what = "training-mode backward";
     check_directional_derivative(what, &flat(&values), &flat(&grads), 11, 1e-3, |x| {
         let (net, input, labels, values) = (&net, &input, &labels, unflat(x));
-        async move { loss_and_grads(gpu, net, &values, input, labels, false).await.0 }
+        async move { loss_and_grads(device, net, &values, input, labels, false).await.0 }
     })
     .await;
 }

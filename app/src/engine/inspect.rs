@@ -4,7 +4,7 @@
 use cnnscope::data::GpuSplit;
 use cnnscope::model::{Graph, Model};
 use cnnscope::train::Evaluator;
-use cnnscope::{DType, Gpu, Recorder, Tensor, ops};
+use cnnscope::{DType, Device, Recorder, Tensor, ops};
 
 use crate::protocol::{Evaluation, Explanation, Image, Inspection, LayerOutput};
 
@@ -13,7 +13,7 @@ const GALLERY: usize = 24;
 
 /// Runs test image `index` through the model and reads every layer's output, the class
 /// probabilities and its label.
-pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) -> Result<Inspection, String> {
+pub async fn inspect(gpu: &Device, model: &Model, test: &GpuSplit, index: usize) -> Result<Inspection, String> {
     let e = |e: cnnscope::EngineError| e.to_string();
     if index >= test.count {
         return Err(format!("there is no test image #{index}: the test set has {} images, #0 to #{}", test.count, test.count.saturating_sub(1)));
@@ -35,14 +35,14 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
         shape: graph.input().shape()[1..].to_vec(),
         values: graph.input().read_f32(gpu).await.map_err(e)?,
     }];
-    let mut seen = Vec::new();
+    let mut seen: Vec<&Tensor> = Vec::new();
     for (name, tensor) in graph.outputs() {
         // A fused ReLU shares its layer's output; dropout is the identity when evaluating.
         let kind = summary.rows.iter().find(|r| r.name == name).map(|r| r.kind).ok_or_else(|| format!("layer {name} is not in the layer table"))?;
-        if matches!(kind, "ReLU" | "Dropout" | "Flatten") || seen.contains(&tensor.buffer().clone()) {
+        if matches!(kind, "ReLU" | "Dropout" | "Flatten") || seen.iter().any(|t| t.same_memory(tensor)) {
             continue;
         }
-        seen.push(tensor.buffer().clone());
+        seen.push(tensor);
         layers.push(LayerOutput { name: name.to_string(), kind: kind.to_string(), shape: tensor.shape()[1..].to_vec(), values: tensor.read_f32(gpu).await.map_err(e)? });
     }
     let label = label.read_u32(gpu).await.map_err(e)?[0] as usize;
@@ -50,14 +50,14 @@ pub async fn inspect(gpu: &Gpu, model: &Model, test: &GpuSplit, index: usize) ->
 }
 
 /// Runs a 28×28 grey image of the user's own (drawn or picked) through the model.
-pub async fn inspect_pixels(gpu: &Gpu, model: &Model, pixels: Vec<u8>) -> Result<Inspection, String> {
+pub async fn inspect_pixels(gpu: &Device, model: &Model, pixels: Vec<u8>) -> Result<Inspection, String> {
     let uploaded = one_image(gpu, pixels)?;
     let inspection = inspect(gpu, model, &uploaded, 0).await?;
     Ok(Inspection { label: None, ..inspection })
 }
 
 /// Classifies every test image; `test` holds the same images on the CPU (labels, gallery).
-pub async fn evaluate(gpu: &Gpu, model: &Model, on_gpu: &GpuSplit, test: &cnnscope::data::Split, batch: usize) -> Result<Evaluation, String> {
+pub async fn evaluate(gpu: &Device, model: &Model, on_gpu: &GpuSplit, test: &cnnscope::data::Split, batch: usize) -> Result<Evaluation, String> {
     let predictions = async {
         let mut evaluator = Evaluator::new(gpu, model, on_gpu, batch)?;
         evaluator.predict(gpu, model, on_gpu).await
@@ -77,7 +77,7 @@ pub async fn evaluate(gpu: &Gpu, model: &Model, on_gpu: &GpuSplit, test: &cnnsco
 }
 
 /// Why `class` for `image` (a test image, or an own picture): saliency and Grad-CAM.
-pub async fn explain(gpu: &Gpu, model: &Model, test: &GpuSplit, image: &Image, class: usize) -> Result<Explanation, String> {
+pub async fn explain(gpu: &Device, model: &Model, test: &GpuSplit, image: &Image, class: usize) -> Result<Explanation, String> {
     let own;
     let (source, index) = match image {
         Image::Test(i) => (test, *i),
@@ -96,7 +96,7 @@ pub async fn explain(gpu: &Gpu, model: &Model, test: &GpuSplit, image: &Image, c
 }
 
 /// A 28×28 grey picture as a one-image split on the GPU.
-fn one_image(gpu: &Gpu, pixels: Vec<u8>) -> Result<GpuSplit, String> {
+fn one_image(gpu: &Device, pixels: Vec<u8>) -> Result<GpuSplit, String> {
     const SIDE: usize = 28;
     if pixels.len() != SIDE * SIDE {
         return Err(format!("an own image has {} pixels, not {SIDE}×{SIDE}", pixels.len()));

@@ -12,7 +12,7 @@ pub mod session;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cnnscope::Gpu;
+use cnnscope::Device;
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use wasm_bindgen::JsCast;
@@ -52,7 +52,7 @@ pub(crate) fn is_current(id: u64) -> bool {
 
 #[derive(Default)]
 struct State {
-    gpu: RefCell<Option<Rc<Gpu>>>,
+    gpu: RefCell<Option<Rc<Device>>>,
     data: RefCell<Option<Rc<FashionMnist>>>,
     session: RefCell<Option<Rc<RefCell<Session>>>>,
     /// Weights the user opened: "continue" trains them further, "new run" starts from scratch.
@@ -65,7 +65,7 @@ fn state<T>(f: impl FnOnce(&State) -> T) -> T {
     STATE.with(f)
 }
 
-fn gpu() -> Result<Rc<Gpu>, String> {
+fn gpu() -> Result<Rc<Device>, String> {
     state(|s| s.gpu.borrow().clone()).ok_or_else(|| "the GPU is not open yet".to_string())
 }
 
@@ -73,7 +73,7 @@ fn gpu() -> Result<Rc<Gpu>, String> {
 /// sleep). A run's loop notices a loss at its next step; everything else that needs the GPU comes
 /// here first, so a loss while no loop runs (a finished or stopped run, loaded weights) is noticed
 /// at the next click, which then goes on with the run as it was last kept.
-async fn live_gpu() -> Result<Rc<Gpu>, String> {
+async fn live_gpu() -> Result<Rc<Device>, String> {
     while REOPENING.get() {
         gloo_timers::future::TimeoutFuture::new(50).await;
     }
@@ -116,7 +116,7 @@ impl Worker for Engine {
     fn connected(&mut self, scope: &WorkerScope<Self>, id: HandlerId) {
         OUTBOX.with(|o| *o.borrow_mut() = Some((scope.clone(), id)));
         spawn_local(async {
-            match Gpu::new().await {
+            match Device::gpu().await {
                 Ok(gpu) => {
                     let mut adapter = Adapter::of(&gpu);
                     if adapter.name.is_empty() {
@@ -237,7 +237,7 @@ fn handle(command: Command) {
             }
         }),
         Command::LoseDevice => {
-            if let Ok(gpu) = gpu() {
+            if let Some(gpu) = gpu().ok().as_deref().and_then(Device::gpu_ref) {
                 gpu.destroy();
             }
         }
@@ -422,27 +422,29 @@ async fn prepare(setup: Setup, generation: u64) {
     if !current() {
         return;
     }
+    // The CPU engine has nothing to compile.
+    let Some(wgsl) = gpu.gpu_ref() else { return };
     // This setup's kernels alone: those of a setup the user has left wait until asked for again.
-    gpu.forget_pending();
+    wgsl.forget_pending();
     if session::request_kernels(&gpu, &data, &setup).is_err() {
         return;
     }
     let said = |done, total| send(Event::Prepared { setup: setup.clone(), done, total });
     said(0, gpu.pending_pipelines());
-    gpu.compile_pending_until(|done, total| if current() { said(done, total) }, || !current()).await;
+    wgsl.compile_pending_until(|done, total| if current() { said(done, total) }, || !current()).await;
 }
 
 /// Replaces the lost device (`reason`) with a new one and reopens the current run on it, paused,
 /// as it was last kept; weights that were opened are opened again. One at a time (`REOPENING`).
-async fn reopen(reason: String) -> Result<Rc<Gpu>, String> {
+async fn reopen(reason: String) -> Result<Rc<Device>, String> {
     REOPENING.set(true);
     let reopened = reopen_run(reason).await;
     REOPENING.set(false);
     reopened
 }
 
-async fn reopen_run(reason: String) -> Result<Rc<Gpu>, String> {
-    let gpu = match Gpu::new().await {
+async fn reopen_run(reason: String) -> Result<Rc<Device>, String> {
+    let gpu = match Device::gpu().await {
         Ok(gpu) => Rc::new(gpu),
         Err(e) => {
             let message = format!("the GPU device was lost ({reason}) and no new one could be opened: {e}");

@@ -8,7 +8,7 @@ use std::rc::Rc;
 use cnnscope::data::{FashionMnist, GpuSplit, Split};
 use cnnscope::model::{Init, Model};
 use cnnscope::train::{Checkpoint, Evaluator, TrainConfig, Trainer};
-use cnnscope::Gpu;
+use cnnscope::Device;
 use futures_channel::oneshot;
 
 use super::{is_current, send};
@@ -20,7 +20,7 @@ pub struct Session {
     /// The run's number (`protocol`): events carry it, and a loop whose number is no longer the
     /// engine's current one writes nothing more.
     pub id: u64,
-    pub gpu: Rc<Gpu>,
+    pub gpu: Rc<Device>,
     pub trainer: Trainer,
     pub test: GpuSplit,
     pub control: Cell<Control>,
@@ -41,7 +41,7 @@ pub struct Session {
 
 /// The trainer a run of `setup` starts with, on `train`, from fresh weights or from `weights` (a
 /// safetensors file).
-fn new_trainer(gpu: &Gpu, train: &Split, setup: &Setup, weights: Option<&[u8]>) -> Result<Trainer, String> {
+fn new_trainer(gpu: &Device, train: &Split, setup: &Setup, weights: Option<&[u8]>) -> Result<Trainer, String> {
     let model = Model::new(gpu, setup.net()?, Init::Default, setup.seed).map_err(|e| e.to_string())?;
     if let Some(bytes) = weights {
         model.load_weights(gpu, bytes).map_err(|e| e.to_string())?;
@@ -53,7 +53,7 @@ fn new_trainer(gpu: &Gpu, train: &Split, setup: &Setup, weights: Option<&[u8]>) 
 
 /// Asks for the kernels a run of `setup` takes (`Trainer::request_kernels`), from a throwaway
 /// trainer on one batch of images, for `Gpu::compile_pending` to compile ahead of "start".
-pub fn request_kernels(gpu: &Gpu, data: &FashionMnist, setup: &Setup) -> Result<(), String> {
+pub fn request_kernels(gpu: &Device, data: &FashionMnist, setup: &Setup) -> Result<(), String> {
     let one_batch = data.train.truncated(setup.batch);
     gpu.discarding_errors(|| new_trainer(gpu, &one_batch, setup, None)?.request_kernels(gpu).map_err(|e| e.to_string()))
 }
@@ -70,7 +70,7 @@ const AUTOSAVE_EVERY_SECS: f64 = 120.0;
 
 impl Session {
     /// Run `id` of `setup` from fresh weights, or from `weights` (a safetensors file) when given.
-    pub fn new(id: u64, gpu: Rc<Gpu>, data: &FashionMnist, setup: Setup, weights: Option<&[u8]>) -> Result<Session, String> {
+    pub fn new(id: u64, gpu: Rc<Device>, data: &FashionMnist, setup: Setup, weights: Option<&[u8]>) -> Result<Session, String> {
         let trainer = new_trainer(&gpu, &data.train, &setup, weights)?;
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
         let notes = Notes { name: crate::runs::new_name(setup.arch.id()), ..Notes::default() };
@@ -80,7 +80,7 @@ impl Session {
     /// Run `id`: the run a checkpoint holds (one the page kept, downloaded, or the CLI wrote),
     /// paused where it stopped, with its curves. It must be on the data it was trained on
     /// (`?limit=` included).
-    pub fn from_checkpoint(id: u64, gpu: Rc<Gpu>, data: &FashionMnist, bytes: &[u8]) -> Result<Session, String> {
+    pub fn from_checkpoint(id: u64, gpu: Rc<Device>, data: &FashionMnist, bytes: &[u8]) -> Result<Session, String> {
         let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
         // The CLI writes no notes: a run from it starts with empty curves.
         let mut notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
@@ -110,7 +110,7 @@ impl Session {
         Ok(Session::of(id, gpu, trainer, test, Control::Pause, setup, notes))
     }
 
-    fn of(id: u64, gpu: Rc<Gpu>, trainer: Trainer, test: GpuSplit, control: Control, setup: Setup, notes: Notes) -> Session {
+    fn of(id: u64, gpu: Rc<Device>, trainer: Trainer, test: GpuSplit, control: Control, setup: Setup, notes: Notes) -> Session {
         Session {
             id,
             gpu,
@@ -133,7 +133,7 @@ impl Session {
 
     /// What a reader of the model needs, cloned (the GPU memory is shared) so no borrow of the
     /// session outlives this call.
-    pub fn snapshot(&self) -> (Rc<Gpu>, Model, GpuSplit) {
+    pub fn snapshot(&self) -> (Rc<Device>, Model, GpuSplit) {
         (self.gpu.clone(), self.trainer.model.clone(), self.test.clone())
     }
 
@@ -273,8 +273,8 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
         // The first step's kernels compile first, one by one, with their progress shown (on a
         // software adapter they take most of a minute).
         let kernels = gpu.pending_pipelines();
-        if kernels > 0 {
-            gpu.compile_pending(|done, total| report(id, Event::Preparing { run: id, done, total })).await;
+        if let Some(wgsl) = gpu.gpu_ref().filter(|_| kernels > 0) {
+            wgsl.compile_pending(|done, total| report(id, Event::Preparing { run: id, done, total })).await;
             if !current() {
                 return Ok(());
             }

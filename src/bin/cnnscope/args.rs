@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use cnnscope::Choice;
 use cnnscope::model::Init;
 use cnnscope::net::Arch;
 
@@ -17,7 +18,7 @@ pub struct Cli {
 #[derive(Subcommand)]
 pub enum Command {
     /// Print a network's layer table: output shapes, parameters, FLOPs.
-    Summary(NetArgs),
+    Summary(SummaryArgs),
     /// Train a network on Fashion-MNIST and report d2l's per-epoch line.
     Train(TrainArgs),
     /// Evaluate saved weights on the test set.
@@ -103,6 +104,8 @@ pub struct TrainArgs {
     #[arg(long, conflicts_with_all = ["batch", "opt", "momentum", "weight_decay", "init", "seed", "augment", "ratio", "side", "d2l"])]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
     pub data: DataArgs,
 }
 
@@ -122,6 +125,8 @@ pub struct EvalArgs {
     pub one_hidden: bool,
     #[arg(long, default_value_t = 256)]
     pub batch: usize,
+    #[command(flatten)]
+    pub device: DeviceArgs,
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -145,7 +150,34 @@ pub struct BenchArgs {
     #[arg(long)]
     pub profile: bool,
     #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
     pub data: DataArgs,
+}
+
+/// `summary`'s flags: the network, and with `--device` the memory a training run would take there.
+#[derive(Args)]
+pub struct SummaryArgs {
+    #[command(flatten)]
+    pub net: NetArgs,
+    /// Also print whether training at `--batch` fits this engine (auto, gpu or cpu).
+    #[arg(long, value_parser = parse_device)]
+    pub device: Option<Choice>,
+    /// The batch the memory line plans for.
+    #[arg(long, default_value_t = 64)]
+    pub batch: usize,
+}
+
+/// Which engine runs: `auto` (the WGSL engine on a real GPU, the CPU engine where the GPU adapter
+/// is a CPU or there is none), `gpu` or `cpu`.
+#[derive(Args, Clone, Copy)]
+pub struct DeviceArgs {
+    #[arg(long = "device", value_name = "DEVICE", default_value = "auto", value_parser = parse_device)]
+    pub choice: Choice,
+}
+
+fn parse_device(s: &str) -> Result<Choice, String> {
+    s.parse()
 }
 
 /// Where Fashion-MNIST is read from, for every command that needs it.

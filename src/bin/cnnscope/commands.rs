@@ -11,16 +11,16 @@ use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Checkpoint, Evaluator, Optimizer, Recipe, SUBMIT_BUDGET_SECS, TrainConfig, Trainer, epoch_line};
 use cnnscope::fit::Run;
-use cnnscope::{EngineError, Gpu, LayerTime};
+use cnnscope::{Choice, Device, EngineError, LayerTime};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{BenchArgs, Cli, Command, EvalArgs, NetArgs, Opt, TrainArgs};
+use crate::args::{BenchArgs, Cli, Command, EvalArgs, NetArgs, Opt, SummaryArgs, TrainArgs};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
 pub async fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Summary(args) => summary(&args),
+        Command::Summary(args) => summary(&args).await,
         Command::Train(args) => train(&args).await,
         Command::Eval(args) => eval(&args).await,
         Command::Bench(args) => bench(&args).await,
@@ -49,16 +49,29 @@ fn check_counts(epochs: usize, limit: Option<usize>, save: bool) -> Result<()> {
     Ok(())
 }
 
-fn summary(args: &NetArgs) -> Result<()> {
-    let net = Net::new(net_config(args, &Recipe::quick(args.net.clone())))?;
+async fn summary(args: &SummaryArgs) -> Result<()> {
+    let net = Net::new(net_config(&args.net, &Recipe::quick(args.net.net.clone())))?;
     println!("{}", Summary::new(&net)?);
+    if let Some(choice) = args.device {
+        cnnscope::train::check_batch(args.batch)?;
+        let device = open_device(choice).await?;
+        let run = Run::Training { batch: args.batch, moments: 2 };
+        let plan = device.check_fits(&net, run)?;
+        println!(
+            "memory: training at batch {} with Adam takes {} on {}",
+            args.batch,
+            cnnscope::fit::human(plan.total()),
+            device.name()
+        );
+    }
     Ok(())
 }
 
-async fn open_gpu() -> Result<Gpu> {
-    let gpu = Gpu::new().await?;
-    eprintln!("device: {}", gpu.describe());
-    Ok(gpu)
+/// The engine `choice` asks for, saying which one runs and why.
+async fn open_device(choice: Choice) -> Result<Device> {
+    let (device, picked) = Device::open(choice).await?;
+    eprintln!("device: {} — {}", device.describe(), picked.reason);
+    Ok(device)
 }
 
 fn load_data(dir: &Path, limit: Option<usize>) -> Result<FashionMnist> {
@@ -120,8 +133,8 @@ async fn train(args: &TrainArgs) -> Result<()> {
     config.check()?;
     check_counts(epochs, args.limit, args.save.is_some())?;
 
-    let gpu = open_gpu().await?;
-    gpu.check_fits(&net, Run::Training { batch, moments: config.optimizer.moments() })?;
+    let device = open_device(args.device.choice).await?;
+    device.check_fits(&net, Run::Training { batch, moments: config.optimizer.moments() })?;
     let data = load_data(&args.data.dir, args.limit)?;
     let summary = Summary::new(&net)?;
     eprintln!(
@@ -133,22 +146,22 @@ async fn train(args: &TrainArgs) -> Result<()> {
         data.train.len() / batch * batch,
         data.test.len()
     );
-    let (train_set, test_set) = (data.train.upload(&gpu)?, data.test.upload(&gpu)?);
+    let (train_set, test_set) = (data.train.upload(&device)?, data.test.upload(&device)?);
     let mut trainer = match (&resumed, &start_weights, &args.weights) {
         (Some(c), _, _) => {
-            let trainer = Trainer::resume(&gpu, c, train_set)?;
+            let trainer = Trainer::resume(&device, c, train_set)?;
             eprintln!("resuming at step {} (epoch {}, batch {}) from {}", trainer.steps, trainer.epoch + 1, trainer.batch_in_epoch, path_text(&args.resume));
             trainer
         }
         (None, Some(bytes), Some(path)) => {
-            let model = Model::new(&gpu, net, init, args.seed)?;
-            model.load_weights(&gpu, bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
+            let model = Model::new(&device, net, init, args.seed)?;
+            model.load_weights(&device, bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
             eprintln!("starting from the weights in {}", path.display());
-            Trainer::new(&gpu, model, train_set, config)?
+            Trainer::new(&device, model, train_set, config)?
         }
-        _ => Trainer::new(&gpu, Model::new(&gpu, net, init, args.seed)?, train_set, config)?,
+        _ => Trainer::new(&device, Model::new(&device, net, init, args.seed)?, train_set, config)?,
     };
-    let mut evaluator = Evaluator::new(&gpu, &trainer.model, &test_set, batch.max(256))?;
+    let mut evaluator = Evaluator::new(&device, &trainer.model, &test_set, batch.max(256))?;
     let batches = trainer.batches_per_epoch();
     let mut saved_at = Instant::now();
 
@@ -159,15 +172,15 @@ async fn train(args: &TrainArgs) -> Result<()> {
         let start = Instant::now();
         // A run resumed mid-epoch keeps the epoch's running sums.
         if trainer.batch_in_epoch == 0 {
-            trainer.reset_stats(&gpu)?;
+            trainer.reset_stats(&device)?;
         }
         let (mut last_read, mut steps_at_read) = (Instant::now(), trainer.steps);
         loop {
-            let done = trainer.step(&gpu)?;
+            let done = trainer.step(&device)?;
             bar.inc(1);
             // Reading the running sums waits for the GPU: only every 20 steps.
             if done || trainer.batch_in_epoch % 20 == 0 {
-                let stats = trainer.stats(&gpu).await.inspect_err(|e| resume_note(e, args))?;
+                let stats = trainer.stats(&device).await.inspect_err(|e| resume_note(e, args))?;
                 let rate = stats.examples / start.elapsed().as_secs_f64();
                 bar.set_message(format!("loss {:.4} · train acc {:.3} · {rate:.1} images/s", stats.loss(), stats.accuracy()));
                 let steps = (trainer.steps - steps_at_read).max(1) as f64;
@@ -177,7 +190,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
                     && !done
                     && saved_at.elapsed().as_secs() >= CHECKPOINT_EVERY_SECS
                 {
-                    save_checkpoint(&gpu, &trainer, epochs, path).await?;
+                    save_checkpoint(&device, &trainer, epochs, path).await?;
                     saved_at = Instant::now();
                 }
             }
@@ -185,24 +198,24 @@ async fn train(args: &TrainArgs) -> Result<()> {
                 break;
             }
         }
-        let train_stats = trainer.stats(&gpu).await.inspect_err(|e| resume_note(e, args))?;
+        let train_stats = trainer.stats(&device).await.inspect_err(|e| resume_note(e, args))?;
         let train_secs = start.elapsed().as_secs_f64();
-        let test = evaluator.run(&gpu, &trainer.model, &test_set).await?;
+        let test = evaluator.run(&device, &trainer.model, &test_set).await?;
         bar.finish_and_clear();
         println!("{}", epoch_line(epoch, &train_stats, &test, start.elapsed().as_secs_f64(), train_secs));
         if args.stats {
-            print!("{}", cnnscope::train::layer_stats::table(&trainer.layer_stats(&gpu).await?));
+            print!("{}", cnnscope::train::layer_stats::table(&trainer.layer_stats(&device).await?));
         }
-        if let Some(why) = evaluator.dead_start(&gpu, &trainer.model, &test_set, &train_stats).await? {
+        if let Some(why) = evaluator.dead_start(&device, &trainer.model, &test_set, &train_stats).await? {
             eprintln!("note: {why}; another --seed or a smaller --ratio avoids it.");
         }
         if let Some(path) = &args.checkpoint {
-            save_checkpoint(&gpu, &trainer, epochs, path).await?;
+            save_checkpoint(&device, &trainer, epochs, path).await?;
             saved_at = Instant::now();
         }
     }
     if let Some(path) = &args.save {
-        let bytes = trainer.model.save_weights(&gpu).await?;
+        let bytes = trainer.model.save_weights(&device).await?;
         write_file(path, &bytes)?;
         eprintln!("saved weights to {}", path.display());
     }
@@ -235,8 +248,8 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         .map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))
 }
 
-async fn save_checkpoint(gpu: &Gpu, trainer: &Trainer, epochs: usize, path: &Path) -> Result<()> {
-    let bytes = trainer.checkpoint(gpu, epochs, String::new()).await?.to_bytes()?;
+async fn save_checkpoint(device: &Device, trainer: &Trainer, epochs: usize, path: &Path) -> Result<()> {
+    let bytes = trainer.checkpoint(device, epochs, String::new()).await?.to_bytes()?;
     write_file(path, &bytes)
 }
 
@@ -276,12 +289,12 @@ async fn eval(args: &EvalArgs) -> Result<()> {
     let bytes = read_weights(&args.weights)?;
     let net = Net::new(eval_config(args, &bytes)?)?;
     let data = load_data(&args.data.dir, None)?;
-    let gpu = open_gpu().await?;
-    let model = Model::new(&gpu, net, Init::Default, 0)?;
-    model.load_weights(&gpu, &bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
-    let test_set = data.test.upload(&gpu)?;
+    let device = open_device(args.device.choice).await?;
+    let model = Model::new(&device, net, Init::Default, 0)?;
+    model.load_weights(&device, &bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
+    let test_set = data.test.upload(&device)?;
     let start = Instant::now();
-    let stats = Evaluator::new(&gpu, &model, &test_set, args.batch)?.run(&gpu, &model, &test_set).await?;
+    let stats = Evaluator::new(&device, &model, &test_set, args.batch)?.run(&device, &model, &test_set).await?;
     println!(
         "{}: test loss {:.4}, test acc {:.4} on {} images, {:.1} sec",
         Summary::new(&model.net)?.title,
@@ -299,9 +312,9 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         return Err(EngineError::setting("--steps", "0 timed steps measure nothing: give 1 or more"));
     }
     let data = FashionMnist::load(&args.data.dir)?;
-    let gpu = open_gpu().await?;
+    let device = open_device(args.device.choice).await?;
     let train: Split = data.train.truncated(args.batch.saturating_mul(args.steps.saturating_add(1)));
-    let train_set = train.upload(&gpu)?;
+    let train_set = train.upload(&device)?;
     println!("| net | ratio | side | batch | images/s | GFLOP/s (training ≈ 3× forward) |");
     println!("|---|---|---|---|---|---|");
     for arch in nets {
@@ -309,16 +322,16 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         let net = Net::new(NetConfig::new(arch.clone(), args.ratio).with_side(side))?;
         let flops = Summary::new(&net)?.flops as f64;
         let config = TrainConfig { batch: args.batch, optimizer: Optimizer::Adam(Adam::default()), seed: 0, augment: false };
-        let model = Model::new(&gpu, net.clone(), Init::Default, 0)?;
-        let mut trainer = Trainer::new(&gpu, model, train_set.clone(), config)?;
+        let model = Model::new(&device, net.clone(), Init::Default, 0)?;
+        let mut trainer = Trainer::new(&device, model, train_set.clone(), config)?;
         // One warm-up step compiles the pipelines.
-        trainer.step(&gpu)?;
-        trainer.stats(&gpu).await?;
+        trainer.step(&device)?;
+        trainer.stats(&device).await?;
         let start = Instant::now();
         for _ in 0..args.steps {
-            trainer.step(&gpu)?;
+            trainer.step(&device)?;
         }
-        trainer.stats(&gpu).await?;
+        trainer.stats(&device).await?;
         let rate = (args.steps * args.batch) as f64 / start.elapsed().as_secs_f64();
         println!(
             "| {arch} | {} | {} | {} | {rate:.1} | {:.1} |",
@@ -328,9 +341,9 @@ async fn bench(args: &BenchArgs) -> Result<()> {
             rate * 3.0 * flops / 1e9
         );
         if args.profile {
-            print_profile(trainer.profile_step(&gpu)?);
+            print_profile(trainer.profile_step(&device)?);
             let start = Instant::now();
-            let (_, parts) = trainer.timed_step(&gpu, || start.elapsed().as_secs_f64()).await?;
+            let (_, parts) = trainer.timed_step(&device, || start.elapsed().as_secs_f64()).await?;
             print_layers(&LayerTime::by_layer(&parts));
         }
     }

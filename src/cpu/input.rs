@@ -1,0 +1,74 @@
+//! The batch gather on the CPU (gather_resize.wgsl's arithmetic): images picked by the epoch's
+//! order, resized bilinearly with half-pixel centres in f32, scaled to [0, 1], and with `augment`
+//! flipped, cropped and jittered by the same hashed draws ([`crate::train::augment`]).
+
+use crate::cpu::for_chunks;
+use crate::error::{EngineError, Result};
+use crate::train::augment::Augmentation;
+
+/// Where the dataset lies: `count` images of `h × w` u8 pixels, packed four to a word.
+pub(crate) struct Dataset<'a> {
+    pub pixels: &'a [f32],
+    pub labels: &'a [f32],
+    pub h: usize,
+    pub w: usize,
+}
+
+impl Dataset<'_> {
+    fn pixel(&self, image: usize, y: usize, x: usize) -> f32 {
+        let byte = (image * self.h + y) * self.w + x;
+        ((self.pixels[byte / 4].to_bits() >> ((byte % 4) * 8)) & 255) as f32
+    }
+}
+
+/// Source indices and weight along one axis, as PyTorch's area_pixel_compute_source_index.
+fn source(dst: usize, src_size: usize, side: usize) -> (usize, usize, f32) {
+    let scale = src_size as f32 / side as f32;
+    let s = ((dst as f32 + 0.5) * scale - 0.5).max(0.0);
+    let i0 = (s.floor() as usize).min(src_size - 1);
+    (i0, (i0 + 1).min(src_size - 1), s - i0 as f32)
+}
+
+/// images[b] = resize(dataset[order[first + b]]) (then augmented with the step's `salt`), labels[b]
+/// its label (a u32 as f32 bits). An order naming an image past the dataset is refused.
+pub(crate) fn gather_resize(data: &Dataset, order: &[f32], first: usize, side: usize, augment: Option<u32>, images: &mut [f32], labels: &mut [f32]) -> Result<()> {
+    let area = side * side;
+    let batch = labels.len();
+    let count = data.labels.len();
+    if let Some(bad) = order[first..first + batch].iter().map(|o| o.to_bits() as usize).find(|&i| i >= count) {
+        return Err(EngineError::shape("input batch", format!("the order names image {bad}, past the dataset's {count}")));
+    }
+    let xs: Vec<_> = (0..side).map(|x| source(x, data.w, side)).collect();
+    let ys: Vec<_> = (0..side).map(|y| source(y, data.h, side)).collect();
+    for_chunks(&mut images[..batch * area], area, |b, out| {
+        let image = order[first + b].to_bits() as usize;
+        let resized = |y: usize, x: usize| {
+            let ((y0, y1, ly), (x0, x1, lx)) = (ys[y], xs[x]);
+            let top = data.pixel(image, y0, x0) * (1.0 - lx) + data.pixel(image, y0, x1) * lx;
+            let bottom = data.pixel(image, y1, x0) * (1.0 - lx) + data.pixel(image, y1, x1) * lx;
+            (top * (1.0 - ly) + bottom * ly) / 255.0
+        };
+        match augment {
+            None => {
+                for (i, o) in out.iter_mut().enumerate() {
+                    *o = resized(i / side, i % side);
+                }
+            }
+            Some(salt) => {
+                let a = Augmentation::draw(salt, b as u32, side as u32);
+                for (i, o) in out.iter_mut().enumerate() {
+                    let (y, x) = (i / side, i % side);
+                    let x = if a.flip { side - 1 - x } else { x };
+                    let (sy, sx) = (y as i64 + a.dy as i64, x as i64 + a.dx as i64);
+                    let inside = (0..side as i64).contains(&sy) && (0..side as i64).contains(&sx);
+                    let v = if inside { resized(sy as usize, sx as usize) } else { 0.0 };
+                    *o = ((v * a.brightness - 0.5) * a.contrast + 0.5).clamp(0.0, 1.0);
+                }
+            }
+        }
+    });
+    for (b, label) in labels.iter_mut().enumerate() {
+        *label = data.labels[order[first + b].to_bits() as usize];
+    }
+    Ok(())
+}

@@ -1,0 +1,115 @@
+//! Max and average pooling on the CPU, plane by plane over the cores, with the WGSL kernels'
+//! conventions: a max window's winner is its first largest value (padding never wins), kept as its
+//! position within the plane; average pooling counts padding as zeros and divides by kh·kw.
+
+use crate::cpu::for_chunks;
+
+/// One pooling's sizes; `planes` is images × channels.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PoolShape {
+    pub planes: usize,
+    pub h: usize,
+    pub w: usize,
+    pub oh: usize,
+    pub ow: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl PoolShape {
+    /// The input rows (or columns, with `kw` and `w`) of output row `o`'s window that lie inside
+    /// the image.
+    fn window(&self, o: usize, k: usize, size: usize) -> std::ops::Range<usize> {
+        let start = o * self.stride;
+        let lo = start.max(self.padding) - self.padding;
+        let hi = (start + k).saturating_sub(self.padding).min(size);
+        lo..hi.max(lo)
+    }
+}
+
+/// y = max over each window; argmax = the winner's position in its plane (as f32 bits of a u32).
+pub(crate) fn max_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [f32]) {
+    let (hw, ohw) = (s.h * s.w, s.oh * s.ow);
+    let mut both: Vec<(f32, u32)> = vec![(0.0, 0); s.planes * ohw];
+    for_chunks(&mut both, ohw, |plane, out| {
+        let x = &x[plane * hw..][..hw];
+        for oy in 0..s.oh {
+            let rows = s.window(oy, s.kh, s.h);
+            for ox in 0..s.ow {
+                let cols = s.window(ox, s.kw, s.w);
+                let (mut best, mut at, mut found) = (-3.402_823e38f32, 0u32, false);
+                for iy in rows.clone() {
+                    for ix in cols.clone() {
+                        let v = x[iy * s.w + ix];
+                        if !found || v > best {
+                            (best, at, found) = (v, (iy * s.w + ix) as u32, true);
+                        }
+                    }
+                }
+                out[oy * s.ow + ox] = (best, at);
+            }
+        }
+    });
+    for ((y, a), (v, at)) in y.iter_mut().zip(argmax.iter_mut()).zip(both) {
+        *y = v;
+        *a = f32::from_bits(at);
+    }
+}
+
+/// grad_x = each output's gradient at its window's winner, zero elsewhere (overwritten).
+pub(crate) fn max_backward(s: &PoolShape, grad_y: &[f32], argmax: &[f32], grad_x: &mut [f32]) {
+    let (hw, ohw) = (s.h * s.w, s.oh * s.ow);
+    for_chunks(&mut grad_x[..s.planes * hw], hw, |plane, gx| {
+        gx.fill(0.0);
+        for (g, at) in grad_y[plane * ohw..][..ohw].iter().zip(&argmax[plane * ohw..][..ohw]) {
+            if let Some(cell) = gx.get_mut(at.to_bits() as usize) {
+                *cell += g;
+            }
+        }
+    });
+}
+
+/// y = the mean of each window, padding counted as zeros; summed in f64 (a global pool's window is
+/// a whole plane).
+pub(crate) fn avg_forward(s: &PoolShape, x: &[f32], y: &mut [f32]) {
+    let (hw, ohw) = (s.h * s.w, s.oh * s.ow);
+    let area = (s.kh * s.kw) as f64;
+    for_chunks(&mut y[..s.planes * ohw], ohw, |plane, out| {
+        let x = &x[plane * hw..][..hw];
+        for oy in 0..s.oh {
+            let rows = s.window(oy, s.kh, s.h);
+            for ox in 0..s.ow {
+                let cols = s.window(ox, s.kw, s.w);
+                let mut sum = 0.0f64;
+                for iy in rows.clone() {
+                    sum += x[iy * s.w..][cols.clone()].iter().map(|&v| v as f64).sum::<f64>();
+                }
+                out[oy * s.ow + ox] = (sum / area) as f32;
+            }
+        }
+    });
+}
+
+/// grad_x = every window's gradient / (kh·kw) spread over its inputs (overwritten).
+pub(crate) fn avg_backward(s: &PoolShape, grad_y: &[f32], grad_x: &mut [f32]) {
+    let (hw, ohw) = (s.h * s.w, s.oh * s.ow);
+    let area = (s.kh * s.kw) as f32;
+    for_chunks(&mut grad_x[..s.planes * hw], hw, |plane, gx| {
+        gx.fill(0.0);
+        let gy = &grad_y[plane * ohw..][..ohw];
+        for oy in 0..s.oh {
+            let rows = s.window(oy, s.kh, s.h);
+            for ox in 0..s.ow {
+                let cols = s.window(ox, s.kw, s.w);
+                let g = gy[oy * s.ow + ox] / area;
+                for iy in rows.clone() {
+                    for v in &mut gx[iy * s.w..][cols.clone()] {
+                        *v += g;
+                    }
+                }
+            }
+        }
+    });
+}

@@ -1,0 +1,183 @@
+//! Where a network runs: a WebGPU adapter running the engine's WGSL kernels ([`Gpu`]), or the CPU
+//! engine ([`Cpu`]). Ops say what to compute and check their shapes once; each engine says how
+//! (`crate::ops`, one branch per engine). [`Device::open`] holds the one policy that picks.
+
+use crate::cpu::Cpu;
+use crate::error::{EngineError, Result};
+use crate::gpu::Gpu;
+
+/// Which engine a user asked for (`--device`, the page's engine switch).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Choice {
+    /// The WGSL engine on a real GPU; the CPU engine where the adapter is a CPU or there is none.
+    #[default]
+    Auto,
+    Gpu,
+    Cpu,
+}
+
+impl std::str::FromStr for Choice {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Choice, String> {
+        match s {
+            "auto" => Ok(Choice::Auto),
+            "gpu" => Ok(Choice::Gpu),
+            "cpu" => Ok(Choice::Cpu),
+            other => Err(format!("unknown device \"{other}\": choose auto, gpu or cpu")),
+        }
+    }
+}
+
+/// Why [`Device::open`] picked the engine it did, in words a user reads on the adapter card.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Picked {
+    pub reason: String,
+}
+
+pub enum Device {
+    Wgsl(Gpu),
+    Cpu(Cpu),
+}
+
+/// Whether an adapter is a CPU in a GPU's clothes: a software rasteriser (lavapipe, llvmpipe,
+/// SwiftShader, WARP) or one that says so. On those the CPU engine is several times faster
+/// (docs/ENGINE.md), so `auto` does not use them.
+pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
+    let name = info.name.to_lowercase();
+    info.device_type == wgpu::DeviceType::Cpu || ["swiftshader", "llvmpipe", "lavapipe", "warp", "software"].iter().any(|s| name.contains(s))
+}
+
+impl Device {
+    /// The CPU engine.
+    pub fn cpu() -> Device {
+        Device::Cpu(Cpu::new())
+    }
+
+    /// The WGSL engine on the best adapter (see [`Gpu::new`]).
+    pub async fn gpu() -> Result<Device> {
+        Ok(Device::Wgsl(Gpu::new().await?))
+    }
+
+    /// The engine `choice` asks for, and why: `auto` takes the WGSL engine on a real GPU and the CPU
+    /// engine where the adapter is a CPU ([`is_software`]) or there is no adapter at all.
+    pub async fn open(choice: Choice) -> Result<(Device, Picked)> {
+        let picked = |reason: String| Picked { reason };
+        match choice {
+            Choice::Cpu => Ok((Device::cpu(), picked("the CPU engine, as asked".into()))),
+            Choice::Gpu => {
+                let gpu = Gpu::new().await?;
+                let reason = format!("the WGSL engine on {}, as asked", gpu.name());
+                Ok((Device::Wgsl(gpu), picked(reason)))
+            }
+            Choice::Auto => match Gpu::new().await {
+                Ok(gpu) if is_software(&gpu.info) => {
+                    let reason = format!("this GPU adapter is a CPU ({}): training on the CPU engine, several times faster here", gpu.name());
+                    Ok((Device::cpu(), picked(reason)))
+                }
+                Ok(gpu) => {
+                    let reason = format!("the WGSL engine on {}", gpu.name());
+                    Ok((Device::Wgsl(gpu), picked(reason)))
+                }
+                Err(e @ (EngineError::NoAdapter(_) | EngineError::DeviceRequest(_) | EngineError::LimitsTooSmall { .. })) => {
+                    Ok((Device::cpu(), picked(format!("no usable GPU ({e}): training on the CPU engine"))))
+                }
+                Err(e) => Err(e),
+            },
+        }
+    }
+
+    /// The WGSL engine's GPU, or None on the CPU engine.
+    pub fn gpu_ref(&self) -> Option<&Gpu> {
+        match self {
+            Device::Wgsl(gpu) => Some(gpu),
+            Device::Cpu(_) => None,
+        }
+    }
+
+    pub fn is_cpu(&self) -> bool {
+        matches!(self, Device::Cpu(_))
+    }
+
+    /// "gpu" or "cpu", as `--device` names them.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Device::Wgsl(_) => "gpu",
+            Device::Cpu(_) => "cpu",
+        }
+    }
+
+    /// "the WGSL engine" or "the CPU engine", in sentences.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Device::Wgsl(_) => "the WGSL engine",
+            Device::Cpu(_) => "the CPU engine",
+        }
+    }
+
+    /// One line naming the adapter or the CPU engine, for logs and benchmark tables.
+    pub fn describe(&self) -> String {
+        match self {
+            Device::Wgsl(gpu) => gpu.describe(),
+            Device::Cpu(cpu) => cpu.describe(),
+        }
+    }
+
+    /// The largest tensor one kernel may take, in bytes: the GPU's binding limit, or the CPU
+    /// engine's whole budget (it binds nothing).
+    pub fn max_binding_bytes(&self) -> u64 {
+        match self {
+            Device::Wgsl(gpu) => gpu.max_binding_bytes(),
+            Device::Cpu(_) => crate::cpu::MEMORY_BUDGET,
+        }
+    }
+
+    /// Whether `run` of `net` fits this device (see [`crate::fit`]); call before allocating.
+    pub fn check_fits(&self, net: &crate::net::Net, run: crate::fit::Run) -> Result<crate::fit::MemoryPlan> {
+        let plan = crate::fit::MemoryPlan::new(net, run);
+        match self {
+            Device::Wgsl(gpu) => plan.check(gpu.max_binding_bytes(), crate::fit::MEMORY_BUDGET)?,
+            Device::Cpu(_) => plan.check_host(crate::cpu::MEMORY_BUDGET)?,
+        }
+        Ok(plan)
+    }
+
+    /// Errors the device reported since the last call, as one typed error; a lost device first.
+    pub fn take_error(&self) -> Result<()> {
+        match self {
+            Device::Wgsl(gpu) => gpu.take_error(),
+            Device::Cpu(cpu) => cpu.take_error(),
+        }
+    }
+
+    /// Resolves once everything submitted so far has run (at once on the CPU engine, whose
+    /// submissions run when they are made).
+    pub async fn idle(&self) {
+        if let Device::Wgsl(gpu) = self {
+            gpu.idle().await;
+        }
+    }
+
+    /// Why the device was lost, if it was (the CPU engine never is).
+    pub fn lost(&self) -> Option<String> {
+        self.gpu_ref().and_then(Gpu::lost)
+    }
+
+    /// Runs `f` with the device's errors discarded ([`Gpu::discarding_errors`]).
+    pub fn discarding_errors<T>(&self, f: impl FnOnce() -> T) -> T {
+        match self {
+            Device::Wgsl(gpu) => gpu.discarding_errors(f),
+            Device::Cpu(_) => f(),
+        }
+    }
+
+    /// The GEMM cores the kernel tests cover: the GPU's ([`Gpu::gemm_cores`]); the CPU engine has
+    /// one way of multiplying, which any core names.
+    pub fn gemm_cores(&self) -> Vec<crate::GemmCore> {
+        self.gpu_ref().map_or_else(|| vec![crate::GemmCore::default()], Gpu::gemm_cores)
+    }
+
+    /// Kernels asked for and not compiled yet (none on the CPU engine: nothing to compile).
+    pub fn pending_pipelines(&self) -> usize {
+        self.gpu_ref().map_or(0, Gpu::pending_pipelines)
+    }
+}
