@@ -42,28 +42,32 @@ pub(crate) fn gather_resize(data: &Dataset, order: &[f32], first: usize, side: u
     let ys: Vec<_> = (0..side).map(|y| source(y, data.h, side)).collect();
     for_chunks(&mut images[..batch * area], area, |b, out| {
         let image = order[first + b].to_bits() as usize;
-        let resized = |y: usize, x: usize| {
-            let ((y0, y1, ly), (x0, x1, lx)) = (ys[y], xs[x]);
-            let top = data.pixel(image, y0, x0) * (1.0 - lx) + data.pixel(image, y0, x1) * lx;
-            let bottom = data.pixel(image, y1, x0) * (1.0 - lx) + data.pixel(image, y1, x1) * lx;
-            (top * (1.0 - ly) + bottom * ly) / 255.0
+        // Separable: each source row resized across once (`across[y]`: the source row's side
+        // values), then each output row blends two of them: the shader's formula, its products
+        // shared instead of recomputed per output pixel.
+        let across: Vec<f32> = (0..data.h)
+            .flat_map(|y| xs.iter().map(move |&(x0, x1, lx)| data.pixel(image, y, x0) * (1.0 - lx) + data.pixel(image, y, x1) * lx))
+            .collect();
+        let resized = |row: &mut [f32], y: usize| {
+            let (y0, y1, ly) = ys[y];
+            let (top, bottom) = (&across[y0 * side..][..side], &across[y1 * side..][..side]);
+            for ((o, t), b) in row.iter_mut().zip(top).zip(bottom) {
+                *o = (t * (1.0 - ly) + b * ly) / 255.0;
+            }
         };
         match augment {
             None => {
-                for (i, o) in out.iter_mut().enumerate() {
-                    *o = resized(i / side, i % side);
+                for (y, row) in out.chunks_exact_mut(side).enumerate() {
+                    resized(row, y);
                 }
             }
             Some(salt) => {
                 let a = Augmentation::draw(salt, b as u32, side as u32);
-                for (i, o) in out.iter_mut().enumerate() {
-                    let (y, x) = (i / side, i % side);
-                    let x = if a.flip { side - 1 - x } else { x };
-                    let (sy, sx) = (y as i64 + a.dy as i64, x as i64 + a.dx as i64);
-                    let inside = (0..side as i64).contains(&sy) && (0..side as i64).contains(&sx);
-                    let v = if inside { resized(sy as usize, sx as usize) } else { 0.0 };
-                    *o = ((v * a.brightness - 0.5) * a.contrast + 0.5).clamp(0.0, 1.0);
+                let mut plain = vec![0.0f32; area];
+                for (y, row) in plain.chunks_exact_mut(side).enumerate() {
+                    resized(row, y);
                 }
+                out.copy_from_slice(&a.apply(&plain, side));
             }
         }
     });

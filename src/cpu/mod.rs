@@ -149,20 +149,30 @@ pub(crate) fn for_chunks<T: Send>(data: &mut [T], size: usize, f: impl Fn(usize,
     data.chunks_mut(size).enumerate().for_each(|(i, c)| f(i, c));
 }
 
-/// [`for_chunks`] with a scratch value per thread (`init` makes one), for kernels that need
-/// working memory per chunk (an im2col buffer).
-pub(crate) fn for_chunks_with<T: Send, S>(data: &mut [T], size: usize, init: impl Fn() -> S + Sync + Send, f: impl Fn(&mut S, usize, &mut [T]) + Sync + Send) {
-    let size = size.max(1);
-    #[cfg(not(target_arch = "wasm32"))]
-    {
-        use rayon::prelude::*;
-        data.par_chunks_mut(size).enumerate().for_each_init(init, |s, (i, c)| f(s, i, c));
-    }
-    #[cfg(target_arch = "wasm32")]
-    {
-        let mut s = init();
-        data.chunks_mut(size).enumerate().for_each(|(i, c)| f(&mut s, i, c));
-    }
+thread_local! {
+    /// Each thread's working memory for kernels that need some per chunk (an im2col buffer),
+    /// kept between calls: allocating it per chunk cost more than the convolution's GEMM on
+    /// AlexNet's first layer (fresh pages fault on first touch).
+    static SCRATCH: std::cell::RefCell<Vec<f32>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// [`for_chunks`] with `scratch` values of working memory for each call of `f` (its thread's,
+/// reused; contents unspecified).
+pub(crate) fn for_chunks_with<T: Send>(data: &mut [T], size: usize, scratch: usize, f: impl Fn(&mut [f32], usize, &mut [T]) + Sync + Send) {
+    let run = |i: usize, chunk: &mut [T]| {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut mine) => {
+                if mine.len() < scratch {
+                    mine.resize(scratch, 0.0);
+                }
+                f(&mut mine[..scratch], i, chunk)
+            }
+            // Already in use on this thread: a nested parallel product ran another chunk here
+            // while this one waited. That chunk gets memory of its own.
+            Err(_) => f(&mut vec![0.0; scratch], i, chunk),
+        })
+    };
+    for_chunks(data, size, run);
 }
 
 /// [`for_chunks`] over two slices of equal length at once (SGD's parameter and velocity).

@@ -2,7 +2,7 @@
 //! conventions: a max window's winner is its first largest value (padding never wins), kept as its
 //! position within the plane; average pooling counts padding as zeros and divides by kh·kw.
 
-use crate::cpu::for_chunks;
+use crate::cpu::{for_chunks, for_chunks2};
 
 /// One pooling's sizes; `planes` is images × channels.
 #[derive(Clone, Copy, Debug)]
@@ -32,30 +32,28 @@ impl PoolShape {
 /// y = max over each window; argmax = the winner's position in its plane (as f32 bits of a u32).
 pub(crate) fn max_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut [f32]) {
     let (hw, ohw) = (s.h * s.w, s.oh * s.ow);
-    let mut both: Vec<(f32, u32)> = vec![(0.0, 0); s.planes * ohw];
-    for_chunks(&mut both, ohw, |plane, out| {
+    let cols: Vec<_> = (0..s.ow).map(|ox| s.window(ox, s.kw, s.w)).collect();
+    let n = s.planes * ohw;
+    for_chunks2(&mut y[..n], &mut argmax[..n], ohw, |plane, y, argmax| {
         let x = &x[plane * hw..][..hw];
         for oy in 0..s.oh {
             let rows = s.window(oy, s.kh, s.h);
-            for ox in 0..s.ow {
-                let cols = s.window(ox, s.kw, s.w);
-                let (mut best, mut at, mut found) = (-3.402_823e38f32, 0u32, false);
+            for (ox, cols) in cols.iter().enumerate() {
+                let (mut best, mut at, mut found) = (-3.402_823e38f32, 0usize, false);
                 for iy in rows.clone() {
+                    let row = &x[iy * s.w..][..s.w];
                     for ix in cols.clone() {
-                        let v = x[iy * s.w + ix];
+                        let v = row[ix];
                         if !found || v > best {
-                            (best, at, found) = (v, (iy * s.w + ix) as u32, true);
+                            (best, at, found) = (v, iy * s.w + ix, true);
                         }
                     }
                 }
-                out[oy * s.ow + ox] = (best, at);
+                y[oy * s.ow + ox] = best;
+                argmax[oy * s.ow + ox] = f32::from_bits(at as u32);
             }
         }
     });
-    for ((y, a), (v, at)) in y.iter_mut().zip(argmax.iter_mut()).zip(both) {
-        *y = v;
-        *a = f32::from_bits(at);
-    }
 }
 
 /// grad_x = each output's gradient at its window's winner, zero elsewhere (overwritten).
