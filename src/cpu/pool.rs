@@ -39,14 +39,18 @@ pub(crate) fn max_forward(s: &PoolShape, x: &[f32], y: &mut [f32], argmax: &mut 
         for oy in 0..s.oh {
             let rows = s.window(oy, s.kh, s.h);
             for (ox, cols) in cols.iter().enumerate() {
-                let (mut best, mut at, mut found) = (-3.402_823e38f32, 0usize, false);
+                // Every window holds an input (padding is at most half the kernel); the first wins
+                // ties. Branch-free selects: on random activations a branch mispredicts often.
+                let (mut best, mut at) = (-3.402_823e38f32, 0usize);
+                if let (Some(iy), Some(ix)) = (rows.clone().next(), cols.clone().next()) {
+                    (best, at) = (x[iy * s.w + ix], iy * s.w + ix);
+                }
                 for iy in rows.clone() {
-                    let row = &x[iy * s.w..][..s.w];
-                    for ix in cols.clone() {
-                        let v = row[ix];
-                        if !found || v > best {
-                            (best, at, found) = (v, iy * s.w + ix, true);
-                        }
+                    let row = &x[iy * s.w..][cols.clone()];
+                    for (j, &v) in row.iter().enumerate() {
+                        let better = v > best;
+                        best = if better { v } else { best };
+                        at = if better { iy * s.w + cols.start + j } else { at };
                     }
                 }
                 y[oy * s.ow + ox] = best;
