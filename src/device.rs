@@ -43,8 +43,14 @@ pub enum Device {
 /// SwiftShader, WARP) or one that says so. On those the CPU engine is several times faster
 /// (docs/ENGINE.md), so `auto` does not use them.
 pub fn is_software(info: &wgpu::AdapterInfo) -> bool {
-    let name = info.name.to_lowercase();
-    info.device_type == wgpu::DeviceType::Cpu || ["swiftshader", "llvmpipe", "lavapipe", "warp", "software"].iter().any(|s| name.contains(s))
+    info.device_type == wgpu::DeviceType::Cpu || is_software_name(&info.name)
+}
+
+/// Whether an adapter's description names a software rasteriser (the browser's worker reads it
+/// from `GPUAdapter.info`, which wgpu's WebGPU backend leaves out of its own).
+pub fn is_software_name(name: &str) -> bool {
+    let name = name.to_lowercase();
+    ["swiftshader", "llvmpipe", "lavapipe", "warp", "software", "fallback"].iter().any(|s| name.contains(s))
 }
 
 impl Device {

@@ -12,26 +12,29 @@ pub fn App() -> impl IntoView {
     let view = View::new();
     provide_context(view);
     follow_the_address(view);
-    if has_webgpu {
-        crate::bridge::spawn(view);
-        crate::data_card::load_from_server();
-    }
+    // Without WebGPU the CPU engine trains: the worker is started either way.
+    crate::bridge::spawn(view);
+    let choice = crate::share::device_choice(&crate::share::current_search()).unwrap_or_else(|e| {
+        view.link_error.set(Some(e));
+        cnnscope::Choice::Auto
+    });
+    crate::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
+    crate::data_card::load_from_server();
     view! {
         <header>
             <h1>"cnnscope"</h1>
             <p class="tagline">"Train AlexNet, VGG-11, NiN and GoogLeNet on Fashion-MNIST on your GPU, and look inside every layer."</p>
         </header>
-        {move || match (has_webgpu, view.adapter.get()) {
-            (false, _) => no_webgpu().into_any(),
-            (true, None) => view! { <p class="hint">"Looking for a WebGPU adapter…"</p> }.into_any(),
-            (true, Some(Err(e))) => view! {
+        {move || match view.adapter.get() {
+            None => view! { <p class="hint">"Opening the engine…"</p> }.into_any(),
+            Some(Err(e)) => view! {
                 <section class="card error" data-testid="gpu-error">
                     <h2>"This browser has WebGPU, but it offered no usable GPU"</h2>
                     <p>"The GPU may be blocklisted or WebGPU switched off. On Linux, Chrome needs --enable-unsafe-webgpu and a Vulkan driver; elsewhere, update the browser and graphics driver, or try Chrome or Edge 113+."</p>
                     <details><summary>"details"</summary><p class="hint">{e}</p></details>
                 </section>
             }.into_any(),
-            (true, Some(Ok(adapter))) => view! { <Workbench adapter=adapter /> }.into_any(),
+            Some(Ok(adapter)) => view! { <Workbench adapter=adapter has_webgpu=has_webgpu /> }.into_any(),
         }}
     }
 }
@@ -52,24 +55,10 @@ fn follow_the_address(view: View) {
     });
 }
 
-fn no_webgpu() -> impl IntoView {
-    view! {
-        <section class="card error" data-testid="no-webgpu">
-            <h2>"This browser has no WebGPU"</h2>
-            <p>"cnnscope trains networks on your GPU through WebGPU. Use one of these:"</p>
-            <ul>
-                <li>"Chrome or Edge 113+ on Windows, macOS and ChromeOS (Android 121+)"</li>
-                <li>"Chrome on Linux with the flag --enable-unsafe-webgpu (and a Vulkan driver)"</li>
-                <li>"Firefox 141+ on Windows; Safari 26+"</li>
-            </ul>
-        </section>
-    }
-}
-
 /// The cards, each mounted in a task of its own: all eight at once took one 60–110 ms task in
 /// the e2e's Chromium (a frame and any input wait for it), one at a time none over 50 ms.
 #[component]
-fn Workbench(adapter: Adapter) -> impl IntoView {
+fn Workbench(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
     // The knobs' network, built once, and the engine's one fit check of it, for the network card
     // and the start button.
     let network = crate::network_card::network();
@@ -83,7 +72,7 @@ fn Workbench(adapter: Adapter) -> impl IntoView {
     });
     let after = move |k: usize| move || mounted.get() > k;
     view! {
-        <AdapterCard adapter=adapter />
+        <AdapterCard adapter=adapter has_webgpu=has_webgpu />
         <Show when=after(1)><crate::data_card::DataCard /></Show>
         <Show when=after(2)><crate::network_card::NetworkCard network=network fit=fit /></Show>
         <Show when=after(3)><crate::training_card::TrainingCard fit=fit /></Show>
@@ -115,11 +104,36 @@ fn Workbench(adapter: Adapter) -> impl IntoView {
     }
 }
 
+/// Card 1: the engine that runs and why, the switch between engines, and the adapter's limits.
 #[component]
-fn AdapterCard(adapter: Adapter) -> impl IntoView {
+fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
+    use cnnscope::Choice;
+    let switch = move |ev: leptos::ev::Event| {
+        let Ok(choice) = event_target_value(&ev).parse::<Choice>() else { return };
+        let query = crate::share::query_with_device(&crate::share::current_search(), choice);
+        if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
+            let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&query));
+        }
+        crate::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
+    };
+    let chosen = crate::share::choice_name(adapter.choice);
+    let option = move |value: &'static str, label: &'static str, enabled: bool| {
+        view! { <option value=value selected=value == chosen disabled=!enabled>{label}</option> }
+    };
     view! {
         <section class="card" data-testid="adapter">
             <h2>"1 · Your GPU"</h2>
+            <p data-testid="engine" data-engine=adapter.engine.clone()>
+                <strong>{if adapter.engine == "cpu" { "CPU engine" } else { "WGSL engine on WebGPU" }}</strong>
+                ": " {adapter.reason.clone()}
+            </p>
+            <label>"engine "
+                <select data-testid="engine-choice" on:change=switch>
+                    {option("auto", "auto: the GPU where it is one, else the CPU", true)}
+                    {option("gpu", "WGSL kernels on WebGPU", has_webgpu)}
+                    {option("cpu", "CPU engine", true)}
+                </select>
+            </label>
             <p class="adapter-name">
                 {if adapter.name.is_empty() { "WebGPU adapter".to_string() } else { adapter.name.clone() }}
                 <span class="tag">{adapter.device_type.clone()}</span>

@@ -48,6 +48,10 @@ pub enum Command {
     Evaluate,
     /// The model's weights, or the whole run as a checkpoint, as a file to download.
     Download(Download),
+    /// Open the engine `choice` asks for (`auto`: the WGSL engine on a real GPU, the CPU engine on a
+    /// software adapter or without WebGPU), and move the run on screen to it, paused where it
+    /// stands. The page sends it first, and when its user switches engine.
+    OpenEngine { choice: cnnscope::Choice, webgpu: bool },
     /// Test-only: destroy the GPU device, as a driver reset would (`lose_device_test`).
     LoseDevice,
     /// Test-only: panic in the worker, as a bug would (`worker_crash_test`).
@@ -158,6 +162,11 @@ pub struct Progress {
 /// The adapter as the page shows it, and the limit its fit check needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Adapter {
+    /// The engine that runs ("gpu": the WGSL kernels; "cpu": the CPU engine), what was asked
+    /// for, and why this one, in words for the user.
+    pub engine: String,
+    pub choice: cnnscope::Choice,
+    pub reason: String,
     pub name: String,
     pub device_type: String,
     pub backend: String,
@@ -174,6 +183,9 @@ impl Adapter {
         match device {
             cnnscope::Device::Wgsl(gpu) => Adapter::of_gpu(gpu),
             cnnscope::Device::Cpu(cpu) => Adapter {
+                engine: "cpu".into(),
+                choice: cnnscope::Choice::Auto,
+                reason: String::new(),
                 name: cpu.describe(),
                 device_type: "Cpu".into(),
                 backend: "cnnscope's CPU engine".into(),
@@ -189,6 +201,9 @@ impl Adapter {
         let (info, l) = (&gpu.info, &gpu.limits);
         let mib = |b: u64| format!("{} MiB", b >> 20);
         Adapter {
+            engine: "gpu".into(),
+            choice: cnnscope::Choice::Auto,
+            reason: String::new(),
             name: info.name.clone(),
             device_type: format!("{:?}", info.device_type),
             backend: format!("{:?}", info.backend),

@@ -28,6 +28,31 @@ fn pairs(search: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// `?device=auto|gpu|cpu`: the engine the page asks its worker for (auto when absent).
+pub fn device_choice(search: &str) -> Result<cnnscope::Choice, String> {
+    match pairs(search).into_iter().find(|(k, _)| k == "device") {
+        None => Ok(cnnscope::Choice::Auto),
+        Some((_, v)) => v.parse().map_err(|e| format!("the address asks for device={v}: {e}")),
+    }
+}
+
+/// The address with `?device=` set to `choice` (the other parameters as they are).
+pub fn query_with_device(search: &str, choice: cnnscope::Choice) -> String {
+    let encode = |s: &str| js_sys::encode_uri_component(s).as_string().unwrap_or_default();
+    let mut parts: Vec<String> = pairs(search).into_iter().filter(|(k, _)| k != "device").map(|(k, v)| format!("{}={}", encode(&k), encode(&v))).collect();
+    parts.push(format!("device={}", choice_name(choice)));
+    format!("?{}", parts.join("&"))
+}
+
+/// `choice` as `?device=` and `--device` write it.
+pub fn choice_name(choice: cnnscope::Choice) -> &'static str {
+    match choice {
+        cnnscope::Choice::Auto => "auto",
+        cnnscope::Choice::Gpu => "gpu",
+        cnnscope::Choice::Cpu => "cpu",
+    }
+}
+
 const NET: &str = "net";
 const OPTIMIZER: &str = "optimizer";
 const AUGMENT: &str = "augment";

@@ -67,6 +67,7 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
             }
         });
     };
+    let on_cpu = move || view.adapter.with(|a| matches!(a, Some(Ok(a)) if a.engine == "cpu"));
     view! {
         <section class="card" data-testid="training">
             <h2>"4 · Training"</h2>
@@ -95,6 +96,7 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
             {move || match (view.first_step.get(), view.preparing.get()) {
                 (Some((secs, kernels)), _) => Some(view! {
                     <p class="hint" data-testid="first-step" data-secs=format!("{secs:.3}")>{match kernels {
+                        _ if on_cpu() => format!("first step {secs:.1} s after start (the CPU engine compiles nothing)"),
                         0 => format!("first step {secs:.1} s after start (its kernels were compiled before start)"),
                         n => format!("first step {secs:.1} s after start ({n} kernels compiled for it)"),
                     }}</p>

@@ -2,7 +2,7 @@
 //! recipes, the fit warning, the data location, picked files, and a drawing through a network.
 #![cfg(target_arch = "wasm32")]
 
-use cnnscope::Gpu;
+use cnnscope::Device;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Summary};
 use cnnscope_app::engine::inspect;
@@ -35,7 +35,7 @@ fn check(input: &str, message: &str) {
 
 #[wasm_bindgen_test]
 async fn a_batch_too_big_for_the_adapter_is_explained() {
-    let gpu = Gpu::new().await.unwrap();
+    let gpu = Device::gpu().await.unwrap();
     let setup = Setup { ratio: 1, side: 224, ..Setup::for_net(Arch::AlexNet) };
     assert!(setup::check(gpu.max_binding_bytes(), &Setup { batch: 8, ..setup.clone() }).is_ok());
     let warning = setup::check(gpu.max_binding_bytes(), &Setup { batch: 1_000_000, ..setup }).unwrap_err();
@@ -99,12 +99,21 @@ async fn picked_files_are_checked() {
 }
 
 #[wasm_bindgen_test]
-async fn a_drawing_goes_through_every_layer() {
-    let gpu = Gpu::new().await.unwrap();
+async fn a_drawing_goes_through_every_layer_on_the_gpu() {
+    a_drawing_goes_through_every_layer(&Device::gpu().await.unwrap()).await;
+}
+
+/// The same on the CPU engine, which a browser without WebGPU (or with a software one) runs.
+#[wasm_bindgen_test]
+async fn a_drawing_goes_through_every_layer_on_the_cpu_engine() {
+    a_drawing_goes_through_every_layer(&Device::cpu()).await;
+}
+
+async fn a_drawing_goes_through_every_layer(gpu: &Device) {
     let net = Setup { ratio: 16, side: 67, ..Setup::for_net(Arch::AlexNet) }.net().unwrap();
-    let model = Model::new(&gpu, net, Init::Default, 1).unwrap();
+    let model = Model::new(gpu, net, Init::Default, 1).unwrap();
     let pixels: Vec<u8> = (0..28 * 28).map(|i| if (i / 28) % 7 < 3 { 220 } else { 0 }).collect();
-    let inspection = inspect::inspect_pixels(&gpu, &model, pixels).await.unwrap();
+    let inspection = inspect::inspect_pixels(gpu, &model, pixels).await.unwrap();
     let (layers, probs) = (&inspection.layers, &inspection.probs);
     assert_eq!(inspection.label, None, "a drawing has no label");
     let names: Vec<&str> = layers.iter().map(|l| l.name.as_str()).collect();
@@ -118,8 +127,8 @@ async fn a_drawing_goes_through_every_layer() {
         images: cnnscope::data::Images { count: 1, rows: 28, cols: 28, pixels: vec![0; 784] },
         labels: vec![0],
     };
-    let one = split.upload(&gpu).unwrap();
-    let err = inspect::inspect(&gpu, &model, &one, 5).await.err().unwrap();
+    let one = split.upload(gpu).unwrap();
+    let err = inspect::inspect(gpu, &model, &one, 5).await.err().unwrap();
     assert_eq!(err, "there is no test image #5: the test set has 1 images, #0 to #0");
     check("test image `5` of 1", &err);
 }
@@ -146,7 +155,7 @@ fn messages_cross_the_worker_boundary_intact() {
 #[wasm_bindgen_test]
 async fn a_split_step_equals_the_whole_one_in_the_browser() {
     use cnnscope::train::{TrainConfig, Trainer};
-    let gpu = Gpu::new().await.unwrap();
+    let gpu = Device::gpu().await.unwrap();
     let images = cnnscope::data::Images { count: 64, rows: 28, cols: 28, pixels: (0..64 * 784).map(|i| (i * 37 % 251) as u8).collect() };
     let split = cnnscope::data::Split { images, labels: (0..64).map(|i| (i % 10) as u8).collect() };
     let setup = Setup { ratio: 16, side: 67, batch: 16, ..Setup::for_net(Arch::AlexNet) };

@@ -49,7 +49,7 @@ await watchLongTasks(page);
 const errors = [];
 page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("404")) errors.push(m.text()); });
 page.on("pageerror", (e) => errors.push(e.message));
-await page.goto(url);
+await page.goto(`${url}?device=gpu`);
 
 step("1 start-up: the adapter and its limits");
 await page.getByTestId("adapter").waitFor({ timeout: 60_000 });
@@ -222,7 +222,7 @@ assert.deepEqual(errors, [], "no errors in the console");
 
 step("4b a whole run: two epochs on 320 images (?limit=320): epoch lines, test curve, comparison");
 const quick = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-await quick.goto(`${url}?limit=320`);
+await quick.goto(`${url}?device=gpu&limit=320`);
 await quick.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 assert.match(await quick.getByTestId("data-ready").innerText(), /^320 training and 320 test images/);
 const quickField = (label) => quick.locator("label", { hasText: label }).locator("input");
@@ -394,7 +394,7 @@ await quick.close();
 step("9 a phone: one column at 390 px, no sideways scrolling, training and drawing by touch");
 const phoneContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
 const phone = await phoneContext.newPage();
-await phone.goto(`${url}?limit=320&augment=true`); // trains with augmentation in the browser
+await phone.goto(`${url}?device=gpu&limit=320&augment=true`); // trains with augmentation in the browser
 await phone.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await phone.getByTestId("kept").waitFor({ timeout: 60_000 });
 const phoneField = (label) => phone.locator("label", { hasText: label }).locator("input");
@@ -424,7 +424,7 @@ await phoneContext.close();
 
 step("10 a link: the setup lives in the address; a weights file opens from the site");
 const linked = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-await linked.goto(`${url}?limit=320&net=nin&ratio=8&side=96&batch=16&lr=0.01&optimizer=sgd&epochs=3&seed=5&augment=true`);
+await linked.goto(`${url}?device=gpu&limit=320&net=nin&ratio=8&side=96&batch=16&lr=0.01&optimizer=sgd&epochs=3&seed=5&augment=true`);
 await linked.getByTestId("kept").waitFor({ timeout: 120_000 });
 const linkedField = (label) => linked.locator("label", { hasText: label }).locator("input");
 assert.equal(await linked.getByTestId("net").inputValue(), "nin");
@@ -439,18 +439,18 @@ assert.equal(new URL(linked.url()).searchParams.get("limit"), "320", "other para
 assert.match(await linked.getByTestId("share-link").getAttribute("href"), /[?&]side=100&/);
 mkdirSync(`${dist}/e2e`, { recursive: true });
 copyFileSync(savedPath, `${dist}/e2e/quick.safetensors`);
-await linked.goto(`${url}?limit=320&weights=e2e/quick.safetensors`);
+await linked.goto(`${url}?device=gpu&limit=320&weights=e2e/quick.safetensors`);
 await linked.waitForFunction(() => document.querySelector("[data-testid=weights-message]")?.innerText.startsWith("loaded quick.safetensors into AlexNet"), null, { timeout: 120_000 });
 await linked.getByTestId("continue").waitFor({ timeout: 10_000 });
 assert.equal(await linked.getByTestId("net").inputValue(), "alexnet", "the file's network sets the knobs");
-await linked.goto(`${url}?limit=320&side=5000`);
+await linked.goto(`${url}?device=gpu&limit=320&side=5000`);
 await linked.getByTestId("link-error").waitFor({ timeout: 120_000 });
 assert.equal(await linked.getByTestId("link-error").innerText(), "the address asks for side=5000: «5000» is not a whole number from 1 to 1024");
 await linked.close();
 
 step("11 a net that dies: NiN at Adam 0.05, and the statistics name the layer");
 const dying = await browser.newPage({ viewport: { width: 1200, height: 900 } });
-await dying.goto(`${url}?limit=320&net=nin&ratio=16&side=67&batch=32&lr=0.05&epochs=1`);
+await dying.goto(`${url}?device=gpu&limit=320&net=nin&ratio=16&side=67&batch=32&lr=0.05&epochs=1`);
 await dying.getByTestId("kept").waitFor({ timeout: 120_000 });
 await dying.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await dying.getByTestId("start").click();
@@ -476,7 +476,7 @@ step("12 your own network: a design edited in place, its mistake at its line, tr
 const own = await browser.newPage({ viewport: { width: 1200, height: 1000 } });
 const ownErrors = [];
 own.on("pageerror", (e) => ownErrors.push(e.message));
-await own.goto(`${url}?limit=320&net=alexnet&ratio=16&side=67`);
+await own.goto(`${url}?device=gpu&limit=320&net=alexnet&ratio=16&side=67`);
 await own.getByTestId("kept").waitFor({ timeout: 120_000 });
 const ownTable = () => own.getByTestId("layer-table").locator("tbody tr").evaluateAll((rows) =>
   rows.map((r) => [...r.querySelectorAll("td")].map((td) => td.innerText.trim()).filter((t) => t).join(" ")));
@@ -550,14 +550,14 @@ await own.close();
 
 step("2c a bad URL parameter is explained");
 const badLimit = await browser.newPage({ viewport: { width: 1200, height: 700 } });
-await badLimit.goto(`${url}?limit=abc`);
+await badLimit.goto(`${url}?device=gpu&limit=abc`);
 await badLimit.getByTestId("data-error").waitFor({ timeout: 120_000 });
 assert.match(await badLimit.getByTestId("data-error").innerText(), /\?limit=abc, which is not a whole number of images \(1 or more\): fix it or remove it/);
 await badLimit.close();
 
 step("2b a corrupt data file is reported with its name, and a file picker is offered");
 const corrupt = await browser.newPage({ viewport: { width: 1200, height: 700 } });
-await corrupt.goto(`${url}?data=data/corrupt`);
+await corrupt.goto(`${url}?device=gpu&data=data/corrupt`);
 await corrupt.getByTestId("data-error").waitFor({ timeout: 120_000 });
 assert.match(await corrupt.getByTestId("data-error").innerText(), /train-images-idx3-ubyte\.gz: is not a valid gzip file/);
 assert.equal(await corrupt.getByTestId("data").locator("input[type=file]").count(), 1, "a picker for the four files");
@@ -565,7 +565,7 @@ await corrupt.screenshot({ path: `${shots}/corrupt-data.png` });
 
 step("1c a bug, in the page or in the engine's worker, shows a notice, not a blank page");
 const crash = await browser.newPage({ viewport: { width: 1200, height: 700 } });
-await crash.goto(url);
+await crash.goto(`${url}?device=gpu`);
 await crash.getByTestId("adapter").waitFor({ timeout: 60_000 });
 await crash.evaluate(() => { try { window.wasmBindings.crash_test(); } catch (e) { /* the panic's abort */ } });
 await crash.getByTestId("crash").waitFor({ timeout: 30_000 });
@@ -573,21 +573,67 @@ assert.match(await crash.getByTestId("crash").innerText(), /^cnnscope stopped be
 await crash.screenshot({ path: `${shots}/crash.png` });
 await crash.close();
 const workerCrash = await browser.newPage({ viewport: { width: 1200, height: 700 } });
-await workerCrash.goto(url);
+await workerCrash.goto(`${url}?device=gpu`);
 await workerCrash.getByTestId("adapter").waitFor({ timeout: 60_000 });
 await workerCrash.evaluate(() => window.wasmBindings.worker_crash_test());
 await workerCrash.getByTestId("crash").waitFor({ timeout: 30_000 });
 assert.match(await workerCrash.getByTestId("crash").innerText(), /^cnnscope stopped because of a bug: in the engine's worker, panicked at .*worker_crash_test\(\) was called.*Reload the page to go on/);
 await workerCrash.close();
+
+step("1c auto on a software adapter picks the CPU engine; a paused run switches engine and goes on");
+const auto = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+await auto.goto(`${url}?limit=320`);
+await auto.getByTestId("engine").waitFor({ timeout: 60_000 });
+assert.equal(await auto.getByTestId("engine").getAttribute("data-engine"), "cpu");
+assert.match(await auto.getByTestId("engine").innerText(), /this WebGPU adapter is a CPU \(.*swiftshader.*\): training on the CPU engine/i);
+await auto.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await auto.getByTestId("engine-choice").selectOption("gpu");
+await auto.waitForFunction(() => document.querySelector("[data-testid=engine]")?.dataset.engine === "gpu", null, { timeout: 60_000 });
+assert.equal(new URL(auto.url()).searchParams.get("device"), "gpu", "the address keeps the engine");
+const autoField = (label) => auto.locator("label", { hasText: label }).locator("input");
+for (const [label, value] of [["width ÷", 16], ["side", 67], ["batch", 32], ["epochs", 2]]) {
+  await autoField(label).fill(String(value));
+  await autoField(label).dispatchEvent("change");
+}
+const autoSteps = async () => Number(await auto.getByTestId("progress-text").getAttribute("data-steps"));
+await auto.getByTestId("start").click();
+await auto.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 4, null, { timeout: 300_000 });
+await auto.getByTestId("pause").click();
+await auto.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
+const switchedAt = await autoSteps();
+await auto.getByTestId("engine-choice").selectOption("cpu");
+await auto.waitForFunction(() => document.querySelector("[data-testid=engine]")?.dataset.engine === "cpu", null, { timeout: 60_000 });
+await auto.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 60_000 });
+assert.equal(await autoSteps(), switchedAt, "the run moved paused where it stood");
+await auto.getByTestId("pause").click(); // resume, now on the CPU engine
+await auto.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 300_000 });
+assert.equal((await auto.getByTestId("epoch-lines").innerText()).split("\n").length, 2, "both epochs, across the switch");
+assert.equal(await autoSteps(), 20, "every step once: none lost or repeated by the switch");
+await auto.screenshot({ path: `${shots}/engine-switch.png`, fullPage: true });
+await auto.close();
 await browser.close();
 
-step("1b without WebGPU: an explanation, not a crash");
+step("1b without WebGPU: the CPU engine trains");
 const plain = await launch(false);
-const noGpu = await plain.newPage();
-await noGpu.goto(url);
-await noGpu.locator("[data-testid=no-webgpu], [data-testid=gpu-error], [data-testid=adapter]").first().waitFor({ timeout: 60_000 });
-const text = await noGpu.locator("body").innerText();
-console.log(`e2e: without the flag this Chromium shows: ${text.split("\n").slice(2, 3)}`);
-await noGpu.screenshot({ path: `${shots}/no-webgpu.png` });
+const noGpu = await plain.newPage({ viewport: { width: 1200, height: 900 } });
+await noGpu.goto(`${url}?limit=320`);
+await noGpu.getByTestId("engine").waitFor({ timeout: 60_000 });
+assert.equal(await noGpu.getByTestId("engine").getAttribute("data-engine"), "cpu");
+assert.match(await noGpu.getByTestId("engine").innerText(), /^CPU engine: no WebGPU in this browser: training on the CPU engine$/);
+await noGpu.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+const plainField = (label) => noGpu.locator("label", { hasText: label }).locator("input");
+for (const [label, value] of [["width ÷", 16], ["side", 67], ["batch", 32], ["epochs", 1]]) {
+  await plainField(label).fill(String(value));
+  await plainField(label).dispatchEvent("change");
+}
+const cpuStart = Date.now();
+await noGpu.getByTestId("start").click();
+await noGpu.getByTestId("first-step").waitFor({ timeout: 60_000 });
+console.log(`e2e: CPU engine without WebGPU: first step ${(Date.now() - cpuStart) / 1000} s after start (${await noGpu.getByTestId("first-step").getAttribute("data-secs")} s in the worker)`);
+await noGpu.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 300_000 });
+assert.match(await noGpu.getByTestId("epoch-lines").innerText(), /^epoch 1, loss [\d.]+, train acc [\d.]+, test acc [\d.]+, time [\d.]+ sec, [\d.]+ images\/s$/);
+console.log(`e2e: CPU engine without WebGPU: ${await noGpu.getByTestId("epoch-lines").innerText()}`);
+assert.equal(await noGpu.locator("[data-testid=engine-choice] option[value=gpu]").isDisabled(), true, "no GPU engine to switch to");
+await noGpu.screenshot({ path: `${shots}/no-webgpu.png`, fullPage: true });
 await plain.close();
 console.log("e2e: all passed");

@@ -12,7 +12,7 @@ pub mod session;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cnnscope::Device;
+use cnnscope::{Choice, Device};
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use wasm_bindgen::JsCast;
@@ -114,20 +114,8 @@ impl Worker for Engine {
 
     /// The page's bridge: from now on events go to it, starting with the adapter.
     fn connected(&mut self, scope: &WorkerScope<Self>, id: HandlerId) {
+        // The engine opens when the page says which (`Command::OpenEngine`, its first command).
         OUTBOX.with(|o| *o.borrow_mut() = Some((scope.clone(), id)));
-        spawn_local(async {
-            match Device::gpu().await {
-                Ok(gpu) => {
-                    let mut adapter = Adapter::of(&gpu);
-                    if adapter.name.is_empty() {
-                        adapter.name = browser_adapter_info().await.unwrap_or_default();
-                    }
-                    state(|s| *s.gpu.borrow_mut() = Some(Rc::new(gpu)));
-                    send(Event::Adapter(Ok(adapter)));
-                }
-                Err(e) => send(Event::Adapter(Err(e.to_string()))),
-            }
-        });
     }
 
     fn received(&mut self, _scope: &WorkerScope<Self>, command: Command, _id: HandlerId) {
@@ -236,6 +224,7 @@ fn handle(command: Command) {
                 Err(e) => send(Event::Message(Err(e))),
             }
         }),
+        Command::OpenEngine { choice, webgpu } => spawn_local(open_engine(choice, webgpu)),
         Command::LoseDevice => {
             if let Some(gpu) = gpu().ok().as_deref().and_then(Device::gpu_ref) {
                 gpu.destroy();
@@ -432,6 +421,63 @@ async fn prepare(setup: Setup, generation: u64) {
     let said = |done, total| send(Event::Prepared { setup: setup.clone(), done, total });
     said(0, gpu.pending_pipelines());
     wgsl.compile_pending_until(|done, total| if current() { said(done, total) }, || !current()).await;
+}
+
+/// Opens the engine `choice` asks for and says which it got and why (`Event::Adapter`); the run on
+/// screen moves to it, paused where it stood (taken between two steps if it was training), and
+/// opened weights are opened again. Where opening fails, the engine that ran stays.
+async fn open_engine(choice: Choice, webgpu: bool) {
+    let (device, reason) = match pick(choice, webgpu).await {
+        Ok(picked) => picked,
+        Err(e) => {
+            match gpu() {
+                Ok(_) => send(Event::Message(Err(format!("the engine could not be switched: {e}")))),
+                Err(_) => send(Event::Adapter(Err(e))),
+            }
+            return;
+        }
+    };
+    let carried = match session() {
+        Some(s) if !state(|st| st.weights_only.get()) => Some(Session::checkpoint(&s).await),
+        _ => None,
+    };
+    let mut adapter = Adapter::of(&device);
+    if adapter.name.is_empty() {
+        adapter.name = browser_adapter_info().await.unwrap_or_default();
+    }
+    (adapter.choice, adapter.reason) = (choice, reason);
+    let name = device.name();
+    state(|s| *s.gpu.borrow_mut() = Some(Rc::new(device)));
+    send(Event::Adapter(Ok(adapter)));
+    let moved = match (carried, state(|s| s.weights_only.get().then(|| s.loaded.borrow().clone()).flatten())) {
+        (Some(Ok(bytes)), _) => open_checkpoint(&bytes).map(|at| format!("the run moved to {name}, {at}")),
+        (Some(Err(e)), _) => Err(format!("the run could not move to {name}: {e}")),
+        (None, Some(bytes)) => session()
+            .map(|s| s.borrow().setup.clone())
+            .map_or(Ok(()), |setup| take_over_weights(&bytes, setup))
+            .map(|()| format!("the loaded weights moved to {name}")),
+        (None, None) => return,
+    };
+    send(Event::Message(moved));
+}
+
+/// The engine for `choice` and why, in words for the adapter card. `auto` takes the WGSL engine on
+/// a real GPU and the CPU engine where WebGPU's adapter is a CPU (wgpu's WebGPU backend names no
+/// adapter, so the browser's own description decides) or where there is no WebGPU at all.
+async fn pick(choice: Choice, webgpu: bool) -> Result<(Device, String), String> {
+    if !webgpu {
+        return match choice {
+            Choice::Gpu => Err("this browser has no WebGPU: only the CPU engine can run here".into()),
+            _ => Ok((Device::cpu(), "no WebGPU in this browser: training on the CPU engine".into())),
+        };
+    }
+    if choice == Choice::Auto
+        && let Some(name) = browser_adapter_info().await.filter(|n| cnnscope::device::is_software_name(n))
+    {
+        return Ok((Device::cpu(), format!("this WebGPU adapter is a CPU ({name}): training on the CPU engine, several times faster here")));
+    }
+    let (device, picked) = Device::open(choice).await.map_err(|e| e.to_string())?;
+    Ok((device, picked.reason))
 }
 
 /// Replaces the lost device (`reason`) with a new one and reopens the current run on it, paused,
