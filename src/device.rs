@@ -84,8 +84,9 @@ impl Device {
                     let reason = format!("the WGSL engine on {}", gpu.name());
                     Ok((Device::Wgsl(gpu), picked(reason)))
                 }
-                Err(e @ (EngineError::NoAdapter(_) | EngineError::DeviceRequest(_) | EngineError::LimitsTooSmall { .. })) => {
-                    Ok((Device::cpu(), picked(format!("no usable GPU ({e}): training on the CPU engine"))))
+                // What was wrong with the adapter matters only to `--device gpu`, which reports it.
+                Err(EngineError::NoAdapter(_) | EngineError::DeviceRequest(_) | EngineError::LimitsTooSmall { .. }) => {
+                    Ok((Device::cpu(), picked("no usable GPU adapter here: training on the CPU engine".into())))
                 }
                 Err(e) => Err(e),
             },
@@ -129,21 +130,26 @@ impl Device {
     }
 
     /// The largest tensor one kernel may take, in bytes: the GPU's binding limit, or the CPU
-    /// engine's whole budget (it binds nothing).
+    /// engine's whole budget (it binds nothing; [`crate::cpu::memory_budget`]).
     pub fn max_binding_bytes(&self) -> u64 {
         match self {
             Device::Wgsl(gpu) => gpu.max_binding_bytes(),
-            Device::Cpu(_) => crate::cpu::MEMORY_BUDGET,
+            Device::Cpu(_) => crate::cpu::memory_budget(),
+        }
+    }
+
+    /// What this device lets one run take (see [`crate::fit`]).
+    pub fn capacity(&self) -> crate::fit::Capacity {
+        match self {
+            Device::Wgsl(gpu) => crate::fit::Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
+            Device::Cpu(_) => crate::fit::Capacity::Cpu { budget: crate::cpu::memory_budget() },
         }
     }
 
     /// Whether `run` of `net` fits this device (see [`crate::fit`]); call before allocating.
     pub fn check_fits(&self, net: &crate::net::Net, run: crate::fit::Run) -> Result<crate::fit::MemoryPlan> {
         let plan = crate::fit::MemoryPlan::new(net, run);
-        match self {
-            Device::Wgsl(gpu) => plan.check(gpu.max_binding_bytes(), crate::fit::MEMORY_BUDGET)?,
-            Device::Cpu(_) => plan.check_host(crate::cpu::MEMORY_BUDGET)?,
-        }
+        plan.check_capacity(self.capacity())?;
         Ok(plan)
     }
 

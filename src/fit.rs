@@ -14,6 +14,15 @@ use crate::ops::PoolKind;
 /// share a browser tab on a laptop with shared graphics memory can still be given.
 pub const MEMORY_BUDGET: u64 = 4 << 30;
 
+/// What a device lets one run take: a GPU binds at most `max_binding` bytes per tensor within
+/// [`MEMORY_BUDGET`] in all; the CPU engine binds nothing and has `budget` in all
+/// ([`crate::cpu::memory_budget`]). `Device::capacity` says which; the page gets it from its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Capacity {
+    Gpu { max_binding: u64 },
+    Cpu { budget: u64 },
+}
+
 /// What a run allocates besides the parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Run {
@@ -94,10 +103,13 @@ impl MemoryPlan {
         self.check_against(Some(max_binding), budget, "GPU memory")
     }
 
-    /// [`MemoryPlan::check`] for the CPU engine, which binds nothing: the whole run against
-    /// `budget` of host memory.
-    pub fn check_host(&self, budget: u64) -> Result<()> {
-        self.check_against(None, budget, "memory on the CPU engine")
+    /// [`MemoryPlan::check`] against what a device lets one run take.
+    pub fn check_capacity(&self, capacity: Capacity) -> Result<()> {
+        match capacity {
+            Capacity::Gpu { max_binding } => self.check(max_binding, MEMORY_BUDGET),
+            // The CPU engine binds nothing: the whole run against its budget of host memory.
+            Capacity::Cpu { budget } => self.check_against(None, budget, "memory on the CPU engine"),
+        }
     }
 
     fn check_against(&self, max_binding: Option<u64>, budget: u64, memory: &str) -> Result<()> {

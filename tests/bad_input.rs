@@ -129,11 +129,11 @@ fn what_the_gpu_cannot_hold() {
         ),
         (
             "`train --net vgg11 --ratio 1 --side 1024 --limit 64 --device cpu`",
-            "training at batch 64 needs 129.8 GiB, but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine: lower the side or raise the width ratio",
+            "training at batch 64 needs 129.8 GiB, but cnnscope gives one run at most … of memory on the CPU engine: lower the side or raise the width ratio",
         ),
         (
-            "`train --net alexnet --batch 100000 --device cpu`",
-            "training at batch 100000 needs 25.0 GiB, but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine: lower the batch to 16011 or less, or lower the side or raise the width ratio",
+            "`train --net alexnet --batch 10000000 --device cpu`",
+            "training at batch 10000000 needs …, but cnnscope gives one run at most … of memory on the CPU engine: lower the batch to … or less, or lower the side or raise the width ratio",
         ),
         ("`train --net nin --device tpu`", "invalid value 'tpu' for '--device <DEVICE>': unknown device \"tpu\": choose auto, gpu or cpu"),
         ("`summary --net nin --device cpu --batch 0`", "batch size: 0 images per batch: it must be at least 1 (d2l uses 64–256)"),

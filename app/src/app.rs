@@ -20,12 +20,15 @@ pub fn App() -> impl IntoView {
     });
     crate::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
     crate::data_card::load_from_server();
+    let opened = Memo::new(move |_| view.adapter.with(|a| a.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone))));
     view! {
         <header>
             <h1>"cnnscope"</h1>
             <p class="tagline">"Train AlexNet, VGG-11, NiN and GoogLeNet on Fashion-MNIST on your GPU, and look inside every layer."</p>
         </header>
-        {move || match view.adapter.get() {
+        // Keyed on whether an engine is open, not on which: switching engine updates the cards
+        // in place instead of mounting them again.
+        {move || match opened.get() {
             None => view! { <p class="hint">"Opening the engine…"</p> }.into_any(),
             Some(Err(e)) => view! {
                 <section class="card error" data-testid="gpu-error">
@@ -34,7 +37,7 @@ pub fn App() -> impl IntoView {
                     <details><summary>"details"</summary><p class="hint">{e}</p></details>
                 </section>
             }.into_any(),
-            Some(Ok(adapter)) => view! { <Workbench adapter=adapter has_webgpu=has_webgpu /> }.into_any(),
+            Some(Ok(())) => view! { <Workbench has_webgpu=has_webgpu /> }.into_any(),
         }}
     }
 }
@@ -58,11 +61,13 @@ fn follow_the_address(view: View) {
 /// The cards, each mounted in a task of its own: all eight at once took one 60–110 ms task in
 /// the e2e's Chromium (a frame and any input wait for it), one at a time none over 50 ms.
 #[component]
-fn Workbench(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
+fn Workbench(has_webgpu: bool) -> impl IntoView {
     // The knobs' network, built once, and the engine's one fit check of it, for the network card
     // and the start button.
+    let view = expect_context::<View>();
     let network = crate::network_card::network();
-    let fit = crate::network_card::fit(adapter.max_binding, network);
+    let capacity = Memo::new(move |_| view.adapter.with(|a| a.as_ref().and_then(|r| r.as_ref().ok()).map(|a| a.capacity)));
+    let fit = crate::network_card::fit(capacity, network);
     let mounted = RwSignal::new(1usize);
     Effect::new(move |_| {
         let n = mounted.get();
@@ -72,7 +77,7 @@ fn Workbench(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
     });
     let after = move |k: usize| move || mounted.get() > k;
     view! {
-        <AdapterCard adapter=adapter has_webgpu=has_webgpu />
+        {move || view.adapter.get().and_then(Result::ok).map(|adapter| view! { <AdapterCard adapter=adapter has_webgpu=has_webgpu /> })}
         <Show when=after(1)><crate::data_card::DataCard /></Show>
         <Show when=after(2)><crate::network_card::NetworkCard network=network fit=fit /></Show>
         <Show when=after(3)><crate::training_card::TrainingCard fit=fit /></Show>
@@ -122,7 +127,7 @@ fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
     };
     view! {
         <section class="card" data-testid="adapter">
-            <h2>"1 · Your GPU"</h2>
+            <h2>"1 · Engine"</h2>
             <p data-testid="engine" data-engine=adapter.engine.clone()>
                 <strong>{if adapter.engine == "cpu" { "CPU engine" } else { "WGSL engine on WebGPU" }}</strong>
                 ": " {adapter.reason.clone()}

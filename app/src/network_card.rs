@@ -19,14 +19,16 @@ pub fn network() -> Memo<Result<Net, EngineError>> {
     Memo::new(move |_| Net::new(config.get()))
 }
 
-/// The engine's checks of the knobs' setup against an adapter that binds at most `max_binding`
+/// The engine's checks of the knobs' setup against what the engine lets a run take (`capacity`)
 /// bytes: the memory it takes, or why it cannot train.
-pub fn fit(max_binding: u64, network: Memo<Result<Net, EngineError>>) -> Memo<Result<u64, String>> {
+/// (`capacity` follows the engine: switching engine re-checks.)
+pub fn fit(capacity: Memo<Option<cnnscope::fit::Capacity>>, network: Memo<Result<Net, EngineError>>) -> Memo<Result<u64, String>> {
     let setup = use_view().setup;
     Memo::new(move |_| {
         network.with(|built| {
             let net = built.as_ref().map_err(ToString::to_string)?;
-            setup.with(|s| crate::setup::check_net(max_binding, net, s))
+            let capacity = capacity.get().ok_or("the engine is not open")?;
+            setup.with(|s| crate::setup::check_net(capacity, net, s))
         })
     })
 }
@@ -48,7 +50,7 @@ pub fn NetworkCard(network: Memo<Result<Net, EngineError>>, fit: Memo<Result<u64
                 network.with(|built| match built.as_ref().map_err(ToString::to_string).and_then(|net| Summary::new(net).map_err(|e| e.to_string())) {
                     Ok(summary) => {
                         let fit = fit.get();
-                        let memory = fit.as_ref().map(|bytes| format!(" · {} of GPU memory to train at batch {}", cnnscope::fit::human(*bytes), s.batch)).unwrap_or_default();
+                        let memory = fit.as_ref().map(|bytes| format!(" · {} of memory to train at batch {}", cnnscope::fit::human(*bytes), s.batch)).unwrap_or_default();
                         view! {
                             <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
                                 summary.title, cnnscope::net::summary::grouped(summary.params as u64), summary.flops as f64 / 1e6)}</p>

@@ -172,8 +172,8 @@ pub struct Adapter {
     pub backend: String,
     pub software: bool,
     pub driver: String,
-    /// The largest buffer a kernel may bind (`Gpu::max_binding_bytes`).
-    pub max_binding: u64,
+    /// What the engine lets one run take (`Device::capacity`), for the page's fit check.
+    pub capacity: cnnscope::fit::Capacity,
     /// The limits that decide how big a network and batch can be, as (name, value).
     pub limits: Vec<(String, String)>,
 }
@@ -191,8 +191,8 @@ impl Adapter {
                 backend: "cnnscope's CPU engine".into(),
                 software: false,
                 driver: String::new(),
-                max_binding: device.max_binding_bytes(),
-                limits: vec![("memory for one run".into(), format!("{} MiB", cnnscope::cpu::MEMORY_BUDGET >> 20))],
+                capacity: device.capacity(),
+                limits: vec![("memory for one run".into(), format!("{} MiB", device.max_binding_bytes() >> 20))],
             },
         }
     }
@@ -210,7 +210,7 @@ impl Adapter {
             software: info.device_type == cnnscope::wgpu::DeviceType::Cpu,
             // wgpu's WebGPU backend knows neither (the worker names the adapter from the browser).
             driver: if info.vendor == 0 && info.driver.is_empty() { String::new() } else { format!("vendor {:#x} · driver {} {}", info.vendor, info.driver, info.driver_info) },
-            max_binding: gpu.max_binding_bytes(),
+            capacity: cnnscope::fit::Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
             limits: vec![
                 ("largest buffer binding".into(), mib(gpu.max_binding_bytes())),
                 ("largest buffer".into(), mib(l.max_buffer_size)),

@@ -1,7 +1,7 @@
 //! The knobs a user sets before training: network, scale, batch, optimiser, epochs, seed. Defaults
 //! are each net's quick recipe (`cnnscope::train::Recipe::quick`) and seed 0.
 
-use cnnscope::fit::{MEMORY_BUDGET, MemoryPlan, Run};
+use cnnscope::fit::{Capacity, MemoryPlan, Run};
 use cnnscope::net::{Arch, MAX_RATIO, MAX_SIDE, Net, NetConfig};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Optimizer, Recipe, TrainConfig};
@@ -95,18 +95,18 @@ mod arch_wire {
     }
 }
 
-/// Why this setup cannot train on an adapter that binds at most `max_binding` bytes (the engine's
-/// own checks: the description, the optimiser's knobs, the fit), or the memory it will take.
-pub fn check(max_binding: u64, setup: &Setup) -> Result<u64, String> {
-    check_net(max_binding, &setup.net()?, setup)
+/// Why this setup cannot train on an engine of `capacity` (the engine's own checks: the
+/// description, the optimiser's knobs, the fit), or the memory it will take.
+pub fn check(capacity: Capacity, setup: &Setup) -> Result<u64, String> {
+    check_net(capacity, &setup.net()?, setup)
 }
 
 /// [`check`] for `net`, already built from `setup`.
-pub fn check_net(max_binding: u64, net: &Net, setup: &Setup) -> Result<u64, String> {
+pub fn check_net(capacity: Capacity, net: &Net, setup: &Setup) -> Result<u64, String> {
     let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment };
     config.check().map_err(|e| e.to_string())?;
     let plan = MemoryPlan::new(net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
-    plan.check(max_binding, MEMORY_BUDGET).map(|()| plan.total()).map_err(|e| e.to_string())
+    plan.check_capacity(capacity).map(|()| plan.total()).map_err(|e| e.to_string())
 }
 
 /// A knob the user types into: its label on the page, its key in a shared link (`share`), how

@@ -37,10 +37,14 @@ fn check(input: &str, message: &str) {
 async fn a_batch_too_big_for_the_adapter_is_explained() {
     let gpu = Device::gpu().await.unwrap();
     let setup = Setup { ratio: 1, side: 224, ..Setup::for_net(Arch::AlexNet) };
-    assert!(setup::check(gpu.max_binding_bytes(), &Setup { batch: 8, ..setup.clone() }).is_ok());
-    let warning = setup::check(gpu.max_binding_bytes(), &Setup { batch: 1_000_000, ..setup }).unwrap_err();
+    assert!(setup::check(gpu.capacity(), &Setup { batch: 8, ..setup.clone() }).is_ok());
+    let warning = setup::check(gpu.capacity(), &Setup { batch: 1_000_000, ..setup.clone() }).unwrap_err();
     assert!(warning.starts_with("the input at batch 1000000 needs 186.9 GiB, but this GPU binds at most"), "{warning}");
     assert!(warning.contains("lower the batch to"), "{warning}");
+    // On the CPU engine the whole run against its budget (wasm32's 4 GiB here), in its words.
+    let warning = setup::check(Device::cpu().capacity(), &Setup { batch: 1_000_000, ..setup }).unwrap_err();
+    assert!(warning.starts_with("training at batch 1000000 needs"), "{warning}");
+    assert!(warning.contains("but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine: lower the batch to"), "{warning}");
 }
 
 #[wasm_bindgen_test]

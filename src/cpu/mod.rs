@@ -18,11 +18,26 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use crate::error::{EngineError, Result};
 
-/// Memory the CPU engine lets one run take. Natively the host's memory is the limit, which no
-/// portable call reports, so the budget is the same 4 GiB as a browser tab's wasm32 memory, where
-/// the dataset and a checkpoint's copies share it: every d2l recipe fits (the largest, AlexNet ÷1
-/// at batch 128, plans ~1.6 GiB).
+/// Memory the CPU engine lets one run take in the browser: wasm32's whole 4 GiB address space,
+/// which the dataset and a checkpoint's copies share.
 pub const MEMORY_BUDGET: u64 = 4 << 30;
+
+/// Memory the CPU engine lets one run take: natively three quarters of what the host has
+/// available (Linux's MemAvailable; 4 GiB where it cannot be read), in the browser
+/// [`MEMORY_BUDGET`].
+pub fn memory_budget() -> u64 {
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
+            let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+            Some(kib.saturating_mul(1024))
+        });
+        available.map_or(MEMORY_BUDGET, |bytes| bytes / 4 * 3)
+    }
+    #[cfg(target_arch = "wasm32")]
+    MEMORY_BUDGET
+}
 
 /// The CPU engine as a device: how many threads its kernels use, and errors met while running
 /// submitted work (reported at the next readback, as the GPU's are).
