@@ -3,7 +3,9 @@
 # in the same headless Chromium, on the README's four configurations (width ÷8, batch 64; AlexNet,
 # VGG-11, NiN at 224, GoogLeNet at 96): training images/s, their ratios, and the time to the first
 # step. Prints a Markdown table. NETS picks the nets (default all four), STEPS the timed steps per
-# net (a multiple of 5, default 5), ONLY=page measures the page alone (a quick A/B). On a 2-core
+# net (a multiple of 5, default 5), ONLY=page measures the page alone (a quick A/B), PARTS picks
+# among cpu,gpu,ahead,webgpu,wasm (the page on its CPU and WGSL engines, the WGSL page's start after
+# compiling ahead, TF.js's two backends; all by default). On a 2-core
 # machine with SwiftShader the four take about an hour, VGG-11 most of it. Needs the data
 # (scripts/data.sh) and Chromium (scripts/setup.sh).
 set -euo pipefail
@@ -25,4 +27,4 @@ python3 scripts/browser-bench/serve.py "$site" "$port" &
 server=$!
 trap 'kill $server' EXIT
 sleep 1
-node scripts/browser-bench/bench.mjs "http://127.0.0.1:$port/" "$NETS" "$STEPS" "${ONLY:-}"
+node scripts/browser-bench/bench.mjs "http://127.0.0.1:$port/" "$NETS" "$STEPS" "${ONLY:-}" "${PARTS:-}"
