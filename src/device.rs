@@ -16,6 +16,17 @@ pub enum Choice {
     Cpu,
 }
 
+impl Choice {
+    /// As `--device` and `?device=` write it (what [`str::parse`] reads back).
+    pub fn name(self) -> &'static str {
+        match self {
+            Choice::Auto => "auto",
+            Choice::Gpu => "gpu",
+            Choice::Cpu => "cpu",
+        }
+    }
+}
+
 impl std::str::FromStr for Choice {
     type Err = String;
     fn from_str(s: &str) -> std::result::Result<Choice, String> {
@@ -130,11 +141,11 @@ impl Device {
     }
 
     /// The largest tensor one kernel may take, in bytes: the GPU's binding limit, or the CPU
-    /// engine's whole budget (it binds nothing; [`crate::cpu::memory_budget`]).
+    /// engine's whole budget (it binds nothing; [`Cpu::budget`]).
     pub fn max_binding_bytes(&self) -> u64 {
         match self {
             Device::Wgsl(gpu) => gpu.max_binding_bytes(),
-            Device::Cpu(_) => crate::cpu::memory_budget(),
+            Device::Cpu(cpu) => cpu.budget(),
         }
     }
 
@@ -142,7 +153,7 @@ impl Device {
     pub fn capacity(&self) -> crate::fit::Capacity {
         match self {
             Device::Wgsl(gpu) => crate::fit::Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
-            Device::Cpu(_) => crate::fit::Capacity::Cpu { budget: crate::cpu::memory_budget() },
+            Device::Cpu(cpu) => crate::fit::Capacity::Cpu { budget: cpu.budget() },
         }
     }
 

@@ -16,7 +16,7 @@ pub const MEMORY_BUDGET: u64 = 4 << 30;
 
 /// What a device lets one run take: a GPU binds at most `max_binding` bytes per tensor within
 /// [`MEMORY_BUDGET`] in all; the CPU engine binds nothing and has `budget` in all
-/// ([`crate::cpu::memory_budget`]). `Device::capacity` says which; the page gets it from its worker.
+/// ([`crate::cpu::Cpu::budget`]). `Device::capacity` says which; the page gets it from its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Capacity {
     Gpu { max_binding: u64 },

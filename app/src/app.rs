@@ -121,7 +121,7 @@ fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
         }
         crate::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
     };
-    let chosen = crate::share::choice_name(adapter.choice);
+    let chosen = adapter.choice.name();
     let option = move |value: &'static str, label: &'static str, enabled: bool| {
         view! { <option value=value selected=value == chosen disabled=!enabled>{label}</option> }
     };

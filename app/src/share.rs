@@ -40,17 +40,8 @@ pub fn device_choice(search: &str) -> Result<cnnscope::Choice, String> {
 pub fn query_with_device(search: &str, choice: cnnscope::Choice) -> String {
     let encode = |s: &str| js_sys::encode_uri_component(s).as_string().unwrap_or_default();
     let mut parts: Vec<String> = pairs(search).into_iter().filter(|(k, _)| k != "device").map(|(k, v)| format!("{}={}", encode(&k), encode(&v))).collect();
-    parts.push(format!("device={}", choice_name(choice)));
+    parts.push(format!("device={}", choice.name()));
     format!("?{}", parts.join("&"))
-}
-
-/// `choice` as `?device=` and `--device` write it.
-pub fn choice_name(choice: cnnscope::Choice) -> &'static str {
-    match choice {
-        cnnscope::Choice::Auto => "auto",
-        cnnscope::Choice::Gpu => "gpu",
-        cnnscope::Choice::Cpu => "cpu",
-    }
 }
 
 const NET: &str = "net";

@@ -25,7 +25,7 @@ pub const MEMORY_BUDGET: u64 = 4 << 30;
 /// Memory the CPU engine lets one run take: natively three quarters of what the host has
 /// available (Linux's MemAvailable; 4 GiB where it cannot be read), in the browser
 /// [`MEMORY_BUDGET`].
-pub fn memory_budget() -> u64 {
+fn memory_budget() -> u64 {
     #[cfg(not(target_arch = "wasm32"))]
     {
         let available = std::fs::read_to_string("/proc/meminfo").ok().and_then(|info| {
@@ -39,10 +39,12 @@ pub fn memory_budget() -> u64 {
     MEMORY_BUDGET
 }
 
-/// The CPU engine as a device: how many threads its kernels use, and errors met while running
-/// submitted work (reported at the next readback, as the GPU's are).
+/// The CPU engine as a device: how many threads its kernels use, the memory one run may take
+/// (read once, when the engine opens), and errors met while running submitted work (reported at
+/// the next readback, as the GPU's are).
 pub struct Cpu {
     threads: usize,
+    budget: u64,
     errors: Mutex<Vec<String>>,
 }
 
@@ -54,7 +56,12 @@ impl Default for Cpu {
 
 impl Cpu {
     pub fn new() -> Cpu {
-        Cpu { threads: threads(), errors: Mutex::new(Vec::new()) }
+        Cpu { threads: threads(), budget: memory_budget(), errors: Mutex::new(Vec::new()) }
+    }
+
+    /// Bytes one run may take ([`memory_budget`] when the engine opened).
+    pub fn budget(&self) -> u64 {
+        self.budget
     }
 
     /// Threads the kernels spread over: every core natively, one in the browser (threaded wasm

@@ -84,12 +84,12 @@ impl Pool2d {
         if let Some(argmax) = argmax {
             check_distinct("pool forward", &[x, y], argmax)?;
         }
+        let argmax = self.argmax_for("pool forward", argmax, y)?;
         if rec.cpu_threads().is_some() {
             return self.cpu_forward(rec, &params, x, y, argmax);
         }
-        match (self.kind, argmax) {
-            (PoolKind::Max, Some(argmax)) => {
-                check_argmax(argmax, y)?;
+        match argmax {
+            Some(argmax) => {
                 let storage = [Access::Read, Access::ReadWrite, Access::ReadWrite];
                 let buffers = [x.buffer()?, y.buffer()?, argmax.buffer()?];
                 let (kh, kw, stride) = (self.kernel_h, self.kernel_w, self.stride);
@@ -98,12 +98,11 @@ impl Pool2d {
                 let invocations = shaders::max_pool_forward_invocations(planes, oh, ow);
                 elementwise(rec, &key, || with_params(&shaders::max_pool_forward_source(kh, kw, stride)), &storage, &params, &buffers, invocations)
             }
-            (PoolKind::Average, None) => {
+            None => {
                 let storage = [Access::Read, Access::ReadWrite];
                 let buffers = [x.buffer()?, y.buffer()?];
                 elementwise(rec, "avg_pool_forward", || with_params(shaders::AVG_POOL_FORWARD), &storage, &params, &buffers, y.len())
             }
-            _ => Err(EngineError::shape("pool forward", "max pooling needs an argmax tensor; average pooling takes none")),
         }
     }
 
@@ -114,12 +113,12 @@ impl Pool2d {
         if let Some(argmax) = argmax {
             check_distinct("pool backward", &[argmax], grad_x)?;
         }
+        let argmax = self.argmax_for("pool backward", argmax, grad_y)?;
         if rec.cpu_threads().is_some() {
             return self.cpu_backward(rec, &params, grad_y, argmax, grad_x);
         }
-        match (self.kind, argmax) {
-            (PoolKind::Max, Some(argmax)) => {
-                check_argmax(argmax, grad_y)?;
+        match argmax {
+            Some(argmax) => {
                 let storage = [Access::Read, Access::Read, Access::ReadWrite];
                 let buffers = [grad_y.buffer()?, argmax.buffer()?, grad_x.buffer()?];
                 let disjoint = self.padding == 0 && self.kernel_h <= self.stride && self.kernel_w <= self.stride;
@@ -142,17 +141,26 @@ impl Pool2d {
                 }
                 Ok(())
             }
-            (PoolKind::Average, None) => {
+            None => {
                 let storage = [Access::Read, Access::ReadWrite];
                 let buffers = [grad_y.buffer()?, grad_x.buffer()?];
                 elementwise(rec, "avg_pool_backward", || with_params(shaders::AVG_POOL_BACKWARD), &storage, &params, &buffers, grad_x.len())
             }
-            _ => Err(EngineError::shape("pool backward", "max pooling needs an argmax tensor; average pooling takes none")),
         }
     }
 }
 
 impl Pool2d {
+    /// The argmax tensor this pooling takes, checked against its outputs `y`: max pooling needs
+    /// one, average pooling none.
+    fn argmax_for<'t>(&self, what: &str, argmax: Option<&'t Tensor>, y: &Tensor) -> Result<Option<&'t Tensor>> {
+        match (self.kind, argmax) {
+            (PoolKind::Max, Some(argmax)) => check_argmax(argmax, y).map(|()| Some(argmax)),
+            (PoolKind::Average, None) => Ok(None),
+            _ => Err(EngineError::shape(what, "max pooling needs an argmax tensor; average pooling takes none")),
+        }
+    }
+
     /// The sizes the CPU engine's kernels take, from the checked parameters.
     fn cpu_shape(&self, params: &[u32; 13]) -> cpu::pool::PoolShape {
         let [planes, h, w, oh, ow, ..] = params.map(|v| v as usize);
@@ -161,43 +169,37 @@ impl Pool2d {
 
     fn cpu_forward(&self, rec: &mut Recorder, params: &[u32; 13], x: &Tensor, y: &Tensor, argmax: Option<&Tensor>) -> Result<()> {
         let shape = self.cpu_shape(params);
-        if let Some(argmax) = argmax {
-            check_argmax(argmax, y)?;
-        }
         let (x, y) = (x.host()?.clone(), y.host()?.clone());
-        match (self.kind, argmax) {
-            (PoolKind::Max, Some(argmax)) => {
+        match argmax {
+            Some(argmax) => {
                 let argmax = argmax.host()?.clone();
                 rec.task("max_pool_forward", move || {
                     cpu::pool::max_forward(&shape, &x.read(), &mut y.write()?, &mut argmax.write()?);
                     Ok(())
                 })
             }
-            (PoolKind::Average, None) => rec.task("avg_pool_forward", move || {
+            None => rec.task("avg_pool_forward", move || {
                 cpu::pool::avg_forward(&shape, &x.read(), &mut y.write()?);
                 Ok(())
             }),
-            _ => Err(EngineError::shape("pool forward", "max pooling needs an argmax tensor; average pooling takes none")),
         }
     }
 
     fn cpu_backward(&self, rec: &mut Recorder, params: &[u32; 13], grad_y: &Tensor, argmax: Option<&Tensor>, grad_x: &Tensor) -> Result<()> {
         let shape = self.cpu_shape(params);
         let (gy, gx) = (grad_y.host()?.clone(), grad_x.host()?.clone());
-        match (self.kind, argmax) {
-            (PoolKind::Max, Some(argmax)) => {
-                check_argmax(argmax, grad_y)?;
+        match argmax {
+            Some(argmax) => {
                 let argmax = argmax.host()?.clone();
                 rec.task("max_pool_backward", move || {
                     cpu::pool::max_backward(&shape, &gy.read(), &argmax.read(), &mut gx.write()?);
                     Ok(())
                 })
             }
-            (PoolKind::Average, None) => rec.task("avg_pool_backward", move || {
+            None => rec.task("avg_pool_backward", move || {
                 cpu::pool::avg_backward(&shape, &gy.read(), &mut gx.write()?);
                 Ok(())
             }),
-            _ => Err(EngineError::shape("pool backward", "max pooling needs an argmax tensor; average pooling takes none")),
         }
     }
 }
