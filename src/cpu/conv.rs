@@ -226,6 +226,10 @@ pub(crate) fn backward_input(s: &ConvShape, threads: usize, grad_y: &[f32], ys: 
 /// grad_weight = Σ over images of grad_y · columnsᵀ (overwritten). Images are split into one run
 /// per thread, each summing into its own partial; the partials are added in order, so the result
 /// is the same on every run with the same thread count.
+///
+/// Each partial is the gradient's transpose (taps × out channels), columns · grad_yᵀ: the GEMM
+/// then streams the columns as they lie instead of repacking them for every block (AlexNet's 5×5
+/// layer at ÷8: 25% less time than summing grad_y · columnsᵀ directly).
 pub(crate) fn backward_weight(s: &ConvShape, threads: usize, grad_y: &[f32], ys: Slab, x: &[f32], xs: Slab, grad_weight: &mut [f32]) {
     let (hw, ohw, taps) = (s.h * s.w, s.oh * s.ow, s.taps());
     let size = s.cout * taps;
@@ -237,29 +241,25 @@ pub(crate) fn backward_weight(s: &ConvShape, threads: usize, grad_y: &[f32], ys:
         let gy = &grad_y[(b * ys.total + ys.offset) * ohw..][..s.cout * ohw];
         let xb = &x[(b * xs.total + xs.offset) * hw..][..s.cin * hw];
         if s.pointwise() {
-            gemm(out, taps, !first, Mat::rows(gy, s.cout, ohw), Mat::rows(xb, taps, ohw).t(), per_image);
+            gemm(out, s.cout, !first, Mat::rows(xb, taps, ohw), Mat::rows(gy, s.cout, ohw).t(), per_image);
             return;
         }
         for (i, rows) in s.blocks().enumerate() {
             let width = im2col(s, xb, rows.clone(), col);
-            let columns = Mat::rows(&col[..taps * width], taps, width).t();
-            gemm(out, taps, !(first && i == 0), block_of(gy, s.cout, ohw, &rows, s.ow), columns, per_image);
+            let columns = Mat::rows(&col[..taps * width], taps, width);
+            gemm(out, s.cout, !(first && i == 0), columns, block_of(gy, s.cout, ohw, &rows, s.ow).t(), per_image);
         }
     };
-    let mut partials = vec![0.0f32; if runs > 1 { runs * size } else { 0 }];
-    let target: &mut [f32] = if runs > 1 { &mut partials } else { &mut grad_weight[..size] };
-    for_chunks_with(target, size, s.scratch(), |col, run, out| {
+    let mut partials = vec![0.0f32; runs * size];
+    for_chunks_with(&mut partials, size, s.scratch(), |col, run, out| {
         for (i, b) in (run * per_run..((run + 1) * per_run).min(s.batch)).enumerate() {
             image_product(col, b, out, i == 0);
         }
     });
-    if runs > 1 {
-        let (first, rest) = partials.split_at(size);
-        grad_weight[..size].copy_from_slice(first);
-        for partial in rest.chunks_exact(size) {
-            for (g, p) in grad_weight.iter_mut().zip(partial) {
-                *g += p;
-            }
+    // Runs without images (more threads than images) left their partial zero.
+    for (c, row) in grad_weight[..size].chunks_exact_mut(taps).enumerate() {
+        for (t, g) in row.iter_mut().enumerate() {
+            *g = partials.chunks_exact(size).map(|p| p[t * s.cout + c]).sum();
         }
     }
 }
@@ -337,3 +337,4 @@ mod tests {
         }
     }
 }
+

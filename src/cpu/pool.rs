@@ -115,3 +115,32 @@ pub(crate) fn avg_backward(s: &PoolShape, grad_y: &[f32], grad_x: &mut [f32]) {
         }
     });
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ops::{Pool2d, PoolKind};
+    use crate::reference::{self, Dims};
+
+    /// Every kernel, stride and padding on odd sides, values from a few levels so windows hold
+    /// ties (the first must win), against the f64 reference's values and winners.
+    #[test]
+    fn max_pooling_matches_the_reference_with_ties_and_edges() {
+        for (k, stride, padding) in [(3, 2, 0), (3, 2, 1), (2, 2, 0), (3, 1, 1), (5, 3, 2), (1, 1, 0), (4, 3, 1)] {
+            for side in [k.max(2 * padding + 1), 7, 12, 13] {
+                let pool = Pool2d { kind: PoolKind::Max, kernel_h: k, kernel_w: k, stride, padding };
+                let Ok((oh, ow)) = pool.output_size(side, side + 1) else { continue };
+                let xd = Dims { n: 2, c: 3, h: side, w: side + 1 };
+                let x: Vec<f32> = (0..xd.len()).map(|i| ((i as u32).wrapping_mul(2_654_435_761) >> 29) as f32 - 4.0).collect();
+                let s = PoolShape { planes: 6, h: side, w: side + 1, oh, ow, kh: k, kw: k, stride, padding };
+                let (mut y, mut at) = (vec![f32::NAN; 6 * oh * ow], vec![f32::NAN; 6 * oh * ow]);
+                max_forward(&s, &x, &mut y, &mut at);
+                let (want_y, want_at, _) = reference::max_pool_forward(&pool, &x, xd);
+                assert_eq!(y, want_y, "k{k} s{stride} p{padding} side {side}: values");
+                let at: Vec<u32> = at.iter().map(|a| a.to_bits()).collect();
+                let want_at: Vec<u32> = want_at.iter().enumerate().map(|(o, &a)| (a - o / (oh * ow) * side * (side + 1)) as u32).collect();
+                assert_eq!(at, want_at, "k{k} s{stride} p{padding} side {side}: winners");
+            }
+        }
+    }
+}
