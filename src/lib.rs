@@ -1,38 +1,31 @@
 //! cnnscope's engine: the classic CNNs' layers as WGSL compute shaders on WebGPU (wgpu), natively
 //! and in the browser, and the same ops on the CPU engine where the GPU is a CPU or absent.
 //!
-//! - [`device`]: which engine runs (a [`Gpu`] or the [`cpu`] engine), and the policy that picks;
-//! - [`cpu`]: the CPU engine's kernels (a GEMM crate's SIMD, every core);
-//! - [`data`]: Fashion-MNIST's IDX files, checked and uploaded once;
-//! - [`fit`]: whether a run fits the adapter, checked before anything is allocated;
-//! - [`gpu`]: the adapter, device, limits and compiled pipelines;
-//! - [`tensor`]: GPU-resident arrays and channel views;
-//! - [`recorder`]: many kernels recorded into one command buffer;
-//! - [`ops`]: the kernels, forward and backward, grouped by layer type;
-//! - [`model`]: a network's parameters and compiled forward/backward passes on the GPU, weights files;
+//! - [`engine`]: the two engines below the ops — which one runs ([`engine::device`]), tensors,
+//!   the recorder, errors; the WGSL engine ([`engine::wgsl`]: the adapter, pipelines, the GEMM
+//!   cores) and the CPU engine ([`engine::cpu`]: its kernels on a GEMM crate, every core);
+//! - [`ops`]: the op vocabulary, forward and backward, grouped by layer type: each op checks its
+//!   shapes once, then records WGSL dispatches or a CPU task;
+//! - [`net`]: the four networks and own designs as data (module tree, shapes, parameters, FLOPs)
+//!   and whether a run fits the engine ([`net::fit`]), checked before anything is allocated;
+//! - [`model`]: a network's parameters and compiled forward/backward passes, weights files;
 //! - [`train`]: optimisers, the training step and evaluation;
-//! - [`net`]: the four networks as data (module tree, shapes, parameters, FLOPs);
-//! - [`reference`]: plain CPU versions of every kernel, the tests' first oracle.
+//! - [`data`]: Fashion-MNIST's IDX files, checked and uploaded once;
+//! - [`reference`]: plain f64 versions of every kernel, the tests' first oracle.
 
-pub mod cpu;
 pub mod data;
-pub mod device;
-pub mod error;
-pub mod fit;
-pub mod gpu;
+pub mod engine;
 pub mod model;
 pub mod net;
 pub mod ops;
-pub mod recorder;
 pub mod reference;
-mod shaders;
-pub mod tensor;
 pub mod train;
 
-pub use device::{Choice, Device};
-pub use error::{EngineError, Result};
-pub use gpu::Gpu;
-pub use recorder::{GemmCore, LayerTime, Part, PartTime, Recorder};
-pub use tensor::{DType, Tensor, View};
+pub use engine::device::{Choice, Device};
+pub use engine::error::{EngineError, Result};
+pub use engine::recorder::{LayerTime, Part, PartTime, Recorder};
+pub use engine::tensor::{DType, Tensor, View};
+pub use engine::wgsl::Gpu;
+pub use engine::wgsl::gemm::GemmCore;
 /// The wgpu the engine is built on, for callers that show adapter details.
 pub use wgpu;

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use cnnscope::data::idx::{parse_images, parse_labels};
 use cnnscope::data::picture::{SIDE, fashion_pixels};
-use cnnscope::fit::{MEMORY_BUDGET, MemoryPlan, Run};
+use cnnscope::net::fit::{MEMORY_BUDGET, MemoryPlan, Run};
 use cnnscope::model::weights::{from_safetensors, to_safetensors};
 use cnnscope::net::{Arch, Net, NetConfig, Summary, minimum_side};
 use cnnscope::ops::{Adam, Sgd};

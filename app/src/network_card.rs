@@ -22,7 +22,7 @@ pub fn network() -> Memo<Result<Net, EngineError>> {
 /// The engine's checks of the knobs' setup against what the engine lets a run take (`capacity`)
 /// bytes: the memory it takes, or why it cannot train.
 /// (`capacity` follows the engine: switching engine re-checks.)
-pub fn fit(capacity: Memo<Option<cnnscope::fit::Capacity>>, network: Memo<Result<Net, EngineError>>) -> Memo<Result<u64, String>> {
+pub fn fit(capacity: Memo<Option<cnnscope::engine::device::Capacity>>, network: Memo<Result<Net, EngineError>>) -> Memo<Result<u64, String>> {
     let setup = use_view().setup;
     Memo::new(move |_| {
         network.with(|built| {
@@ -50,7 +50,7 @@ pub fn NetworkCard(network: Memo<Result<Net, EngineError>>, fit: Memo<Result<u64
                 network.with(|built| match built.as_ref().map_err(ToString::to_string).and_then(|net| Summary::new(net).map_err(|e| e.to_string())) {
                     Ok(summary) => {
                         let fit = fit.get();
-                        let memory = fit.as_ref().map(|bytes| format!(" · {} of memory to train at batch {}", cnnscope::fit::human(*bytes), s.batch)).unwrap_or_default();
+                        let memory = fit.as_ref().map(|bytes| format!(" · {} of memory to train at batch {}", cnnscope::engine::error::human(*bytes), s.batch)).unwrap_or_default();
                         view! {
                             <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
                                 summary.title, cnnscope::net::summary::grouped(summary.params as u64), summary.flops as f64 / 1e6)}</p>

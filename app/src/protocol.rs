@@ -173,7 +173,7 @@ pub struct Adapter {
     pub software: bool,
     pub driver: String,
     /// What the engine lets one run take (`Device::capacity`), for the page's fit check.
-    pub capacity: cnnscope::fit::Capacity,
+    pub capacity: cnnscope::engine::device::Capacity,
     /// The limits that decide how big a network and batch can be, as (name, value).
     pub limits: Vec<(String, String)>,
 }
@@ -210,7 +210,7 @@ impl Adapter {
             software: info.device_type == cnnscope::wgpu::DeviceType::Cpu,
             // wgpu's WebGPU backend knows neither (the worker names the adapter from the browser).
             driver: if info.vendor == 0 && info.driver.is_empty() { String::new() } else { format!("vendor {:#x} · driver {} {}", info.vendor, info.driver, info.driver_info) },
-            capacity: cnnscope::fit::Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
+            capacity: cnnscope::engine::device::Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
             limits: vec![
                 ("largest buffer binding".into(), mib(gpu.max_binding_bytes())),
                 ("largest buffer".into(), mib(l.max_buffer_size)),

@@ -1,7 +1,8 @@
 //! The knobs a user sets before training: network, scale, batch, optimiser, epochs, seed. Defaults
 //! are each net's quick recipe (`cnnscope::train::Recipe::quick`) and seed 0.
 
-use cnnscope::fit::{Capacity, MemoryPlan, Run};
+use cnnscope::engine::device::Capacity;
+use cnnscope::net::fit::{MemoryPlan, Run};
 use cnnscope::net::{Arch, MAX_RATIO, MAX_SIDE, Net, NetConfig};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Optimizer, Recipe, TrainConfig};

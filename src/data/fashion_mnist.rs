@@ -3,9 +3,9 @@
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
 use crate::data::idx::{Images, parse_images, parse_labels};
-use crate::error::{EngineError, Result};
-use crate::device::Device;
-use crate::tensor::Tensor;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::device::Device;
+use crate::engine::tensor::Tensor;
 
 pub const CLASS_NAMES: [&str; 10] =
     ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];

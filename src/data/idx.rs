@@ -6,7 +6,7 @@
 
 use std::io::Read;
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 
 /// Magic numbers: 0x0000_08 (u8 data) then the number of dimensions.
 const IMAGES_MAGIC: u32 = 0x0803;

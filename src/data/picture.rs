@@ -4,7 +4,7 @@
 //! file; this takes the decoded RGBA, whatever its size or contents.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 
 /// Fashion-MNIST's side.
 pub const SIDE: usize = 28;

@@ -7,11 +7,11 @@
 //!
 //! The score is the class's logit, in evaluation mode (no dropout).
 
-use crate::error::{EngineError, Result};
-use crate::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::device::Device;
 use crate::model::{Graph, Model};
-use crate::recorder::Recorder;
-use crate::tensor::Tensor;
+use crate::engine::recorder::Recorder;
+use crate::engine::tensor::Tensor;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Explanation {

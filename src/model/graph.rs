@@ -2,14 +2,14 @@
 //! activation (and, for training, gradient) tensors between them. A ReLU that follows a
 //! convolution or linear layer is fused into that layer's epilogue.
 
-use crate::error::{EngineError, Result};
-use crate::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::device::Device;
 use crate::model::inception::InceptionStep;
 use crate::model::params::Parameters;
 use crate::net::{Layer, Net, Shape};
 use crate::ops::{self, Conv2d, Dropout, Linear, Pool2d, PoolKind};
-use crate::recorder::{Part, Recorder};
-use crate::tensor::{DType, Tensor};
+use crate::engine::recorder::{Part, Recorder};
+use crate::engine::tensor::{DType, Tensor};
 
 /// One recorded layer. `x` and `y` index the graph's activations; in-place layers have only `x`;
 /// `param` indexes the layer's weight (its bias follows).

@@ -2,13 +2,13 @@
 //! slice of the output directly (no concatenation copy), and the backward pass that sums the four
 //! paths' input gradients.
 
-use crate::error::Result;
-use crate::device::Device;
+use crate::engine::error::Result;
+use crate::engine::device::Device;
 use crate::net::{Inception, Shape};
 use crate::ops::{self, Conv2d};
-use crate::tensor::View;
-use crate::recorder::Recorder;
-use crate::tensor::{DType, Tensor};
+use crate::engine::tensor::View;
+use crate::engine::recorder::Recorder;
+use crate::engine::tensor::{DType, Tensor};
 
 /// A path's intermediate activation and its gradient.
 struct Inner {

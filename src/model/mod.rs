@@ -10,8 +10,8 @@ pub mod weights;
 pub use graph::{Graph, WeightedLayer};
 pub use params::{Init, Parameters};
 
-use crate::error::Result;
-use crate::device::Device;
+use crate::engine::error::Result;
+use crate::engine::device::Device;
 use crate::net::Net;
 
 /// A network description with its parameters.
@@ -24,7 +24,7 @@ pub struct Model {
 impl Model {
     /// `net` with freshly initialised parameters.
     pub fn new(device: &Device, net: Net, init: Init, seed: u64) -> Result<Model> {
-        device.check_fits(&net, crate::fit::Run::Weights)?;
+        crate::net::fit::check(device, &net, crate::net::fit::Run::Weights)?;
         let params = Parameters::init(device, &net, init, seed)?;
         Ok(Model { net, params })
     }

@@ -3,10 +3,10 @@
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::error::{EngineError, Result};
-use crate::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::device::Device;
 use crate::net::{Net, ParamSpec};
-use crate::tensor::{DType, Tensor};
+use crate::engine::tensor::{DType, Tensor};
 
 /// How weights start.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

@@ -6,7 +6,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use safetensors::{Dtype, SafeTensors};
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 use crate::net::{Arch, NetConfig, ParamSpec};
 
 /// Serialises `values` (one per spec, in order) as f32 safetensors.

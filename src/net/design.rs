@@ -20,7 +20,7 @@
 //! the 10 class scores. docs/APP.md has the whole grammar.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 use crate::net::layer::{Inception, Layer, Shape};
 use crate::net::zoo::{Arch, CLASSES, MAX_RATIO, MAX_SIDE};
 use crate::ops::{Conv2d, Pool2d, PoolKind};

@@ -1,7 +1,7 @@
 //! The layers a network description is made of, mirroring PyTorch's module tree so that names,
 //! shapes and parameter counts line up with what `d2l` builds.
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 use crate::ops::{Conv2d, Pool2d, PoolKind};
 
 /// The shape of one example as it flows through the network (the batch dimension is implicit).

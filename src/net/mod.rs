@@ -2,6 +2,7 @@
 //! layer table, parameter counts, FLOPs and weight names all derive.
 
 pub mod design;
+pub mod fit;
 pub mod layer;
 pub mod summary;
 pub mod zoo;

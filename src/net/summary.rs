@@ -3,7 +3,7 @@
 
 use std::fmt;
 
-use crate::error::Result;
+use crate::engine::error::Result;
 use crate::net::layer::{Layer, Shape};
 use crate::net::zoo::Net;
 

@@ -7,7 +7,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 use crate::net::design::Design;
 use crate::net::layer::{Inception, Layer, Shape};
 use crate::ops::{Conv2d, Pool2d};

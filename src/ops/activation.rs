@@ -1,13 +1,13 @@
 //! ReLU (where it is not fused into a convolution or linear layer) and inverted dropout, both in
 //! place, with their backward passes.
 
-use crate::cpu;
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
+use crate::engine::cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
 use crate::ops::{check_distinct, check_shape, elementwise};
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::Tensor;
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::Tensor;
 
 fn relu(rec: &mut Recorder, y: &wgpu::Buffer, target: &Tensor, backward: bool) -> Result<()> {
     // Whole vec4s: the buffers' padding (Tensor) takes the tail.

@@ -1,14 +1,14 @@
 //! Channel concatenation for Inception blocks. The engine's convolutions can write straight into a
-//! channel slice (see [`crate::tensor::Tensor::channels`]), so this copy is needed only where a
+//! channel slice (see [`crate::engine::tensor::Tensor::channels`]), so this copy is needed only where a
 //! path's output is not produced by a convolution, and for the backward pass out of a slice.
 
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
-use crate::cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
+use crate::engine::cpu;
 use crate::ops::{check_distinct, elementwise, slab};
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::View;
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::View;
 
 /// dst = src (or dst += src with `accumulate`), channel range to channel range of NCHW tensors.
 pub fn copy_channels(rec: &mut Recorder, src: View, dst: View, accumulate: bool) -> Result<()> {

@@ -2,14 +2,14 @@
 //! forward, input gradient, weight gradient and bias gradient, each an implicit GEMM on the
 //! tiled core.
 
-use crate::cpu::{self, conv::ConvShape};
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
-use crate::ops::gemm::{self, GemmKernel};
+use crate::engine::cpu::{self, conv::ConvShape};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
+use crate::engine::wgsl::gemm::{self, GemmKernel};
 use crate::ops::{check_distinct, check_shape, slab, sum_channels};
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::{Tensor, View};
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::{Tensor, View};
 
 /// One convolution layer's hyper-parameters, as PyTorch's `nn.Conv2d` (+ a following ReLU).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -1,12 +1,12 @@
 //! The input pipeline: a batch gathered by index from the GPU-resident dataset and resized.
 
-use crate::cpu;
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
+use crate::engine::cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
 use crate::ops::{check_shape, elementwise};
-use crate::recorder::Recorder;
-use crate::tensor::{DType, Tensor};
-use crate::shaders;
+use crate::engine::recorder::Recorder;
+use crate::engine::tensor::{DType, Tensor};
+use crate::engine::wgsl::shaders;
 
 /// images[b] = resize(dataset[order[first + b]]) / 255 (bilinear, half-pixel centres) and
 /// labels[b] = dataset_labels[order[first + b]]; with `augment` (a step's salt), each image is

@@ -1,13 +1,13 @@
 //! Fully connected layers (PyTorch's `nn.Linear`, weight [out, in]) on a general matrix product.
 
-use crate::cpu::{self, matmul::{self, Mat, Threads}};
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
-use crate::ops::gemm::{self, GemmKernel};
+use crate::engine::cpu::{self, matmul::{self, Mat, Threads}};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
+use crate::engine::wgsl::gemm::{self, GemmKernel};
 use crate::ops::{check_distinct, check_shape, sum_channels};
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::Tensor;
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::Tensor;
 
 const FLAG_RELU: u32 = 1;
 const FLAG_BIAS: u32 = 4;

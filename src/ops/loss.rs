@@ -1,13 +1,13 @@
 //! Softmax cross-entropy (mean over the batch, as `nn.CrossEntropyLoss`) with its fused backward
 //! and on-GPU accuracy counting, and plain softmax for showing class probabilities.
 
-use crate::cpu;
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
+use crate::engine::cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
 use crate::ops::{check_distinct, check_shape, elementwise};
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::{DType, Tensor};
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::{DType, Tensor};
 
 fn batch_and_classes(what: &str, logits: &Tensor) -> Result<(usize, usize)> {
     match logits.shape() {

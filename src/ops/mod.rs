@@ -1,11 +1,10 @@
 //! The kernels, grouped by layer type. Each function checks its tensors' shapes once, then records
 //! the work for the recorder's engine: WGSL dispatches, or a task running the CPU engine's kernel
-//! (`crate::cpu`); nothing runs until the recorder is submitted.
+//! (`crate::engine::cpu`); nothing runs until the recorder is submitted.
 
 pub mod activation;
 pub mod concat;
 pub mod conv2d;
-mod gemm;
 pub mod input;
 pub mod linear;
 pub mod loss;
@@ -13,12 +12,12 @@ pub mod optim;
 pub mod pool;
 pub mod stats;
 
-use crate::cpu::{self, conv::Slab};
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::{Tensor, View};
+use crate::engine::cpu::{self, conv::Slab};
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::{Tensor, View};
 
 pub use activation::{Dropout, relu_backward, relu_forward};
 pub use concat::copy_channels;

@@ -1,12 +1,12 @@
 //! Optimiser updates with torch.optim's exact semantics, one dispatch per parameter tensor.
 
-use crate::cpu;
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
+use crate::engine::cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
 use crate::ops::{check_distinct, check_shape, elementwise};
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::Tensor;
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::Tensor;
 
 /// `torch.optim.SGD(lr, momentum, weight_decay)` (dampening 0, no Nesterov).
 #[derive(Clone, Copy, Debug, PartialEq)]

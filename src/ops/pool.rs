@@ -1,13 +1,13 @@
 //! Max and average pooling (PyTorch's `MaxPool2d`, `AvgPool2d`, and global average pooling as
 //! `AdaptiveAvgPool2d((1, 1))`), forward and backward.
 
-use crate::cpu;
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
+use crate::engine::cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
 use crate::ops::{check_distinct, check_shape, elementwise, zero};
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::{DType, Tensor};
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::{DType, Tensor};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolKind {

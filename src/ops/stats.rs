@@ -1,13 +1,13 @@
 //! A tensor summarised on the GPU in one workgroup (`tensor_stats.wgsl`): what per-layer
 //! statistics read back instead of whole activations (`train::layer_stats`).
 
-use crate::cpu;
-use crate::error::{EngineError, Result};
-use crate::gpu::Access;
+use crate::engine::cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Access;
 use crate::ops::elementwise;
-use crate::recorder::Recorder;
-use crate::shaders;
-use crate::tensor::{DType, Tensor};
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders;
+use crate::engine::tensor::{DType, Tensor};
 
 fn check(what: &str, x: &Tensor, rows: usize, out: &Tensor, slot: usize) -> Result<()> {
     let fits = u32::try_from(x.len()).is_ok() && rows > 0 && x.len() % rows == 0;

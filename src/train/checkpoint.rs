@@ -10,7 +10,7 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 use crate::model::weights::{self, SavedNet};
 use crate::net::{Net, NetConfig, ParamSpec};
 use crate::ops::{Adam, Sgd};

@@ -2,14 +2,14 @@
 //! on the GPU.
 
 use crate::data::GpuSplit;
-use crate::error::{EngineError, Result};
-use crate::fit::Run;
-use crate::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::net::fit::Run;
+use crate::engine::device::Device;
 use crate::model::{Graph, Model};
 use crate::net::CLASSES;
 use crate::ops;
-use crate::recorder::Recorder;
-use crate::tensor::{DType, Tensor};
+use crate::engine::recorder::Recorder;
+use crate::engine::tensor::{DType, Tensor};
 use crate::train::Stats;
 
 /// Graphs for full batches and for the last partial one, with their buffers.
@@ -39,10 +39,10 @@ impl Evaluator {
         // The evaluation batch sets only the speed, not the result: halve it until it fits the
         // adapter (a training batch that fits may not fit as a 256-image evaluation batch).
         let mut batch = batch.min(data.count);
-        while batch > 1 && device.check_fits(&model.net, Run::Evaluation { batch }).is_err() {
+        while batch > 1 && crate::net::fit::check(device, &model.net, Run::Evaluation { batch }).is_err() {
             batch /= 2;
         }
-        device.check_fits(&model.net, Run::Evaluation { batch })?;
+        crate::net::fit::check(device, &model.net, Run::Evaluation { batch })?;
         let mut sizes = vec![batch];
         if data.count % batch != 0 {
             sizes.push(data.count % batch);

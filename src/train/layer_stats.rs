@@ -10,11 +10,11 @@
 //! Each tensor is summarised on the GPU by one workgroup (`ops::tensor_stats`); only four numbers
 //! per tensor come back. The CLI (`train --stats`) and the app show the same figures and hints.
 
-use crate::error::Result;
-use crate::device::Device;
+use crate::engine::error::Result;
+use crate::engine::device::Device;
 use crate::model::{Graph, Parameters};
-use crate::recorder::Recorder;
-use crate::tensor::{DType, Tensor};
+use crate::engine::recorder::Recorder;
+use crate::engine::tensor::{DType, Tensor};
 use crate::train::optimizer::OptimizerState;
 
 #[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]

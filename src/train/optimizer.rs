@@ -1,11 +1,11 @@
 //! The optimiser of a training run and the per-parameter state it keeps on the GPU.
 
-use crate::error::{EngineError, Result};
-use crate::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::device::Device;
 use crate::model::Parameters;
 use crate::ops::{self, Adam, Sgd};
-use crate::recorder::Recorder;
-use crate::tensor::Tensor;
+use crate::engine::recorder::Recorder;
+use crate::engine::tensor::Tensor;
 
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub enum Optimizer {

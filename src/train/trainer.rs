@@ -5,15 +5,15 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
 use crate::data::GpuSplit;
-use crate::error::{EngineError, Result};
-use crate::fit::Run;
-use crate::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::net::fit::Run;
+use crate::engine::device::Device;
 use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
 use crate::train::checkpoint::{Checkpoint, RunState};
 use crate::ops;
-use crate::recorder::{Part, PartTime, Recorder};
-use crate::tensor::{DType, Tensor};
+use crate::engine::recorder::{Part, PartTime, Recorder};
+use crate::engine::tensor::{DType, Tensor};
 use crate::train::Stats;
 use crate::train::optimizer::{Optimizer, OptimizerState};
 
@@ -71,7 +71,7 @@ pub struct Trainer {
 impl Trainer {
     pub fn new(device: &Device, model: Model, data: GpuSplit, config: TrainConfig) -> Result<Trainer> {
         config.check()?;
-        device.check_fits(&model.net, Run::Training { batch: config.batch, moments: config.optimizer.moments() })?;
+        crate::net::fit::check(device, &model.net, Run::Training { batch: config.batch, moments: config.optimizer.moments() })?;
         if data.count < config.batch {
             return Err(EngineError::shape(
                 "training",
@@ -253,7 +253,7 @@ impl Trainer {
             ));
         }
         let net = Net::new(checkpoint.net.clone())?;
-        device.check_fits(&net, Run::Weights)?;
+        crate::net::fit::check(device, &net, Run::Weights)?;
         let params = Parameters::upload(device, net.root.params(""), &checkpoint.params)?;
         let mut trainer = Trainer::new(device, Model { net, params }, data, checkpoint.config)?;
         trainer.optimizer.restore(device, &checkpoint.first, &checkpoint.second, state.optimizer_steps)?;

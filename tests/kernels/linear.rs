@@ -106,7 +106,7 @@ gpu_test! {
     }
 
     async fn matmul_is_right_for_every_block_shape_and_transpose(device: &Device) {
-        // One shape per block the engine picks (ops/gemm.rs tile_for: by rows 128 / 64 / 32 / 16 / 4,
+        // One shape per block the engine picks (src/engine/wgsl/gemm.rs tile_for: by rows 128 / 64 / 32 / 16 / 4,
         // and the column-narrow ones; subgroup_tile_for: 64 rows and more, fewer, narrow) ×
         // transposes, none a multiple of its block.
         let shapes = [(130, 150, 70), (50, 200, 40), (20, 100, 33), (10, 300, 20), (3, 300, 21), (50, 30, 19), (13, 40, 17), (70, 9, 25), (1, 1, 1)];

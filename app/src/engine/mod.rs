@@ -472,7 +472,7 @@ async fn pick(choice: Choice, webgpu: bool) -> Result<(Device, String), String> 
         };
     }
     if choice == Choice::Auto
-        && let Some(name) = browser_adapter_info().await.filter(|n| cnnscope::device::is_software_name(n))
+        && let Some(name) = browser_adapter_info().await.filter(|n| cnnscope::engine::device::is_software_name(n))
     {
         return Ok((Device::cpu(), format!("this WebGPU adapter is a CPU ({name}): training on the CPU engine, several times faster here")));
     }

@@ -10,7 +10,7 @@ use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Checkpoint, Evaluator, Optimizer, Recipe, SUBMIT_BUDGET_SECS, TrainConfig, Trainer, epoch_line};
-use cnnscope::fit::Run;
+use cnnscope::net::fit::{self, Run};
 use cnnscope::{Choice, Device, EngineError, LayerTime};
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -56,11 +56,11 @@ async fn summary(args: &SummaryArgs) -> Result<()> {
         cnnscope::train::check_batch(args.batch)?;
         let device = open_device(choice).await?;
         let run = Run::Training { batch: args.batch, moments: 2 };
-        let plan = device.check_fits(&net, run)?;
+        let plan = fit::check(&device, &net, run)?;
         println!(
             "memory: training at batch {} with Adam takes {} on {}",
             args.batch,
-            cnnscope::fit::human(plan.total()),
+            cnnscope::engine::error::human(plan.total()),
             device.name()
         );
     }
@@ -134,7 +134,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
     check_counts(epochs, args.limit, args.save.is_some())?;
 
     let device = open_device(args.device.choice).await?;
-    device.check_fits(&net, Run::Training { batch, moments: config.optimizer.moments() })?;
+    fit::check(&device, &net, Run::Training { batch, moments: config.optimizer.moments() })?;
     let data = load_data(&args.data.dir, args.limit)?;
     let summary = Summary::new(&net)?;
     eprintln!(

@@ -1,11 +1,11 @@
 //! The WGSL sources (in `shaders/`, one file per kernel) and how kernels built on the GEMM core are
 //! assembled from them.
 
-use crate::recorder::GemmCore;
+use crate::engine::wgsl::gemm::GemmCore;
 
 macro_rules! wgsl {
     ($($name:ident = $file:literal;)*) => {
-        $(pub(crate) const $name: &str = include_str!(concat!("../shaders/", $file));)*
+        $(pub(crate) const $name: &str = include_str!(concat!("../../../shaders/", $file));)*
     };
 }
 

@@ -2,8 +2,8 @@
 //! tensor statistics. Each follows its WGSL kernel's arithmetic (same f32 formulas, same hash for
 //! dropout masks), so both engines draw the same masks and take the same steps within rounding.
 
-use crate::cpu::conv::Slab;
-use crate::cpu::{ELEMENTWISE_CHUNK, for_chunks, for_chunks2, for_chunks3};
+use crate::engine::cpu::conv::Slab;
+use crate::engine::cpu::{ELEMENTWISE_CHUNK, for_chunks, for_chunks2, for_chunks3};
 use crate::train::augment::pcg;
 
 /// x = max(x, 0).

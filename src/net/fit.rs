@@ -1,11 +1,12 @@
-//! Whether a run fits the adapter, decided from the network description before anything is
+//! Whether a run fits the engine, decided from the network description before anything is
 //! allocated: every tensor against the largest buffer a kernel may bind, and the whole run against
 //! a memory budget. The engine's constructors ([`crate::model::Model::new`], the trainer, the
-//! evaluator), the CLI and the app all go through this one check, so the host never builds (or
+//! evaluator), the CLI and the app all go through this one check ([`check`]), so the host never builds (or
 //! asks the device for) what the device could not hold.
 #![deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
 
-use crate::error::{EngineError, Result};
+use crate::engine::device::{Capacity, Device};
+use crate::engine::error::{EngineError, Result, human};
 use crate::net::{Layer, Net, Shape};
 use crate::ops::PoolKind;
 
@@ -13,15 +14,6 @@ use crate::ops::PoolKind;
 /// 4 GiB holds every d2l recipe (the largest, AlexNet ÷1 at batch 128, needs ~1.6 GiB) and is a
 /// share a browser tab on a laptop with shared graphics memory can still be given.
 pub const MEMORY_BUDGET: u64 = 4 << 30;
-
-/// What a device lets one run take: a GPU binds at most `max_binding` bytes per tensor within
-/// [`MEMORY_BUDGET`] in all; the CPU engine binds nothing and has `budget` in all
-/// ([`crate::cpu::Cpu::budget`]). `Device::capacity` says which; the page gets it from its worker.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Capacity {
-    Gpu { max_binding: u64 },
-    Cpu { budget: u64 },
-}
 
 /// What a run allocates besides the parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -188,15 +180,6 @@ fn walk(name: &str, layer: &Layer, shape: &mut Shape, activation: &mut impl FnMu
     *shape = output;
 }
 
-/// 3221225472 → "3.0 GiB", 1536 → "1.5 KiB".
-pub fn human(bytes: u64) -> String {
-    let units = [("GiB", 30), ("MiB", 20), ("KiB", 10)];
-    match units.iter().find(|(_, shift)| bytes >> shift > 0) {
-        Some((unit, shift)) => format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64),
-        None => format!("{bytes} bytes"),
-    }
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -240,4 +223,11 @@ mod tests {
         MemoryPlan::new(&net, Run::Training { batch: fits, moments: 2 }).check(u64::MAX, 100 << 20).unwrap();
         assert!(MemoryPlan::new(&net, Run::Training { batch: fits + 1, moments: 2 }).check(u64::MAX, 100 << 20).is_err());
     }
+}
+
+/// Whether `run` of `net` fits `device` (its [`Capacity`]); call before allocating.
+pub fn check(device: &Device, net: &Net, run: Run) -> Result<MemoryPlan> {
+    let plan = MemoryPlan::new(net, run);
+    plan.check_capacity(device.capacity())?;
+    Ok(plan)
 }

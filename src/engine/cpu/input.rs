@@ -2,8 +2,8 @@
 //! order, resized bilinearly with half-pixel centres in f32, scaled to [0, 1], and with `augment`
 //! flipped, cropped and jittered by the same hashed draws ([`crate::train::augment`]).
 
-use crate::cpu::for_chunks;
-use crate::error::{EngineError, Result};
+use crate::engine::cpu::for_chunks;
+use crate::engine::error::{EngineError, Result};
 use crate::train::augment::Augmentation;
 
 /// Where the dataset lies: `count` images of `h × w` u8 pixels, packed four to a word.

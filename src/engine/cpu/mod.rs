@@ -16,7 +16,7 @@ pub(crate) mod pool;
 
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
-use crate::error::{EngineError, Result};
+use crate::engine::error::{EngineError, Result};
 
 /// Memory the CPU engine lets one run take in the browser: wasm32's whole 4 GiB address space,
 /// which the dataset and a checkpoint's copies share.

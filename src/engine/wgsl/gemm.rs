@@ -1,9 +1,25 @@
-//! Dispatching kernels built on the GEMM core: tile choice, split-k and the partial-sum reduction.
+//! The WGSL engine's GEMM policy, in one place: which core a kernel is built on, the tile each
+//! workgroup computes, split-k and the partial-sum reduction; the kernels built on a GEMM (convolution
+//! and linear, forward and backward) describe their loads and stores and leave the rest here.
 
-use crate::error::Result;
-use crate::gpu::Access;
-use crate::recorder::{GemmCore, Recorder};
-use crate::shaders::{self, Tile};
+use crate::engine::error::Result;
+use crate::engine::wgsl::Access;
+use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::shaders::{self, Tile};
+
+/// Which GEMM core the convolution and linear kernels are built on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum GemmCore {
+    /// Workgroup-memory tiles, several outputs per invocation (the engine's kernel).
+    #[default]
+    Tiled,
+    /// One output per invocation reading straight from memory: the baseline the benchmark compares to.
+    Naive,
+    /// Each workgroup one subgroup, rows of A exchanged by subgroupBroadcast (gemm_subgroup.wgsl):
+    /// the fastest core on CPU adapters, where workgroup memory costs as much as any memory. On an
+    /// adapter without subgroups of one fixed size, the tiled core runs instead.
+    Subgroup,
+}
 
 /// A kernel whose work is one GEMM of shape m×n×k, written as loaders for the GEMM core.
 pub(crate) struct GemmKernel<'a> {

@@ -3,9 +3,9 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use crate::error::{EngineError, Result};
-use crate::recorder::GemmCore;
-use crate::shaders;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::gemm::GemmCore;
+use crate::engine::wgsl::shaders;
 
 /// What the engine needs from any adapter. WebGPU's defaults satisfy all of it; a smaller adapter
 /// (some mobile or compatibility-mode devices) is refused up front with the limit named.

@@ -2,8 +2,8 @@
 //! weights in one GEMM, images spread over the cores. A 1×1 convolution with stride 1 and no
 //! padding (NiN's and Inception's) needs no unrolling: the image already is the column matrix.
 
-use crate::cpu::matmul::{Mat, Threads, gemm};
-use crate::cpu::{for_chunks, for_chunks_with};
+use crate::engine::cpu::matmul::{Mat, Threads, gemm};
+use crate::engine::cpu::{for_chunks, for_chunks_with};
 
 /// A channel range of an NCHW tensor: where a convolution reads or writes (an Inception path's
 /// slice of the concatenated output).

@@ -27,7 +27,7 @@ pub enum EngineError {
     )]
     BufferTooLarge { what: String, bytes: u64, limit: u64 },
 
-    #[error("{what} needs {}, but {limit}: {advice}", crate::fit::human(*bytes))]
+    #[error("{what} needs {}, but {limit}: {advice}", human(*bytes))]
     DoesNotFit { what: String, bytes: u64, limit: String, advice: String },
 
     /// An own network's description (`net::design`) that does not read or does not fit.
@@ -98,3 +98,12 @@ impl EngineError {
 }
 
 pub type Result<T> = std::result::Result<T, EngineError>;
+
+/// 3221225472 → "3.0 GiB", 1536 → "1.5 KiB".
+pub fn human(bytes: u64) -> String {
+    let units = [("GiB", 30), ("MiB", 20), ("KiB", 10)];
+    match units.iter().find(|(_, shift)| bytes >> shift > 0) {
+        Some((unit, shift)) => format!("{:.1} {unit}", bytes as f64 / (1u64 << shift) as f64),
+        None => format!("{bytes} bytes"),
+    }
+}

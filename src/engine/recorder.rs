@@ -4,23 +4,10 @@
 
 use std::sync::Arc;
 
-use crate::device::Device;
-use crate::error::{EngineError, Result};
-use crate::gpu::{Gpu, Pipeline};
-
-/// Which GEMM core the convolution and linear kernels are built on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum GemmCore {
-    /// Workgroup-memory tiles, several outputs per invocation (the engine's kernel).
-    #[default]
-    Tiled,
-    /// One output per invocation reading straight from memory: the baseline the benchmark compares to.
-    Naive,
-    /// Each workgroup one subgroup, rows of A exchanged by subgroupBroadcast (gemm_subgroup.wgsl):
-    /// the fastest core on CPU adapters, where workgroup memory costs as much as any memory. On an
-    /// adapter without subgroups of one fixed size, the tiled core runs instead.
-    Subgroup,
-}
+use crate::engine::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::gemm::GemmCore;
+use crate::engine::wgsl::{Gpu, Pipeline};
 
 /// The part of a step a dispatch belongs to, for seeing where the step's time goes
 /// ([`Recorder::time_parts`]).

@@ -2,9 +2,9 @@
 //! engine ([`Cpu`]). Ops say what to compute and check their shapes once; each engine says how
 //! (`crate::ops`, one branch per engine). [`Device::open`] holds the one policy that picks.
 
-use crate::cpu::Cpu;
-use crate::error::{EngineError, Result};
-use crate::gpu::Gpu;
+use crate::engine::cpu::Cpu;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Gpu;
 
 /// Which engine a user asked for (`--device`, the page's engine switch).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -43,6 +43,15 @@ impl std::str::FromStr for Choice {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Picked {
     pub reason: String,
+}
+
+/// What a device lets one run take: a GPU binds at most `max_binding` bytes per tensor within
+/// [`crate::net::fit::MEMORY_BUDGET`] in all; the CPU engine binds nothing and has `budget` in all
+/// ([`crate::engine::cpu::Cpu::budget`]). `Device::capacity` says which; the page gets it from its worker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Capacity {
+    Gpu { max_binding: u64 },
+    Cpu { budget: u64 },
 }
 
 pub enum Device {
@@ -149,19 +158,12 @@ impl Device {
         }
     }
 
-    /// What this device lets one run take (see [`crate::fit`]).
-    pub fn capacity(&self) -> crate::fit::Capacity {
+    /// What this device lets one run take (checked by [`crate::net::fit`]).
+    pub fn capacity(&self) -> Capacity {
         match self {
-            Device::Wgsl(gpu) => crate::fit::Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
-            Device::Cpu(cpu) => crate::fit::Capacity::Cpu { budget: cpu.budget() },
+            Device::Wgsl(gpu) => Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
+            Device::Cpu(cpu) => Capacity::Cpu { budget: cpu.budget() },
         }
-    }
-
-    /// Whether `run` of `net` fits this device (see [`crate::fit`]); call before allocating.
-    pub fn check_fits(&self, net: &crate::net::Net, run: crate::fit::Run) -> Result<crate::fit::MemoryPlan> {
-        let plan = crate::fit::MemoryPlan::new(net, run);
-        plan.check_capacity(self.capacity())?;
-        Ok(plan)
     }
 
     /// Errors the device reported since the last call, as one typed error; a lost device first.
@@ -195,8 +197,8 @@ impl Device {
 
     /// The GEMM cores the kernel tests cover: the GPU's ([`Gpu::gemm_cores`]); the CPU engine has
     /// one way of multiplying, which any core names.
-    pub fn gemm_cores(&self) -> Vec<crate::GemmCore> {
-        self.gpu_ref().map_or_else(|| vec![crate::GemmCore::default()], Gpu::gemm_cores)
+    pub fn gemm_cores(&self) -> Vec<crate::engine::wgsl::gemm::GemmCore> {
+        self.gpu_ref().map_or_else(|| vec![crate::engine::wgsl::gemm::GemmCore::default()], Gpu::gemm_cores)
     }
 
     /// Kernels asked for and not compiled yet (none on the CPU engine: nothing to compile).

@@ -1,10 +1,10 @@
 //! An array on a device (a GPU buffer, or host memory for the CPU engine) with an NCHW (or any)
 //! shape, and channel views into it.
 
-use crate::cpu;
-use crate::device::Device;
-use crate::error::{EngineError, Result};
-use crate::gpu::Gpu;
+use crate::engine::cpu;
+use crate::engine::device::Device;
+use crate::engine::error::{EngineError, Result};
+use crate::engine::wgsl::Gpu;
 
 /// Element type of a tensor: activations and weights are f32; labels and indices are u32.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

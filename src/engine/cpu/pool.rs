@@ -2,7 +2,7 @@
 //! conventions: a max window's winner is its first largest value (padding never wins), kept as its
 //! position within the plane; average pooling counts padding as zeros and divides by kh·kw.
 
-use crate::cpu::{for_chunks, for_chunks2};
+use crate::engine::cpu::{for_chunks, for_chunks2};
 
 /// One pooling's sizes; `planes` is images × channels.
 #[derive(Clone, Copy, Debug)]
