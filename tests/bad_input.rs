@@ -129,7 +129,7 @@ fn what_the_gpu_cannot_hold() {
         ),
         (
             "`train --net vgg11 --ratio 1 --side 1024 --limit 64 --device cpu`",
-            "training at batch 64 needs 129.8 GiB, but cnnscope gives one run at most … of memory on the CPU engine: lower the side or raise the width ratio",
+            "training at batch 64 needs 178.3 GiB, but cnnscope gives one run at most … of memory on the CPU engine: lower the side or raise the width ratio",
         ),
         (
             "`train --net alexnet --batch 10000000 --device cpu`",

@@ -107,7 +107,7 @@ pub fn check_net(capacity: Capacity, net: &Net, setup: &Setup) -> Result<u64, St
     let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment };
     config.check().map_err(|e| e.to_string())?;
     let plan = MemoryPlan::new(net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
-    plan.check_capacity(capacity).map(|()| plan.total()).map_err(|e| e.to_string())
+    plan.check_capacity(capacity).map(|()| plan.total_for(capacity)).map_err(|e| e.to_string())
 }
 
 /// A knob the user types into: its label on the page, its key in a shared link (`share`), how

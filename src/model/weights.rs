@@ -10,12 +10,12 @@ use crate::engine::error::{EngineError, Result};
 use crate::net::{Arch, NetConfig, ParamSpec};
 
 /// Serialises `values` (one per spec, in order) as f32 safetensors.
-pub fn to_safetensors(specs: &[ParamSpec], values: &[Vec<f32>], metadata: Option<HashMap<String, String>>) -> Result<Vec<u8>> {
+pub fn to_safetensors<V: AsRef<[f32]>>(specs: &[ParamSpec], values: &[V], metadata: Option<HashMap<String, String>>) -> Result<Vec<u8>> {
     let views: Vec<(String, safetensors::tensor::TensorView)> = specs
         .iter()
         .zip(values)
         .map(|(spec, v)| {
-            let view = safetensors::tensor::TensorView::new(Dtype::F32, spec.shape.clone(), bytemuck::cast_slice(v.as_slice()))
+            let view = safetensors::tensor::TensorView::new(Dtype::F32, spec.shape.clone(), bytemuck::cast_slice(v.as_ref()))
                 .map_err(|e| EngineError::Weights(format!("{}: {e}", spec.name)))?;
             Ok((spec.name.clone(), view))
         })

@@ -36,6 +36,9 @@ pub struct Planned {
     pub bytes: u64,
     pub buffers: u64,
     pub per_image: Option<u64>,
+    /// Held beside the engine's tensors in the host's memory whatever the engine (a checkpoint
+    /// being saved), so counted only where the engine's memory is the host's: the CPU engine.
+    pub on_host: bool,
 }
 
 /// Every sizeable tensor a run allocates, computed in u64 (wasm32's usize is 32 bits).
@@ -58,7 +61,13 @@ impl MemoryPlan {
         };
         for spec in net.root.params("") {
             let bytes = spec.shape.iter().fold(4u64, |b, &d| mul(b, d as u64));
-            tensors.push(Planned { name: format!("parameter {}", spec.name), bytes, buffers: copies, per_image: None });
+            tensors.push(Planned { name: format!("parameter {}", spec.name), bytes, buffers: copies, per_image: None, on_host: false });
+        }
+        if let Run::Training { moments, .. } = run {
+            // Saving reads the parameters and the optimiser's moments back, then writes the file.
+            let state = tensors.iter().fold(0u64, |sum, t| sum.saturating_add(t.bytes));
+            let bytes = mul(state, 1 + moments as u64);
+            tensors.push(Planned { name: "a checkpoint being saved".into(), bytes, buffers: 2, per_image: None, on_host: true });
         }
         let (batch, training) = match run {
             Run::Weights => return MemoryPlan { run, tensors },
@@ -68,7 +77,7 @@ impl MemoryPlan {
         // An activation and, when training, its gradient; a max pool also keeps its argmax.
         let mut activation = |name: String, shape: Shape, buffers: u64| {
             let per_image = mul(shape.elements() as u64, 4);
-            tensors.push(Planned { name, bytes: mul(per_image, batch), buffers: buffers + u64::from(training), per_image: Some(per_image) });
+            tensors.push(Planned { name, bytes: mul(per_image, batch), buffers: buffers + u64::from(training), per_image: Some(per_image), on_host: false });
         };
         activation("the input".into(), net.input_shape(), 1);
         let mut shape = net.input_shape();
@@ -76,9 +85,28 @@ impl MemoryPlan {
         MemoryPlan { run, tensors }
     }
 
-    /// Bytes in all.
+    /// The run with the training images the engine holds (`bytes`, as uploaded).
+    pub fn with_dataset(mut self, bytes: u64) -> MemoryPlan {
+        self.tensors.push(Planned { name: "the training images".into(), bytes, buffers: 1, per_image: None, on_host: false });
+        self
+    }
+
+    /// Bytes the engine allocates in all.
     pub fn total(&self) -> u64 {
-        self.tensors.iter().fold(0, |sum, t| sum.saturating_add(mul(t.bytes, t.buffers)))
+        self.sum(|t| !t.on_host)
+    }
+
+    /// Bytes the run takes of what `capacity` counts: on the CPU engine also what the host holds
+    /// beside the engine's tensors.
+    pub fn total_for(&self, capacity: Capacity) -> u64 {
+        match capacity {
+            Capacity::Gpu { .. } => self.total(),
+            Capacity::Cpu { .. } => self.sum(|_| true),
+        }
+    }
+
+    fn sum(&self, counted: impl Fn(&Planned) -> bool) -> u64 {
+        self.tensors.iter().filter(|t| counted(t)).fold(0, |sum, t| sum.saturating_add(mul(t.bytes, t.buffers)))
     }
 
     fn batch(&self) -> Option<u64> {
@@ -95,23 +123,28 @@ impl MemoryPlan {
         self.check_against(Some(max_binding), budget, "GPU memory")
     }
 
+    // With a binding limit (a GPU) the engine's tensors count; without (the CPU engine) all do.
+
     /// [`MemoryPlan::check`] against what a device lets one run take.
     pub fn check_capacity(&self, capacity: Capacity) -> Result<()> {
         match capacity {
             Capacity::Gpu { max_binding } => self.check(max_binding, MEMORY_BUDGET),
-            // The CPU engine binds nothing: the whole run against its budget of host memory.
+            // The CPU engine binds nothing: the whole run, with what the host holds beside its
+            // tensors, against its budget of host memory.
             Capacity::Cpu { budget } => self.check_against(None, budget, "memory on the CPU engine"),
         }
     }
 
     fn check_against(&self, max_binding: Option<u64>, budget: u64, memory: &str) -> Result<()> {
+        let binding = max_binding;
         let max_binding = max_binding.unwrap_or(u64::MAX);
         let what = match self.run {
             Run::Weights => "the weights",
             Run::Evaluation { .. } => "evaluation",
             Run::Training { .. } => "training",
         };
-        for t in &self.tensors {
+        let counted = |t: &&Planned| binding.is_none() || !t.on_host;
+        for t in self.tensors.iter().filter(counted) {
             if t.bytes <= max_binding {
                 continue;
             }
@@ -130,10 +163,10 @@ impl MemoryPlan {
                 advice,
             });
         }
-        let total = self.total();
+        let total = self.sum(|t| counted(&t));
         if total > budget {
-            let fixed = self.tensors.iter().filter(|t| t.per_image.is_none()).fold(0u64, |s, t| s.saturating_add(mul(t.bytes, t.buffers)));
-            let per_image = self.tensors.iter().filter_map(|t| t.per_image.map(|p| mul(p, t.buffers))).fold(0u64, u64::saturating_add);
+            let fixed = self.tensors.iter().filter(counted).filter(|t| t.per_image.is_none()).fold(0u64, |s, t| s.saturating_add(mul(t.bytes, t.buffers)));
+            let per_image = self.tensors.iter().filter(counted).filter_map(|t| t.per_image.map(|p| mul(p, t.buffers))).fold(0u64, u64::saturating_add);
             let advice = match self.batch() {
                 Some(_) if fixed < budget && per_image > 0 && (budget - fixed) / per_image > 0 => format!(
                     "lower the batch to {} or less, or lower the side or raise the width ratio",
@@ -180,6 +213,17 @@ fn walk(name: &str, layer: &Layer, shape: &mut Shape, activation: &mut impl FnMu
     *shape = output;
 }
 
+/// Whether `run` of `net` fits `device` (its [`Capacity`]); call before allocating.
+pub fn check(device: &Device, net: &Net, run: Run) -> Result<MemoryPlan> {
+    check_plan(device, MemoryPlan::new(net, run))
+}
+
+/// [`check`] for a plan with more in it ([`MemoryPlan::with_dataset`]).
+pub fn check_plan(device: &Device, plan: MemoryPlan) -> Result<MemoryPlan> {
+    plan.check_capacity(device.capacity())?;
+    Ok(plan)
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
 mod tests {
@@ -223,11 +267,24 @@ mod tests {
         MemoryPlan::new(&net, Run::Training { batch: fits, moments: 2 }).check(u64::MAX, 100 << 20).unwrap();
         assert!(MemoryPlan::new(&net, Run::Training { batch: fits + 1, moments: 2 }).check(u64::MAX, 100 << 20).is_err());
     }
+
+    /// The CPU engine's budget holds the run's tensors, the training images and a checkpoint being
+    /// saved (the parameters and Adam's two moments, read back and then written as a file); a GPU's
+    /// budget holds what it allocates: the images, not the host's copies.
+    #[test]
+    fn the_cpu_engine_counts_what_the_host_holds() {
+        let net = Net::new(NetConfig::new(Arch::AlexNet, 8)).unwrap();
+        let plan = MemoryPlan::new(&net, Run::Training { batch: 64, moments: 2 }).with_dataset(47 << 20);
+        let params: u64 = plan.tensors.iter().filter(|t| t.name.starts_with("parameter")).map(|t| t.bytes).sum();
+        let engine = plan.total();
+        assert_eq!(plan.total_for(Capacity::Cpu { budget: 0 }), engine + 2 * 3 * params);
+        assert_eq!(plan.total_for(Capacity::Gpu { max_binding: 0 }), engine);
+        assert!(plan.tensors.iter().any(|t| t.name == "the training images" && !t.on_host && t.bytes == 47 << 20));
+        // A budget between the two: enough for a GPU's count, not for the CPU engine's.
+        let budget = engine + 3 * params;
+        let err = plan.check_capacity(Capacity::Cpu { budget }).unwrap_err().to_string();
+        assert!(err.contains("of memory on the CPU engine"), "{err}");
+        plan.check(u64::MAX, budget).unwrap();
+    }
 }
 
-/// Whether `run` of `net` fits `device` (its [`Capacity`]); call before allocating.
-pub fn check(device: &Device, net: &Net, run: Run) -> Result<MemoryPlan> {
-    let plan = MemoryPlan::new(net, run);
-    plan.check_capacity(device.capacity())?;
-    Ok(plan)
-}

@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::GpuSplit;
 use crate::engine::error::{EngineError, Result};
-use crate::net::fit::Run;
+use crate::net::fit::{self, MemoryPlan, Run};
 use crate::engine::device::Device;
 use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
@@ -71,7 +71,9 @@ pub struct Trainer {
 impl Trainer {
     pub fn new(device: &Device, model: Model, data: GpuSplit, config: TrainConfig) -> Result<Trainer> {
         config.check()?;
-        crate::net::fit::check(device, &model.net, Run::Training { batch: config.batch, moments: config.optimizer.moments() })?;
+        let run = Run::Training { batch: config.batch, moments: config.optimizer.moments() };
+        let dataset = 4 * (data.pixels.len() as u64 + data.labels.len() as u64);
+        fit::check_plan(device, MemoryPlan::new(&model.net, run).with_dataset(dataset))?;
         if data.count < config.batch {
             return Err(EngineError::shape(
                 "training",
@@ -253,7 +255,7 @@ impl Trainer {
             ));
         }
         let net = Net::new(checkpoint.net.clone())?;
-        crate::net::fit::check(device, &net, Run::Weights)?;
+        fit::check(device, &net, Run::Weights)?;
         let params = Parameters::upload(device, net.root.params(""), &checkpoint.params)?;
         let mut trainer = Trainer::new(device, Model { net, params }, data, checkpoint.config)?;
         trainer.optimizer.restore(device, &checkpoint.first, &checkpoint.second, state.optimizer_steps)?;

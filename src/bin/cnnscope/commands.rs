@@ -60,7 +60,7 @@ async fn summary(args: &SummaryArgs) -> Result<()> {
         println!(
             "memory: training at batch {} with Adam takes {} on {}",
             args.batch,
-            cnnscope::engine::error::human(plan.total()),
+            cnnscope::engine::error::human(plan.total_for(device.capacity())),
             device.name()
         );
     }
