@@ -54,6 +54,13 @@ pub enum Capacity {
     Cpu { budget: u64 },
 }
 
+/// How much faster the CPU engine trains the four nets than the WGSL kernels on a CPU adapter, as
+/// measured (README's speed tables, ÷8, batch 64): natively against llvmpipe, and in Chromium
+/// against SwiftShader. The adapter card quotes them.
+pub const CPU_ENGINE_GAIN_NATIVE: &str = "6–8×";
+pub const CPU_ENGINE_GAIN_BROWSER: &str = "21–25×";
+
+/// The engine that runs: the WGSL kernels on a WebGPU adapter, or the CPU engine.
 pub enum Device {
     Wgsl(Gpu),
     Cpu(Cpu),
@@ -97,7 +104,7 @@ impl Device {
             }
             Choice::Auto => match Gpu::new().await {
                 Ok(gpu) if is_software(&gpu.info) => {
-                    let reason = format!("this GPU adapter is a CPU ({}): training on the CPU engine, several times faster here", gpu.name());
+                    let reason = format!("this GPU adapter is a CPU ({}): training on the CPU engine, {CPU_ENGINE_GAIN_NATIVE} faster on such adapters", gpu.name());
                     Ok((Device::cpu(), picked(reason)))
                 }
                 Ok(gpu) => {

@@ -474,7 +474,7 @@ async fn pick(choice: Choice, webgpu: bool) -> Result<(Device, String), String> 
     if choice == Choice::Auto
         && let Some(name) = browser_adapter_info().await.filter(|n| cnnscope::engine::device::is_software_name(n))
     {
-        return Ok((Device::cpu(), format!("this WebGPU adapter is a CPU ({name}): training on the CPU engine, several times faster here")));
+        return Ok((Device::cpu(), format!("this WebGPU adapter is a CPU ({name}): training on the CPU engine, {} faster on such adapters", cnnscope::engine::device::CPU_ENGINE_GAIN_BROWSER)));
     }
     let (device, picked) = Device::open(choice).await.map_err(|e| e.to_string())?;
     Ok((device, picked.reason))
