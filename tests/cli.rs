@@ -107,3 +107,28 @@ fn checkpoint_and_resume() {
     assert!(!ok && err.contains("cannot be used with"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Saves as a database would: `x.ckpt` and `x.safetensors` beside each other both land whole, and
+/// no temporary file stays behind. A checkpoint that cannot be written mid-run is a warning and
+/// training goes on; the last epoch's, the run's result, fails the run.
+#[test]
+fn saves_are_whole_and_a_failed_checkpoint_does_not_end_training() {
+    let dir = std::env::temp_dir().join(format!("cnnscope-saves-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = |name: &str| dir.join(name).to_str().unwrap().to_string();
+    let base = ["train", "--net", "alexnet", "--ratio", "16", "--side", "67", "--batch", "32", "--limit", "128", "--epochs", "2"];
+    let (ok, _, err) = cnnscope(&[&base[..], &["--checkpoint", &path("x.ckpt"), "--save", &path("x.safetensors")]].concat());
+    assert!(ok, "{err}");
+    assert!(std::fs::read(path("x.ckpt")).unwrap().len() > 1000 && std::fs::read(path("x.safetensors")).unwrap().len() > 1000);
+    let mut names: Vec<String> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    assert_eq!(names, ["x.ckpt", "x.safetensors"], "only the two files, no temporary one");
+
+    let missing = dir.join("no such folder").join("y.ckpt");
+    let (ok, out, err) = cnnscope(&[&base[..], &["--checkpoint", missing.to_str().unwrap()]].concat());
+    assert!(!ok, "the last epoch's checkpoint failing fails the run");
+    assert!(err.contains(&format!("warning: the checkpoint was not saved: weights file: cannot write {}", missing.display())), "{err}");
+    assert!(err.contains("training goes on"), "{err}");
+    assert!(out.contains("epoch 1,") && out.contains("epoch 2,"), "training went on after the failed save: {out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -190,7 +190,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
                     && !done
                     && saved_at.elapsed().as_secs() >= CHECKPOINT_EVERY_SECS
                 {
-                    save_checkpoint(&device, &trainer, epochs, path).await?;
+                    keep_checkpoint(&device, &trainer, epochs, path).await;
                     saved_at = Instant::now();
                 }
             }
@@ -210,7 +210,12 @@ async fn train(args: &TrainArgs) -> Result<()> {
             eprintln!("note: {why}; another --seed or a smaller --ratio avoids it.");
         }
         if let Some(path) = &args.checkpoint {
-            save_checkpoint(&device, &trainer, epochs, path).await?;
+            // The last epoch's checkpoint is the run's result: failing to write it fails the run.
+            if epoch == epochs {
+                save_checkpoint(&device, &trainer, epochs, path).await?;
+            } else {
+                keep_checkpoint(&device, &trainer, epochs, path).await;
+            }
             saved_at = Instant::now();
         }
     }
@@ -240,12 +245,34 @@ fn resume_note(e: &EngineError, args: &TrainArgs) {
     eprintln!("note: {} holds the run as it was at its last checkpoint; continue it with `--resume {}{lower}`", path.display(), path.display());
 }
 
-/// Writes `bytes` to `path` whole or not at all: a crash mid-write leaves the previous file.
+/// Writes `bytes` to `path` whole or not at all, as a database would: into a temporary file of its
+/// own beside the target (two saves never share one), flushed to the disk, renamed over the
+/// target, and the directory flushed so the rename survives a power cut. On failure the temporary
+/// file is removed and the previous file stays as it was.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    let partial = path.with_extension("partial");
-    std::fs::write(&partial, bytes)
-        .and_then(|()| std::fs::rename(&partial, path))
-        .map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))
+    use std::io::Write;
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let written = tempfile::Builder::new().prefix(".cnnscope-").suffix(".partial").tempfile_in(dir).and_then(|mut file| {
+        file.write_all(bytes)?;
+        file.as_file().sync_all()?;
+        file.persist(path).map_err(|e| e.error)?;
+        // Flushing a directory is how POSIX makes a rename durable; elsewhere it is not needed.
+        #[cfg(unix)]
+        std::fs::File::open(dir)?.sync_all()?;
+        Ok(())
+    });
+    written.map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))
+}
+
+/// Saves a checkpoint during training; one that cannot be written is reported and training goes
+/// on (the page does the same), so a full disk costs a save, not the run.
+async fn keep_checkpoint(device: &Device, trainer: &Trainer, epochs: usize, path: &Path) {
+    if let Err(e) = save_checkpoint(device, trainer, epochs, path).await {
+        eprintln!("warning: the checkpoint was not saved: {e}; training goes on");
+    }
 }
 
 async fn save_checkpoint(device: &Device, trainer: &Trainer, epochs: usize, path: &Path) -> Result<()> {
