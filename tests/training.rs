@@ -49,6 +49,7 @@ macro_rules! both_engines {
 }
 
 both_engines!(
+    a_late_burst_of_divergence_is_caught_and_never_saved,
     a_small_network_learns_fashion_mnist,
     a_seeded_run_is_reproducible,
     training_steps_follow_pytorch,
@@ -538,4 +539,34 @@ fn both_engines_take_the_same_steps_and_a_run_moves_between_them() {
         got.extend(losses(steps(&mut resumed, 5)));
         close(&format!("resumed on the {} engine", device().engine()), &got, whole);
     }
+}
+
+/// Divergence is judged on the losses since the last check. Late in a long epoch (2^20 images at
+/// loss 2.3 so far, restored from a checkpoint) a burst of steps at a runaway rate leaves the
+/// epoch's mean far under the 100·ln 10 threshold, yet the interval's loss is caught at once; from
+/// then on every check, and every checkpoint, refuses: no save writes the diverged state.
+fn a_late_burst_of_divergence_is_caught_and_never_saved() {
+    let device = device();
+    let trainer = small_trainer(true);
+    let mut late = pollster::block_on(trainer.checkpoint(device, 1, String::new())).unwrap();
+    let (images, mean) = (f32::powi(2.0, 20), 2.3f32);
+    late.state.sums = [mean * images, 0.1 * images, images].map(f32::to_bits);
+    let mut trainer = Trainer::resume(device, &late, data().train.truncated(256).upload(device).unwrap()).unwrap();
+    trainer.set_lr(0.2).unwrap();
+    let mut caught = None;
+    for _ in 0..8 {
+        trainer.step(device).unwrap();
+        if let Err(e) = pollster::block_on(trainer.stats(device)) {
+            caught = Some(e);
+            break;
+        }
+    }
+    let Some(cnnscope::EngineError::Diverged { loss, step, .. }) = caught else { panic!("no divergence caught: {caught:?}") };
+    let examples = (step - late.state.steps) as f64 * 32.0;
+    let epoch_mean = (f64::from(mean) * f64::from(images) + loss * 32.0) / (f64::from(images) + examples);
+    assert!(loss > 230.0 && epoch_mean < 230.0, "the interval's loss {loss} is caught where the epoch's mean {epoch_mean} stays under the threshold");
+    let again = pollster::block_on(trainer.stats(device)).unwrap_err().to_string();
+    assert!(again.starts_with("training diverged at step"), "{again}");
+    let saved = pollster::block_on(trainer.checkpoint(device, 1, String::new())).map(|_| ()).unwrap_err().to_string();
+    assert!(saved.starts_with("training diverged at step"), "{saved}");
 }

@@ -54,6 +54,11 @@ impl Stats {
         self.correct / self.examples.max(1.0)
     }
 
+    /// The sums added since `earlier` was read.
+    pub fn since(&self, earlier: Stats) -> Stats {
+        Stats { loss_sum: self.loss_sum - earlier.loss_sum, correct: self.correct - earlier.correct, examples: self.examples - earlier.examples }
+    }
+
     pub fn add(&mut self, other: Stats) {
         self.loss_sum += other.loss_sum;
         self.correct += other.correct;

@@ -53,6 +53,9 @@ pub struct Trainer {
     optimizer: OptimizerState,
     labels: Tensor,
     stats: Tensor,
+    /// The running sums as the last check read them ([`Trainer::stats`]): each check judges the
+    /// losses since then, not the mean since the epoch began.
+    checked: std::cell::Cell<Stats>,
     data: GpuSplit,
     order: Tensor,
     rng: ChaCha8Rng,
@@ -86,6 +89,7 @@ impl Trainer {
         Ok(Trainer {
             labels: Tensor::zeros(device, &[config.batch], DType::U32, "batch labels")?,
             stats: Tensor::zeros(device, &[3], DType::F32, "training statistics")?,
+            checked: Default::default(),
             order: Tensor::zeros(device, &[data.count], DType::U32, "epoch order")?,
             rng: ChaCha8Rng::seed_from_u64(config.seed),
             order_position: 0,
@@ -218,7 +222,9 @@ impl Trainer {
     /// The whole run as it stands (waits for the submitted steps), for `epochs` in all.
     pub async fn checkpoint(&self, device: &Device, epochs: usize, notes: String) -> Result<Checkpoint> {
         let (first, second, optimizer_steps) = self.optimizer.state();
-        let sums = self.stats.read_f32(device).await?;
+        // Never a diverged state: whatever saves (an autosave, a pause, a download) checks first.
+        let stats = self.stats(device).await?;
+        let sums = [stats.loss_sum, stats.correct, stats.examples].map(|v| v as f32);
         let state = RunState {
             steps: self.steps,
             epoch: self.epoch,
@@ -267,12 +273,12 @@ impl Trainer {
             // Redraw the current epoch's order; the generator ends where it stood.
             trainer.shuffle(device)?;
         }
-        trainer.stats.write_f32(device, &state.sums.map(f32::from_bits))?;
+        let sums = state.sums.map(f32::from_bits);
+        trainer.stats.write_f32(device, &sums)?;
+        trainer.checked.set(Stats::from_gpu(&sums));
         Ok(trainer)
     }
 
-    /// Loss and accuracy summed on the GPU since the last reset (waits for the steps to finish);
-    /// [`EngineError::Diverged`] when the loss has run away ([`Stats::diverged`]).
     /// The parameters' gradients from the last step, in `state_dict` order.
     pub fn gradients(&self) -> &[Tensor] {
         &self.grads
@@ -284,16 +290,24 @@ impl Trainer {
         crate::train::layer_stats::measure(device, &self.graph, &self.model.params, &self.grads, &self.optimizer).await
     }
 
+    /// Loss and accuracy summed on the GPU since the last reset (waits for the steps to finish);
+    /// [`EngineError::Diverged`] when the loss has run away ([`Stats::diverged`]) over the steps
+    /// since the last check. Judged per interval, not on the epoch's mean: late in an epoch a burst
+    /// of huge losses hardly moves the mean (a thousand steps at 2.3 hide ten at 2,000). A diverged
+    /// interval stays the one judged, so every later check (and a checkpoint) refuses too.
     pub async fn stats(&self, device: &Device) -> Result<Stats> {
         let stats = Stats::from_gpu(&self.stats.read_f32(device).await?);
-        if stats.diverged() {
-            return Err(EngineError::Diverged { step: self.steps, loss: stats.loss(), lr: self.config.optimizer.lr() });
+        let since = stats.since(self.checked.get());
+        if since.diverged() {
+            return Err(EngineError::Diverged { step: self.steps, loss: since.loss(), lr: self.config.optimizer.lr() });
         }
+        self.checked.set(stats);
         Ok(stats)
     }
 
     /// Starts a new reporting interval.
     pub fn reset_stats(&self, device: &Device) -> Result<()> {
+        self.checked.set(Stats::default());
         self.stats.write_f32(device, &[0.0; 3])
     }
 
