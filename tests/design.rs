@@ -91,6 +91,8 @@ fn mistakes_are_refused_at_their_line() {
         ("x:\nflatten\nlinear 10", 1, 28, "names nothing"),
         // Sizes that would wrap 32-bit arithmetic (the browser's usize) are refused before.
         ("conv 4096 k=1\nflatten\nlinear 10", 1, 1024, "its output of 4096×1024×1024 values"),
+        ("inception 1 (4096,1) (1,1) 1\nglobal_avg_pool\nflatten\nlinear 10", 1, 1024, "inception: its path 2's 1×1 output of 4096×1024×1024 values"),
+        ("inception 1 (1,1) (4096,1) 1\nglobal_avg_pool\nflatten\nlinear 10", 1, 1024, "inception: its path 3's 1×1 output of 4096×1024×1024 values"),
         ("flatten\nlinear 4096\nlinear 4096\nlinear 4096\nlinear 10", 2, 1024, "its weight of 4096×1048576 values"),
         (&"{\n".repeat(9), 9, 28, "groups nest at most 8 deep"),
         (&"relu\n".repeat(1001), 1001, 28, "at most 1000 modules"),

@@ -45,7 +45,7 @@ pub fn Compare() -> impl IntoView {
                 let run = runs.iter().find(|(s, _, _)| s.arch == arch);
                 let setup = run.map(|r| r.0.clone()).unwrap_or_else(|| Setup::for_net(arch.clone()));
                 let summary = setup.net().ok().and_then(|n| Summary::new(&n).ok());
-                let (params, flops) = summary.map(|s| (cnnscope::net::summary::grouped(s.params as u64), cnnscope::net::summary::si(s.flops as f64))).unwrap_or_default();
+                let (params, flops) = summary.map(|s| (cnnscope::net::summary::grouped(s.params), cnnscope::net::summary::si(s.flops as f64))).unwrap_or_default();
                 let (rate, acc) = run.map(|r| (format!("{:.1}", r.1), format!("{:.3}", r.2))).unwrap_or(("—".into(), "—".into()));
                 view! {
                     <tr>

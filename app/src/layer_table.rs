@@ -12,7 +12,7 @@ pub fn LayerTable(summary: Summary) -> impl IntoView {
         .iter()
         .map(|r| {
             let class = if r.depth == 0 { "block" } else { "leaf" };
-            let params = if r.params > 0 { grouped(r.params as u64) } else { String::new() };
+            let params = if r.params > 0 { grouped(r.params) } else { String::new() };
             let flops = if r.flops > 0 { si(r.flops as f64) } else { String::new() };
             let indent = format!("padding-left: {}em", 0.3 + 1.2 * r.depth as f32);
             view! {
@@ -36,7 +36,7 @@ pub fn LayerTable(summary: Summary) -> impl IntoView {
                 {rows}
                 <tr class="total">
                     <td>"total"</td><td></td><td></td>
-                    <td class="num">{grouped(summary.params as u64)}</td>
+                    <td class="num">{grouped(summary.params)}</td>
                     <td class="num">{si(summary.flops as f64)}</td>
                 </tr>
             </tbody>

@@ -53,7 +53,7 @@ pub fn NetworkCard(network: Memo<Result<Net, EngineError>>, fit: Memo<Result<u64
                         let memory = fit.as_ref().map(|bytes| format!(" · {} of memory to train at batch {}", cnnscope::engine::error::human(*bytes), s.batch)).unwrap_or_default();
                         view! {
                             <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
-                                summary.title, cnnscope::net::summary::grouped(summary.params as u64), summary.flops as f64 / 1e6)}</p>
+                                summary.title, cnnscope::net::summary::grouped(summary.params), summary.flops as f64 / 1e6)}</p>
                             {fit.err().map(|w| view! { <p class="error" data-testid="fit-warning">{w}</p> })}
                             <LayerTable summary=summary />
                         }.into_any()

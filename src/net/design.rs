@@ -458,6 +458,12 @@ fn fits(layer: &Layer, input: Shape) -> std::result::Result<Shape, String> {
         other => other.to_string(),
     })?;
     too_many("its output", &output.dims())?;
+    // Inception's inner paths hold tensors of their own (docs/NETWORKS.md): the 1×1 reductions'
+    // outputs before the 3×3 and 5×5 convolutions can be far larger than the block's output.
+    if let (Layer::Inception(block), Shape::Image { h, w, .. }) = (layer, input) {
+        too_many("its path 2's 1×1 output", &[block.c2.0, h, w])?;
+        too_many("its path 3's 1×1 output", &[block.c3.0, h, w])?;
+    }
     for spec in layer.params("") {
         too_many("its weight", &spec.shape)?;
     }

@@ -17,7 +17,8 @@ pub struct Row {
     pub kind: &'static str,
     /// One example's output shape.
     pub output: Shape,
-    pub params: usize,
+    /// Parameters, counted in u64 (a design's total can pass wasm32's 32-bit usize).
+    pub params: u64,
     /// Forward FLOPs for one example.
     pub flops: u64,
 }
@@ -27,7 +28,7 @@ pub struct Summary {
     pub title: String,
     pub input: Shape,
     pub rows: Vec<Row>,
-    pub params: usize,
+    pub params: u64,
     pub flops: u64,
 }
 
@@ -38,7 +39,7 @@ impl Summary {
         for (name, block) in net.blocks() {
             shape = walk(name, 0, block, shape, &mut rows)?;
         }
-        let params = net.root.params("").iter().map(|p| p.len()).sum();
+        let params = net.root.params("").iter().map(|p| p.len() as u64).sum();
         let flops = net.root.flops(net.input_shape())?;
         let c = &net.config;
         let title = format!("{} · width ÷{} · input {}×{}", c.arch, c.ratio, c.side, c.side);
@@ -54,7 +55,7 @@ impl Summary {
 /// Appends `layer`'s row and its children's; returns its output shape.
 fn walk(name: &str, depth: usize, layer: &Layer, input: Shape, rows: &mut Vec<Row>) -> Result<Shape> {
     let output = layer.output_shape(input).map_err(|e| e.in_layer(name))?;
-    let params = layer.params(name).iter().map(|p| p.len()).sum();
+    let params = layer.params(name).iter().map(|p| p.len() as u64).sum();
     let flops = layer.flops(input)?;
     rows.push(Row { name: name.to_string(), depth, kind: layer.kind(), output, params, flops });
     if let Layer::Sequential(children) = layer {
@@ -97,10 +98,10 @@ impl fmt::Display for Summary {
         writeln!(f, "{:<22} {:<16} {:>14}", "input", "", self.input.to_string())?;
         for row in &self.rows {
             let name = format!("{}{}", "  ".repeat(row.depth), row.name);
-            let params = if row.params > 0 { grouped(row.params as u64) } else { String::new() };
+            let params = if row.params > 0 { grouped(row.params) } else { String::new() };
             let flops = if row.flops > 0 { si(row.flops as f64) } else { String::new() };
             writeln!(f, "{name:<22} {:<16} {:>14} {params:>12} {flops:>12}", row.kind, row.output.to_string())?;
         }
-        write!(f, "{:<22} {:<16} {:>14} {:>12} {:>12}", "total", "", "", grouped(self.params as u64), si(self.flops as f64))
+        write!(f, "{:<22} {:<16} {:>14} {:>12} {:>12}", "total", "", "", grouped(self.params), si(self.flops as f64))
     }
 }

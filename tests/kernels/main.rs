@@ -5,6 +5,7 @@
 #[macro_use]
 mod common;
 
+mod bounds;
 mod context;
 mod conv2d;
 mod input;

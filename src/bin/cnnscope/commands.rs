@@ -140,7 +140,7 @@ async fn train(args: &TrainArgs) -> Result<()> {
     eprintln!(
         "{} · {} parameters · {:.1} MFLOPs per image · batch {batch} · {} · {init:?} init · {} training / {} test images",
         summary.title,
-        cnnscope::net::summary::grouped(summary.params as u64),
+        cnnscope::net::summary::grouped(summary.params),
         summary.flops as f64 / 1e6,
         config.optimizer,
         data.train.len() / batch * batch,
