@@ -98,6 +98,12 @@ fn designs() {
             "--side 6",
             "line 3: conv: kernel 3×3 is larger than the padded input 2×2 (2×2 plus padding 0) (this design needs an input side of at least 8)",
         ),
+        (
+            "a design whose Inception reduces to 4096 channels at side 1024 (`inception 1 (4096,1) (1,1) 1`)",
+            "inception 1 (4096,1) (1,1) 1\nglobal_avg_pool\nflatten\nlinear 10",
+            "--ratio 1 --side 1024",
+            "line 1: inception: its path 2's 1×1 output of 4096×1024×1024 values is more than the 2^28 one module may hold",
+        ),
         ("a design file that does not exist", "", "", "invalid value '…' for '--net <NET>': cannot read the design file … (No such file or directory (os error 2))"),
     ];
     for (i, (input, text, flags, pattern)) in cases.into_iter().enumerate() {
