@@ -9,10 +9,10 @@ use crate::protocol::{Command, DataSource, DataSummary};
 use crate::view::use_view;
 
 /// Asks the worker for the dataset from the page's origin (`?data=`, `?limit=`); a bad `?limit=`
-/// is said on the card instead.
+/// or a `?data=` on another site is said on the card instead.
 pub fn load_from_server() {
-    match crate::dataset::limit() {
-        Ok(limit) => send(Command::LoadData { source: DataSource::Server(crate::dataset::absolute_base_url()), limit }),
+    match crate::dataset::limit().and_then(|limit| Ok((crate::dataset::base_url()?, limit))) {
+        Ok((url, limit)) => send(Command::LoadData { source: DataSource::Server(url), limit }),
         Err(e) => use_view().data.set(Some(Err(e))),
     }
 }

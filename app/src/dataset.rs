@@ -24,20 +24,17 @@ pub fn parse_limit(search: &str) -> Result<Option<usize>, String> {
     }
 }
 
-/// Where the files are served: `data/fashion-mnist/` beside the page, or `?data=<dir>/`.
-pub fn base_url() -> String {
-    current_search()
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("data="))
-        .map(|dir| format!("{}/", dir.trim_end_matches('/')))
-        .unwrap_or_else(|| "data/fashion-mnist/".to_string())
+/// Where the files are served, as an absolute URL: `data/fashion-mnist/` beside the page, or
+/// `?data=<dir>/` on the page's own site ([`crate::share::on_this_site`]).
+pub fn data_url(search: &str, page: &str) -> Result<String, String> {
+    let dir = crate::share::param(search, "data").map_or_else(|| "data/fashion-mnist".to_string(), |d| d.trim_end_matches('/').to_string());
+    crate::share::on_this_site("data", &format!("{dir}/"), page)
 }
 
-/// `base_url` as an absolute URL, for the worker (which has its own location).
-pub fn absolute_base_url() -> String {
+/// [`data_url`] for this page.
+pub fn base_url() -> Result<String, String> {
     let page = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
-    web_sys::Url::new_with_base(&base_url(), &page).map(|u| u.href()).unwrap_or_else(|_| base_url())
+    data_url(&current_search(), &page)
 }
 
 /// The four files the user picked (matched by name), read.

@@ -87,9 +87,21 @@ fn url_parameters_are_checked() {
     }
 }
 
+/// The data comes from beside the page, or from `?data=` on the page's own site; another site
+/// (absolute or protocol-relative) is refused with the rule's message, and the worker's fetch
+/// refuses another origin itself, before any request.
 #[wasm_bindgen_test]
-fn the_data_is_served_beside_the_page() {
-    assert_eq!(dataset::base_url(), "data/fashion-mnist/");
+async fn the_data_is_fetched_from_this_site_only() {
+    let page = "http://127.0.0.1:8080/app/index.html?x=1";
+    assert_eq!(dataset::data_url("", page), Ok("http://127.0.0.1:8080/app/data/fashion-mnist/".into()));
+    assert_eq!(dataset::data_url("?data=mirror/fm/", page), Ok("http://127.0.0.1:8080/app/mirror/fm/".into()));
+    assert_eq!(dataset::data_url("?data=/fm", page), Ok("http://127.0.0.1:8080/fm/".into()));
+    let other = dataset::data_url("?data=https://elsewhere.example/x/", page).unwrap_err();
+    assert_eq!(other, "the address asks for data=https://elsewhere.example/x/, which is on another site: only files from this site are opened");
+    check("`?data=https://elsewhere.example/x/`", &other);
+    assert!(dataset::data_url("?data=//elsewhere.example/x", page).unwrap_err().ends_with("which is on another site: only files from this site are opened"));
+    let fetched = cnnscope_app::engine::data::fetch("https://elsewhere.example/x/train-images-idx3-ubyte.gz", 1e6, &|_, _| {}).await.unwrap_err();
+    assert_eq!(fetched, "https://elsewhere.example/x/train-images-idx3-ubyte.gz: is not on this site: only files from this site are fetched");
 }
 
 #[wasm_bindgen_test]

@@ -9,16 +9,35 @@ use wasm_bindgen_futures::JsFuture;
 use crate::js_error;
 use crate::protocol::DataSource;
 
-/// Downloads one file, calling `progress(bytes so far, total if known)` as chunks arrive. Uses
-/// the global `fetch`, a window's or a worker's.
-pub async fn fetch(url: &str, progress: &dyn Fn(f64, Option<f64>)) -> Result<Vec<u8>, String> {
+/// The most one Fashion-MNIST file may download: the largest, the training images, is 26 MB.
+pub const MAX_DATA_FILE: f64 = 64.0 * 1024.0 * 1024.0;
+/// The most a weights file or checkpoint may download: half of wasm32's 4 GiB, so that opening it
+/// (the file and its tensors) still fits the worker.
+pub const MAX_RUN_FILE: f64 = 2048.0 * 1024.0 * 1024.0;
+
+/// Downloads one file of at most `max_bytes`, calling `progress(bytes so far, total if known)` as
+/// chunks arrive, with the global `fetch` (a window's or a worker's). The page's one rule for what
+/// it fetches holds here too: only from this origin, and no redirects (one on this site could
+/// lead to another); a larger file is refused as soon as its size shows, before it is kept whole.
+pub async fn fetch(url: &str, max_bytes: f64, progress: &dyn Fn(f64, Option<f64>)) -> Result<Vec<u8>, String> {
+    let here = Reflect::get(&js_sys::global(), &"location".into()).and_then(|l| Reflect::get(&l, &"origin".into())).ok().and_then(|o| o.as_string());
+    let there = web_sys::Url::new(url).map(|u| u.origin()).ok();
+    if here.is_none() || here != there {
+        return Err(format!("{url}: is not on this site: only files from this site are fetched"));
+    }
+    let init = js_sys::Object::new();
+    Reflect::set(&init, &"redirect".into(), &"error".into()).map_err(|e| js_error(url, e))?;
     let fetch: js_sys::Function = Reflect::get(&js_sys::global(), &"fetch".into()).map_err(|e| js_error(url, e))?.unchecked_into();
-    let promise: js_sys::Promise = fetch.call1(&js_sys::global(), &url.into()).map_err(|e| js_error(url, e))?.unchecked_into();
+    let promise: js_sys::Promise = fetch.call2(&js_sys::global(), &url.into(), &init).map_err(|e| js_error(url, e))?.unchecked_into();
     let response: web_sys::Response = JsFuture::from(promise).await.map_err(|e| js_error(url, e))?.unchecked_into();
     if !response.ok() {
         return Err(format!("{url}: the server answered {} {}", response.status(), response.status_text()));
     }
+    let too_big = || format!("{url}: is more than the {} MiB this page downloads for it", max_bytes / (1024.0 * 1024.0));
     let total = response.headers().get("content-length").ok().flatten().and_then(|v| v.parse::<f64>().ok());
+    if total.is_some_and(|t| t > max_bytes) {
+        return Err(too_big());
+    }
     let body = response.body().ok_or_else(|| format!("{url}: empty response"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut bytes = Vec::new();
@@ -28,6 +47,10 @@ pub async fn fetch(url: &str, progress: &dyn Fn(f64, Option<f64>)) -> Result<Vec
             break;
         }
         let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|e| js_error(url, e))?.unchecked_into();
+        if (bytes.len() + value.length() as usize) as f64 > max_bytes {
+            let _ = reader.cancel();
+            return Err(too_big());
+        }
         bytes.extend(value.to_vec());
         progress(bytes.len() as f64, total);
     }
@@ -42,7 +65,7 @@ pub async fn load(source: DataSource, limit: Option<usize>, progress: impl Fn(f6
             let mut files = Vec::new();
             for (i, name) in FILE_NAMES.iter().enumerate() {
                 let report = |got: f64, total: Option<f64>| progress((i as f64 + total.map_or(0.5, |t| (got / t).min(1.0))) / 4.0);
-                files.push(fetch(&format!("{base}{name}"), &report).await?);
+                files.push(fetch(&format!("{base}{name}"), MAX_DATA_FILE, &report).await?);
             }
             progress(1.0);
             files

@@ -165,7 +165,7 @@ fn handle(command: Command) {
         }),
         Command::OpenUrl { url, setup } => spawn_local(async move {
             let name = url.rsplit('/').next().unwrap_or(&url).to_string();
-            match data::fetch(&url, &|_, _| {}).await {
+            match data::fetch(&url, data::MAX_RUN_FILE, &|_, _| {}).await {
                 Ok(bytes) => {
                     let _ = live_gpu().await;
                     open_file(name, bytes, setup)
