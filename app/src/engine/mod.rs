@@ -27,6 +27,9 @@ thread_local! {
     static OUTBOX: RefCell<Option<(WorkerScope<Engine>, HandlerId)>> = const { RefCell::new(None) };
     /// The number of the run that owns the page.
     static CURRENT_RUN: Cell<u64> = const { Cell::new(0) };
+    /// The last run number handed out: a run being built while the old one is kept (an await)
+    /// must not share its number with one built meanwhile.
+    static LAST_RUN: Cell<u64> = const { Cell::new(0) };
     /// Set while a lost device is being replaced: whoever needs the GPU meanwhile waits.
     static REOPENING: Cell<bool> = const { Cell::new(false) };
     /// Bumped by every `Prepare` and `Start`: compiling ahead for an older setup stops.
@@ -123,6 +126,10 @@ impl Worker for Engine {
     }
 }
 
+/// The answer to a command about the model when there is none (no run yet, or the only start
+/// failed): every command the page waits on is answered.
+const NO_MODEL: &str = "start training or load weights first: there is no model yet";
+
 fn handle(command: Command) {
     match command {
         Command::LoadData { source, limit } => spawn_local(async move {
@@ -142,7 +149,7 @@ fn handle(command: Command) {
             PREPARING.set(PREPARING.get() + 1);
             // A lost device is replaced first; should that fail, start says why.
             let _ = live_gpu().await;
-            start(setup, from_loaded)
+            start(setup, from_loaded).await
         }),
         Command::Control { run, control } => {
             if let Some(s) = session().filter(|s| s.borrow().id == run) {
@@ -161,22 +168,31 @@ fn handle(command: Command) {
         }
         Command::OpenFile { name, bytes, setup } => spawn_local(async move {
             let _ = live_gpu().await;
-            open_file(name, bytes, setup)
+            open_file(name, bytes, setup).await
         }),
         Command::OpenUrl { url, setup } => spawn_local(async move {
             let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+            let asked_during = CURRENT_RUN.get();
             match data::fetch(&url, data::MAX_RUN_FILE, &|_, _| {}).await {
+                // A run started or opened while the file downloaded stays: the user chose it later.
+                Ok(_) if CURRENT_RUN.get() != asked_during => {
+                    send(Event::Message(Err(format!("{name} arrived after another run was started, so it was not opened: open it with the file button"))))
+                }
                 Ok(bytes) => {
                     let _ = live_gpu().await;
-                    open_file(name, bytes, setup)
+                    open_file(name, bytes, setup).await
                 }
                 Err(e) => send(Event::Message(Err(e))),
             }
         }),
         Command::OpenKept { name } => spawn_local(async move {
             let _ = live_gpu().await;
+            // Its newest state is the one training on screen, not the one kept a while ago.
+            if session().is_some_and(|s| s.borrow().name() == name) && !state(|s| s.weights_only.get()) {
+                return send(Event::Message(Ok(format!("the run {name} is the one on screen"))));
+            }
             let opened = match crate::runs::read(&name).await {
-                Ok(bytes) => open_checkpoint(&bytes).map(|at| format!("opened the run {name}, {at}")),
+                Ok(bytes) => replace_with_checkpoint(&bytes).await.map(|at| format!("opened the run {name}, {at}")),
                 Err(e) => Err(e),
             };
             send(Event::Message(opened));
@@ -184,7 +200,7 @@ fn handle(command: Command) {
         Command::Inspect(image) => spawn_local(async move {
             let _ = live_gpu().await;
             let Some(s) = session() else {
-                send(Event::Inspection(Err("start training or load weights first: there is no model yet".into())));
+                send(Event::Inspection(Err(NO_MODEL.into())));
                 return;
             };
             let (gpu, model, test) = s.borrow().snapshot();
@@ -201,20 +217,30 @@ fn handle(command: Command) {
         }),
         Command::Explain { image, class } => spawn_local(async move {
             let _ = live_gpu().await;
-            let Some(s) = session() else { return };
+            let Some(s) = session() else {
+                send(Event::Explanation(Err(NO_MODEL.into())));
+                return;
+            };
             let (gpu, model, test) = s.borrow().snapshot();
             send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await))
         }),
         Command::Evaluate => spawn_local(async move {
             let _ = live_gpu().await;
-            let (Some(s), Ok(d)) = (session(), data()) else { return };
+            let (s, d) = match (session(), data()) {
+                (Some(s), Ok(d)) => (s, d),
+                (None, _) => return send(Event::Evaluation(Err(NO_MODEL.into()))),
+                (_, Err(e)) => return send(Event::Evaluation(Err(e))),
+            };
             let (gpu, model, test) = s.borrow().snapshot();
             let batch = s.borrow().setup.batch.max(100);
             send(Event::Evaluation(inspect::evaluate(&gpu, &model, &test, &d.test, batch).await))
         }),
         Command::Download(what) => spawn_local(async move {
             let _ = live_gpu().await;
-            let Some(s) = session() else { return };
+            let Some(s) = session() else {
+                send(Event::Message(Err(NO_MODEL.into())));
+                return;
+            };
             let file = match what {
                 Download::Weights => weights_file(&s).await,
                 Download::Checkpoint => checkpoint_file(&s).await,
@@ -293,7 +319,9 @@ fn take_over(session: Session, weights_only: bool) -> Rc<RefCell<Session>> {
 }
 
 fn next_run() -> u64 {
-    CURRENT_RUN.with(|c| c.get()) + 1
+    let id = LAST_RUN.get().max(CURRENT_RUN.get()) + 1;
+    LAST_RUN.set(id);
+    id
 }
 
 /// Trains `session` in the background; a lost device reopens the run as last kept.
@@ -305,7 +333,7 @@ fn run(session: Rc<RefCell<Session>>) {
     });
 }
 
-fn start(setup: Setup, from_loaded: bool) {
+async fn start(setup: Setup, from_loaded: bool) {
     let weights = if from_loaded {
         state(|s| s.loaded.borrow().clone())
     } else {
@@ -313,63 +341,119 @@ fn start(setup: Setup, from_loaded: bool) {
         state(|s| s.loaded.borrow_mut().take());
         None
     };
-    // "start" (or "restart") ends the old run whether or not the new one can start.
     let id = next_run();
-    retire(id);
     let started = session::now();
     match gpu().and_then(|gpu| Session::new(id, gpu, &*data()?, setup.clone(), weights.as_deref().map(|w| w.as_slice()))) {
         Ok(s) => {
             // The time to the first step counts the model's set-up too.
             s.started.set(started);
-            run(take_over(s, false))
+            let kept = keep_replaced().await;
+            run(take_over(s, false));
+            if let Some(kept) = kept {
+                send(Event::Message(kept));
+            }
         }
-        Err(e) => {
-            send(Event::Run { run: id, setup, notes: crate::protocol::Notes::default(), weights_only: false });
-            send(Event::Status { run: id, status: Status::Failed(e) });
-        }
+        // The run on screen, if any, stays as it was and is shown again; the page says so.
+        Err(e) => match session() {
+            Some(old) => {
+                announce(&old);
+                send(Event::Message(Err(format!("the new run could not start: {e}; the run before it is as it was"))));
+            }
+            None => {
+                retire(id);
+                send(Event::Run { run: id, setup, notes: crate::protocol::Notes::default(), weights_only: false });
+                send(Event::Status { run: id, status: Status::Failed(e) });
+            }
+        },
     }
+}
+
+/// Before a new run replaces the one on screen: that run stops and is kept in the browser as it
+/// stands (loaded weights are not a run, and stay a file). Says what happened to it, when it
+/// needs saying.
+async fn keep_replaced() -> Option<Result<String, String>> {
+    let old = session().filter(|_| !state(|s| s.weights_only.get()))?;
+    match session::stop_and_keep(&old).await {
+        Ok(Some(name)) => Some(Ok(format!("the previous run was kept in this browser as {name}"))),
+        Ok(None) => None,
+        Err(e) => Some(Err(format!("the previous run could not be kept ({e}): it ended where it stood"))),
+    }
+}
+
+/// Shows `session` on the page again, as it is.
+fn announce(session: &Rc<RefCell<Session>>) {
+    let s = session.borrow();
+    let weights_only = state(|st| st.weights_only.get());
+    send(Event::Run { run: s.id, setup: s.setup.clone(), notes: s.notes.borrow().clone(), weights_only });
+    send(Event::Status { run: s.id, status: s.status.borrow().clone() });
 }
 
 /// Opens the run a checkpoint holds, paused; says where it stopped and what "resume" does. A run
 /// whose epochs are done (a finished run kept, the CLI's last checkpoint) trains one epoch more
 /// at each "resume", as `cnnscope train --resume` goes on with a larger `--epochs`.
 fn open_checkpoint(bytes: &[u8]) -> Result<String, String> {
+    Ok(show_checkpoint(Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes)?))
+}
+
+/// [`open_checkpoint`] in place of the run on screen, which is kept first ([`keep_replaced`]).
+async fn replace_with_checkpoint(bytes: &[u8]) -> Result<String, String> {
     let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes)?;
+    let kept = keep_replaced().await;
+    Ok(with_note(show_checkpoint(s), kept))
+}
+
+fn show_checkpoint(s: Session) -> String {
     let (steps, finished) = (s.trainer.steps, s.trainer.epoch >= s.setup.epochs);
     run(take_over(s, false));
-    Ok(if finished {
+    if finished {
         format!("finished at step {steps}: “resume” trains it one epoch more")
     } else {
         format!("paused at step {steps}: “resume” continues it")
-    })
+    }
+}
+
+/// `message`, then what happened to the run it replaced.
+fn with_note(message: String, kept: Option<Result<String, String>>) -> String {
+    match kept {
+        None => message,
+        Some(Ok(note) | Err(note)) => format!("{message}; {note}"),
+    }
 }
 
 /// A picked file: a checkpoint becomes its run, paused; weights become a new model of the file's
 /// network (its metadata sets the net, width and side; the other knobs stay) that "continue"
-/// trains. A file that does not load is refused with the reason, and nothing changes.
-fn open_file(name: String, bytes: Vec<u8>, setup: Setup) {
+/// trains. A file that does not load is refused with the reason, and nothing changes; one that
+/// does replaces the run on screen, which is kept first.
+async fn open_file(name: String, bytes: Vec<u8>, setup: Setup) {
     let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
-        open_checkpoint(&bytes).map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
+        replace_with_checkpoint(&bytes).await.map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
     } else {
-        open_weights(&name, bytes, setup)
+        open_weights(&name, bytes, setup).await
     };
     send(Event::Message(opened));
 }
 
-fn open_weights(name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, String> {
+async fn open_weights(name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, String> {
     let saved = cnnscope::model::weights::SavedNet::read(&bytes).map_err(|e| e.in_file(name).to_string())?;
     let config = saved.config(setup.config());
     let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
     let title = setup.net().ok().and_then(|net| cnnscope::net::Summary::new(&net).ok()).map(|s| s.title).unwrap_or_default();
-    take_over_weights(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
+    let weights = weights_session(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
+    let kept = keep_replaced().await;
+    take_over(weights, true);
     state(|s| *s.loaded.borrow_mut() = Some(Rc::new(bytes)));
-    Ok(format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over"))
+    let loaded = format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over");
+    Ok(with_note(loaded, kept))
 }
 
 /// Weights (a safetensors file) as the model of `setup`, with no run: they stand until a run starts.
 fn take_over_weights(bytes: &[u8], setup: Setup) -> Result<(), String> {
-    take_over(Session::new(next_run(), gpu()?, &*data()?, setup, Some(bytes))?, true);
+    take_over(weights_session(bytes, setup)?, true);
     Ok(())
+}
+
+fn weights_session(bytes: &[u8], setup: Setup) -> Result<Session, String> {
+    Session::new(next_run(), gpu()?, &*data()?, setup, Some(bytes))
 }
 
 /// A learning rate set while the run is paused applies to it when it resumes (nothing to say

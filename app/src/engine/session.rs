@@ -37,6 +37,12 @@ pub struct Session {
     pub time_next: Cell<bool>,
     /// When "start" was asked for (or the run opened), by `now`: its first step reports the time.
     pub started: Cell<f64>,
+    /// The status the page was last told (`Event::Status`), to tell it again when the run is
+    /// shown again (a start that failed leaves it on screen).
+    pub status: RefCell<Status>,
+    /// The step at which the run was last kept in the browser, if it was: replacing the run keeps
+    /// it first unless it is kept as it stands.
+    kept_at: Cell<Option<u64>>,
 }
 
 /// The trainer a run of `setup` starts with, on `train`, from fresh weights or from `weights` (a
@@ -123,6 +129,8 @@ impl Session {
             requests: RefCell::new(Vec::new()),
             time_next: Cell::new(false),
             started: Cell::new(now()),
+            status: RefCell::new(Status::Idle),
+            kept_at: Cell::new(None),
         }
     }
 
@@ -173,10 +181,12 @@ pub async fn run(session: Rc<RefCell<Session>>) -> Option<String> {
     let lost = session.borrow().gpu.lost();
     match (result, lost) {
         (Err(_), Some(reason)) => {
+            *session.borrow().status.borrow_mut() = Status::DeviceLost(reason.clone());
             report(id, Event::Status { run: id, status: Status::DeviceLost(reason.clone()) });
             is_current(id).then_some(reason)
         }
         (Err(e), None) => {
+            *session.borrow().status.borrow_mut() = Status::Failed(e.clone());
             report(id, Event::Status { run: id, status: Status::Failed(e) });
             None
         }
@@ -230,6 +240,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
     let mut set_status = |s: Status| {
         if status.as_ref() != Some(&s) {
             status = Some(s.clone());
+            *session.borrow().status.borrow_mut() = s.clone();
             report(id, Event::Status { run: id, status: s });
         }
     };
@@ -399,10 +410,33 @@ async fn autosave(session: &Rc<RefCell<Session>>) {
         (s.id, s.name(), s.trainer.steps)
     };
     let result = match bytes {
-        Ok(bytes) => crate::runs::save(&name, &bytes).await.map(|()| format!("kept in this browser at step {steps}")),
+        Ok(bytes) => crate::runs::save(&name, &bytes).await.map(|()| {
+            session.borrow().kept_at.set(Some(steps));
+            format!("kept in this browser at step {steps}")
+        }),
         Err(e) => Err(format!("saving the run failed: {e}")),
     };
     report(id, Event::Saved { run: id, result });
+}
+
+/// Stops the run and keeps it in the browser as it stands, unless it is kept at that step
+/// already: what replacing it on the page (a start, an opened file or kept run, `?weights=`) does
+/// first, so no step it took is lost. Its loop ends at its next step and hands over the last
+/// checkpoint. Says under which name it was kept (`None`: nothing new to keep).
+pub async fn stop_and_keep(session: &Rc<RefCell<Session>>) -> Result<Option<String>, String> {
+    session.borrow().control.set(Control::Stop);
+    if session.borrow().trainer.steps == 0 {
+        return Ok(None);
+    }
+    let bytes = Session::checkpoint(session).await?;
+    let steps = cnnscope::train::checkpoint::Header::read(&bytes).map_err(|e| e.to_string())?.state.steps;
+    if session.borrow().kept_at.get() == Some(steps) {
+        return Ok(None);
+    }
+    let name = session.borrow().name();
+    crate::runs::save(&name, &bytes).await?;
+    session.borrow().kept_at.set(Some(steps));
+    Ok(Some(name))
 }
 
 /// Seconds since the worker (or page) started.
