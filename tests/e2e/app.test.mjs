@@ -250,6 +250,8 @@ step("4c start while running: the new run alone writes the page");
 await quick.getByTestId("start").click();
 await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 3, null, { timeout: 300_000 });
 await quick.getByTestId("start").click(); // "restart" while the first run trains
+// The run it replaces is kept first, as it stood, and the page says under which name.
+await quick.getByText(/the previous run was kept in this browser as \S+-alexnet/).waitFor({ timeout: 120_000 });
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
 await quick.waitForTimeout(2000); // time for a stray write of the old run to land
 assert.equal((await quick.getByTestId("epoch-lines").innerText()).split("\n").length, 2, "two epoch lines, the new run's");
