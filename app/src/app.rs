@@ -19,6 +19,7 @@ pub fn App() -> impl IntoView {
         cnnscope::Choice::Auto
     });
     crate::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
+    keep_when_leaving(view);
     crate::data_card::load_from_server();
     let opened = Memo::new(move |_| view.adapter.with(|a| a.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone))));
     view! {
@@ -151,4 +152,25 @@ fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
             </dl>
         </section>
     }
+}
+
+/// A reload or a closed tab loses seconds, not minutes: a training run is kept every few seconds
+/// anyway (the worker's `session`), and at once when the page is hidden — the last moment a worker
+/// is sure to still run (a closed lid, another tab, a phone's other app). While a run trains, the
+/// browser asks before the page is closed or reloaded, as document editors do.
+fn keep_when_leaving(view: View) {
+    let hidden = || web_sys::window().and_then(|w| w.document()).is_some_and(|d| d.hidden());
+    // A dropped handle leaves its listener in place: both stay for the page's whole life.
+    let _ = window_event_listener_untyped("visibilitychange", move |_| {
+        if hidden() {
+            crate::bridge::send(crate::protocol::Command::Keep);
+        }
+    });
+    let _ = window_event_listener(leptos::ev::beforeunload, move |ev| {
+        if view.status.get_untracked() == crate::protocol::Status::Running {
+            crate::bridge::send(crate::protocol::Command::Keep);
+            ev.prevent_default();
+            ev.set_return_value("");
+        }
+    });
 }

@@ -15,6 +15,11 @@ pub fn offer(name: &str, bytes: &[u8]) -> Result<String, String> {
     a.set_href(&url);
     a.set_download(name);
     a.click();
-    let _ = web_sys::Url::revoke_object_url(&url);
+    // Revoked a minute later, not at once: Firefox and Safari start reading the file after
+    // `click()` returns, and cancel a download whose address is already gone.
+    gloo_timers::callback::Timeout::new(60_000, move || {
+        let _ = web_sys::Url::revoke_object_url(&url);
+    })
+    .forget();
     Ok(format!("downloaded {name} ({} KiB)", bytes.len() / 1024))
 }

@@ -31,6 +31,9 @@ pub enum Command {
     Control { run: u64, control: Control },
     /// A learning rate for the paused run, used when it resumes.
     SetLr { lr: f32 },
+    /// Keep the training run in the browser at its next readback: the page was hidden, and may
+    /// not come back (a closed lid, another tab, a phone's other app).
+    Keep,
     /// Time run `run`'s next step part by part (`Event::Timing`).
     TimeStep { run: u64 },
     /// A file the user picked: a checkpoint opens its run paused; weights become a model that

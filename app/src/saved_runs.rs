@@ -57,7 +57,7 @@ pub fn SavedRuns() -> impl IntoView {
         {move || kept.get().map(|result| match result {
             Err(e) => view! { <p class="error">{e}</p> }.into_any(),
             Ok(runs) if runs.is_empty() => view! {
-                <p class="hint" data-testid="no-saved-runs">"No runs kept yet: a run is kept here after every epoch, on every pause and every two minutes, and survives a reload."</p>
+                <p class="hint" data-testid="no-saved-runs">"No runs kept yet: a run is kept here every few seconds while it trains, after every epoch and on every pause, and survives a reload."</p>
             }.into_any(),
             Ok(runs) => {
                 let rows = runs.into_iter().map(|run| match run {

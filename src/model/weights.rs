@@ -20,7 +20,33 @@ pub fn to_safetensors<V: AsRef<[f32]>>(specs: &[ParamSpec], values: &[V], metada
             Ok((spec.name.clone(), view))
         })
         .collect::<Result<_>>()?;
-    safetensors::serialize(views, metadata).map_err(|e| EngineError::Weights(e.to_string()))
+    let mut bytes = safetensors::serialize(views, metadata).map_err(|e| EngineError::Weights(e.to_string()))?;
+    canonical_header(&mut bytes)?;
+    Ok(bytes)
+}
+
+/// Rewrites the file's JSON header with its keys sorted: safetensors writes the metadata (and the
+/// tensors' entries) in a hash map's order, which changes from one save to the next, so the same
+/// run saved twice gave different bytes. Sorted, a file is a function of its contents. The sorted
+/// header has the same characters, so its length, padding and the data offsets stay.
+fn canonical_header(bytes: &mut [u8]) -> Result<()> {
+    let bad = || EngineError::Weights("safetensors wrote a header it cannot read back".into());
+    let len = bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes).ok_or_else(bad)? as usize;
+    let header = bytes.get_mut(8..8usize.saturating_add(len)).ok_or_else(bad)?;
+    let parsed: std::collections::BTreeMap<String, serde_json::Value> = serde_json::from_slice(header).map_err(|_| bad())?;
+    let sorted: std::collections::BTreeMap<String, std::collections::BTreeMap<String, serde_json::Value>> = parsed
+        .into_iter()
+        .map(|(k, v)| serde_json::from_value(v).map(|entry| (k, entry)))
+        .collect::<std::result::Result<_, _>>()
+        .map_err(|_| bad())?;
+    let text = serde_json::to_vec(&sorted).map_err(|_| bad())?;
+    if text.len() > header.len() {
+        return Err(bad());
+    }
+    let (json, padding) = header.split_at_mut(text.len());
+    json.copy_from_slice(&text);
+    padding.fill(b' ');
+    Ok(())
 }
 
 /// The metadata that names a file's network (`SavedNet` reads it back).
@@ -166,4 +192,27 @@ fn duplicate_key(bytes: &[u8]) -> Option<String> {
         [a, b] if a == b => Some(a.clone()),
         _ => None,
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use super::*;
+
+    /// The same tensors and metadata saved twice give the same bytes (each save's hash maps order
+    /// their keys anew), and the file reads back whole.
+    #[test]
+    fn a_file_is_a_function_of_its_contents() {
+        let specs: Vec<ParamSpec> = ["b.weight", "a.weight", "c.bias"].iter().map(|n| ParamSpec { name: n.to_string(), shape: vec![2, 3] }).collect();
+        let values: Vec<Vec<f32>> = (0..3).map(|i| (0..6).map(|j| (i * 6 + j) as f32).collect()).collect();
+        let metadata = || Some((0..12).map(|i| (format!("key{i}"), format!("value {i}"))).collect::<HashMap<_, _>>());
+        let first = to_safetensors(&specs, &values, metadata()).unwrap();
+        for _ in 0..5 {
+            assert!(to_safetensors(&specs, &values, metadata()).unwrap() == first, "the same contents, other bytes");
+        }
+        let read = SafeTensors::deserialize(&first).unwrap();
+        assert_eq!(read.tensor("a.weight").unwrap().data(), bytemuck::cast_slice::<f32, u8>(&values[1]));
+        let (_, meta) = SafeTensors::read_metadata(&first).unwrap();
+        assert_eq!(meta.metadata().as_ref().unwrap().get("key7").map(String::as_str), Some("value 7"));
+    }
 }

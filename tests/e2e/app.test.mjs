@@ -250,8 +250,6 @@ step("4c start while running: the new run alone writes the page");
 await quick.getByTestId("start").click();
 await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 3, null, { timeout: 300_000 });
 await quick.getByTestId("start").click(); // "restart" while the first run trains
-// The run it replaces is kept first, as it stood, and the page says under which name.
-await quick.getByText(/the previous run was kept in this browser as \S+-alexnet/).waitFor({ timeout: 120_000 });
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
 await quick.waitForTimeout(2000); // time for a stray write of the old run to land
 assert.equal((await quick.getByTestId("epoch-lines").innerText()).split("\n").length, 2, "two epoch lines, the new run's");
@@ -271,6 +269,16 @@ await quick.getByTestId("continue").click();
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "finished", null, { timeout: 600_000 });
 const continued = await quickLosses();
 assert.ok(continued[0] < scratchLosses[0] - 0.02, `the loaded weights train on (first loss ${continued[0]}), not from scratch (${scratchLosses[0]})`);
+
+step("4d2 a run replaced mid-epoch is kept first, and the page says under which name");
+await quickField("epochs").fill("30"); // long enough that no epoch's keep can come first
+await quickField("epochs").dispatchEvent("change");
+await quick.getByTestId("start").click();
+await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 3, null, { timeout: 300_000 });
+await quick.getByTestId("start").click();
+await quick.getByText(/the previous run was kept in this browser as \S+-alexnet/).waitFor({ timeout: 120_000 });
+await quick.getByTestId("stop").click();
+await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "idle", null, { timeout: 60_000 });
 
 step("4f a run kept in the browser survives a reload and resumes exactly where it stopped");
 for (const [label, value] of [["learning rate", 0.002], ["epochs", 2]]) {

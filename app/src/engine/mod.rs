@@ -156,6 +156,11 @@ fn handle(command: Command) {
                 s.borrow().control.set(control);
             }
         }
+        Command::Keep => {
+            if let Some(s) = session() {
+                s.borrow().keep_next.set(true);
+            }
+        }
         Command::TimeStep { run } => {
             if let Some(s) = session().filter(|s| s.borrow().id == run) {
                 s.borrow().time_next.set(true);

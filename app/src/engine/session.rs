@@ -43,6 +43,11 @@ pub struct Session {
     /// The step at which the run was last kept in the browser, if it was: replacing the run keeps
     /// it first unless it is kept as it stands.
     kept_at: Cell<Option<u64>>,
+    /// Seconds between keeps while the run trains ([`KEEP_EVERY_TIMES_ITS_COST`]).
+    keep_every: Cell<f64>,
+    /// Keep the run at its next readback: the page was hidden (a closed lid, another tab, a
+    /// phone's other app), after which it may never come back.
+    pub keep_next: Cell<bool>,
 }
 
 /// The trainer a run of `setup` starts with, on `train`, from fresh weights or from `weights` (a
@@ -70,9 +75,13 @@ const REPORT_EVERY: usize = 5;
 /// Readbacks between per-layer statistics (and one at every epoch's end): 20 steps.
 const LAYER_STATS_EVERY: u64 = 4;
 
-/// Seconds of training between saves in the browser (a run is also saved after every epoch and
-/// on every pause).
-const AUTOSAVE_EVERY_SECS: f64 = 120.0;
+/// Keeping a run costs at most this share of its training time: the next keep waits this many
+/// times as long as the last one took (a ÷8 net's checkpoint is a few MB, kept in well under
+/// 0.2 s, so every 10 s; VGG-11 at full width with Adam, 1.5 GB, every few minutes).
+const KEEP_EVERY_TIMES_ITS_COST: f64 = 50.0;
+/// The shortest time between two keeps while a run trains (a run is also kept after every epoch,
+/// on every pause, and when the page is hidden).
+const MIN_KEEP_EVERY_SECS: f64 = 10.0;
 
 impl Session {
     /// Run `id` of `setup` from fresh weights, or from `weights` (a safetensors file) when given.
@@ -131,6 +140,8 @@ impl Session {
             started: Cell::new(now()),
             status: RefCell::new(Status::Idle),
             kept_at: Cell::new(None),
+            keep_every: Cell::new(MIN_KEEP_EVERY_SECS),
+            keep_next: Cell::new(false),
         }
     }
 
@@ -388,7 +399,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
                     set_status(Status::Finished);
                     return Ok(());
                 }
-            } else if now() - saved_at >= AUTOSAVE_EVERY_SECS {
+            } else if now() - saved_at >= session.borrow().keep_every.get() || session.borrow().keep_next.replace(false) {
                 autosave(session).await;
                 if !current() {
                     return Ok(());
@@ -404,6 +415,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
 
 /// Keeps the run in the browser (`runs`); says when, or why not. Training goes on either way.
 async fn autosave(session: &Rc<RefCell<Session>>) {
+    let began = now();
     let bytes = checkpoint_now(session).await;
     let (id, name, steps) = {
         let s = session.borrow();
@@ -411,7 +423,9 @@ async fn autosave(session: &Rc<RefCell<Session>>) {
     };
     let result = match bytes {
         Ok(bytes) => crate::runs::save(&name, &bytes).await.map(|()| {
-            session.borrow().kept_at.set(Some(steps));
+            let s = session.borrow();
+            s.kept_at.set(Some(steps));
+            s.keep_every.set((KEEP_EVERY_TIMES_ITS_COST * (now() - began)).max(MIN_KEEP_EVERY_SECS));
             format!("kept in this browser at step {steps}")
         }),
         Err(e) => Err(format!("saving the run failed: {e}")),
