@@ -1,39 +1,16 @@
 //! cnnscope in the browser: pick one of the four classic CNNs, train it on Fashion-MNIST on your
 //! GPU through WebGPU, and watch every layer. The page (`app` and its cards) holds no GPU objects:
-//! the engine runs in a Web Worker (`engine`), and the two talk through `protocol`. A library so
+//! the engine runs in a Web Worker (`worker`), and the two talk through `protocol`. A library so
 //! its logic is testable in the browser (`wasm-pack test`, tests/browser.rs); `main.rs` mounts the
 //! page and `bin/cnnscope-worker.rs` starts the worker.
 
-// The page.
-pub mod app;
-pub mod bridge;
-pub mod canvas;
-pub mod charts;
-pub mod compare;
-pub mod data_card;
-pub mod design_editor;
-pub mod dataset;
-pub mod download;
-pub mod drawing;
-pub mod explanation_view;
-pub mod feature_maps;
-pub mod grey_image;
-pub mod layer_stats_view;
-pub mod layer_table;
-pub mod network_card;
-pub mod results;
-pub mod saved_runs;
-pub mod share;
-pub mod time_chart;
-pub mod training_card;
-pub mod view;
-pub mod webgpu;
-// Both sides.
+// Two sides that talk through one protocol: the page's cards, and the worker that runs the engine.
+pub mod page;
 pub mod protocol;
+pub mod worker;
+// Both sides use these.
 pub mod runs;
 pub mod setup;
-// The worker.
-pub mod engine;
 
 /// A JavaScript error (an exception or a rejected promise) as text, after `what` failed.
 pub(crate) fn js_error(what: &str, e: wasm_bindgen::JsValue) -> String {
@@ -50,7 +27,7 @@ pub fn start() {
         web_sys::console::error_1(&format!("cnnscope {message}").into());
         crash_notice(&message);
     }));
-    leptos::mount::mount_to_body(app::App);
+    leptos::mount::mount_to_body(page::app::App);
 }
 
 /// Panics on purpose: the end-to-end test calls it (`wasmBindings.crash_test()`) to see that a
@@ -65,14 +42,14 @@ pub fn crash_test() {
 /// the page calls it.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn lose_device_test() {
-    bridge::send(protocol::Command::LoseDevice);
+    page::bridge::send(protocol::Command::LoseDevice);
 }
 
 /// Panics in the engine's worker on purpose: the end-to-end test calls it
 /// (`wasmBindings.worker_crash_test()`) to see that a bug there shows the page's notice too.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn worker_crash_test() {
-    bridge::send(protocol::Command::Panic);
+    page::bridge::send(protocol::Command::Panic);
 }
 
 /// Puts a notice at the top of the page: what happened, that the page must be reloaded, and how

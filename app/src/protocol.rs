@@ -242,6 +242,10 @@ pub struct DataSummary {
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Notes {
     pub name: String,
+    /// Where a run opened from a file came from ("<its name> at step N"): opening a file makes a
+    /// new kept run, a branch, never an overwrite of the run it was saved from.
+    #[serde(default)]
+    pub branched_from: Option<String>,
     pub loss: Vec<(f64, f64)>,
     pub train_acc: Vec<(f64, f64)>,
     pub test_acc: Vec<(f64, f64)>,

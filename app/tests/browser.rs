@@ -5,9 +5,10 @@
 use cnnscope::Device;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Summary};
-use cnnscope_app::engine::inspect;
+use cnnscope_app::worker::inspect;
 use cnnscope_app::protocol::{Command, Event, Notes};
-use cnnscope_app::{dataset, setup::{self, Setup}};
+use cnnscope_app::page::dataset;
+use cnnscope_app::setup::{self, Setup};
 use wasm_bindgen_test::wasm_bindgen_test;
 
 wasm_bindgen_test::wasm_bindgen_test_configure!(run_in_browser);
@@ -100,7 +101,7 @@ async fn the_data_is_fetched_from_this_site_only() {
     assert_eq!(other, "the address asks for data=https://elsewhere.example/x/, which is on another site: only files from this site are opened");
     check("`?data=https://elsewhere.example/x/`", &other);
     assert!(dataset::data_url("?data=//elsewhere.example/x", page).unwrap_err().ends_with("which is on another site: only files from this site are opened"));
-    let fetched = cnnscope_app::engine::data::fetch("https://elsewhere.example/x/train-images-idx3-ubyte.gz", 1e6, &|_, _| {}).await.unwrap_err();
+    let fetched = cnnscope_app::worker::data::fetch("https://elsewhere.example/x/train-images-idx3-ubyte.gz", 1e6, &|_, _| {}).await.unwrap_err();
     assert_eq!(fetched, "https://elsewhere.example/x/train-images-idx3-ubyte.gz: is not on this site: only files from this site are fetched");
 }
 
@@ -203,7 +204,7 @@ async fn a_split_step_equals_the_whole_one_in_the_browser() {
 /// through the query string, other parameters kept; bad values get the knob's own message.
 #[wasm_bindgen_test]
 fn a_setup_lives_in_the_address() {
-    use cnnscope_app::share::{query_with, setup_from_query, weights_url};
+    use cnnscope_app::page::share::{query_with, setup_from_query, weights_url};
     for setup in Arch::ALL.into_iter().flat_map(|a| [Setup::for_net(a.clone()), Setup::for_net(a).as_own()]) {
         let setup = Setup { ratio: 5, side: 101, batch: 7, adam: false, lr: 0.0625, epochs: 3, seed: 42, augment: true, ..setup };
         let query = query_with("?limit=320&data=x%2Fy", &setup);

@@ -1,7 +1,7 @@
-//! The engine's Web Worker entry point (see engine/mod.rs): trunk builds it beside the page.
+//! The engine's Web Worker entry point (see worker/mod.rs): trunk builds it beside the page.
 
 use gloo_worker::Registrable;
 
 fn main() {
-    cnnscope_app::engine::Engine::registrar().register();
+    cnnscope_app::worker::Engine::registrar().register();
 }

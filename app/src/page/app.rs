@@ -4,23 +4,23 @@
 use leptos::prelude::*;
 
 use crate::protocol::Adapter;
-use crate::view::View;
+use crate::page::view::View;
 
 #[component]
 pub fn App() -> impl IntoView {
-    let has_webgpu = crate::webgpu::browser_has_webgpu();
+    let has_webgpu = crate::page::webgpu::browser_has_webgpu();
     let view = View::new();
     provide_context(view);
     follow_the_address(view);
     // Without WebGPU the CPU engine trains: the worker is started either way.
-    crate::bridge::spawn(view);
-    let choice = crate::share::device_choice(&crate::share::current_search()).unwrap_or_else(|e| {
+    crate::page::bridge::spawn(view);
+    let choice = crate::page::share::device_choice(&crate::page::share::current_search()).unwrap_or_else(|e| {
         view.link_error.set(Some(e));
         cnnscope::Choice::Auto
     });
-    crate::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
+    crate::page::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
     keep_when_leaving(view);
-    crate::data_card::load_from_server();
+    crate::page::data_card::load_from_server();
     let opened = Memo::new(move |_| view.adapter.with(|a| a.as_ref().map(|r| r.as_ref().map(|_| ()).map_err(Clone::clone))));
     view! {
         <header>
@@ -46,13 +46,13 @@ pub fn App() -> impl IntoView {
 /// The knobs start from the address's setup (`share`), and the address follows the knobs, so a
 /// link or a reload reproduces them.
 fn follow_the_address(view: View) {
-    match crate::share::setup_from_query(&crate::share::current_search()) {
+    match crate::page::share::setup_from_query(&crate::page::share::current_search()) {
         Ok(Some(setup)) => view.setup.set(setup),
         Ok(None) => {}
         Err(e) => view.link_error.set(Some(e)),
     }
     Effect::new(move |_| {
-        let query = crate::share::query_with(&crate::share::current_search(), &view.setup.get());
+        let query = crate::page::share::query_with(&crate::page::share::current_search(), &view.setup.get());
         if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&query));
         }
@@ -66,9 +66,9 @@ fn Workbench(has_webgpu: bool) -> impl IntoView {
     // The knobs' network, built once, and the engine's one fit check of it, for the network card
     // and the start button.
     let view = expect_context::<View>();
-    let network = crate::network_card::network();
+    let network = crate::page::network_card::network();
     let capacity = Memo::new(move |_| view.adapter.with(|a| a.as_ref().and_then(|r| r.as_ref().ok()).map(|a| a.capacity)));
-    let fit = crate::network_card::fit(capacity, network);
+    let fit = crate::page::network_card::fit(capacity, network);
     let mounted = RwSignal::new(1usize);
     Effect::new(move |_| {
         let n = mounted.get();
@@ -79,32 +79,32 @@ fn Workbench(has_webgpu: bool) -> impl IntoView {
     let after = move |k: usize| move || mounted.get() > k;
     view! {
         {move || view.adapter.get().and_then(Result::ok).map(|adapter| view! { <AdapterCard adapter=adapter has_webgpu=has_webgpu /> })}
-        <Show when=after(1)><crate::data_card::DataCard /></Show>
-        <Show when=after(2)><crate::network_card::NetworkCard network=network fit=fit /></Show>
-        <Show when=after(3)><crate::training_card::TrainingCard fit=fit /></Show>
+        <Show when=after(1)><crate::page::data_card::DataCard /></Show>
+        <Show when=after(2)><crate::page::network_card::NetworkCard network=network fit=fit /></Show>
+        <Show when=after(3)><crate::page::training_card::TrainingCard fit=fit /></Show>
         <Show when=after(4)>
             <section class="card" data-testid="inside">
                 <h2>"5 · Inside the network"</h2>
-                <crate::feature_maps::FeatureMaps />
+                <crate::page::feature_maps::FeatureMaps />
             </section>
         </Show>
         <Show when=after(5)>
             <section class="card" data-testid="results">
                 <h2>"6 · Results"</h2>
-                <crate::results::Results />
+                <crate::page::results::Results />
             </section>
         </Show>
         <Show when=after(6)>
             <section class="card" data-testid="compare">
                 <h2>"7 · The four networks compared"</h2>
-                <crate::compare::Compare />
+                <crate::page::compare::Compare />
             </section>
         </Show>
         // Last on the page: the list grows as runs are kept, and nothing below it moves.
         <Show when=after(7)>
             <section class="card" data-testid="kept">
                 <h2>"8 · Runs kept in this browser"</h2>
-                <crate::saved_runs::SavedRuns />
+                <crate::page::saved_runs::SavedRuns />
             </section>
         </Show>
     }
@@ -116,11 +116,11 @@ fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
     use cnnscope::Choice;
     let switch = move |ev: leptos::ev::Event| {
         let Ok(choice) = event_target_value(&ev).parse::<Choice>() else { return };
-        let query = crate::share::query_with_device(&crate::share::current_search(), choice);
+        let query = crate::page::share::query_with_device(&crate::page::share::current_search(), choice);
         if let Some(history) = web_sys::window().and_then(|w| w.history().ok()) {
             let _ = history.replace_state_with_url(&wasm_bindgen::JsValue::NULL, "", Some(&query));
         }
-        crate::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
+        crate::page::bridge::send(crate::protocol::Command::OpenEngine { choice, webgpu: has_webgpu });
     };
     let chosen = adapter.choice.name();
     let option = move |value: &'static str, label: &'static str, enabled: bool| {
@@ -163,12 +163,12 @@ fn keep_when_leaving(view: View) {
     // A dropped handle leaves its listener in place: both stay for the page's whole life.
     let _ = window_event_listener_untyped("visibilitychange", move |_| {
         if hidden() {
-            crate::bridge::send(crate::protocol::Command::Keep);
+            crate::page::bridge::send(crate::protocol::Command::Keep);
         }
     });
     let _ = window_event_listener(leptos::ev::beforeunload, move |ev| {
         if view.status.get_untracked() == crate::protocol::Status::Running {
-            crate::bridge::send(crate::protocol::Command::Keep);
+            crate::page::bridge::send(crate::protocol::Command::Keep);
             ev.prevent_default();
             ev.set_return_value("");
         }

@@ -6,7 +6,7 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 
 use crate::protocol::LayerStats;
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 #[component]
 pub fn LayerStats() -> impl IntoView {
@@ -61,7 +61,7 @@ pub fn LayerStats() -> impl IntoView {
 
 /// Rows: the layers with a ReLU, top first; columns: the snapshots; colour: the dead share.
 fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, history: &[(u64, Vec<LayerStats>)]) {
-    let Some(ctx) = crate::canvas::context(canvas) else {
+    let Some(ctx) = crate::page::canvas::context(canvas) else {
         return;
     };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);

@@ -4,11 +4,11 @@ use cnnscope::EngineError;
 use cnnscope::net::{Arch, Net, Summary, minimum_side};
 use leptos::prelude::*;
 
-use crate::design_editor::DesignEditor;
-use crate::layer_table::LayerTable;
+use crate::page::design_editor::DesignEditor;
+use crate::page::layer_table::LayerTable;
 use crate::protocol::Status;
 use crate::setup::{KNOBS, Knob, Setup};
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 /// The knobs' network, built once each time the network's knobs change: the layer table, the
 /// design editor and the fit check all read this one. (A design with a mistake also searches
@@ -60,7 +60,7 @@ pub fn NetworkCard(network: Memo<Result<Net, EngineError>>, fit: Memo<Result<u64
                     }
                     // A design's mistake is shown at its line, in the editor; the table shows the
                     // modules before it.
-                    Err(_) if crate::design_editor::mistake(&s, built).is_some() => crate::design_editor::fitting_summary(&s)
+                    Err(_) if crate::page::design_editor::mistake(&s, built).is_some() => crate::page::design_editor::fitting_summary(&s)
                         .filter(|summary| !summary.rows.is_empty())
                         .map(|summary| view! {
                             <p class="hint" data-testid="fitting">"The modules before the mistake:"</p>
@@ -86,7 +86,7 @@ fn SetupForm() -> impl IntoView {
     Effect::new(move |_| {
         let lr = setup.with(|s| s.lr);
         if view.status.get_untracked() == Status::Paused {
-            crate::bridge::send(crate::protocol::Command::SetLr { lr });
+            crate::page::bridge::send(crate::protocol::Command::SetLr { lr });
         }
     });
     // Each knob parses its text; what it cannot use is said beside it and the setup keeps its
@@ -155,7 +155,7 @@ fn SetupForm() -> impl IntoView {
             }
         }}
             // The address holds the setup (`share`): this link is it, to copy or bookmark.
-            <a data-testid="share-link" href=move || setup.with(|s| crate::share::query_with(&crate::share::current_search(), s))>"link to this setup"</a>
+            <a data-testid="share-link" href=move || setup.with(|s| crate::page::share::query_with(&crate::page::share::current_search(), s))>"link to this setup"</a>
         </p>
     }
 }

@@ -11,7 +11,7 @@ pub fn GreyImage(pixels: Vec<u8>, rows: usize, cols: usize) -> impl IntoView {
     Effect::new(move |_| {
         let Some(canvas) = canvas.get() else { return };
         let rgba: Vec<u8> = pixels.iter().flat_map(|&p| [255 - p, 255 - p, 255 - p, 255]).collect();
-        let ctx = crate::canvas::context(&canvas);
+        let ctx = crate::page::canvas::context(&canvas);
         if let (Some(ctx), Ok(image)) = (ctx, web_sys::ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), cols as u32, rows as u32)) {
             let _ = ctx.put_image_data(&image, 0.0, 0.0);
         }

@@ -9,9 +9,9 @@ use leptos::prelude::*;
 use wasm_bindgen::Clamped;
 use web_sys::ImageData;
 
-use crate::bridge::send;
+use crate::page::bridge::send;
 use crate::protocol::{Command, Image, Inspection, LayerOutput};
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 /// Channels drawn per layer.
 const MAX_CHANNELS: usize = 32;
@@ -66,14 +66,14 @@ pub fn FeatureMaps() -> impl IntoView {
             <button data-testid="refresh-maps" on:click=move |_| run()>"refresh"</button>
             <span class="hint">{move || if view.inspecting.get() { "running the image through the network…" } else { "" }}</span>
         </div>
-        <crate::drawing::DrawingPad on_image=classify_own on_error=Callback::new(error) />
+        <crate::page::drawing::DrawingPad on_image=classify_own on_error=Callback::new(error) />
         {move || input_error.get().map(|e| view! { <p class="error" data-testid="input-error">{e}</p> })}
         {move || match view.inspection.get() {
             None => view! { <p class="hint">"Start training (or load weights) to look inside the network."</p> }.into_any(),
             Some(Err(e)) => view! { <p class="error">{e}</p> }.into_any(),
             Some(Ok(inspection)) => view! {
                 {render(inspection)}
-                <crate::explanation_view::ExplanationView />
+                <crate::page::explanation_view::ExplanationView />
             }.into_any(),
         }}
     }
@@ -177,7 +177,7 @@ fn draw_layer(canvas: &web_sys::HtmlCanvasElement, layer: &LayerOutput) {
             }
         }
     }
-    let Some(ctx) = crate::canvas::context(canvas) else {
+    let Some(ctx) = crate::page::canvas::context(canvas) else {
         return;
     };
     if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), cw as u32, ch as u32) {

@@ -30,7 +30,7 @@ pub fn Chart(title: &'static str, x_label: &'static str, series: Signal<Vec<Seri
 }
 
 fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y_range: Option<(f64, f64)>) {
-    let Some(ctx) = crate::canvas::context(canvas) else {
+    let Some(ctx) = crate::page::canvas::context(canvas) else {
         return;
     };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
@@ -127,7 +127,7 @@ pub fn AccuracyAgainstFlops(dots: Signal<Vec<Dot>>) -> impl IntoView {
 }
 
 fn draw_dots(canvas: &web_sys::HtmlCanvasElement, dots: &[Dot]) {
-    let Some(ctx) = crate::canvas::context(canvas) else {
+    let Some(ctx) = crate::page::canvas::context(canvas) else {
         return;
     };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
@@ -150,7 +150,7 @@ fn draw_dots(canvas: &web_sys::HtmlCanvasElement, dots: &[Dot]) {
     y_grid(&ctx, (0.0, 1.0), (left, w - right), py);
     for decade in x0 as i32..=x1 as i32 {
         let x = px(10f64.powi(decade));
-        let _ = ctx.fill_text(&crate::charts::si_label(10f64.powi(decade)), x - 8.0, h - 10.0);
+        let _ = ctx.fill_text(&crate::page::charts::si_label(10f64.powi(decade)), x - 8.0, h - 10.0);
     }
     for d in dots {
         ctx.set_fill_style_str(d.color);

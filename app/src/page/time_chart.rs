@@ -7,12 +7,12 @@
 use leptos::prelude::*;
 
 use crate::protocol::{Command, LayerTime};
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 #[component]
 pub fn TimeChart() -> impl IntoView {
     let view = use_view();
-    let measure = move |_| crate::bridge::send(Command::TimeStep { run: view.run.get_untracked() });
+    let measure = move |_| crate::page::bridge::send(Command::TimeStep { run: view.run.get_untracked() });
     move || {
         view.timing.get().map(|(step, layers)| {
             let total: f64 = layers.iter().map(LayerTime::total).sum();

@@ -9,7 +9,7 @@ use wasm_bindgen::Clamped;
 use web_sys::ImageData;
 
 use crate::protocol::Explanation;
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 #[component]
 pub fn ExplanationView() -> impl IntoView {
@@ -91,7 +91,7 @@ fn overlay(canvas: &web_sys::HtmlCanvasElement, side: usize, input: &[f32], heat
             [(grey * (1.0 - a) + 255.0 * a) as u8, (grey * (1.0 - a)) as u8, (grey * (1.0 - a)) as u8, 255]
         })
         .collect();
-    let Some(ctx) = crate::canvas::context(canvas) else { return };
+    let Some(ctx) = crate::page::canvas::context(canvas) else { return };
     if let Ok(image) = ImageData::new_with_u8_clamped_array_and_sh(Clamped(&rgba), side as u32, side as u32) {
         let _ = ctx.put_image_data(&image, 0.0, 0.0);
     }

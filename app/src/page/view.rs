@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::charts::Series;
+use crate::page::charts::Series;
 use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerStats, LayerTime, Notes, Progress, Status};
 use crate::setup::Setup;
 
@@ -176,7 +176,7 @@ impl View {
                 self.evaluation.set(Some(evaluation));
                 self.evaluating.set(false);
             }
-            Event::File { name, bytes } => self.message.set(Some(crate::download::offer(&name, &bytes))),
+            Event::File { name, bytes } => self.message.set(Some(crate::page::download::offer(&name, &bytes))),
             Event::Crashed(message) => crate::crash_notice(&format!("in the engine's worker, {message}")),
         }
     }

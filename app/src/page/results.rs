@@ -3,16 +3,16 @@
 use cnnscope::data::CLASS_NAMES;
 use leptos::prelude::*;
 
-use crate::grey_image::GreyImage;
+use crate::page::grey_image::GreyImage;
 use crate::protocol::{Command, Evaluation};
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 #[component]
 pub fn Results() -> impl IntoView {
     let view = use_view();
     let evaluate = move |_| {
         view.evaluating.set(true);
-        crate::bridge::send(Command::Evaluate);
+        crate::page::bridge::send(Command::Evaluate);
     };
     view! {
         <div class="controls">

@@ -3,15 +3,15 @@
 use cnnscope::data::CLASS_NAMES;
 use leptos::prelude::*;
 
-use crate::bridge::send;
-use crate::grey_image::GreyImage;
+use crate::page::bridge::send;
+use crate::page::grey_image::GreyImage;
 use crate::protocol::{Command, DataSource, DataSummary};
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 /// Asks the worker for the dataset from the page's origin (`?data=`, `?limit=`); a bad `?limit=`
 /// or a `?data=` on another site is said on the card instead.
 pub fn load_from_server() {
-    match crate::dataset::limit().and_then(|limit| Ok((crate::dataset::base_url()?, limit))) {
+    match crate::page::dataset::limit().and_then(|limit| Ok((crate::page::dataset::base_url()?, limit))) {
         Ok((url, limit)) => send(Command::LoadData { source: DataSource::Server(url), limit }),
         Err(e) => use_view().data.set(Some(Err(e))),
     }
@@ -23,13 +23,13 @@ pub fn DataCard() -> impl IntoView {
     let pick_files = move |ev: leptos::ev::Event| {
         let input: web_sys::HtmlInputElement = event_target(&ev);
         let Some(files) = input.files() else { return };
-        let limit = match crate::dataset::limit() {
+        let limit = match crate::page::dataset::limit() {
             Ok(limit) => limit,
             Err(e) => return view.data.set(Some(Err(e))),
         };
         view.data.set(None);
         leptos::task::spawn_local(async move {
-            match crate::dataset::read_picked(files).await {
+            match crate::page::dataset::read_picked(files).await {
                 Ok(files) => send(Command::LoadData { source: DataSource::Files(files), limit }),
                 Err(e) => view.data.set(Some(Err(e))),
             }

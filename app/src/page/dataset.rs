@@ -7,7 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::js_error;
 use crate::protocol::PickedFile;
-use crate::share::current_search;
+use crate::page::share::current_search;
 
 /// `?limit=N`: use only the first N training and N test images (quick demonstrations, tests),
 /// whichever way the files arrive.
@@ -25,10 +25,10 @@ pub fn parse_limit(search: &str) -> Result<Option<usize>, String> {
 }
 
 /// Where the files are served, as an absolute URL: `data/fashion-mnist/` beside the page, or
-/// `?data=<dir>/` on the page's own site ([`crate::share::on_this_site`]).
+/// `?data=<dir>/` on the page's own site ([`crate::page::share::on_this_site`]).
 pub fn data_url(search: &str, page: &str) -> Result<String, String> {
-    let dir = crate::share::param(search, "data").map_or_else(|| "data/fashion-mnist".to_string(), |d| d.trim_end_matches('/').to_string());
-    crate::share::on_this_site("data", &format!("{dir}/"), page)
+    let dir = crate::page::share::param(search, "data").map_or_else(|| "data/fashion-mnist".to_string(), |d| d.trim_end_matches('/').to_string());
+    crate::page::share::on_this_site("data", &format!("{dir}/"), page)
 }
 
 /// [`data_url`] for this page.

@@ -8,7 +8,7 @@ use leptos::html::Textarea;
 use leptos::prelude::*;
 
 use crate::setup::Setup;
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 /// The design's mistake, if `built` (the setup's network) has one: its line number, the line and
 /// why.

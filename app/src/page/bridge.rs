@@ -5,9 +5,9 @@ use std::cell::RefCell;
 
 use gloo_worker::{Spawnable, WorkerBridge};
 
-use crate::engine::Engine;
+use crate::worker::Engine;
 use crate::protocol::Command;
-use crate::view::View;
+use crate::page::view::View;
 
 /// The worker's script, written by trunk (`data-type="worker" data-loader-shim` in index.html).
 const WORKER_SCRIPT: &str = "./cnnscope-worker_loader.js";

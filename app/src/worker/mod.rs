@@ -197,7 +197,7 @@ fn handle(command: Command) {
                 return send(Event::Message(Ok(format!("the run {name} is the one on screen"))));
             }
             let opened = match crate::runs::read(&name).await {
-                Ok(bytes) => replace_with_checkpoint(&bytes).await.map(|at| format!("opened the run {name}, {at}")),
+                Ok(bytes) => replace_with_checkpoint(&bytes, false).await.map(|at| format!("opened the run {name}, {at}")),
                 Err(e) => Err(e),
             };
             send(Event::Message(opened));
@@ -397,12 +397,13 @@ fn announce(session: &Rc<RefCell<Session>>) {
 /// whose epochs are done (a finished run kept, the CLI's last checkpoint) trains one epoch more
 /// at each "resume", as `cnnscope train --resume` goes on with a larger `--epochs`.
 fn open_checkpoint(bytes: &[u8]) -> Result<String, String> {
-    Ok(show_checkpoint(Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes)?))
+    Ok(show_checkpoint(Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes, false)?))
 }
 
-/// [`open_checkpoint`] in place of the run on screen, which is kept first ([`keep_replaced`]).
-async fn replace_with_checkpoint(bytes: &[u8]) -> Result<String, String> {
-    let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes)?;
+/// [`open_checkpoint`] in place of the run on screen, which is kept first ([`keep_replaced`]); a
+/// file opens as a `branch`, a kept run as itself.
+async fn replace_with_checkpoint(bytes: &[u8], branch: bool) -> Result<String, String> {
+    let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes, branch)?;
     let kept = keep_replaced().await;
     Ok(with_note(show_checkpoint(s), kept))
 }
@@ -431,7 +432,7 @@ fn with_note(message: String, kept: Option<Result<String, String>>) -> String {
 /// does replaces the run on screen, which is kept first.
 async fn open_file(name: String, bytes: Vec<u8>, setup: Setup) {
     let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
-        replace_with_checkpoint(&bytes).await.map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
+        replace_with_checkpoint(&bytes, true).await.map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
     } else {
         open_weights(&name, bytes, setup).await
     };

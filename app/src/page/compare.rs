@@ -4,9 +4,9 @@
 use cnnscope::net::{Arch, Summary};
 use leptos::prelude::*;
 
-use crate::charts::{AccuracyAgainstFlops, Dot};
+use crate::page::charts::{AccuracyAgainstFlops, Dot};
 use crate::setup::Setup;
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 /// Each network's colour in the accuracy-against-compute picture.
 fn color(arch: &Arch) -> &'static str {

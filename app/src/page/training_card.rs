@@ -5,10 +5,10 @@ use js_sys::Uint8Array;
 use leptos::prelude::*;
 use wasm_bindgen_futures::JsFuture;
 
-use crate::bridge::send;
-use crate::charts::Chart;
+use crate::page::bridge::send;
+use crate::page::charts::Chart;
 use crate::protocol::{Command, Control, Download, Status};
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 #[component]
 pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
@@ -38,7 +38,7 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
     });
     // `?weights=`: once the data is in, the worker fetches and opens the file (`share`).
     let page = web_sys::window().and_then(|w| w.location().href().ok()).unwrap_or_default();
-    let from_address = StoredValue::new(crate::share::weights_url(&crate::share::current_search(), &page));
+    let from_address = StoredValue::new(crate::page::share::weights_url(&crate::page::share::current_search(), &page));
     Effect::new(move |_| {
         if !data_ready() {
             return;
@@ -148,8 +148,8 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
                 Err(e) => view! { <p class="error" data-testid="saved">{e}</p> }.into_any(),
             })}
             <pre class="epochs" data-testid="epoch-lines">{move || view.epoch_lines.get().join("\n")}</pre>
-            <crate::layer_stats_view::LayerStats />
-            <crate::time_chart::TimeChart />
+            <crate::page::layer_stats_view::LayerStats />
+            <crate::page::time_chart::TimeChart />
             <div hidden data-testid="loss-values">{move || view.loss.get().iter().map(|(_, l)| format!("{l:.5}")).collect::<Vec<_>>().join(" ")}</div>
         </section>
     }

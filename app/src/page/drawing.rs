@@ -9,7 +9,7 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 pub const SIDE: u32 = 28;
 
 fn context(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
-    crate::canvas::context(canvas)
+    crate::page::canvas::context(canvas)
 }
 
 fn clear(canvas: &HtmlCanvasElement) {

@@ -6,7 +6,7 @@ use cnnscope::train::checkpoint::Header;
 use leptos::prelude::*;
 
 use crate::protocol::{Command, Notes};
-use crate::view::use_view;
+use crate::page::view::use_view;
 
 /// One kept run as the list shows it.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,7 +23,10 @@ async fn describe(name: &str) -> Result<Kept, String> {
     let (start, bytes) = crate::runs::read_header(name).await?;
     let header = Header::read(&start).map_err(|e| e.to_string())?;
     let notes: Notes = serde_json::from_str(&header.notes).unwrap_or_default();
-    let title = cnnscope::net::Net::new(header.net).and_then(|net| Summary::new(&net)).map(|s| s.title).unwrap_or_default();
+    let mut title = cnnscope::net::Net::new(header.net).and_then(|net| Summary::new(&net)).map(|s| s.title).unwrap_or_default();
+    if let Some(from) = &notes.branched_from {
+        title = format!("{title} · opened from {from}");
+    }
     let s = header.state;
     let progress = format!("epoch {} of {} · step {}", (s.epoch + 1).min(header.epochs.max(1)), header.epochs, s.steps);
     Ok(Kept { name: name.to_string(), title, progress, accuracy: notes.test_acc.last().map(|&(_, a)| a), bytes })
@@ -44,7 +47,7 @@ pub fn SavedRuns() -> impl IntoView {
         }
     });
     let message = RwSignal::new(None::<String>);
-    let open = move |name: String| crate::bridge::send(Command::OpenKept { name });
+    let open = move |name: String| crate::page::bridge::send(Command::OpenKept { name });
     let delete = move |name: String| {
         leptos::task::spawn_local(async move {
             if let Err(e) = crate::runs::remove(&name).await {

@@ -94,12 +94,19 @@ impl Session {
 
     /// Run `id`: the run a checkpoint holds (one the page kept, downloaded, or the CLI wrote),
     /// paused where it stopped, with its curves. It must be on the data it was trained on
-    /// (`?limit=` included).
-    pub fn from_checkpoint(id: u64, gpu: Rc<Device>, data: &FashionMnist, bytes: &[u8]) -> Result<Session, String> {
+    /// (`?limit=` included). As a `branch` (a file opened) it is a new kept run that says where it
+    /// came from: keeping it never overwrites the run it was saved from, nor that run's other
+    /// branches.
+    pub fn from_checkpoint(id: u64, gpu: Rc<Device>, data: &FashionMnist, bytes: &[u8], branch: bool) -> Result<Session, String> {
         let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
         // The CLI writes no notes: a run from it starts with empty curves.
         let mut notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
         let (net, config) = (checkpoint.net.clone(), checkpoint.config);
+        if branch {
+            let from = if notes.name.is_empty() { "a file".to_string() } else { notes.name.clone() };
+            notes.branched_from = Some(format!("{from} at step {}", checkpoint.state.steps));
+            notes.name = String::new();
+        }
         if notes.name.is_empty() {
             notes.name = crate::runs::new_name(net.arch.id());
         }
