@@ -271,14 +271,21 @@ const continued = await quickLosses();
 assert.ok(continued[0] < scratchLosses[0] - 0.02, `the loaded weights train on (first loss ${continued[0]}), not from scratch (${scratchLosses[0]})`);
 
 step("4d2 a run replaced mid-epoch is kept first, and the page says under which name");
-await quickField("epochs").fill("30"); // long enough that no epoch's keep can come first
-await quickField("epochs").dispatchEvent("change");
+// Batch 16: 20 steps an epoch. The run is kept at a readback every 10 s at most (the first comes
+// after its kernels compiled, at step 5) and at the epoch's end, so at step 10 it has steps that
+// no keep holds yet.
+for (const [label, value] of [["epochs", 30], ["batch", 16]]) {
+  await quickField(label).fill(String(value));
+  await quickField(label).dispatchEvent("change");
+}
 await quick.getByTestId("start").click();
-await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 3, null, { timeout: 300_000 });
+await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 10, null, { timeout: 300_000 });
 await quick.getByTestId("start").click();
 await quick.getByText(/the previous run was kept in this browser as \S+-alexnet/).waitFor({ timeout: 120_000 });
 await quick.getByTestId("stop").click();
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "idle", null, { timeout: 60_000 });
+await quickField("batch").fill("32");
+await quickField("batch").dispatchEvent("change");
 
 step("4f a run kept in the browser survives a reload and resumes exactly where it stopped");
 for (const [label, value] of [["learning rate", 0.002], ["epochs", 2]]) {
