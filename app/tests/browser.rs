@@ -200,6 +200,58 @@ async fn a_split_step_equals_the_whole_one_in_the_browser() {
     assert!(weights[0] == weights[1], "the same weights, bit for bit");
 }
 
+/// Training and resuming in the browser, on each engine: four steps in one go equal two steps, a
+/// checkpoint written to bytes and read back, and two more in a new trainer — the losses and the
+/// weights bit for bit; and a checkpoint written on the CPU engine resumes on the WGSL engine (and
+/// back) with its next loss within rounding of the run that stayed.
+#[wasm_bindgen_test]
+async fn a_run_resumes_exactly_on_each_engine_and_across_them_in_the_browser() {
+    use cnnscope::train::{Checkpoint, TrainConfig, Trainer};
+    let engines = [Device::gpu().await.unwrap(), Device::cpu()];
+    let images = cnnscope::data::Images { count: 64, rows: 28, cols: 28, pixels: (0..64 * 784).map(|i| (i * 37 % 251) as u8).collect() };
+    let split = cnnscope::data::Split { images, labels: (0..64).map(|i| (i % 10) as u8).collect() };
+    let setup = Setup { ratio: 16, side: 67, batch: 16, ..Setup::for_net(Arch::AlexNet) };
+    let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: 11, augment: true };
+    let fresh = |device: &Device| {
+        let model = Model::new(device, setup.net().unwrap(), Init::Default, 3).unwrap();
+        let t = Trainer::new(device, model, split.upload(device).unwrap(), config).unwrap();
+        t.reset_stats(device).unwrap();
+        t
+    };
+    async fn steps(t: &mut Trainer, device: &Device, n: usize) -> Vec<u32> {
+        let mut losses = Vec::new();
+        for _ in 0..n {
+            t.step(device).unwrap();
+            losses.push((t.stats(device).await.unwrap().loss_sum as f32).to_bits());
+        }
+        losses
+    }
+    async fn weights(t: &Trainer, device: &Device) -> Vec<u32> {
+        t.model.params.read(device).await.unwrap().concat().iter().map(|x| x.to_bits()).collect()
+    }
+    let mut halfway = Vec::new();
+    for device in &engines {
+        let mut whole = fresh(device);
+        let all = steps(&mut whole, device, 4).await;
+        let mut first = fresh(device);
+        let mut resumed_losses = steps(&mut first, device, 2).await;
+        let bytes = first.checkpoint(device, 1, String::new()).await.unwrap().to_bytes().unwrap();
+        let mut resumed = Trainer::resume(device, &Checkpoint::from_bytes(&bytes).unwrap(), split.upload(device).unwrap()).unwrap();
+        resumed_losses.extend(steps(&mut resumed, device, 2).await);
+        assert_eq!(resumed_losses, all, "{}: the same losses", device.name());
+        assert!(weights(&resumed, device).await == weights(&whole, device).await, "{}: the same weights, bit for bit", device.name());
+        halfway.push((bytes, f32::from_bits(all[2])));
+    }
+    // Across engines: each engine's checkpoint taken by the other, one step on.
+    for (i, device) in engines.iter().enumerate() {
+        let (bytes, _) = &halfway[1 - i];
+        let mut moved = Trainer::resume(device, &Checkpoint::from_bytes(bytes).unwrap(), split.upload(device).unwrap()).unwrap();
+        let next = f32::from_bits(steps(&mut moved, device, 1).await[0]);
+        let stayed = halfway[1 - i].1;
+        assert!((next - stayed).abs() <= 1e-3 * stayed.abs(), "{}: {next} after moving, {stayed} where it stayed", device.name());
+    }
+}
+
 /// A setup in the address (`share`): every net's setup, knobs changed, survives the round trip
 /// through the query string, other parameters kept; bad values get the knob's own message.
 #[wasm_bindgen_test]
