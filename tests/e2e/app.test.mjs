@@ -315,6 +315,15 @@ await quick.getByTestId("open-run").first().click();
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 120_000 });
 const keptStep = keptAt.match(/at step (\d+)$/)[1];
 assert.match(await quick.getByTestId("weights-message").innerText(), new RegExp(`paused at step ${keptStep}: `), "opened where it was kept");
+// One tab owns a run: another tab of the same browser that opens it is told where it is open.
+const second = await quick.context().newPage();
+await second.goto(`${url}?device=gpu&limit=320`);
+await second.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await second.getByTestId("saved-runs").waitFor({ timeout: 120_000 });
+assert.equal(await second.getByTestId("saved-run").first().innerText(), await quick.getByTestId("saved-run").first().innerText(), "the same kept run, first in both lists");
+await second.getByTestId("open-run").first().click();
+await second.getByText(/^the run \S+ is open in another tab: download its checkpoint there and open the file here to work on a copy$/).waitFor({ timeout: 60_000 });
+await second.close();
 await quick.getByTestId("pause").click(); // resume
 await finished();
 assert.equal(await quick.getByTestId("loss-values").textContent(), reference, "the same losses as the run that never stopped");

@@ -7,6 +7,7 @@
 
 pub mod data;
 pub mod inspect;
+mod lock;
 pub mod session;
 
 use std::cell::{Cell, RefCell};
@@ -196,10 +197,19 @@ fn handle(command: Command) {
             if session().is_some_and(|s| s.borrow().name() == name) && !state(|s| s.weights_only.get()) {
                 return send(Event::Message(Ok(format!("the run {name} is the one on screen"))));
             }
+            // One tab owns a run: a second copy training here would overwrite the other's keeps.
+            if !lock::acquire(&name).await {
+                return send(Event::Message(Err(format!(
+                    "the run {name} is open in another tab: download its checkpoint there and open the file here to work on a copy"
+                ))));
+            }
             let opened = match crate::runs::read(&name).await {
                 Ok(bytes) => replace_with_checkpoint(&bytes, false).await.map(|at| format!("opened the run {name}, {at}")),
                 Err(e) => Err(e),
             };
+            if opened.is_err() {
+                lock::release(&name);
+            }
             send(Event::Message(opened));
         }),
         Command::Inspect(image) => spawn_local(async move {
@@ -315,10 +325,19 @@ fn take_over(session: Session, weights_only: bool) -> Rc<RefCell<Session>> {
         (false, _) => Status::Running,
     };
     send(Event::Status { run: session.id, status });
+    let name = session.name();
     let session = Rc::new(RefCell::new(session));
     state(|s| {
         *s.session.borrow_mut() = Some(session.clone());
         s.weights_only.set(weights_only);
+    });
+    // This tab owns the run on screen, and no other.
+    spawn_local(async move {
+        lock::acquire(&name).await;
+        match self::session() {
+            Some(s) if s.borrow().name() == name => lock::keep_only(&name),
+            _ => lock::release(&name),
+        }
     });
     session
 }

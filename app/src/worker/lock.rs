@@ -1,0 +1,86 @@
+//! One tab owns a run at a time. The worker holds a Web Lock (`navigator.locks`, shared by every tab
+//! of the origin) named after each run it has open; a tab that asks to open a kept run whose lock
+//! another tab holds is told so instead of training a second copy that would overwrite the first.
+//! A lock goes when its run leaves the page, and with the tab (the browser drops a closed tab's
+//! locks). Where a browser has no Web Locks, every run counts as free.
+
+use std::cell::RefCell;
+
+use futures_channel::oneshot;
+use js_sys::{Function, Object, Promise, Reflect};
+use wasm_bindgen::prelude::*;
+
+thread_local! {
+    /// The runs whose locks this worker holds, each with the function that lets its lock go.
+    static HELD: RefCell<Vec<(String, Function)>> = const { RefCell::new(Vec::new()) };
+}
+
+fn lock_name(run: &str) -> String {
+    format!("cnnscope-run:{run}")
+}
+
+/// Takes run `run`'s lock if no tab holds it; `true` when this worker holds it now (or the browser
+/// has no Web Locks).
+pub async fn acquire(run: &str) -> bool {
+    if HELD.with(|h| h.borrow().iter().any(|(name, _)| name == run)) {
+        return true;
+    }
+    let locks = Reflect::get(&js_sys::global(), &"navigator".into()).and_then(|n| Reflect::get(&n, &"locks".into()));
+    let Ok(locks) = locks.map(JsValue::unchecked_into::<Object>) else { return true };
+    let Ok(request) = Reflect::get(&locks, &"request".into()).and_then(|r| r.dyn_into::<Function>()) else { return true };
+    let (sender, receiver) = oneshot::channel::<bool>();
+    let sender = RefCell::new(Some(sender));
+    let name = run.to_string();
+    // Called once, with the lock or (`ifAvailable`, held elsewhere) null; the lock is kept until
+    // the promise it returns settles, which `release` does.
+    let granted = Closure::once_into_js(move |lock: JsValue| -> JsValue {
+        let got = !lock.is_null();
+        if got {
+            let mut release = None;
+            let held = Promise::new(&mut |resolve, _| release = Some(resolve));
+            if let Some(release) = release {
+                HELD.with(|h| h.borrow_mut().push((name, release)));
+            }
+            if let Some(sender) = sender.take() {
+                let _ = sender.send(true);
+            }
+            return held.into();
+        }
+        if let Some(sender) = sender.take() {
+            let _ = sender.send(false);
+        }
+        JsValue::NULL
+    });
+    let options = Object::new();
+    let _ = Reflect::set(&options, &"ifAvailable".into(), &true.into());
+    if request.call3(&locks, &lock_name(run).into(), &options, &granted).is_err() {
+        return true;
+    }
+    receiver.await.unwrap_or(true)
+}
+
+/// Lets go of every lock but `run`'s: the run on screen is the one this tab owns.
+pub fn keep_only(run: &str) {
+    let others: Vec<Function> = HELD.with(|h| {
+        let mut held = h.borrow_mut();
+        let (mine, others): (Vec<_>, Vec<_>) = held.drain(..).partition(|(name, _)| name == run);
+        *held = mine;
+        others.into_iter().map(|(_, release)| release).collect()
+    });
+    for release in others {
+        let _ = release.call0(&JsValue::NULL);
+    }
+}
+
+/// Lets go of `run`'s lock (a run that was about to open, and did not).
+pub fn release(run: &str) {
+    let released: Vec<Function> = HELD.with(|h| {
+        let mut held = h.borrow_mut();
+        let (gone, kept): (Vec<_>, Vec<_>) = held.drain(..).partition(|(name, _)| name == run);
+        *held = kept;
+        gone.into_iter().map(|(_, release)| release).collect()
+    });
+    for release in released {
+        let _ = release.call0(&JsValue::NULL);
+    }
+}
