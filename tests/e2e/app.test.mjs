@@ -221,7 +221,9 @@ await page.screenshot({ path: `${shots}/app.png`, fullPage: true });
 assert.deepEqual(errors, [], "no errors in the console");
 
 step("4b a whole run: two epochs on 320 images (?limit=320): epoch lines, test curve, comparison");
-const quick = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+// A context of its own: step 4f opens a second tab in it (same storage, same Web Locks).
+const quickContext = await browser.newContext({ viewport: { width: 1200, height: 900 } });
+const quick = await quickContext.newPage();
 await quick.goto(`${url}?device=gpu&limit=320`);
 await quick.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 assert.match(await quick.getByTestId("data-ready").innerText(), /^320 training and 320 test images/);
@@ -316,7 +318,7 @@ await quick.waitForFunction(() => document.querySelector("[data-testid=status]")
 const keptStep = keptAt.match(/at step (\d+)$/)[1];
 assert.match(await quick.getByTestId("weights-message").innerText(), new RegExp(`paused at step ${keptStep}: `), "opened where it was kept");
 // One tab owns a run: another tab of the same browser that opens it is told where it is open.
-const second = await quick.context().newPage();
+const second = await quickContext.newPage();
 await second.goto(`${url}?device=gpu&limit=320`);
 await second.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await second.getByTestId("saved-runs").waitFor({ timeout: 120_000 });
@@ -415,7 +417,7 @@ writeFileSync(`${shots}/dot.svg`, svg(1));
 await quick.locator(".drawing input[type=file]").setInputFiles(`${shots}/dot.svg`);
 await quick.waitForFunction(() => document.querySelector("[data-testid=prediction]")?.innerText.startsWith("Your image — predicted: "), null, { timeout: 120_000 });
 await quick.screenshot({ path: `${shots}/bad-input.png`, fullPage: true });
-await quick.close();
+await quickContext.close();
 
 step("9 a phone: one column at 390 px, no sideways scrolling, training and drawing by touch");
 const phoneContext = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true, deviceScaleFactor: 2 });
