@@ -61,22 +61,19 @@ pub async fn acquire(run: &str) -> bool {
 
 /// Lets go of every lock but `run`'s: the run on screen is the one this tab owns.
 pub fn keep_only(run: &str) {
-    let others: Vec<Function> = HELD.with(|h| {
-        let mut held = h.borrow_mut();
-        let (mine, others): (Vec<_>, Vec<_>) = held.drain(..).partition(|(name, _)| name == run);
-        *held = mine;
-        others.into_iter().map(|(_, release)| release).collect()
-    });
-    for release in others {
-        let _ = release.call0(&JsValue::NULL);
-    }
+    let_go(|name| name != run);
 }
 
 /// Lets go of `run`'s lock (a run that was about to open, and did not).
 pub fn release(run: &str) {
+    let_go(|name| name == run);
+}
+
+/// Lets go of the locks of the runs `leaving` picks.
+fn let_go(leaving: impl Fn(&str) -> bool) {
     let released: Vec<Function> = HELD.with(|h| {
         let mut held = h.borrow_mut();
-        let (gone, kept): (Vec<_>, Vec<_>) = held.drain(..).partition(|(name, _)| name == run);
+        let (gone, kept): (Vec<_>, Vec<_>) = held.drain(..).partition(|(name, _)| leaving(name));
         *held = kept;
         gone.into_iter().map(|(_, release)| release).collect()
     });
