@@ -282,3 +282,25 @@ fn a_setup_lives_in_the_address() {
     assert_eq!(other, "the address asks for weights=https://example.com/w.safetensors, which is on another site: only files from this site are opened");
     check("`?weights=https://example.com/w.safetensors`", &other);
 }
+
+/// A device lost under a readback: the browser rejects the read in flight before it resolves the
+/// device's `lost` promise, so the failure alone does not say "lost"; the worker waits for the
+/// notice (`session::lost_behind`) and reopens the run instead of showing "failed: reading
+/// results back".
+#[wasm_bindgen_test]
+async fn a_device_lost_under_a_readback_is_known_as_lost() {
+    let device = std::rc::Rc::new(Device::gpu().await.unwrap());
+    let tensor = cnnscope::Tensor::from_f32(&device, &[4], &[1.0, 2.0, 3.0, 4.0], "x").unwrap();
+    assert_eq!(tensor.read_f32(&device).await.unwrap(), [1.0, 2.0, 3.0, 4.0]);
+    // Destroyed while the read waits for its mapping (the read is polled first, up to its wait).
+    let doomed = device.clone();
+    wasm_bindgen_futures::spawn_local(async move { doomed.gpu_ref().unwrap().destroy() });
+    let failed = tensor.read_f32(&device).await;
+    assert!(failed.is_err(), "a destroyed device reads nothing back");
+    // The race this test is about: the read failed before the loss was announced.
+    assert!(device.lost().is_none(), "the loss was known before the read failed ({failed:?}): nothing to wait for");
+    let lost = cnnscope_app::worker::session::lost_behind(&device).await;
+    assert!(lost.as_deref().is_some_and(|r| r.starts_with("destroyed")), "{lost:?}");
+    // The CPU engine is never lost: its failures are what they say, at once.
+    assert_eq!(cnnscope_app::worker::session::lost_behind(&Device::cpu()).await, None);
+}

@@ -196,7 +196,11 @@ pub async fn run(session: Rc<RefCell<Session>>) -> Option<String> {
     for sender in waiting {
         let _ = sender.send(checkpoint_now(&session).await);
     }
-    let lost = session.borrow().gpu.lost();
+    let gpu = session.borrow().gpu.clone();
+    let lost = match &result {
+        Err(_) => lost_behind(&gpu).await,
+        Ok(()) => None,
+    };
     match (result, lost) {
         (Err(_), Some(reason)) => {
             *session.borrow().status.borrow_mut() = Status::DeviceLost(reason.clone());
@@ -211,6 +215,26 @@ pub async fn run(session: Rc<RefCell<Session>>) -> Option<String> {
         (Ok(()), _) => None,
     }
 }
+
+/// Why the device was lost, when a failure came from that: a loss is often seen first as a failed
+/// readback or submission, and the browser resolves the device's `lost` promise a moment later
+/// (in Chromium: a task after the map's rejection). Waits up to a second for that notice; a
+/// failure of anything else (a CPU engine's, a bug) costs that second once, at the run's end.
+pub async fn lost_behind(device: &Device) -> Option<String> {
+    for _ in 0..LOST_NOTICE_WAITS {
+        if let Some(reason) = device.lost() {
+            return Some(reason);
+        }
+        if device.gpu_ref().is_none() {
+            return None;
+        }
+        gloo_timers::future::TimeoutFuture::new(50).await;
+    }
+    device.lost()
+}
+
+/// 50 ms waits for a lost device's notice after a failure ([`lost_behind`]).
+const LOST_NOTICE_WAITS: usize = 20;
 
 /// Sends `event` of run `id` while it is the current run.
 fn report(id: u64, event: Event) {
