@@ -12,6 +12,8 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 BIN = os.environ.get("CNNSCOPE_BIN") or os.path.join(ROOT, "target", "release", "cnnscope")
 DATA = os.environ.get("CNNSCOPE_DATA") or os.path.join(ROOT, "public", "data", "fashion-mnist")
 PY = sys.executable
+# In-process imports find the package even where `pip install -e pytorch` has not run.
+sys.path.insert(0, os.path.join(ROOT, "pytorch"))
 
 # A small network without dropout (so one step is decidable): the design format of docs/APP.md.
 TINY = """conv 8 k=3 p=1

@@ -1,0 +1,74 @@
+"""`python -m cnnscope_torch export`: an ONNX graph (opset 17, dynamic batch, input [N, 1, side,
+side]) whose onnxruntime predictions on the first 1,000 test images equal PyTorch's from the same
+checkpoint image for image, and whose correct count on all 10,000 is cnnscope's (`cnnscope eval`
+prints accuracy to 4 decimals of 10,000 images: the count). cnnscope's CLI has no per-image
+predictions yet (docs/PYTORCH.md)."""
+import os
+import re
+import unittest
+
+import numpy as np
+
+from common import PY, TINY, cnnscope, run, tmpdir
+
+
+class Export(unittest.TestCase):
+    def export(self, ckpt, d):
+        onnx_path = os.path.join(d, "model.onnx")
+        _, stdout, _ = run([PY, "-m", "cnnscope_torch", "export", ckpt, onnx_path])
+        self.assertIn("opset 17", stdout)
+        import onnx
+        m = onnx.load(onnx_path)
+        onnx.checker.check_model(m)
+        self.assertGreaterEqual(max(o.version for o in m.opset_import if o.domain in ("", "ai.onnx")), 17)
+        dims = m.graph.input[0].type.tensor_type.shape.dim
+        self.assertEqual(dims[0].dim_param, "batch")
+        return onnx_path, [d.dim_value for d in dims[1:]]
+
+    def predictions(self, src, limit):
+        _, stdout, _ = run([PY, "-m", "cnnscope_torch", "predict", src, "--limit", str(limit), "--data", os.environ.get("CNNSCOPE_DATA", "public/data/fashion-mnist")])
+        return np.array([int(v) for v in stdout.split()])
+
+    def test_a_trained_design_exports_and_predicts_as_cnnscope(self):
+        d = tmpdir(self)
+        net, ckpt = os.path.join(d, "tiny.net"), os.path.join(d, "run.ckpt")
+        with open(net, "w") as f:
+            f.write(TINY)
+        cnnscope("train", "--net", net, "--limit", "1280", "--epochs", "2", "--checkpoint", ckpt)
+        onnx_path, shape = self.export(ckpt, d)
+        self.assertEqual(shape, [1, 28, 28])
+        ort_first, torch_first = self.predictions(onnx_path, 1000), self.predictions(ckpt, 1000)
+        self.assertEqual(len(ort_first), 1000)
+        self.assertEqual(list(ort_first), list(torch_first), "onnxruntime and PyTorch differ on some of the first 1,000 images")
+        self.assertGreater(len(set(ort_first.tolist())), 3, "a net that learned predicts more than a class or two")
+        # All 10,000: onnxruntime's correct count is cnnscope eval's.
+        from cnnscope_torch import fashion_mnist
+        _, labels = fashion_mnist.load("test", os.environ.get("CNNSCOPE_DATA"))
+        correct = int((self.predictions(onnx_path, 10000) == labels.numpy()).sum())
+        _, stdout, _ = cnnscope("eval", "--weights", ckpt)
+        acc = float(re.search(r"test acc (\d\.\d{4}) on 10000 images", stdout).group(1))
+        self.assertLessEqual(abs(correct - round(acc * 10000)), 1, f"onnxruntime {correct}/10000, cnnscope {acc}")
+
+    def test_a_d2l_net_exports(self):
+        """NiN (its global average pool) and AlexNet's flatten, with weights: onnxruntime's logits are
+        PyTorch's for a batch of 3 and of 7 (the batch is dynamic)."""
+        import onnxruntime as ort
+        import torch
+        from cnnscope_torch.export import model_of
+        for net, extra in (("nin", ["--ratio", "16", "--side", "67"]), ("alexnet", ["--ratio", "16", "--side", "67"])):
+            d = tmpdir(self)
+            ckpt = os.path.join(d, "run.ckpt")
+            cnnscope("train", "--net", net, *extra, "--limit", "64", "--epochs", "1", "--checkpoint", ckpt)
+            onnx_path, shape = self.export(ckpt, d)
+            self.assertEqual(shape, [1, 67, 67])
+            model = model_of(ckpt)[0].eval()
+            session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+            for n in (3, 7):
+                x = torch.rand(n, 1, 67, 67)
+                ours = session.run(None, {"image": x.numpy()})[0]
+                with torch.no_grad():
+                    np.testing.assert_allclose(ours, model(x).numpy(), rtol=1e-4, atol=1e-5, err_msg=net)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,70 @@
+"""The journey of docs/PYTORCH.md on CPUs: a cnnscope checkpoint (NiN ÷8 at 112, 640 images) continued
+by `torchrun --nproc_per_node 2` (gloo) for an epoch; cnnscope resumes the result for a third epoch
+and evaluates it, and PyTorch's test accuracy of it on all 10,000 images is cnnscope's."""
+import json
+import os
+import re
+import unittest
+
+from common import PY, TINY, cnnscope, run, state, tmpdir, torch_train, worst_relative
+
+EPOCH_LINE = re.compile(r"^epoch (\d+), loss \d+\.\d{4}, train acc \d\.\d{3}, test acc \d\.\d{3}, time \d+\.\d sec, \d+\.\d images/s$")
+
+
+class Journey(unittest.TestCase):
+    def test_cnnscope_then_torchrun_then_cnnscope(self):
+        d = tmpdir(self)
+        run_ckpt, out = os.path.join(d, "run.ckpt"), os.path.join(d, "out.ckpt")
+        cnnscope("train", "--net", "nin", "--ratio", "8", "--limit", "640", "--epochs", "1", "--checkpoint", run_ckpt)
+        _, stdout, stderr = torch_train("--resume", run_ckpt, "--epochs", "2", "--limit", "640", "--save-checkpoint", out, nproc=2)
+        lines = [l for l in stdout.splitlines() if l.startswith("epoch")]
+        self.assertEqual(len(lines), 1, f"one epoch line, from rank 0 only:\n{stdout}")
+        self.assertRegex(lines[0], EPOCH_LINE)
+        self.assertTrue(lines[0].startswith("epoch 2,"))
+        self.assertIn("(2 × 32)", stderr)
+        s = state(out)
+        self.assertEqual((s["steps"], s["epoch"], s["batch_in_epoch"], s["optimizer_steps"], s["sums"], s["epochs"]), (20, 2, 0, 20, [0, 0, 0], 2))
+        self.assertEqual(s["order_position"], state(run_ckpt)["order_position"])
+        notes = json.loads(s["notes"])
+        self.assertEqual(notes["epoch_lines"], lines)
+        self.assertEqual(notes["test_acc"][-1][0], 2.0)
+        self.assertEqual(notes["loss"][-1][0], 20.0)
+        # Back in cnnscope: it resumes at step 20 for a third epoch, and evaluates the weights.
+        _, stdout, stderr = cnnscope("train", "--net", "nin", "--resume", out, "--limit", "640", "--epochs", "3", "--checkpoint", os.path.join(d, "back.ckpt"))
+        self.assertIn("resuming at step 20 (epoch 3, batch 0)", stderr)
+        self.assertRegex(stdout.strip().splitlines()[-1], EPOCH_LINE)
+        self.assertEqual(state(os.path.join(d, "back.ckpt"))["steps"], 30)
+        _, stdout, _ = cnnscope("eval", "--weights", out)
+        theirs = re.search(r"test loss (\d+\.\d+), test acc (\d\.\d+) on 10000 images", stdout)
+        self.assertIsNotNone(theirs, stdout)
+        _, stdout, _ = run([PY, "pytorch/eval_weights.py", out])
+        ours = re.search(r"test loss (\d+\.\d+), test acc (\d\.\d+)", stdout)
+        self.assertAlmostEqual(float(ours.group(2)), float(theirs.group(2)), delta=0.00015, msg=f"{stdout} against cnnscope's {theirs.group(0)}")
+        self.assertAlmostEqual(float(ours.group(1)), float(theirs.group(1)), delta=0.00015)
+
+    def test_two_processes_train_as_one(self):
+        """The global batch is kept: 2 gloo processes of 32 images make the same steps as 1 of 64."""
+        d = tmpdir(self)
+        net, start = os.path.join(d, "tiny.net"), os.path.join(d, "start.ckpt")
+        with open(net, "w") as f:
+            f.write(TINY)
+        cnnscope("train", "--net", net, "--limit", "640", "--epochs", "1", "--checkpoint", start)
+        one, two = os.path.join(d, "one.ckpt"), os.path.join(d, "two.ckpt")
+        torch_train("--resume", start, "--epochs", "2", "--limit", "640", "--save-checkpoint", one)
+        torch_train("--resume", start, "--epochs", "2", "--limit", "640", "--save-checkpoint", two, nproc=2)
+        worst, key = worst_relative(one, two, parameters_only=True)
+        self.assertLess(worst, 1e-4, f"{key} differs by {worst:.2e} relative")
+        self.assertEqual(state(one)["steps"], state(two)["steps"])
+
+    def test_a_batch_that_does_not_split_is_refused(self):
+        d = tmpdir(self)
+        start = os.path.join(d, "start.ckpt")
+        cnnscope("train", "--net", "nin", "--ratio", "16", "--side", "67", "--limit", "128", "--epochs", "1", "--checkpoint", start)
+        code, _, stderr = torch_train("--resume", start, "--epochs", "2", "--limit", "128", "--batch", "63", nproc=2, ok=False)
+        self.assertNotEqual(code, 0)
+        self.assertIn("the global batch 63 does not split evenly over 2 processes", stderr)
+        self.assertNotIn("Traceback (most recent call last)", stderr.split("the global batch")[0])
+
+
+if __name__ == "__main__":
+    unittest.main()
