@@ -1,10 +1,11 @@
 //! A network on the GPU: its parameters ([`Parameters`]), the compiled forward and backward passes
-//! for a batch size ([`Graph`]), and weights files ([`weights`]).
+//! for a batch size ([`Graph`]), weights files ([`weights`]) and ONNX export ([`onnx`]).
 
 mod graph;
 mod inception;
 mod params;
 pub mod explain;
+pub mod onnx;
 pub mod weights;
 
 pub use graph::{Graph, WeightedLayer};
@@ -33,6 +34,14 @@ impl Model {
     pub async fn save_weights(&self, device: &Device) -> Result<Vec<u8>> {
         let values = self.params.read(device).await?;
         weights::to_safetensors(&self.params.specs, &values, Some(weights::net_metadata(&self.net.config)))
+    }
+
+    /// The network and its parameters as an ONNX model's bytes (opset 17, dynamic batch, input
+    /// `image`: batch × 1 × side × side in [0, 1], output `logits`: batch × 10; [`onnx`] says
+    /// exactly what it holds): what the page's "ONNX" download saves.
+    pub async fn save_onnx(&self, device: &Device) -> Result<Vec<u8>> {
+        let values = self.params.read(device).await?;
+        onnx::to_bytes(&self.net, &values)
     }
 
     /// Replaces the parameters with a safetensors file's; a file that does not fit this network is
