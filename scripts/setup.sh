@@ -6,12 +6,42 @@
 #     installed locally so nothing is downloaded at test time;
 #   - trunk 0.21.14 (builds and serves the browser app; newer needs a newer rustc), Node.js and npm
 #     (the end-to-end test drives Chromium with npm's playwright-core);
-#   - Fashion-MNIST in public/data/fashion-mnist (scripts/data.sh), from Debian's package if it has one.
+#   - Fashion-MNIST in public/data/fashion-mnist (scripts/data.sh), from Debian's package if it has one;
+#   - torch, safetensors, onnx and onnxruntime for the PyTorch half (`--pytorch`: this part alone).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# The PyTorch half (pytorch/, scripts/pytorch_test.sh, docs/PYTORCH.md): torch, safetensors, numpy,
+# onnx and onnxruntime, skipped where python3 imports them all already; otherwise installed from
+# PyPI into target/pytorch-venv. `scripts/setup.sh --pytorch` does this part alone.
+# Why the full `pip install torch` (measured 2026-12-03, fresh venv, 2 cores, no pip cache):
+# `pip install --no-deps torch` (47 s) plus its pure-Python dependencies (filelock, fsspec, jinja2,
+# networkx, sympy, typing-extensions, setuptools: 52 s with numpy, onnx, onnxruntime) does not
+# import: PyPI's Linux torch wheel is the CUDA build and loads libcudart.so.13 at import. The whole
+# install with its nvidia-* wheels took 140 s (5.5 GB) and trains on the CPU. PyTorch's CPU-only
+# wheels (~10x smaller) are on download.pytorch.org, which this machine cannot reach:
+# CNNSCOPE_TORCH_INDEX=https://download.pytorch.org/whl/cpu uses them where it can.
+setup_pytorch() {
+    local needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime"
+    if python3 -c "$needs" 2>/dev/null; then return; fi
+    if [ -x target/pytorch-venv/bin/python ] && target/pytorch-venv/bin/python -c "$needs" 2>/dev/null; then return; fi
+    echo "setup: installing torch, safetensors, onnx and onnxruntime into target/pytorch-venv"
+    python3 -m venv target/pytorch-venv 2>/dev/null || {
+        $SUDO apt-get install -y -qq python3-venv >/dev/null
+        python3 -m venv target/pytorch-venv
+    }
+    local index=()
+    if [ -n "${CNNSCOPE_TORCH_INDEX:-}" ]; then index=(--index-url "$CNNSCOPE_TORCH_INDEX" --extra-index-url https://pypi.org/simple); fi
+    target/pytorch-venv/bin/pip install -q --upgrade pip setuptools
+    target/pytorch-venv/bin/pip install -q "${index[@]}" torch safetensors numpy onnx onnxruntime
+}
+if [ "${1:-}" = "--pytorch" ]; then
+    setup_pytorch
+    exit 0
+fi
 
 packages=(mesa-vulkan-drivers chromium chromium-driver curl python3)
 command -v npm >/dev/null || packages+=(nodejs npm)
@@ -48,4 +78,5 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
     echo "setup: installing trunk 0.21.14"
     cargo install -q --locked trunk@0.21.14
 fi
+setup_pytorch
 echo "setup: ready"
