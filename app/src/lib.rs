@@ -9,6 +9,7 @@ pub mod page;
 pub mod protocol;
 pub mod worker;
 // Both sides use these.
+pub mod lock;
 pub mod runs;
 pub mod setup;
 

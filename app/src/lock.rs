@@ -2,7 +2,8 @@
 //! of the origin) named after each run it has open; a tab that asks to open a kept run whose lock
 //! another tab holds is told so instead of training a second copy that would overwrite the first.
 //! A lock goes when its run leaves the page, and with the tab (the browser drops a closed tab's
-//! locks). Where a browser has no Web Locks, every run counts as free.
+//! locks). Where a browser has no Web Locks, every run counts as free. The page asks which runs
+//! are open anywhere before it prunes the kept ones (`runs::prune`).
 
 use std::cell::RefCell;
 
@@ -80,4 +81,18 @@ fn let_go(leaving: impl Fn(&str) -> bool) {
     for release in released {
         let _ = release.call0(&JsValue::NULL);
     }
+}
+
+/// The runs open in some tab of this browser (this one included): those whose locks are held.
+pub async fn open_anywhere() -> Vec<String> {
+    let locks = Reflect::get(&js_sys::global(), &"navigator".into()).and_then(|n| Reflect::get(&n, &"locks".into()));
+    let Ok(locks) = locks.map(JsValue::unchecked_into::<Object>) else { return Vec::new() };
+    let Ok(query) = Reflect::get(&locks, &"query".into()).and_then(|q| q.dyn_into::<Function>()) else { return Vec::new() };
+    let Ok(snapshot) = query.call0(&locks).and_then(|p| p.dyn_into::<Promise>()) else { return Vec::new() };
+    let Ok(snapshot) = wasm_bindgen_futures::JsFuture::from(snapshot).await else { return Vec::new() };
+    let held = Reflect::get(&snapshot, &"held".into()).ok().filter(|h| h.is_object()).map(|h| js_sys::Array::from(&h)).unwrap_or_default();
+    held.iter()
+        .filter_map(|lock| Reflect::get(&lock, &"name".into()).ok()?.as_string())
+        .filter_map(|name| name.strip_prefix(&lock_name("")).map(str::to_string))
+        .collect()
 }

@@ -251,6 +251,45 @@ pub struct Notes {
     pub test_acc: Vec<(f64, f64)>,
     pub epoch_lines: Vec<String>,
     pub seen: (f64, f64, f64),
+    /// Per-layer statistics so far, shown again when the run is reopened.
+    #[serde(default)]
+    pub layers: LayerHistory,
+}
+
+/// What the page shows of per-layer statistics over a run: the latest table and hints, and each
+/// ReLU layer's share of dead units at every snapshot for the heatmap (the last
+/// [`LayerHistory::MAX_SNAPSHOTS`]). Kept with the run in this compact form: a table per snapshot
+/// would make GoogLeNet's notes ~2 MB, read whenever the kept runs are listed.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct LayerHistory {
+    /// (step, every weighted layer's statistics) at the latest snapshot.
+    pub latest: Option<(u64, Vec<LayerStats>)>,
+    pub hints: Vec<String>,
+    /// (step, dead share of each layer with a ReLU, in the latest table's order).
+    pub dead: Vec<(u64, Vec<f32>)>,
+}
+
+impl LayerHistory {
+    /// Heatmap columns kept: the latest ones.
+    pub const MAX_SNAPSHOTS: usize = 200;
+
+    pub fn push(&mut self, step: u64, layers: Vec<LayerStats>, hints: Vec<String>) {
+        if self.dead.len() >= Self::MAX_SNAPSHOTS {
+            self.dead.remove(0);
+        }
+        self.dead.push((step, layers.iter().filter_map(|l| l.dead).map(|d| d as f32).collect()));
+        self.latest = Some((step, layers));
+        self.hints = hints;
+    }
+
+    /// The names of the layers with a ReLU, the heatmap's rows.
+    pub fn relu_layers(&self) -> Vec<&str> {
+        self.latest.iter().flat_map(|(_, layers)| layers.iter().filter(|l| l.dead.is_some()).map(|l| l.name.as_str())).collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.latest.is_none()
+    }
 }
 
 /// One layer's output for one image: its name, type, shape (channels, height, width) and values.

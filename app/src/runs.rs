@@ -145,6 +145,19 @@ pub async fn remove(name: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// Keeps the newest `keep` runs and those in `spare` (the run on screen, runs open in any tab),
+/// and deletes the rest, oldest first; returns what it deleted.
+pub async fn prune(keep: usize, spare: &[String]) -> Result<Vec<String>, String> {
+    let mut deleted = Vec::new();
+    for name in names().await?.into_iter().skip(keep) {
+        if !spare.contains(&name) {
+            remove(&name).await?;
+            deleted.push(name);
+        }
+    }
+    Ok(deleted)
+}
+
 /// A new run's name: the time it began (so names sort by age) and its network, e.g.
 /// `2026-11-30T07-51-12-345-alexnet`.
 pub fn new_name(arch: &str) -> String {

@@ -304,3 +304,23 @@ async fn a_device_lost_under_a_readback_is_known_as_lost() {
     // The CPU engine is never lost: its failures are what they say, at once.
     assert_eq!(cnnscope_app::worker::session::lost_behind(&Device::cpu()).await, None);
 }
+
+/// "Keep the last N runs": the newest N stay, and so do the spared ones (the run on screen, runs
+/// open in a tab) however old; the rest are deleted from the browser's storage.
+#[wasm_bindgen_test]
+async fn pruning_keeps_the_newest_runs_and_the_spared_ones() {
+    use cnnscope_app::runs;
+    // Names sort by age (they start with the time a run began): "c" is the newest.
+    for name in ["9999-prune-a", "9999-prune-b", "9999-prune-c"] {
+        runs::save(name, name.as_bytes()).await.unwrap();
+    }
+    let deleted = runs::prune(1, &["9999-prune-a".to_string()]).await.unwrap();
+    assert!(deleted.contains(&"9999-prune-b".to_string()), "{deleted:?}");
+    let left = runs::names().await.unwrap();
+    assert_eq!(left, ["9999-prune-c", "9999-prune-a"], "the newest and the spared one stay");
+    assert_eq!(runs::read("9999-prune-a").await.unwrap(), b"9999-prune-a");
+    // Nothing set aside, the newest alone stays.
+    runs::prune(1, &[]).await.unwrap();
+    assert_eq!(runs::names().await.unwrap(), ["9999-prune-c"]);
+    runs::remove("9999-prune-c").await.unwrap();
+}

@@ -305,10 +305,12 @@ await finished();
 const reference = await quick.getByTestId("loss-values").textContent();
 const referenceWeights = tensors(await downloadTo("download-weights", `${shots}/reference.safetensors`));
 await quick.getByTestId("start").click();
-await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 7, null, { timeout: 300_000 });
+// Past epoch 1 (step 10), whose end took per-layer statistics: they come back with the run.
+await quick.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 12, null, { timeout: 300_000 });
 await quick.getByTestId("pause").click();
 await quick.waitForFunction(() => document.querySelector("[data-testid=saved]")?.innerText.startsWith("kept in this browser at step"), null, { timeout: 120_000 });
 const keptAt = await quick.getByTestId("saved").innerText();
+const keptStats = await quick.getByTestId("layer-stats").innerText();
 await quick.reload();
 await quick.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await quick.getByTestId("saved-runs").waitFor({ timeout: 120_000 });
@@ -317,6 +319,7 @@ await quick.getByTestId("open-run").first().click();
 await quick.waitForFunction(() => document.querySelector("[data-testid=status]").innerText === "paused", null, { timeout: 120_000 });
 const keptStep = keptAt.match(/at step (\d+)$/)[1];
 assert.match(await quick.getByTestId("weights-message").innerText(), new RegExp(`paused at step ${keptStep}: `), "opened where it was kept");
+assert.equal(await quick.getByTestId("layer-stats").innerText(), keptStats, "the per-layer statistics come back with the run");
 // One tab owns a run: another tab of the same browser that opens it is told where it is open.
 const second = await quickContext.newPage();
 await second.goto(`${url}?device=gpu&limit=320`);
@@ -383,6 +386,16 @@ await quick.waitForFunction(() => document.querySelector("[data-testid=weights-m
 const listed = await quick.getByTestId("saved-run").count();
 await quick.getByTestId("delete-run").first().click();
 await quick.waitForFunction((n) => document.querySelectorAll("[data-testid=saved-run]").length === n - 1, listed, { timeout: 60_000 });
+// "Keep the last 1 run": the older ones go at once, but never the run on screen (open in this tab).
+assert.ok(listed - 1 > 2, `runs enough to prune (${listed - 1})`);
+await quick.getByTestId("keep-last").fill("1");
+await quick.getByTestId("keep-last").dispatchEvent("change");
+await quick.waitForFunction(() => document.querySelector("[data-testid=saved-message]")?.innerText.startsWith("deleted "), null, { timeout: 60_000 });
+const left = await quick.getByTestId("saved-run").count();
+assert.ok(left >= 1 && left <= 2, `the newest run and the one on screen stay (${left})`);
+assert.equal(await quick.getByTestId("saved-total").innerText().then((t) => Number(t.split(" ")[0])), left);
+await quick.getByTestId("keep-last").fill("");
+await quick.getByTestId("keep-last").dispatchEvent("change");
 
 step("4e bad input: knobs say what they cannot use; a diverging run stops with the step, loss and rate");
 await quick.getByTestId("stop").click(); // the paused run from the CLI: the knobs open again

@@ -5,7 +5,7 @@
 use leptos::html::Canvas;
 use leptos::prelude::*;
 
-use crate::protocol::LayerStats;
+use crate::protocol::LayerHistory;
 use crate::page::view::use_view;
 
 #[component]
@@ -20,7 +20,7 @@ pub fn LayerStats() -> impl IntoView {
     });
     let table = move || {
         view.layers.with(|h| {
-            h.last().map(|(step, layers)| {
+            h.latest.as_ref().map(|(step, layers)| {
                 let rows = layers
                     .iter()
                     .map(|l| {
@@ -49,9 +49,9 @@ pub fn LayerStats() -> impl IntoView {
     };
     view! {
         <div class="layer-stats">
-            {move || view.layer_hints.get().into_iter().map(|h| view! { <p class="error" data-testid="layer-hint">{h}</p> }).collect_view()}
+            {move || view.layers.with(|h| h.hints.clone()).into_iter().map(|h| view! { <p class="error" data-testid="layer-hint">{h}</p> }).collect_view()}
             {table}
-            <figure class="chart" hidden=move || view.layers.with(Vec::is_empty)>
+            <figure class="chart" hidden=move || view.layers.with(LayerHistory::is_empty)>
                 <figcaption>"dead ReLU units, layer by layer (rows) over the run (columns): white none, red all"</figcaption>
                 <canvas node_ref=canvas width="440" height="160" data-testid="dead-heatmap"></canvas>
             </figure>
@@ -60,25 +60,24 @@ pub fn LayerStats() -> impl IntoView {
 }
 
 /// Rows: the layers with a ReLU, top first; columns: the snapshots; colour: the dead share.
-fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, history: &[(u64, Vec<LayerStats>)]) {
+fn draw_heatmap(canvas: &web_sys::HtmlCanvasElement, history: &LayerHistory) {
     let Some(ctx) = crate::page::canvas::context(canvas) else {
         return;
     };
     let (w, h) = (canvas.width() as f64, canvas.height() as f64);
     ctx.clear_rect(0.0, 0.0, w, h);
-    let Some((_, last)) = history.last() else { return };
-    let names: Vec<&str> = last.iter().filter(|l| l.dead.is_some()).map(|l| l.name.as_str()).collect();
-    if names.is_empty() {
+    let names = history.relu_layers();
+    if names.is_empty() || history.dead.is_empty() {
         return;
     }
     let left = 56.0;
-    let (cell_w, cell_h) = ((w - left) / history.len() as f64, h / names.len() as f64);
+    let (cell_w, cell_h) = ((w - left) / history.dead.len() as f64, h / names.len() as f64);
     ctx.set_font("10px system-ui, sans-serif");
     for (row, name) in names.iter().enumerate() {
         ctx.set_fill_style_str("#5b6475");
         let _ = ctx.fill_text(name, 2.0, row as f64 * cell_h + cell_h / 2.0 + 3.0);
-        for (col, (_, layers)) in history.iter().enumerate() {
-            let dead = layers.iter().find(|l| l.name == *name).and_then(|l| l.dead).unwrap_or(0.0);
+        for (col, (_, dead)) in history.dead.iter().enumerate() {
+            let dead = dead.get(row).copied().unwrap_or(0.0) as f64;
             let fade = (255.0 * (1.0 - dead)).round() as u8;
             ctx.set_fill_style_str(&format!("rgb(255, {fade}, {fade})"));
             ctx.fill_rect(left + col as f64 * cell_w, row as f64 * cell_h, cell_w.ceil(), cell_h - 1.0);

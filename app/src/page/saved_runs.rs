@@ -1,5 +1,7 @@
-//! The runs kept in this browser (`runs`): each with its network, progress and last test
-//! accuracy, to open (paused where it stopped) or delete.
+//! The runs kept in this browser (`runs`): each with its network, progress, last test accuracy and
+//! size, to open (paused where it stopped) or delete; and how many to keep. Pruning is the user's
+//! choice (by default every run stays: a deleted run cannot come back), applied whenever a run is
+//! kept, oldest first, never to a run open in any tab.
 
 use cnnscope::net::Summary;
 use cnnscope::train::checkpoint::Header;
@@ -32,13 +34,43 @@ async fn describe(name: &str) -> Result<Kept, String> {
     Ok(Kept { name: name.to_string(), title, progress, accuracy: notes.test_acc.last().map(|&(_, a)| a), bytes })
 }
 
+/// Where the page remembers how many runs to keep (this browser's `localStorage`).
+const KEEP_LAST_KEY: &str = "cnnscope.keep-last";
+
+fn local_storage() -> Option<web_sys::Storage> {
+    web_sys::window()?.local_storage().ok()?
+}
+
+/// How many runs to keep, if the user set a number (`None`: all).
+fn keep_last() -> Option<usize> {
+    local_storage()?.get_item(KEEP_LAST_KEY).ok()??.parse().ok().filter(|&n| n >= 1)
+}
+
+/// Deletes the runs past the newest `keep`, sparing the run on screen and any open in a tab.
+async fn prune(keep: usize, on_screen: String) -> Result<Vec<String>, String> {
+    let mut spare = crate::lock::open_anywhere().await;
+    spare.push(on_screen);
+    crate::runs::prune(keep, &spare).await
+}
+
 /// Lists the kept runs whenever one is saved; "open" has the worker open one, paused.
 #[component]
 pub fn SavedRuns() -> impl IntoView {
-    let stored = use_view().stored;
+    let view = use_view();
+    let stored = view.stored;
+    let limit = RwSignal::new(keep_last());
+    let message = RwSignal::new(None::<String>);
     let kept = LocalResource::new(move || {
         stored.track();
+        let (limit, on_screen) = (limit.get(), view.run_name.get_untracked());
         async move {
+            if let Some(keep) = limit {
+                match prune(keep, on_screen).await {
+                    Ok(deleted) if !deleted.is_empty() => message.set(Some(format!("deleted {} (keeping the last {keep})", deleted.join(", ")))),
+                    Ok(_) => {}
+                    Err(e) => message.set(Some(e)),
+                }
+            }
             let mut out = Vec::new();
             for name in crate::runs::names().await? {
                 out.push(describe(&name).await.map_err(|e| (name.clone(), e)));
@@ -46,7 +78,17 @@ pub fn SavedRuns() -> impl IntoView {
             Ok::<_, String>(out)
         }
     });
-    let message = RwSignal::new(None::<String>);
+    let set_limit = move |value: String| {
+        let n = value.trim().parse::<usize>().ok().filter(|&n| n >= 1);
+        if let Some(storage) = local_storage() {
+            let _ = match n {
+                Some(n) => storage.set_item(KEEP_LAST_KEY, &n.to_string()),
+                None => storage.remove_item(KEEP_LAST_KEY),
+            };
+        }
+        message.set(None);
+        limit.set(n);
+    };
     let open = move |name: String| crate::page::bridge::send(Command::OpenKept { name });
     let delete = move |name: String| {
         leptos::task::spawn_local(async move {
@@ -63,6 +105,8 @@ pub fn SavedRuns() -> impl IntoView {
                 <p class="hint" data-testid="no-saved-runs">"No runs kept yet: a run is kept here every few seconds while it trains, after every epoch and on every pause, and survives a reload."</p>
             }.into_any(),
             Ok(runs) => {
+                let total: f64 = runs.iter().flatten().map(|k| k.bytes).sum();
+                let count = runs.len();
                 let rows = runs.into_iter().map(|run| match run {
                     Ok(k) => {
                         let (to_open, to_delete) = (k.name.clone(), k.name.clone());
@@ -89,6 +133,7 @@ pub fn SavedRuns() -> impl IntoView {
                     }
                 }).collect_view();
                 view! {
+                    <p class="hint" data-testid="saved-total">{format!("{count} run{} kept, {:.1} MiB in all", if count == 1 { "" } else { "s" }, total / (1 << 20) as f64)}</p>
                     <div class="scroll"><table class="layers" data-testid="saved-runs">
                         <thead><tr><th>"network"</th><th>"progress"</th><th>"test accuracy"</th><th>"size"</th><th>"name"</th><th></th></tr></thead>
                         <tbody>{rows}</tbody>
@@ -96,6 +141,12 @@ pub fn SavedRuns() -> impl IntoView {
                 }.into_any()
             }
         })}
-        {move || message.get().map(|m| view! { <p class="error">{m}</p> })}
+        <label class="keep-last">"keep the last "
+            <input type="number" min="1" step="1" inputmode="numeric" data-testid="keep-last" placeholder="all"
+                prop:value=move || limit.get().map(|n| n.to_string()).unwrap_or_default()
+                on:change=move |e| set_limit(event_target_value(&e))/>
+            " runs (empty: all; older ones are deleted whenever a run is kept, never one open in a tab)"
+        </label>
+        {move || message.get().map(|m| view! { <p class="hint" data-testid="saved-message">{m}</p> })}
     }
 }

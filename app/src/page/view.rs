@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::page::charts::Series;
-use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerStats, LayerTime, Notes, Progress, Status};
+use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerHistory, LayerTime, Notes, Progress, Status};
 use crate::setup::Setup;
 
 #[derive(Clone, Copy)]
@@ -21,6 +21,8 @@ pub struct View {
     /// waiting for "continue" rather than a run.
     pub run: RwSignal<u64>,
     pub run_setup: RwSignal<Option<Setup>>,
+    /// The name the run on screen is kept under (`runs`).
+    pub run_name: RwSignal<String>,
     pub weights_only: RwSignal<bool>,
     pub status: RwSignal<Status>,
     pub progress: RwSignal<Progress>,
@@ -28,9 +30,8 @@ pub struct View {
     pub train_acc: RwSignal<Vec<(f64, f64)>>,
     pub test_acc: RwSignal<Vec<(f64, f64)>>,
     pub epoch_lines: RwSignal<Vec<String>>,
-    /// Per-layer statistics over the run: (step, layers), and the latest hints.
-    pub layers: RwSignal<Vec<(u64, Vec<LayerStats>)>>,
-    pub layer_hints: RwSignal<Vec<String>>,
+    /// Per-layer statistics over the run, with the latest hints.
+    pub layers: RwSignal<LayerHistory>,
     /// The first step's kernels compiling: (done, total).
     pub preparing: RwSignal<Option<(usize, usize)>>,
     /// Kernels compiled ahead for a setup, before "start": (setup, done, total).
@@ -60,9 +61,6 @@ pub struct View {
     pub finished: RwSignal<Vec<(Setup, f64)>>,
 }
 
-/// Columns of the per-layer heatmap.
-const MAX_LAYER_SNAPSHOTS: usize = 200;
-
 /// `View::run` between "start" and the worker's announcement of the new run.
 const NEW_RUN_PENDING: u64 = u64::MAX;
 
@@ -80,6 +78,7 @@ impl View {
             link_error: RwSignal::new(None),
             run: RwSignal::new(0),
             run_setup: RwSignal::new(None),
+            run_name: RwSignal::new(String::new()),
             weights_only: RwSignal::new(false),
             status: RwSignal::new(Status::Idle),
             progress: RwSignal::new(Progress::default()),
@@ -87,12 +86,11 @@ impl View {
             train_acc: RwSignal::new(Vec::new()),
             test_acc: RwSignal::new(Vec::new()),
             epoch_lines: RwSignal::new(Vec::new()),
-            layers: RwSignal::new(Vec::new()),
+            layers: RwSignal::new(LayerHistory::default()),
             timing: RwSignal::new(None),
             preparing: RwSignal::new(None),
             prepared: RwSignal::new(None),
             first_step: RwSignal::new(None),
-            layer_hints: RwSignal::new(Vec::new()),
             model_changed: RwSignal::new(0),
             saved: RwSignal::new(None),
             stored: RwSignal::new(0),
@@ -147,16 +145,7 @@ impl View {
                     });
                 }
             }
-            Event::Layers { run, step, layers, hints } if ours(run) => {
-                self.layers.update(|h| {
-                    // The heatmap keeps the latest columns.
-                    if h.len() >= MAX_LAYER_SNAPSHOTS {
-                        h.remove(0);
-                    }
-                    h.push((step, layers));
-                });
-                self.layer_hints.set(hints);
-            }
+            Event::Layers { run, step, layers, hints } if ours(run) => self.layers.update(|h| h.push(step, layers, hints)),
             Event::Timing { run, step, layers } if ours(run) => self.timing.set(Some((step, layers))),
             Event::Preparing { run, done, total } if ours(run) => self.preparing.set(Some((done, total))),
             Event::Prepared { setup, done, total } => self.prepared.set(Some((setup, done, total))),
@@ -195,6 +184,7 @@ impl View {
         self.setup.set(setup.clone());
         self.run_setup.set(Some(setup));
         self.weights_only.set(weights_only);
+        self.run_name.set(notes.name.clone());
         self.show_curves(notes);
         self.model_changed.update(|n| *n += 1);
     }
@@ -206,8 +196,7 @@ impl View {
         self.epoch_lines.set(notes.epoch_lines);
         self.progress.set(Progress::default());
         self.saved.set(None);
-        self.layers.set(Vec::new());
-        self.layer_hints.set(Vec::new());
+        self.layers.set(notes.layers);
         self.timing.set(None);
         self.preparing.set(None);
         self.first_step.set(None);

@@ -7,7 +7,6 @@
 
 pub mod data;
 pub mod inspect;
-mod lock;
 pub mod session;
 
 use std::cell::{Cell, RefCell};
@@ -198,7 +197,7 @@ fn handle(command: Command) {
                 return send(Event::Message(Ok(format!("the run {name} is the one on screen"))));
             }
             // One tab owns a run: a second copy training here would overwrite the other's keeps.
-            if !lock::acquire(&name).await {
+            if !crate::lock::acquire(&name).await {
                 return send(Event::Message(Err(format!(
                     "the run {name} is open in another tab: download its checkpoint there and open the file here to work on a copy"
                 ))));
@@ -208,7 +207,7 @@ fn handle(command: Command) {
                 Err(e) => Err(e),
             };
             if opened.is_err() {
-                lock::release(&name);
+                crate::lock::release(&name);
             }
             send(Event::Message(opened));
         }),
@@ -333,10 +332,10 @@ fn take_over(session: Session, weights_only: bool) -> Rc<RefCell<Session>> {
     });
     // This tab owns the run on screen, and no other.
     spawn_local(async move {
-        lock::acquire(&name).await;
+        crate::lock::acquire(&name).await;
         match self::session() {
-            Some(s) if s.borrow().name() == name => lock::keep_only(&name),
-            _ => lock::release(&name),
+            Some(s) if s.borrow().name() == name => crate::lock::keep_only(&name),
+            _ => crate::lock::release(&name),
         }
     });
     session

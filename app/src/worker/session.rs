@@ -395,6 +395,7 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
                 }
                 let layers = layers.map_err(|e| e.to_string())?;
                 let hints = cnnscope::train::layer_stats::hints(&layers);
+                session.borrow().notes.borrow_mut().layers.push(steps, layers.clone(), hints.clone());
                 report(id, Event::Layers { run: id, step: steps, layers, hints });
             }
             if done {
