@@ -56,6 +56,33 @@ class Journey(unittest.TestCase):
         self.assertLess(worst, 1e-4, f"{key} differs by {worst:.2e} relative")
         self.assertEqual(state(one)["steps"], state(two)["steps"])
 
+    def test_a_run_stopped_mid_epoch_finishes_its_epoch(self):
+        """A page autosave stops mid-epoch: PyTorch finishes that epoch (the remaining batches, the
+        running sums kept, so the epoch line covers all 640 images), and a --batch changed at the
+        boundary is the run's from then on, in cnnscope too."""
+        from cnnscope_torch import checkpoint
+        d = tmpdir(self)
+        net, start, mid, out = (os.path.join(d, n) for n in ("tiny.net", "start.ckpt", "mid.ckpt", "out.ckpt"))
+        with open(net, "w") as f:
+            f.write(TINY)
+        cnnscope("train", "--net", net, "--limit", "640", "--epochs", "1", "--checkpoint", start)
+        c = checkpoint.read(start)
+        # As if stopped after 4 batches of epoch 2 whose mean loss was 1.5 and accuracy 0.5.
+        c.state.update(steps=14, batch_in_epoch=4, optimizer_steps=14,
+                       sums=[checkpoint.f32_to_bits(v) for v in (1.5 * 256, 128.0, 256.0)])
+        checkpoint.write(mid, c)
+        _, stdout, stderr = torch_train("--resume", mid, "--epochs", "2", "--limit", "640", "--save-checkpoint", out)
+        self.assertIn("resuming at step 14 (epoch 2, batch 4)", stderr)
+        s = state(out)
+        self.assertEqual((s["steps"], s["epoch"], s["batch_in_epoch"], s["optimizer_steps"]), (20, 2, 0, 20))
+        code, _, stderr = torch_train("--resume", mid, "--epochs", "2", "--limit", "640", "--batch", "32", ok=False)
+        self.assertIn("stopped mid-epoch", stderr)
+        wider = os.path.join(d, "wider.ckpt")
+        torch_train("--resume", out, "--epochs", "3", "--limit", "640", "--batch", "32", "--save-checkpoint", wider)
+        self.assertEqual((state(wider)["batch"], state(wider)["steps"]), (32, 40))
+        _, _, stderr = cnnscope("train", "--net", net, "--resume", wider, "--limit", "640", "--epochs", "4")
+        self.assertIn("batch 32", stderr)
+
     def test_a_batch_that_does_not_split_is_refused(self):
         d = tmpdir(self)
         start = os.path.join(d, "start.ckpt")
