@@ -47,6 +47,7 @@ class Export(unittest.TestCase):
         correct = int((self.predictions(onnx_path, 10000) == labels.numpy()).sum())
         _, stdout, _ = cnnscope("eval", "--weights", ckpt)
         acc = float(re.search(r"test acc (\d\.\d{4}) on 10000 images", stdout).group(1))
+        print(f"\n  onnxruntime {correct}/10000 correct, cnnscope eval {round(acc * 10000)}/10000", end="")
         self.assertLessEqual(abs(correct - round(acc * 10000)), 1, f"onnxruntime {correct}/10000, cnnscope {acc}")
 
     def test_a_d2l_net_exports(self):
