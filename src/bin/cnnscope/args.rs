@@ -23,6 +23,10 @@ pub enum Command {
     Train(TrainArgs),
     /// Evaluate saved weights on the test set.
     Eval(EvalArgs),
+    /// Write a weights file's or checkpoint's network as an ONNX model (opset 17, dynamic batch;
+    /// input `image`: batch × 1 × side × side float32, each test image resized to the side and
+    /// divided by 255, as `eval` feeds it; output `logits`: batch × 10).
+    Export(ExportArgs),
     /// Measure training throughput (images/s) of the four networks.
     Bench(BenchArgs),
 }
@@ -111,10 +115,40 @@ pub struct TrainArgs {
 
 #[derive(Args)]
 pub struct EvalArgs {
-    /// A safetensors file saved by `train --save` (or by PyTorch with the same keys).
+    /// A safetensors file saved by `train --save` (or by PyTorch with the same keys), or a checkpoint.
     #[arg(long)]
     pub weights: PathBuf,
-    /// The network, if the file does not name it (files cnnscope saves do).
+    #[command(flatten)]
+    pub net: FileNetArgs,
+    #[arg(long, default_value_t = 256)]
+    pub batch: usize,
+    /// Evaluate the first N test images only.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Write each evaluated test image's predicted class (0–9), one per line in the test set's order.
+    #[arg(long, value_name = "FILE")]
+    pub predictions: Option<PathBuf>,
+    #[command(flatten)]
+    pub device: DeviceArgs,
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+#[derive(Args)]
+pub struct ExportArgs {
+    /// A weights file (`train --save`, the page's download) or a checkpoint (`--checkpoint`).
+    pub file: PathBuf,
+    /// Where the ONNX model is written (whole or not at all).
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub net: FileNetArgs,
+}
+
+/// The network a weights file or checkpoint holds: the file's own metadata (files cnnscope and the
+/// page save name their network), each field overridden by its flag.
+#[derive(Args, Clone)]
+pub struct FileNetArgs {
+    /// The network, if the file does not name it.
     #[arg(long, value_parser = parse_arch)]
     pub net: Option<Arch>,
     #[arg(long)]
@@ -123,12 +157,6 @@ pub struct EvalArgs {
     pub side: Option<usize>,
     #[arg(long)]
     pub one_hidden: bool,
-    #[arg(long, default_value_t = 256)]
-    pub batch: usize,
-    #[command(flatten)]
-    pub device: DeviceArgs,
-    #[command(flatten)]
-    pub data: DataArgs,
 }
 
 #[derive(Args)]

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use cnnscope::data::{FashionMnist, Split};
-use cnnscope::model::weights::SavedNet;
+use cnnscope::model::weights::{self, SavedNet};
+use cnnscope::model::onnx;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
@@ -14,7 +15,7 @@ use cnnscope::net::fit::{self, Run};
 use cnnscope::{Choice, Device, EngineError, LayerTime};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{BenchArgs, Cli, Command, EvalArgs, NetArgs, Opt, SummaryArgs, TrainArgs};
+use crate::args::{BenchArgs, Cli, Command, EvalArgs, ExportArgs, FileNetArgs, NetArgs, Opt, SummaryArgs, TrainArgs};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -23,6 +24,7 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Summary(args) => summary(&args).await,
         Command::Train(args) => train(&args).await,
         Command::Eval(args) => eval(&args).await,
+        Command::Export(args) => export(&args),
         Command::Bench(args) => bench(&args).await,
     }
 }
@@ -250,12 +252,17 @@ fn resume_note(e: &EngineError, args: &TrainArgs) {
 /// target, and the directory flushed so the rename survives a power cut. On failure the temporary
 /// file is removed and the previous file stays as it was.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_whole(path, bytes).map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))
+}
+
+/// [`write_file`]'s way of writing, with the plain I/O error.
+fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    let written = tempfile::Builder::new().prefix(".cnnscope-").suffix(".partial").tempfile_in(dir).and_then(|mut file| {
+    tempfile::Builder::new().prefix(".cnnscope-").suffix(".partial").tempfile_in(dir).and_then(|mut file| {
         file.write_all(bytes)?;
         file.as_file().sync_all()?;
         file.persist(path).map_err(|e| e.error)?;
@@ -263,8 +270,7 @@ fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
         #[cfg(unix)]
         std::fs::File::open(dir)?.sync_all()?;
         Ok(())
-    });
-    written.map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))
+    })
 }
 
 /// Saves a checkpoint during training; one that cannot be written is reported and training goes
@@ -302,26 +308,32 @@ fn file_config(flags: &NetArgs, bytes: &[u8], path: &Path, defaults: NetConfig) 
     })
 }
 
-/// `eval`'s network: the one the file names unless `--net` is given.
-fn eval_config(args: &EvalArgs, bytes: &[u8]) -> Result<NetConfig> {
-    let saved = SavedNet::read(bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
-    let Some(arch) = args.net.clone().or(saved.arch) else {
-        return Err(EngineError::Weights(format!("{} does not name its network: pass --net", args.weights.display())));
+/// A weights file or checkpoint and the network it holds: the one its metadata names, each field
+/// overridden by `flags` (`eval` and `export` open files alike).
+fn open_saved(path: &Path, flags: &FileNetArgs) -> Result<(Vec<u8>, Net)> {
+    let bytes = read_weights(path)?;
+    let saved = SavedNet::read(&bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
+    let Some(arch) = flags.net.clone().or(saved.arch) else {
+        return Err(EngineError::Weights(format!("{} does not name its network: pass --net", path.display())));
     };
-    let flags = NetArgs { net: arch.clone(), ratio: args.ratio, side: args.side, one_hidden: args.one_hidden };
-    file_config(&flags, bytes, &args.weights, NetConfig::new(arch, 1))
+    let net_flags = NetArgs { net: arch.clone(), ratio: flags.ratio, side: flags.side, one_hidden: flags.one_hidden };
+    let net = Net::new(file_config(&net_flags, &bytes, path, NetConfig::new(arch, 1))?)?;
+    Ok((bytes, net))
 }
 
 async fn eval(args: &EvalArgs) -> Result<()> {
-    let bytes = read_weights(&args.weights)?;
-    let net = Net::new(eval_config(args, &bytes)?)?;
-    let data = load_data(&args.data.dir, None)?;
+    if args.limit == Some(0) {
+        return Err(EngineError::setting("--limit", "0 images leaves nothing to evaluate: give 1 or more, or leave it out for all 10,000"));
+    }
+    let (bytes, net) = open_saved(&args.weights, &args.net)?;
+    let data = load_data(&args.data.dir, args.limit)?;
     let device = open_device(args.device.choice).await?;
     let model = Model::new(&device, net, Init::Default, 0)?;
     model.load_weights(&device, &bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
     let test_set = data.test.upload(&device)?;
     let start = Instant::now();
-    let stats = Evaluator::new(&device, &model, &test_set, args.batch)?.run(&device, &model, &test_set).await?;
+    let mut evaluator = Evaluator::new(&device, &model, &test_set, args.batch)?;
+    let stats = evaluator.run(&device, &model, &test_set).await?;
     println!(
         "{}: test loss {:.4}, test acc {:.4} on {} images, {:.1} sec",
         Summary::new(&model.net)?.title,
@@ -329,6 +341,40 @@ async fn eval(args: &EvalArgs) -> Result<()> {
         stats.accuracy(),
         stats.examples,
         start.elapsed().as_secs_f64()
+    );
+    if let Some(path) = &args.predictions {
+        let classes = evaluator.predict(&device, &model, &test_set).await?;
+        let text: String = classes.iter().map(|c| format!("{c}\n")).collect();
+        write_whole(path, text.as_bytes())
+            .map_err(|e| EngineError::setting("--predictions", format!("cannot write {} ({e})", path.display())))?;
+        eprintln!("wrote the predicted classes of {} test images to {}", classes.len(), path.display());
+    }
+    Ok(())
+}
+
+/// A weights file or checkpoint as an ONNX model ([`cnnscope::model::onnx`]); no engine is opened.
+fn export(args: &ExportArgs) -> Result<()> {
+    let same = |a: &Path, b: &Path| a == b || matches!((a.canonicalize(), b.canonicalize()), (Ok(a), Ok(b)) if a == b);
+    if same(&args.file, &args.output) {
+        return Err(EngineError::setting("export", format!("{} is the file being exported: give the ONNX model another name", args.output.display())));
+    }
+    let (bytes, net) = open_saved(&args.file, &args.net)?;
+    let file = args.file.display().to_string();
+    let values = weights::from_safetensors(&net.root.params(""), &bytes).map_err(|e| e.in_file(&file))?;
+    let model = onnx::to_bytes(&net, &values).map_err(|e| match e {
+        EngineError::InvalidShape { op, detail } => EngineError::InvalidShape { op, detail: format!("{file}: {detail}") },
+        other => other,
+    })?;
+    write_whole(&args.output, &model).map_err(|e| EngineError::setting("export", format!("cannot write {} ({e})", args.output.display())))?;
+    let side = net.config.side;
+    eprintln!(
+        "wrote {}: {} · ONNX opset {} · input {}: batch × 1 × {side} × {side} float32 (images / 255) · output {}: batch × {}",
+        args.output.display(),
+        Summary::new(&net)?.title,
+        onnx::OPSET,
+        onnx::INPUT,
+        onnx::OUTPUT,
+        cnnscope::net::CLASSES
     );
     Ok(())
 }
