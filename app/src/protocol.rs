@@ -49,7 +49,8 @@ pub enum Command {
     Explain { image: Image, class: usize },
     /// Every test image's predicted class.
     Evaluate,
-    /// The model's weights, or the whole run as a checkpoint, as a file to download.
+    /// The model's weights, the whole run as a checkpoint, or the network as ONNX, as a file to
+    /// download.
     Download(Download),
     /// Open the engine `choice` asks for (`auto`: the WGSL engine on a real GPU, the CPU engine on a
     /// software adapter or without WebGPU), and move the run on screen to it, paused where it
@@ -88,6 +89,8 @@ pub enum Image {
 pub enum Download {
     Weights,
     Checkpoint,
+    /// The trained network as an ONNX model, for any runtime (`cnnscope::model::onnx`).
+    Onnx,
 }
 
 /// What the user asked a run's loop to do.
@@ -213,7 +216,7 @@ impl Adapter {
             software: info.device_type == cnnscope::wgpu::DeviceType::Cpu,
             // wgpu's WebGPU backend knows neither (the worker names the adapter from the browser).
             driver: if info.vendor == 0 && info.driver.is_empty() { String::new() } else { format!("vendor {:#x} · driver {} {}", info.vendor, info.driver, info.driver_info) },
-            capacity: cnnscope::engine::device::Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
+            capacity: cnnscope::engine::device::Capacity::gpu(gpu.max_binding_bytes()),
             limits: vec![
                 ("largest buffer binding".into(), mib(gpu.max_binding_bytes())),
                 ("largest buffer".into(), mib(l.max_buffer_size)),

@@ -46,12 +46,23 @@ pub struct Picked {
 }
 
 /// What a device lets one run take: a GPU binds at most `max_binding` bytes per tensor within
-/// [`crate::net::fit::MEMORY_BUDGET`] in all; the CPU engine binds nothing and has `budget` in all
+/// [`crate::net::fit::MEMORY_BUDGET`] in all, and where the host's memory is bounded (`host`: the
+/// browser's wasm32 worker, 4 GiB of address space) what the host holds beside it (a checkpoint
+/// being saved) fits that; the CPU engine binds nothing and has `budget` in all
 /// ([`crate::engine::cpu::Cpu::budget`]). `Device::capacity` says which; the page gets it from its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Capacity {
-    Gpu { max_binding: u64 },
+    Gpu { max_binding: u64, host: Option<u64> },
     Cpu { budget: u64 },
+}
+
+impl Capacity {
+    /// A GPU's, with the host's bound where it has one.
+    pub fn gpu(max_binding: u64) -> Capacity {
+        // A native process's host memory is the machine's, far above what one GPU binds.
+        let host = cfg!(target_arch = "wasm32").then_some(crate::engine::cpu::MEMORY_BUDGET);
+        Capacity::Gpu { max_binding, host }
+    }
 }
 
 /// How much faster the CPU engine trains the four nets than the WGSL kernels on a CPU adapter, as
@@ -168,7 +179,7 @@ impl Device {
     /// What this device lets one run take (checked by [`crate::net::fit`]).
     pub fn capacity(&self) -> Capacity {
         match self {
-            Device::Wgsl(gpu) => Capacity::Gpu { max_binding: gpu.max_binding_bytes() },
+            Device::Wgsl(gpu) => Capacity::gpu(gpu.max_binding_bytes()),
             Device::Cpu(cpu) => Capacity::Cpu { budget: cpu.budget() },
         }
     }

@@ -128,11 +128,34 @@ impl MemoryPlan {
     /// [`MemoryPlan::check`] against what a device lets one run take.
     pub fn check_capacity(&self, capacity: Capacity) -> Result<()> {
         match capacity {
-            Capacity::Gpu { max_binding } => self.check(max_binding, MEMORY_BUDGET),
+            Capacity::Gpu { max_binding, host } => {
+                self.check(max_binding, MEMORY_BUDGET)?;
+                match host {
+                    Some(budget) => self.check_host(budget),
+                    None => Ok(()),
+                }
+            }
             // The CPU engine binds nothing: the whole run, with what the host holds beside its
             // tensors, against its budget of host memory.
             Capacity::Cpu { budget } => self.check_against(None, budget, "memory on the CPU engine"),
         }
+    }
+
+    /// What the host holds beside a GPU's tensors (a checkpoint being saved: read back, then
+    /// written as a file) against the host's `budget`: the browser's worker aborts, with no word to
+    /// the page, when it passes wasm32's 4 GiB. (Its copy of the dataset, 55 MB at most, is left
+    /// out.)
+    fn check_host(&self, budget: u64) -> Result<()> {
+        let held = self.sum(|t| t.on_host);
+        if held <= budget {
+            return Ok(());
+        }
+        Err(EngineError::DoesNotFit {
+            what: "saving the run (the parameters and the optimiser's moments, read back and written as a file)".into(),
+            bytes: held,
+            limit: format!("this browser tab's engine has at most {} of memory", human(budget)),
+            advice: "raise the width ratio, lower the side, or train with SGD (one moment, not Adam's two)".into(),
+        })
     }
 
     fn check_against(&self, max_binding: Option<u64>, budget: u64, memory: &str) -> Result<()> {
@@ -278,13 +301,29 @@ mod tests {
         let params: u64 = plan.tensors.iter().filter(|t| t.name.starts_with("parameter")).map(|t| t.bytes).sum();
         let engine = plan.total();
         assert_eq!(plan.total_for(Capacity::Cpu { budget: 0 }), engine + 2 * 3 * params);
-        assert_eq!(plan.total_for(Capacity::Gpu { max_binding: 0 }), engine);
+        assert_eq!(plan.total_for(Capacity::Gpu { max_binding: 0, host: None }), engine);
         assert!(plan.tensors.iter().any(|t| t.name == "the training images" && !t.on_host && t.bytes == 47 << 20));
         // A budget between the two: enough for a GPU's count, not for the CPU engine's.
         let budget = engine + 3 * params;
         let err = plan.check_capacity(Capacity::Cpu { budget }).unwrap_err().to_string();
         assert!(err.contains("of memory on the CPU engine"), "{err}");
         plan.check(u64::MAX, budget).unwrap();
+    }
+
+    /// In the browser a GPU run's checkpoint is read back into the worker's 4 GiB: VGG-11 at full
+    /// width with Adam (a 1.55 GB checkpoint, twice while saved) fits; a net whose save alone needs
+    /// more is refused before it trains, not aborted at its first keep. Natively nothing bounds it.
+    #[test]
+    fn a_gpu_run_in_the_browser_counts_its_checkpoint_against_the_tab() {
+        let tab = Capacity::Gpu { max_binding: u64::MAX, host: Some(4 << 30) };
+        let vgg = Net::new(NetConfig::new(Arch::Vgg11, 1)).unwrap();
+        MemoryPlan::new(&vgg, Run::Training { batch: 1, moments: 2 }).check_capacity(tab).unwrap();
+        let wide = Net::new(NetConfig::new(Arch::Vgg11, 1).with_side(320)).unwrap();
+        let plan = MemoryPlan::new(&wide, Run::Training { batch: 1, moments: 2 });
+        let err = plan.check_capacity(tab).unwrap_err().to_string();
+        assert!(err.starts_with("saving the run (the parameters and the optimiser's moments, read back and written as a file) needs "), "{err}");
+        assert!(err.contains("but this browser tab's engine has at most 4.0 GiB of memory"), "{err}");
+        plan.check_capacity(Capacity::Gpu { max_binding: u64::MAX, host: None }).unwrap();
     }
 }
 

@@ -134,6 +134,7 @@ pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
             <div class="controls weights">
                 <button data-testid="download-weights" disabled=move || !has_run() on:click=move |_| send(Command::Download(Download::Weights))>"download weights (.safetensors)"</button>
                 <button data-testid="download-checkpoint" disabled=move || !has_run() on:click=move |_| send(Command::Download(Download::Checkpoint))>"download checkpoint"</button>
+                <button data-testid="download-onnx" disabled=move || !has_run() on:click=move |_| send(Command::Download(Download::Onnx))>"download ONNX model"</button>
                 <label class="file">"load weights or a checkpoint"
                     <input data-testid="upload-weights" type="file" accept=".safetensors,.ckpt"
                         disabled=move || view.status.get() == Status::Running on:change=upload />

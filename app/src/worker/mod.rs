@@ -258,6 +258,7 @@ fn handle(command: Command) {
             let file = match what {
                 Download::Weights => weights_file(&s).await,
                 Download::Checkpoint => checkpoint_file(&s).await,
+                Download::Onnx => onnx_file(&s).await,
             };
             match file {
                 Ok((name, bytes)) => send(Event::File { name, bytes }),
@@ -499,6 +500,15 @@ async fn weights_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>
     let bytes = model.save_weights(&gpu).await.map_err(|e| e.to_string())?;
     let c = model.net.config;
     Ok((format!("cnnscope-{}-r{}-s{}.safetensors", c.arch.id(), c.ratio, c.side), bytes))
+}
+
+/// The network and its weights as an ONNX model (written in the worker from the network's
+/// description: nothing outside the page is asked).
+async fn onnx_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>), String> {
+    let (gpu, model, _) = session.borrow().snapshot();
+    let bytes = model.save_onnx(&gpu).await.map_err(|e| e.to_string())?;
+    let c = model.net.config;
+    Ok((format!("cnnscope-{}-r{}-s{}.onnx", c.arch.id(), c.ratio, c.side), bytes))
 }
 
 /// The whole run (weights, optimiser state, counters, curves) as a checkpoint, which
