@@ -32,6 +32,14 @@ def parser():
     return p
 
 
+def _error(text):
+    """One line on stderr; under torchrun from rank 0 only (every rank meets the same bad input)."""
+    import os
+    if os.environ.get("RANK", "0") == "0":
+        print(f"cnnscope_torch: error: {text}", file=sys.stderr)
+    return 1
+
+
 def main(argv=None):
     args = parser().parse_args(argv)
     try:
@@ -49,15 +57,12 @@ def main(argv=None):
                 print(c)
             return 0
     except (ck.CheckpointError, fashion_mnist.DataError) as e:
-        print(f"cnnscope_torch: error: {e}", file=sys.stderr)
-        return 1
+        return _error(e)
     except Exception as e:
         from .run import RunError
         if isinstance(e, RunError):
-            print(f"cnnscope_torch: error: {e}", file=sys.stderr)
-            return 1
+            return _error(e)
         if isinstance(e, OSError):
-            print(f"cnnscope_torch: error: {e.strerror or e}: {e.filename or ''}".rstrip(": "), file=sys.stderr)
-            return 1
+            return _error(f"{e.strerror or e}: {e.filename or ''}".rstrip(": "))
         raise
     return 2

@@ -202,6 +202,12 @@ def _train(args, dist):
     lr = ck.f32(args.lr if args.lr is not None else ckpt.optimizer["lr"])
     if not (math.isfinite(lr) and lr > 0):
         raise RunError(f"--lr {args.lr}: the learning rate must be a finite positive number")
+    if args.save_checkpoint:
+        where = os.path.dirname(os.path.abspath(args.save_checkpoint))
+        if not os.path.isdir(where) or not os.access(where, os.W_OK):
+            raise RunError(f"--save-checkpoint {args.save_checkpoint}: {where} is not a directory this process can write to")
+        if os.path.isdir(args.save_checkpoint):
+            raise RunError(f"--save-checkpoint {args.save_checkpoint} is a directory: give a file name")
     if args.limit is not None and args.limit < 1:
         raise RunError("--limit 0 leaves nothing to train on: give 1 or more")
 

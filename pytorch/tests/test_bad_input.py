@@ -91,6 +91,8 @@ class BadInput(unittest.TestCase):
         refused(self, self.train(self.ckpt)[:4] + ["1", "--limit", "64", "--device", "cpu"], "has done 1 epochs already")
         refused(self, self.train(self.ckpt, "--lr", "-1"), "finite positive")
         refused(self, self.train(self.ckpt, "--data", self.dir), "is missing")
+        refused(self, self.train(self.ckpt, "--save-checkpoint", os.path.join(self.dir, "no", "out.ckpt")), "is not a directory this process can write to")
+        refused(self, self.train(self.ckpt, "--device", "cuda") if not __import__("torch").cuda.is_available() else self.train(self.ckpt, "--batch", "0"), "")
 
     def test_a_checkpoint_reads_and_writes_back_unchanged(self):
         from safetensors import safe_open

@@ -1,8 +1,8 @@
 """`python -m cnnscope_torch export`: an ONNX graph (opset 17, dynamic batch, input [N, 1, side,
 side]) whose onnxruntime predictions on the first 1,000 test images equal PyTorch's from the same
-checkpoint image for image, and whose correct count on all 10,000 is cnnscope's (`cnnscope eval`
-prints accuracy to 4 decimals of 10,000 images: the count). cnnscope's CLI has no per-image
-predictions yet (docs/PYTORCH.md)."""
+checkpoint image for image, and whose correct count (±1, for a near tie) and mean loss on all
+10,000 are cnnscope's (`cnnscope eval` prints both to 4 decimals; the accuracy of 10,000 images is
+the count). cnnscope's CLI has no per-image predictions yet (docs/PYTORCH.md)."""
 import os
 import re
 import unittest
@@ -41,14 +41,22 @@ class Export(unittest.TestCase):
         self.assertEqual(len(ort_first), 1000)
         self.assertEqual(list(ort_first), list(torch_first), "onnxruntime and PyTorch differ on some of the first 1,000 images")
         self.assertGreater(len(set(ort_first.tolist())), 3, "a net that learned predicts more than a class or two")
-        # All 10,000: onnxruntime's correct count is cnnscope eval's.
+        # All 10,000: onnxruntime's correct count and mean loss are cnnscope eval's (4 decimals).
+        import onnxruntime as ort
+        import torch
         from cnnscope_torch import fashion_mnist
-        _, labels = fashion_mnist.load("test", os.environ.get("CNNSCOPE_DATA"))
-        correct = int((self.predictions(onnx_path, 10000) == labels.numpy()).sum())
+        images, labels = fashion_mnist.load("test", os.environ.get("CNNSCOPE_DATA"))
+        session = ort.InferenceSession(onnx_path, providers=["CPUExecutionProvider"])
+        logits = torch.cat([torch.from_numpy(session.run(None, {"image": fashion_mnist.batch(images[i:i + 1000], 28).numpy()})[0])
+                            for i in range(0, 10000, 1000)])
+        correct = int((logits.argmax(1) == labels).sum())
+        loss = torch.nn.functional.cross_entropy(logits.double(), labels).item()
         _, stdout, _ = cnnscope("eval", "--weights", ckpt)
-        acc = float(re.search(r"test acc (\d\.\d{4}) on 10000 images", stdout).group(1))
-        print(f"\n  onnxruntime {correct}/10000 correct, cnnscope eval {round(acc * 10000)}/10000", end="")
+        found = re.search(r"test loss (\d+\.\d{4}), test acc (\d\.\d{4}) on 10000 images", stdout)
+        their_loss, acc = float(found.group(1)), float(found.group(2))
+        print(f"\n  onnxruntime {correct}/10000 correct, loss {loss:.5f}; cnnscope eval {round(acc * 10000)}/10000, loss {their_loss}", end="")
         self.assertLessEqual(abs(correct - round(acc * 10000)), 1, f"onnxruntime {correct}/10000, cnnscope {acc}")
+        self.assertLessEqual(abs(loss - their_loss), 6e-5, f"onnxruntime's test loss {loss:.5f}, cnnscope's {their_loss}")
 
     def test_a_d2l_net_exports(self):
         """NiN (its global average pool) and AlexNet's flatten, with weights: onnxruntime's logits are
