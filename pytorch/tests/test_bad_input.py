@@ -7,11 +7,23 @@ import unittest
 
 import torch
 
-from common import PY, cnnscope, run, tmpdir
+from common import DATA, PY, cnnscope, run, tmpdir
 
 
-def refused(test, args, words):
-    code, stdout, stderr = run([PY, "-m", "cnnscope_torch", *args], ok=False)
+def refused(test, args, words, process=False):
+    """`python -m cnnscope_torch ARGS` exits 1 with one line on stderr holding `words`, no traceback:
+    in a process of its own with `process`, else through the same `main` in this one (quicker:
+    torch is imported once)."""
+    if process:
+        code, stdout, stderr = run([PY, "-m", "cnnscope_torch", *args], ok=False)
+    else:
+        import contextlib
+        import io
+        from cnnscope_torch import cli
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = cli.main([*args, "--data", DATA] if args[0] == "train" and "--data" not in args else args)
+        stdout, stderr = out.getvalue(), err.getvalue()
     test.assertEqual(code, 1, f"{args}: {stdout}{stderr}")
     test.assertNotIn("Traceback", stderr)
     lines = [l for l in stderr.splitlines() if l.strip()]
@@ -56,7 +68,7 @@ class BadInput(unittest.TestCase):
         return ["train", "--resume", path, "--epochs", "3", "--limit", "64", "--device", "cpu", *more]
 
     def test_files_that_are_not_checkpoints(self):
-        refused(self, self.train(self.path("nothing.ckpt")), "no such file")
+        refused(self, self.train(self.path("nothing.ckpt")), "no such file", process=True)
         refused(self, self.train(self.dir), "directory")
         with open(self.path("text.ckpt"), "w") as f:
             f.write("hello, this is not a checkpoint at all")
@@ -77,7 +89,7 @@ class BadInput(unittest.TestCase):
         refused(self, ["export", self.path("text.ckpt"), self.path("x.onnx")], "not a safetensors file")
 
     def test_checkpoints_this_package_cannot_continue(self):
-        refused(self, self.train(self.edited("net.ckpt", lambda m, s, t: m.update(net="resnet"))), "unknown network 'resnet'")
+        refused(self, self.train(self.edited("net.ckpt", lambda m, s, t: m.update(net="resnet"))), "unknown network 'resnet'", process=True)
         refused(self, self.train(self.edited("format.ckpt", lambda m, s, t: s.update(format=2))), "format 2")
         refused(self, self.train(self.edited("opt.ckpt", lambda m, s, t: s["optimizer"].update(kind="rmsprop"))), "neither adam nor sgd")
         refused(self, self.train(self.edited("pos.ckpt", lambda m, s, t: s.update(order_position="x"))), "batch-order position")
