@@ -19,6 +19,9 @@ echo "== native, 4-wide lavapipe: the engine tests again at subgroup size 4 (8 a
 # drivers ignore the variable and simply run the tests twice.
 LP_NATIVE_VECTOR_WIDTH=128 cargo test --test kernels
 
+echo "== native, no GPU timestamps: a step timed by round trips, as on adapters without timestamp-query"
+CNNSCOPE_NO_TIMESTAMPS=1 cargo test --test training a_timed_step
+
 echo "== native on SwiftShader: the engine tests with the browser's CPU driver and kernels"
 # Chromium ships SwiftShader as a Vulkan driver; without subgroups (which wgpu does not offer in
 # the browser) the engine picks the browser's kernels, so they are checked in a native process too.

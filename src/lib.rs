@@ -23,7 +23,7 @@ pub mod train;
 
 pub use engine::device::{Choice, Device};
 pub use engine::error::{EngineError, Result};
-pub use engine::recorder::{LayerTime, Part, PartTime, Recorder};
+pub use engine::recorder::{Clock, LayerTime, Part, PartTime, Recorder, StepTiming};
 pub use engine::tensor::{DType, Tensor, View};
 pub use engine::wgsl::Gpu;
 pub use engine::wgsl::gemm::GemmCore;

@@ -424,9 +424,19 @@ fn a_timed_step_is_the_same_step_and_says_where_its_time_goes() {
     let (mut whole, mut timed) = (small_trainer(true), small_trainer(true));
     whole.step(device).unwrap();
     let start = std::time::Instant::now();
-    let (done, parts) = pollster::block_on(timed.timed_step(device, || start.elapsed().as_secs_f64())).unwrap();
+    let (done, timing) = pollster::block_on(timed.timed_step(device, || start.elapsed().as_secs_f64())).unwrap();
     let elapsed = start.elapsed().as_secs_f64();
     assert!(!done);
+    // The GPU's own timestamps where it writes them (lavapipe and SwiftShader do; the 4-wide
+    // lavapipe run turns them off, so the round trips are timed there).
+    let clock = match device.gpu_ref() {
+        None => cnnscope::Clock::CpuTasks,
+        Some(gpu) if gpu.timestamps => cnnscope::Clock::GpuTimestamps,
+        Some(_) => cnnscope::Clock::RoundTrips,
+    };
+    assert_eq!(timing.clock, clock);
+    eprintln!("timed by {clock:?}");
+    let parts = &timing.parts;
     let bits = |t: &Trainer| pollster::block_on(t.model.params.read(device)).unwrap().concat().iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert!(bits(&whole) == bits(&timed), "the same weights, bit for bit");
 

@@ -13,7 +13,7 @@ use crate::setup::Setup;
 
 // The engine's own results cross as they are.
 pub use cnnscope::model::explain::Explanation;
-pub use cnnscope::LayerTime;
+pub use cnnscope::{Clock, LayerTime};
 pub use cnnscope::train::LayerStats;
 
 /// What the page asks of the engine.
@@ -128,8 +128,8 @@ pub enum Event {
     /// The run's first step is done, `secs` after "start" (or after the run was opened), `kernels`
     /// of them compiled first.
     FirstStep { run: u64, secs: f64, kernels: usize },
-    /// Where step `step`'s time went, layer by layer (`Trainer::timed_step`).
-    Timing { run: u64, step: u64, layers: Vec<LayerTime> },
+    /// Where step `step`'s time went, layer by layer (`Trainer::timed_step`), and how it was timed.
+    Timing { run: u64, step: u64, layers: Vec<LayerTime>, clock: Clock },
     /// The run was kept in the browser (when), or why not.
     Saved { run: u64, result: Result<String, String> },
     /// What a command about files, weights or the learning rate did.

@@ -9,6 +9,10 @@ use crate::engine::error::{EngineError, Result};
 use crate::engine::wgsl::gemm::GemmCore;
 use crate::engine::wgsl::{Gpu, Pipeline};
 
+/// Timestamps one step may write: WebGPU's limit on a query set's size (4096) leaves room for
+/// 2048 parts, far more than a step of the four nets has (GoogLeNet: ~200).
+const MAX_QUERIES: u32 = 4096;
+
 /// The part of a step a dispatch belongs to, for seeing where the step's time goes
 /// ([`Recorder::time_parts`]).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -18,6 +22,25 @@ pub enum Part {
     Backward(String),
     /// Everything else: the batch gather, the loss, the optimiser.
     Other(String),
+}
+
+/// How a step's parts were timed, which says how far their times can be trusted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Clock {
+    /// The GPU's own timestamps around each part, all in one submission: what the GPU spent.
+    GpuTimestamps,
+    /// Each part submitted and waited for on its own, timed by the host: each reads high by a
+    /// submission's round trip (Firefox: ~100 ms; Chromium: under 15).
+    RoundTrips,
+    /// The CPU engine's tasks, timed as they run.
+    CpuTasks,
+}
+
+/// A step's parts in order with their times, and how they were timed.
+#[derive(Clone, Debug, PartialEq)]
+pub struct StepTiming {
+    pub parts: Vec<PartTime>,
+    pub clock: Clock,
 }
 
 /// How long one part of a step took, and in how many dispatches.
@@ -232,31 +255,91 @@ impl<'g> Recorder<'g> {
         encoder.finish()
     }
 
-    /// Submits the recording part by part ([`Recorder::enter`]), waiting for each to finish: how
-    /// long each part took by `clock` (seconds), in order. The same work as [`Recorder::submit`]
-    /// with the same results (the queue runs in order either way), natively and in the browser;
-    /// each wait adds the submission's round trip, so parts of a few microseconds read high.
-    pub async fn time_parts(self, clock: impl Fn() -> f64) -> Result<Vec<PartTime>> {
+    /// Runs the recording and times it part by part ([`Recorder::enter`]): with the GPU's
+    /// timestamps where the device writes them (one submission, a compute pass per part), else
+    /// part by part, each submitted and waited for on its own and timed by `clock` (seconds). The
+    /// same work as [`Recorder::submit`] with the same results (the queue runs in order either
+    /// way), natively and in the browser.
+    pub async fn time_parts(self, clock: impl Fn() -> f64) -> Result<StepTiming> {
         let gpu = match self.device {
-            Device::Cpu(_) => return self.time_tasks(clock),
+            Device::Cpu(_) => return Ok(StepTiming { parts: self.time_tasks(clock)?, clock: Clock::CpuTasks }),
             Device::Wgsl(gpu) => gpu,
         };
         let (_params, bind_groups) = self.bind_groups(gpu);
-        // Whatever was submitted before is not this step's.
-        gpu.idle().await;
-        let mut times = Vec::new();
+        let mut ranges = Vec::new();
         let mut start = 0;
         while start < self.dispatches.len() {
             let part = self.dispatches[start].part;
             let end = self.dispatches[start..].iter().position(|d| d.part != part).map_or(self.dispatches.len(), |n| start + n);
-            let began = clock();
-            gpu.queue.submit([self.encode(gpu, &self.dispatches[start..end], &bind_groups[start..end])]);
-            gpu.idle().await;
-            times.push(PartTime { part: self.parts[part].clone(), secs: clock() - began, dispatches: end - start });
+            ranges.push((start, end));
             start = end;
         }
+        // Whatever was submitted before is not this step's.
+        gpu.idle().await;
+        let queries = u32::try_from(2 * ranges.len()).ok().filter(|&n| n <= MAX_QUERIES);
+        let parts = match queries {
+            Some(queries) if gpu.timestamps => {
+                let timed = self.time_by_timestamps(gpu, &ranges, &bind_groups, queries).await?;
+                return Ok(StepTiming { parts: timed, clock: Clock::GpuTimestamps });
+            }
+            _ => {
+                let mut times = Vec::new();
+                for &(start, end) in &ranges {
+                    let began = clock();
+                    gpu.queue.submit([self.encode(gpu, &self.dispatches[start..end], &bind_groups[start..end])]);
+                    gpu.idle().await;
+                    times.push(PartTime { part: self.parts[self.dispatches[start].part].clone(), secs: clock() - began, dispatches: end - start });
+                }
+                times
+            }
+        };
         gpu.take_error()?;
-        Ok(times)
+        Ok(StepTiming { parts, clock: Clock::RoundTrips })
+    }
+
+    /// [`Recorder::time_parts`] with timestamps: one command buffer, a compute pass per part whose
+    /// beginning and end the GPU stamps, the stamps resolved and read back.
+    async fn time_by_timestamps(&self, gpu: &Gpu, ranges: &[(usize, usize)], bind_groups: &[wgpu::BindGroup], queries: u32) -> Result<Vec<PartTime>> {
+        let set = gpu.device.create_query_set(&wgpu::QuerySetDescriptor { label: Some("step timing"), ty: wgpu::QueryType::Timestamp, count: queries });
+        let bytes = u64::from(queries) * 8;
+        let buffer = |label, usage| gpu.device.create_buffer(&wgpu::BufferDescriptor { label: Some(label), size: bytes, usage, mapped_at_creation: false });
+        let resolved = buffer("timestamps", wgpu::BufferUsages::QUERY_RESOLVE | wgpu::BufferUsages::COPY_SRC);
+        let readback = buffer("timestamps readback", wgpu::BufferUsages::MAP_READ | wgpu::BufferUsages::COPY_DST);
+        let mut encoder = gpu.device.create_command_encoder(&Default::default());
+        for (i, &(start, end)) in ranges.iter().enumerate() {
+            let at = 2 * i as u32;
+            let writes = wgpu::ComputePassTimestampWrites { query_set: &set, beginning_of_pass_write_index: Some(at), end_of_pass_write_index: Some(at + 1) };
+            let mut pass = encoder.begin_compute_pass(&wgpu::ComputePassDescriptor { label: None, timestamp_writes: Some(writes) });
+            for (d, group) in self.dispatches[start..end].iter().zip(&bind_groups[start..end]) {
+                pass.set_pipeline(&gpu.compiled(&d.pipeline).pipeline);
+                pass.set_bind_group(0, group, &[]);
+                pass.dispatch_workgroups(d.groups.0, d.groups.1, 1);
+            }
+        }
+        encoder.resolve_query_set(&set, 0..queries, &resolved, 0);
+        encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, bytes);
+        gpu.queue.submit([encoder.finish()]);
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        readback.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result);
+        });
+        gpu.poll();
+        let mapped = receiver.await;
+        gpu.take_error()?;
+        mapped.map_err(|_| EngineError::Readback("the device dropped the request".into()))?.map_err(|e| EngineError::Readback(e.to_string()))?;
+        let stamps: Vec<u64> = bytemuck::pod_collect_to_vec(&readback.get_mapped_range(..).map_err(|e| EngineError::Readback(e.to_string()))?);
+        readback.unmap();
+        // Nanoseconds per tick (1 in the browser, whose stamps are nanoseconds).
+        let period = f64::from(gpu.queue.get_timestamp_period()) * 1e-9;
+        Ok(ranges
+            .iter()
+            .zip(stamps.chunks_exact(2))
+            .map(|(&(start, end), pair)| PartTime {
+                part: self.parts[self.dispatches[start].part].clone(),
+                secs: pair[1].saturating_sub(pair[0]) as f64 * period,
+                dispatches: end - start,
+            })
+            .collect())
     }
 
     /// [`Recorder::time_parts`] on the CPU engine: its tasks run part by part, each part timed.

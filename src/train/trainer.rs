@@ -12,7 +12,7 @@ use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
 use crate::train::checkpoint::{Checkpoint, RunState};
 use crate::ops;
-use crate::engine::recorder::{Part, PartTime, Recorder};
+use crate::engine::recorder::{Part, Recorder, StepTiming};
 use crate::engine::tensor::{DType, Tensor};
 use crate::train::Stats;
 use crate::train::optimizer::{Optimizer, OptimizerState};
@@ -119,10 +119,11 @@ impl Trainer {
         Ok(done)
     }
 
-    /// One step like [`Trainer::step`], submitted part by part (each layer's forward and backward
-    /// pass, the batch, the loss, the optimiser) and timed by `clock` (seconds): where a step's
-    /// time goes. The step itself is the same as an unsplit one, bit for bit.
-    pub async fn timed_step(&mut self, device: &Device, clock: impl Fn() -> f64) -> Result<(bool, Vec<PartTime>)> {
+    /// One step like [`Trainer::step`], timed part by part (each layer's forward and backward
+    /// pass, the batch, the loss, the optimiser; [`Recorder::time_parts`], by the GPU's
+    /// timestamps where it has them, else by `clock`, in seconds): where a step's time goes. The
+    /// step itself is the same as an unsplit one, bit for bit.
+    pub async fn timed_step(&mut self, device: &Device, clock: impl Fn() -> f64) -> Result<(bool, StepTiming)> {
         let (done, rec) = self.recorded_step(device)?;
         Ok((done, rec.time_parts(clock).await?))
     }

@@ -1,12 +1,13 @@
 //! Where a training step's time goes, layer by layer: one bar per layer, its forward pass and its
-//! backward pass side by side, from a step the worker submitted part by part and timed
-//! (`Trainer::timed_step`: the run's second step, and whenever asked). On a software adapter the
+//! backward pass side by side, from a step the worker timed part by part (`Trainer::timed_step`:
+//! the run's second step, and whenever asked) with the GPU's timestamps where the adapter offers
+//! `timestamp-query`, else by round trips, which the chart's note says. On a software adapter the
 //! convolutions' backward passes usually dominate; on a GPU, small layers show the cost of a
 //! dispatch.
 
 use leptos::prelude::*;
 
-use crate::protocol::{Command, LayerTime};
+use crate::protocol::{Clock, Command, LayerTime};
 use crate::page::view::use_view;
 
 #[component]
@@ -14,7 +15,12 @@ pub fn TimeChart() -> impl IntoView {
     let view = use_view();
     let measure = move |_| crate::page::bridge::send(Command::TimeStep { run: view.run.get_untracked() });
     move || {
-        view.timing.get().map(|(step, layers)| {
+        view.timing.get().map(|(step, layers, clock)| {
+            let how = match clock {
+                Clock::GpuTimestamps => "Timed by the GPU's own clock (timestamp queries) around each part, in one submission.",
+                Clock::RoundTrips => "Each part is submitted and waited for on its own (this adapter offers no timestamp queries), so the smallest read high by a submission's round trip.",
+                Clock::CpuTasks => "Each part timed as the CPU engine runs it.",
+            };
             let total: f64 = layers.iter().map(LayerTime::total).sum();
             let widest = layers.iter().map(LayerTime::total).fold(1e-12, f64::max);
             let bar = |secs: f64, class: &'static str| {
@@ -47,7 +53,7 @@ pub fn TimeChart() -> impl IntoView {
                         <button class="small" data-testid="time-step" on:click=measure>"time the next step"</button>
                     </p>
                     {rows}
-                    <p class="hint">"Each part is submitted and waited for on its own, so the smallest read high by a submission's round trip."</p>
+                    <p class="hint" data-testid="time-clock">{how}</p>
                 </div>
             }
         })

@@ -4,7 +4,7 @@
 use leptos::prelude::*;
 
 use crate::page::charts::Series;
-use crate::protocol::{Adapter, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerHistory, LayerTime, Notes, Progress, Status};
+use crate::protocol::{Adapter, Clock, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerHistory, LayerTime, Notes, Progress, Status};
 use crate::setup::Setup;
 
 #[derive(Clone, Copy)]
@@ -39,7 +39,7 @@ pub struct View {
     /// The run's first step: seconds after "start", and kernels compiled for it.
     pub first_step: RwSignal<Option<(f64, usize)>>,
     /// Where a step's time went, layer by layer: (step, layers).
-    pub timing: RwSignal<Option<(u64, Vec<LayerTime>)>>,
+    pub timing: RwSignal<Option<(u64, Vec<LayerTime>, Clock)>>,
     /// Bumped when a run takes over and after each epoch, so the feature maps refresh.
     pub model_changed: RwSignal<u32>,
     /// The last save of the run in the browser: when, or why it failed.
@@ -146,7 +146,7 @@ impl View {
                 }
             }
             Event::Layers { run, step, layers, hints } if ours(run) => self.layers.update(|h| h.push(step, layers, hints)),
-            Event::Timing { run, step, layers } if ours(run) => self.timing.set(Some((step, layers))),
+            Event::Timing { run, step, layers, clock } if ours(run) => self.timing.set(Some((step, layers, clock))),
             Event::Preparing { run, done, total } if ours(run) => self.preparing.set(Some((done, total))),
             Event::Prepared { setup, done, total } => self.prepared.set(Some((setup, done, total))),
             Event::FirstStep { run, secs, kernels } if ours(run) => self.first_step.set(Some((secs, kernels))),

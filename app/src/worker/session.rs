@@ -333,9 +333,9 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
             }
         }
         if looped == 2 || session.borrow().time_next.replace(false) {
-            let parts = rec.time_parts(now).await.map_err(|e| e.to_string())?;
+            let timing = rec.time_parts(now).await.map_err(|e| e.to_string())?;
             let step = session.borrow().trainer.steps;
-            report(id, Event::Timing { run: id, step, layers: cnnscope::LayerTime::by_layer(&parts) });
+            report(id, Event::Timing { run: id, step, layers: cnnscope::LayerTime::by_layer(&timing.parts), clock: timing.clock });
         } else {
             rec.submit_in(session.borrow().trainer.submits());
         }

@@ -417,7 +417,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
             print_profile(trainer.profile_step(&device)?);
             let start = Instant::now();
             let (_, parts) = trainer.timed_step(&device, || start.elapsed().as_secs_f64()).await?;
-            print_layers(&LayerTime::by_layer(&parts));
+            print_layers(&LayerTime::by_layer(&parts.parts));
         }
     }
     Ok(())

@@ -51,6 +51,10 @@ pub struct Gpu {
     /// The subgroup size, where the device has subgroup operations and every subgroup has this
     /// one size (lavapipe: 8), so the subgroup GEMM core can be compiled for it.
     pub subgroup_size: Option<u32>,
+    /// Whether the device writes GPU timestamps (`timestamp-query`), which time a step's parts
+    /// in one submission ([`crate::Recorder::time_parts`]). `CNNSCOPE_NO_TIMESTAMPS` set turns
+    /// them off natively, so the round-trip method is tested too.
+    pub timestamps: bool,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     /// Pipelines asked for and not compiled yet, in the order they were asked for.
     pending: Mutex<Vec<Arc<Pipeline>>>,
@@ -94,10 +98,14 @@ impl Gpu {
         }
         let info = adapter.get_info();
         let subgroup_size = fixed_subgroup_size(&adapter, &info);
+        let timestamps = adapter.features().contains(wgpu::Features::TIMESTAMP_QUERY) && std::env::var_os("CNNSCOPE_NO_TIMESTAMPS").is_none();
+        let mut features = wgpu::Features::empty();
+        features.set(wgpu::Features::SUBGROUP, subgroup_size.is_some());
+        features.set(wgpu::Features::TIMESTAMP_QUERY, timestamps);
         let (device, queue) = adapter
             .request_device(&wgpu::DeviceDescriptor {
                 label: Some("cnnscope"),
-                required_features: if subgroup_size.is_some() { wgpu::Features::SUBGROUP } else { wgpu::Features::empty() },
+                required_features: features,
                 required_limits: limits.clone(),
                 ..Default::default()
             })
@@ -125,6 +133,7 @@ impl Gpu {
             info,
             limits,
             subgroup_size,
+            timestamps,
             pipelines: Mutex::new(HashMap::new()),
             pending: Mutex::new(Vec::new()),
             errors,
