@@ -316,7 +316,7 @@ pub struct Inspection {
 impl Inspection {
     /// The class with the highest probability.
     pub fn predicted(&self) -> usize {
-        self.probs.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i).unwrap_or(0)
+        cnnscope::train::argmax(&self.probs)
     }
 }
 

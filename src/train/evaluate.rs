@@ -85,9 +85,7 @@ impl Evaluator {
             rec.submit();
             let logits = self.passes[index].graph.logits();
             let classes = logits.shape()[1];
-            predictions.extend(logits.read_f32(device).await?.chunks_exact(classes).map(|row| {
-                row.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, _)| i as u8).unwrap_or(0)
-            }));
+            predictions.extend(logits.read_f32(device).await?.chunks_exact(classes).map(|row| argmax(row) as u8));
             first += self.passes[index].graph.batch;
         }
         Ok(predictions)
@@ -132,5 +130,22 @@ impl Evaluator {
             first += pass.graph.batch;
         }
         Ok(Stats::from_gpu(&self.stats.read_f32(device).await?))
+    }
+}
+
+/// The class with the largest score, the first of equals (as PyTorch's and NumPy's `argmax`, so an
+/// image whose logits tie, such as a dead network's zeros, gets the same class from cnnscope, its
+/// ONNX export and PyTorch).
+pub fn argmax(scores: &[f32]) -> usize {
+    scores.iter().enumerate().fold((0, f32::NEG_INFINITY), |best, (i, &v)| if v > best.1 { (i, v) } else { best }).0
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn argmax_takes_the_first_of_equals() {
+        assert_eq!(super::argmax(&[0.0; 10]), 0);
+        assert_eq!(super::argmax(&[1.0, 3.0, 3.0, -2.0]), 1);
+        assert_eq!(super::argmax(&[-5.0, -1.0]), 1);
     }
 }

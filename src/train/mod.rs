@@ -11,7 +11,7 @@ mod recipe;
 mod trainer;
 
 pub use checkpoint::{Checkpoint, RunState};
-pub use evaluate::Evaluator;
+pub use evaluate::{Evaluator, argmax};
 pub use layer_stats::LayerStats;
 pub use optimizer::Optimizer;
 pub use recipe::{Recipe, sgd};
