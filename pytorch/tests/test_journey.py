@@ -70,11 +70,26 @@ class Journey(unittest.TestCase):
         # As if stopped after 4 batches of epoch 2 whose mean loss was 1.5 and accuracy 0.5.
         c.state.update(steps=14, batch_in_epoch=4, optimizer_steps=14,
                        sums=[checkpoint.f32_to_bits(v) for v in (1.5 * 256, 128.0, 256.0)])
+        # The page's notes, as app/src/protocol.rs `Notes` writes them (with a field PyTorch does not know).
+        page = {"name": "2026-12-03T10-00-00-000-own", "branched_from": None, "loss": [[10.0, 2.1]], "train_acc": [[1.0, 0.3]],
+                "test_acc": [[1.0, 0.35]], "epoch_lines": ["epoch 1, loss 2.1000, train acc 0.300, test acc 0.350, time 1.0 sec, 640.0 images/s"],
+                "seen": [1.5 * 256, 128.0, 256.0], "layers": {"latest": None, "hints": ["kept"], "dead": []}}
+        c.state["notes"] = json.dumps(page)
         checkpoint.write(mid, c)
         _, stdout, stderr = torch_train("--resume", mid, "--epochs", "2", "--limit", "640", "--save-checkpoint", out)
         self.assertIn("resuming at step 14 (epoch 2, batch 4)", stderr)
         s = state(out)
         self.assertEqual((s["steps"], s["epoch"], s["batch_in_epoch"], s["optimizer_steps"]), (20, 2, 0, 20))
+        notes = json.loads(s["notes"])
+        self.assertEqual(notes["name"], page["name"])
+        self.assertEqual(notes["layers"], page["layers"], "what PyTorch does not know stays")
+        self.assertEqual(notes["epoch_lines"][0], page["epoch_lines"][0])
+        self.assertEqual(len(notes["epoch_lines"]), 2)
+        self.assertRegex(notes["epoch_lines"][1], EPOCH_LINE)
+        self.assertEqual(notes["epoch_lines"][1], [l for l in stdout.splitlines() if l.startswith("epoch")][0])
+        self.assertEqual(notes["test_acc"][-1][0], 2.0)
+        self.assertEqual([p[0] for p in notes["loss"]], [10.0, 20.0], "the curve goes on from the page's last point")
+        self.assertEqual(notes["seen"], [0.0, 0.0, 0.0])
         code, _, stderr = torch_train("--resume", mid, "--epochs", "2", "--limit", "640", "--batch", "32", ok=False)
         self.assertIn("stopped mid-epoch", stderr)
         wider = os.path.join(d, "wider.ckpt")
