@@ -259,7 +259,9 @@ def _train(args, dist):
         sampler.set_epoch(ep - 1)
         order = torch.tensor(list(iter(sampler)), dtype=torch.long)
         start = time.time()
-        local = torch.zeros(3, dtype=torch.float64, device=device)
+        # The epoch's sums in f64 where they are made (MPS has no f64: there, on the CPU).
+        sums_device = torch.device("cpu") if device.type == "mps" else device
+        local = torch.zeros(3, dtype=torch.float64, device=sums_device)
         base = list(sums)
         for j in range(done, batches):
             idx = order[j * per:(j + 1) * per]
@@ -276,8 +278,8 @@ def _train(args, dist):
             opt.step()
             steps += 1
             opt_steps += 1
-            local += torch.stack([loss.detach().double() * per, (logits.argmax(1) == y).sum().double(),
-                                  torch.tensor(float(per), dtype=torch.float64, device=device)])
+            local += torch.stack([loss.detach().to(sums_device).double() * per, (logits.argmax(1) == y).sum().to(sums_device).double(),
+                                  torch.tensor(float(per), dtype=torch.float64, device=sums_device)])
             last = j + 1 == batches
             if (j + 1) % 20 == 0 or last:
                 total = dist.sum(local.cpu().tolist())
