@@ -2,14 +2,15 @@
 side]) whose onnxruntime predictions on the first 1,000 test images equal PyTorch's from the same
 checkpoint image for image, and whose correct count (±1, for a near tie) and mean loss on all
 10,000 are cnnscope's (`cnnscope eval` prints both to 4 decimals; the accuracy of 10,000 images is
-the count). cnnscope's CLI has no per-image predictions yet (docs/PYTORCH.md)."""
+the count); and, where `cnnscope eval` has `--predictions`, equal to cnnscope's own classes image
+for image."""
 import os
 import re
 import unittest
 
 import numpy as np
 
-from common import PY, TINY, cnnscope, run, tmpdir
+from common import BIN, PY, TINY, cnnscope, run, tmpdir
 
 
 class Export(unittest.TestCase):
@@ -41,6 +42,19 @@ class Export(unittest.TestCase):
         self.assertEqual(len(ort_first), 1000)
         self.assertEqual(list(ort_first), list(torch_first), "onnxruntime and PyTorch differ on some of the first 1,000 images")
         self.assertGreater(len(set(ort_first.tolist())), 3, "a net that learned predicts more than a class or two")
+        # cnnscope's own classes, image for image, where its eval writes them (`--predictions`).
+        _, usage, _ = run([BIN, "eval", "--help"])
+        if "--predictions" in usage:
+            written = os.path.join(d, "cnnscope-predictions.txt")
+            cnnscope("eval", "--weights", ckpt, "--limit", "1000", "--predictions", written)
+            with open(written) as f:
+                theirs = [int(v) for v in f.read().split()]
+            differ = [i for i, (a, b) in enumerate(zip(ort_first.tolist(), theirs)) if a != b]
+            print(f"\n  onnxruntime and cnnscope eval --predictions: {1000 - len(differ)}/1000 images the same", end="")
+            self.assertEqual(len(theirs), 1000)
+            self.assertEqual(differ, [], "onnxruntime and cnnscope differ on these of the first 1,000 test images")
+        else:
+            print("\n  (this cnnscope has no eval --predictions: compared with PyTorch and cnnscope's counts only)", end="")
         # All 10,000: onnxruntime's correct count and mean loss are cnnscope eval's (4 decimals).
         import onnxruntime as ort
         import torch
