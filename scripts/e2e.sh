@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end test of the browser app: builds it with trunk, serves dist/ on 127.0.0.1 (with a
 # deliberately corrupt copy of the dataset beside the real one), and drives the system Chromium with
-# WebGPU through playwright-core (tests/e2e/app.test.mjs). Screenshots land in target/e2e/.
+# WebGPU through playwright-core (tests/e2e/app.test.mjs), then the system Firefox over WebDriver
+# BiDi through puppeteer-core (tests/e2e/firefox.test.mjs). Screenshots land in target/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # A dev build (deps optimised, see Cargo.toml) shares its compiled crates with the app's
@@ -19,3 +20,9 @@ server=$!
 trap 'kill $server' EXIT
 sleep 1
 node tests/e2e/app.test.mjs "http://127.0.0.1:$port/" target/debug/cnnscope target/e2e dist
+# The same page in Firefox, over WebDriver BiDi (tests/e2e/firefox.test.mjs).
+if [ -x /usr/bin/firefox-esr ]; then
+    node tests/e2e/firefox.test.mjs "http://127.0.0.1:$port/" target/e2e
+else
+    echo "e2e: no /usr/bin/firefox-esr (Debian's package firefox-esr): the Firefox pass is skipped"
+fi

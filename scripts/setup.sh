@@ -43,7 +43,8 @@ if [ "${1:-}" = "--pytorch" ]; then
     exit 0
 fi
 
-packages=(mesa-vulkan-drivers chromium chromium-driver curl python3)
+# firefox-esr: the end-to-end test's Firefox pass (Debian's; where apt has none it is skipped).
+packages=(mesa-vulkan-drivers chromium chromium-driver firefox-esr curl python3)
 command -v npm >/dev/null || packages+=(nodejs npm)
 missing=()
 for p in "${packages[@]}"; do

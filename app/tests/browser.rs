@@ -324,3 +324,19 @@ async fn pruning_keeps_the_newest_runs_and_the_spared_ones() {
     assert_eq!(runs::names().await.unwrap(), ["9999-prune-c"]);
     runs::remove("9999-prune-c").await.unwrap();
 }
+
+/// The no-WebGPU advice is right for each browser and system (user agents as the browsers send them).
+#[wasm_bindgen_test]
+fn webgpu_advice_fits_the_browser() {
+    use cnnscope_app::page::webgpu::advice;
+    let firefox_linux = "Mozilla/5.0 (X11; Linux x86_64; rv:153.0) Gecko/20100101 Firefox/153.0";
+    let firefox_windows = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:153.0) Gecko/20100101 Firefox/153.0";
+    let chrome_linux = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Safari/537.36";
+    let chrome_android = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/156.0.0.0 Mobile Safari/537.36";
+    let safari = "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/18.6 Safari/605.1.15";
+    assert!(advice(firefox_linux).contains("about:config set dom.webgpu.enabled and gfx.webgpu.ignore-blocklist to true"));
+    assert!(advice(firefox_windows).contains("from version 141: update Firefox"));
+    assert!(advice(chrome_linux).contains("chrome://flags/#enable-unsafe-webgpu (or start it with --enable-unsafe-webgpu)"));
+    assert!(advice(chrome_android).contains("from version 113"), "Android is not desktop Linux");
+    assert!(advice(safari).contains("Develop → Feature Flags → WebGPU"));
+}

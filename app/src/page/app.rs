@@ -34,7 +34,7 @@ pub fn App() -> impl IntoView {
             Some(Err(e)) => view! {
                 <section class="card error" data-testid="gpu-error">
                     <h2>"This browser has WebGPU, but it offered no usable GPU"</h2>
-                    <p>"The GPU may be blocklisted or WebGPU switched off. On Linux, Chrome needs --enable-unsafe-webgpu and a Vulkan driver; elsewhere, update the browser and graphics driver, or try Chrome or Edge 113+."</p>
+                    <p>"The GPU may be blocklisted or WebGPU switched off. " {crate::page::webgpu::advice_here()}</p>
                     <details><summary>"details"</summary><p class="hint">{e}</p></details>
                 </section>
             }.into_any(),
@@ -133,6 +133,9 @@ fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
                 <strong>{if adapter.engine == "cpu" { "CPU engine" } else { "WGSL engine on WebGPU" }}</strong>
                 ": " {adapter.reason.clone()}
             </p>
+            // Where there is no WebGPU, or no adapter that is a GPU: how to get one, for this browser.
+            {(adapter.engine == "cpu" && (!has_webgpu || adapter.reason.starts_with("no usable GPU adapter")))
+                .then(|| view! { <p class="hint" data-testid="webgpu-advice">{crate::page::webgpu::advice_here()}</p> })}
             <label>"engine "
                 <select data-testid="engine-choice" on:change=switch>
                     {option("auto", "auto: the GPU where it is one, else the CPU", true)}

@@ -1,0 +1,128 @@
+// The app in Firefox (Debian's firefox-esr), driven over WebDriver BiDi by npm's puppeteer-core (no
+// browser download, no geckodriver): a shorter pass of app.test.mjs. With WebGPU's two prefs set
+// Firefox runs WebGPU on Mesa's lavapipe; without them it has no WebGPU and the CPU engine trains.
+// Usage: node tests/e2e/firefox.test.mjs <url of the served dist/> <screenshot dir>
+import puppeteer from "puppeteer-core";
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+
+const [url, shots] = process.argv.slice(2);
+mkdirSync(shots, { recursive: true });
+const step = (name) => console.log(`e2e firefox: ${name}`);
+const launch = (webgpu) => puppeteer.launch({
+  browser: "firefox",
+  executablePath: "/usr/bin/firefox-esr",
+  headless: true,
+  protocolTimeout: 600_000,
+  extraPrefsFirefox: webgpu ? { "dom.webgpu.enabled": true, "gfx.webgpu.ignore-blocklist": true } : { "dom.webgpu.enabled": false },
+});
+const minutes = (n) => ({ timeout: n * 60_000 });
+const text = (page, testId) => page.$eval(`[data-testid=${testId}]`, (e) => e.innerText);
+const statusIs = (page, status) => page.waitForFunction((s) => document.querySelector("[data-testid=status]")?.innerText === s, minutes(5), status);
+const click = (page, testId) => page.$eval(`[data-testid=${testId}]`, (e) => e.click());
+// A knob: its label's input, set as a user's typing leaves it (the page reads "change").
+const setKnobs = (page, knobs) => page.evaluate((knobs) => {
+  for (const [label, value] of knobs) {
+    const input = [...document.querySelectorAll("label")].find((l) => l.textContent.includes(label))?.querySelector("input");
+    if (!input) throw new Error(`no knob ${label}`);
+    input.value = String(value);
+    input.dispatchEvent(new Event("input", { bubbles: true }));
+    input.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+}, knobs);
+const errorsOf = (page) => {
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
+  page.on("console", (m) => { if (m.type() === "error" && !m.text().includes("404")) errors.push(m.text()); });
+  return errors;
+};
+
+step("1 WebGPU on lavapipe: the WGSL engine, asked for, on Firefox's adapter");
+const browser = await launch(true);
+const page = await browser.newPage();
+await page.setViewport({ width: 1200, height: 900 });
+const errors = errorsOf(page);
+await page.goto(`${url}?device=gpu&limit=320`);
+await page.waitForSelector("[data-testid=engine]", minutes(1));
+assert.equal(await page.$eval("[data-testid=engine]", (e) => e.dataset.engine), "gpu");
+assert.match(await text(page, "adapter"), /largest buffer binding\s+\d+ MiB/);
+await page.waitForSelector("[data-testid=data-ready]", minutes(3));
+assert.match(await text(page, "data-ready"), /320 training and 320 test images of 28×28/);
+
+step("2 training: the loss falls; the step is timed by the GPU's timestamps (Firefox offers timestamp-query)");
+// Thirty epochs: on lavapipe a step takes tens of milliseconds, and the run must still be going
+// when it is paused.
+await setKnobs(page, [["width ÷", 16], ["side", 67], ["batch", 32], ["learning rate", 0.002], ["epochs", 30]]);
+await click(page, "start");
+await page.waitForSelector("[data-testid=first-step]", minutes(5));
+await page.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 12, minutes(5));
+await page.waitForSelector("[data-testid=time-clock]", minutes(2));
+assert.equal(await text(page, "time-clock"), "Timed by the GPU's own clock (timestamp queries) around each part, in one submission.");
+const timeRows = await page.$$eval("[data-testid=time-row]", (rows) => rows.map((r) => r.innerText));
+assert.ok(timeRows.length >= 8, `a row per layer: ${timeRows}`);
+console.log(`e2e firefox: ${(await text(page, "time-chart")).split("\n")[0]}`);
+await click(page, "pause");
+await statusIs(page, "paused");
+await page.waitForFunction(() => document.querySelector("[data-testid=saved]")?.innerText.startsWith("kept in this browser at step"), minutes(2));
+const keptStep = (await text(page, "saved")).match(/at step (\d+)$/)[1];
+const rate = (await text(page, "progress-text")).match(/([\d.]+) images\/s/)[1];
+const losses = (await page.$eval("[data-testid=loss-values]", (e) => e.textContent)).trim().split(" ").map(Number);
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+assert.ok(losses.length >= 4 && mean(losses.slice(-2)) < mean(losses.slice(0, 2)), `the loss falls: ${losses}`);
+console.log(`e2e firefox: WGSL engine on Firefox's lavapipe: ${rate} images/s, kept at step ${keptStep}`);
+
+step("3 inside: feature maps and the prediction for a test image");
+await click(page, "refresh-maps");
+await page.waitForSelector("[data-testid=prediction]", minutes(2));
+const contrasts = await page.$$eval(".fmap-canvas", (canvases) => canvases.map((c) => {
+  const data = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let lo = 255, hi = 0;
+  for (let i = 0; i < data.length; i += 4) { lo = Math.min(lo, data[i]); hi = Math.max(hi, data[i]); }
+  return hi - lo;
+}));
+assert.ok(contrasts.length >= 10 && contrasts.filter((c) => c > 0).length >= contrasts.length - 2, `feature maps drawn: ${contrasts}`);
+assert.match(await text(page, "prediction"), /Label: .+ — predicted: /);
+
+step("4 a reload: the kept run opens where it was, moves to the CPU engine and trains on from there");
+await page.reload();
+await page.waitForSelector("[data-testid=data-ready]", minutes(3));
+await page.waitForSelector("[data-testid=saved-runs]", minutes(2));
+await page.$eval("[data-testid=open-run]", (b) => b.click());
+await statusIs(page, "paused");
+await page.waitForFunction((s) => document.querySelector("[data-testid=weights-message]")?.innerText.includes(`, paused at step ${s}: `), minutes(1), keptStep)
+  .catch(async (e) => { throw new Error(`${e.message}: the page says “${await text(page, "weights-message").catch(() => "nothing")}”, status ${await text(page, "status")}`); });
+await page.select("[data-testid=engine-choice]", "cpu");
+await page.waitForFunction(() => document.querySelector("[data-testid=engine]")?.dataset.engine === "cpu", minutes(1));
+await page.waitForFunction((s) => document.querySelector("[data-testid=weights-message]")?.innerText === `the run moved to the CPU engine, paused at step ${s}: “resume” continues it`, minutes(1), keptStep);
+const lines = (await text(page, "epoch-lines")).split("\n").length;
+await click(page, "pause"); // resume
+await page.waitForFunction((n) => document.querySelector("[data-testid=epoch-lines]")?.innerText.split("\n").length >= n + 1, minutes(5), lines);
+await click(page, "pause");
+await statusIs(page, "paused");
+assert.match((await text(page, "epoch-lines")).split("\n")[lines], new RegExp(`^epoch ${lines + 1}, loss [\\d.]+`), "the next epoch, on the CPU engine");
+await page.screenshot({ path: `${shots}/firefox.png`, fullPage: true });
+await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
+assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "no sideways scrolling at 390 px");
+await page.evaluate(() => window.scrollTo(0, 0));
+await page.screenshot({ path: `${shots}/firefox-phone.png` });
+assert.deepEqual(errors, [], "no errors in the console");
+await browser.close();
+
+step("5 WebGPU off: the CPU engine trains, and the card says how to turn WebGPU on in Firefox on Linux");
+const plain = await launch(false);
+const noGpu = await plain.newPage();
+await noGpu.setViewport({ width: 1200, height: 900 });
+await noGpu.goto(`${url}?limit=320`);
+await noGpu.waitForSelector("[data-testid=engine]", minutes(1));
+assert.equal(await noGpu.$eval("[data-testid=engine]", (e) => e.dataset.engine), "cpu");
+assert.equal(await text(noGpu, "engine"), "CPU engine: no WebGPU in this browser: training on the CPU engine");
+assert.equal(await text(noGpu, "webgpu-advice"), "To train on your GPU instead: Firefox on Linux keeps WebGPU behind two settings: in about:config set dom.webgpu.enabled and gfx.webgpu.ignore-blocklist to true, then reload (it needs a Vulkan driver).");
+await noGpu.waitForSelector("[data-testid=data-ready]", minutes(3));
+await setKnobs(noGpu, [["width ÷", 16], ["side", 67], ["batch", 32], ["epochs", 1]]);
+await click(noGpu, "start");
+await statusIs(noGpu, "finished");
+assert.match(await text(noGpu, "epoch-lines"), /^epoch 1, loss [\d.]+, train acc [\d.]+, test acc [\d.]+, time [\d.]+ sec, [\d.]+ images\/s$/);
+console.log(`e2e firefox: CPU engine without WebGPU: ${await text(noGpu, "epoch-lines")}`);
+await noGpu.screenshot({ path: `${shots}/firefox-no-webgpu.png`, fullPage: true });
+await plain.close();
+console.log("e2e firefox: all passed");
