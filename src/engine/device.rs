@@ -70,6 +70,9 @@ impl Capacity {
 /// against SwiftShader. The adapter card quotes them.
 pub const CPU_ENGINE_GAIN_NATIVE: &str = "6–8×";
 pub const CPU_ENGINE_GAIN_BROWSER: &str = "21–25×";
+/// The same in Firefox, whose WebGPU runs on the system's Vulkan driver (lavapipe here) and names
+/// no adapter: AlexNet ÷16 at 67 px, batch 32, 413 images/s against 124–139 (tests/e2e/firefox.test.mjs).
+pub const CPU_ENGINE_GAIN_FIREFOX: &str = "about 3×";
 
 /// The engine that runs: the WGSL kernels on a WebGPU adapter, or the CPU engine.
 pub enum Device {
@@ -115,7 +118,9 @@ impl Device {
             }
             Choice::Auto => match Gpu::new().await {
                 Ok(gpu) if is_software(&gpu.info) => {
-                    let reason = format!("this GPU adapter is a CPU ({}): training on the CPU engine, {CPU_ENGINE_GAIN_NATIVE} faster on such adapters", gpu.name());
+                    // In the browser this is an adapter the browser does not name (Firefox's).
+                    let gain = if cfg!(target_arch = "wasm32") { CPU_ENGINE_GAIN_FIREFOX } else { CPU_ENGINE_GAIN_NATIVE };
+                    let reason = format!("this GPU adapter is a CPU ({}): training on the CPU engine, {gain} faster on such adapters", gpu.name());
                     Ok((Device::cpu(), picked(reason)))
                 }
                 Ok(gpu) => {

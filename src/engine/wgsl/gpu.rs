@@ -165,7 +165,7 @@ impl Gpu {
 
     /// The adapter's name.
     pub fn name(&self) -> String {
-        if self.info.name.is_empty() { "unnamed adapter".into() } else { self.info.name.clone() }
+        if self.info.name.is_empty() { "an adapter the browser does not name".into() } else { self.info.name.clone() }
     }
 
     /// One line naming the adapter, for logs and benchmark tables.
