@@ -8,17 +8,22 @@
 #     image) and cnnscope eval (the correct count on all 10,000);
 #   - bad input answered in one line.
 # Usage: scripts/pytorch_test.sh [path/to/cnnscope] [unittest args, e.g. test_exact]
-# The binary defaults to $CNNSCOPE_BIN, else target/release/cnnscope (built when missing). The
+# The binary is the argument, else $CNNSCOPE_BIN, else this checkout's target/release/cnnscope
+# (`cargo build --release`, a no-op when it is up to date). The
 # Python is $PYTHON, else the one scripts/setup.sh prepared (target/pytorch-venv, or python3 when
 # it already has torch); `scripts/setup.sh --pytorch` is run first when neither has torch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-bin=${CNNSCOPE_BIN:-target/release/cnnscope}
-if [ $# -gt 0 ] && [ -x "$1" ] && [ -f "$1" ]; then bin=$1; shift; fi
-if [ ! -x "$bin" ]; then
-    echo "pytorch_test: building $bin"
-    cargo build --release --bin cnnscope
+if [ $# -gt 0 ] && [ -x "$1" ] && [ -f "$1" ]; then
+    bin=$1
+    shift
+elif [ -n "${CNNSCOPE_BIN:-}" ]; then
+    bin=$CNNSCOPE_BIN
+else
+    # This checkout's binary: cargo rebuilds it only when the sources changed.
+    bin=target/release/cnnscope
+    cargo build --release --quiet --bin cnnscope
 fi
 export CNNSCOPE_BIN=$(realpath "$bin")
 export CNNSCOPE_DATA=${CNNSCOPE_DATA:-$PWD/public/data/fashion-mnist}
