@@ -6,6 +6,10 @@
 //! `Event::Run` before anything else of that run; run-scoped events carry the number, and the page
 //! shows only those of the last run announced. The worker also stops the old run's loop, so after
 //! "start", "stop" or an opened file nothing of an old run reaches the page.
+//!
+//! Every command ends in exactly one answer whatever the state (`worker::handle`): its result
+//! event, a `Message`, the run's next `Status` (control), `Saved` (keep), `Timing` (time a step),
+//! `Prepared`, or `Nothing` when there was nothing to act on.
 
 use serde::{Deserialize, Serialize};
 
@@ -141,6 +145,9 @@ pub enum Event {
     File { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8> },
     /// The worker panicked (a bug in cnnscope): the message, for the page's crash notice.
     Crashed(String),
+    /// A command had nothing to act on (pause a run that is not training, keep with no run…):
+    /// its one answer, with why. The page notes it in the console only.
+    Nothing(String),
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

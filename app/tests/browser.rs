@@ -340,3 +340,145 @@ fn webgpu_advice_fits_the_browser() {
     assert!(advice(chrome_android).contains("from version 113"), "Android is not desktop Linux");
     assert!(advice(safari).contains("Develop → Feature Flags → WebGPU"));
 }
+
+/// Every command gets one answer in every state (`worker::handle`): no data, no run, a failed
+/// start, training, paused, finished, and after a lost GPU device. The worker runs in this thread,
+/// its events collected; each command must be answered with one of the events that end it (its
+/// result, a message, the run's next status, or `Nothing` with why) within a minute.
+#[wasm_bindgen_test]
+async fn every_command_is_answered_in_every_state() {
+    use cnnscope_app::protocol::{Control, DataSource, Download, Image, PickedFile, Status};
+    use cnnscope_app::worker;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let events: Rc<RefCell<Vec<Event>>> = Rc::default();
+    let sink = events.clone();
+    worker::connect(move |e| sink.borrow_mut().push(e));
+    // Sends `command` and waits for the first event that ends it.
+    let ask = |command: Command, state: &'static str| {
+        let events = events.clone();
+        async move {
+            let what = format!("{state}: {command:?}").chars().take(120).collect::<String>();
+            let ends = ends(&command);
+            let from = events.borrow().len();
+            worker::handle(command);
+            for _ in 0..600 {
+                if let Some(answer) = events.borrow()[from..].iter().find(|e| ends(e)) {
+                    return answer.clone();
+                }
+                gloo_timers::future::TimeoutFuture::new(100).await;
+            }
+            panic!("{what}: no answer in a minute; events since: {:?}", events.borrow()[from..].iter().map(|e| format!("{e:?}").chars().take(100).collect::<String>()).collect::<Vec<_>>());
+        }
+    };
+    let run = || events.borrow().iter().rev().find_map(|e| if let Event::Run { run, .. } = e { Some(*run) } else { None }).unwrap_or(0);
+    let design = "conv 4 k=3 p=1\nrelu\nglobal_avg_pool\nflatten\nlinear 10";
+    let setup = |epochs: usize, batch: usize| Setup { arch: cnnscope::net::Arch::Own(design.into()), ratio: 1, side: 28, batch, epochs, ..Setup::for_net(Arch::AlexNet) };
+
+    // The commands that leave the state as it is (or nearly: a file or kept run that does not
+    // open changes nothing), sent in each state.
+    let each = |state: &'static str, run: u64| {
+        let ask = &ask;
+        async move {
+            let garbage = || Command::OpenFile { name: "x.ckpt".into(), bytes: b"not a checkpoint".to_vec(), setup: setup(1, 16) };
+            for command in [
+                Command::Prepare { setup: setup(1, 16) },
+                Command::TimeStep { run },
+                Command::Keep,
+                Command::SetLr { lr: 0.0005 },
+                Command::Inspect(Image::Test(0)),
+                Command::Explain { image: Image::Test(1), class: 3 },
+                Command::Evaluate,
+                Command::Download(Download::Weights),
+                Command::Download(Download::Checkpoint),
+                Command::Download(Download::Onnx),
+                Command::OpenKept { name: "no-such-run".into() },
+                garbage(),
+            ] {
+                ask(command, state).await;
+            }
+        }
+    };
+
+    assert!(matches!(ask(Command::OpenEngine { choice: cnnscope::Choice::Cpu, webgpu: true }, "start-up").await, Event::Adapter(Ok(_))));
+    each("no data", 0).await;
+    ask(Command::Control { run: 1, control: Control::Pause }, "no data").await;
+    let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
+    let picked = files.iter().zip([idx(2051, &[64, 28, 28]), idx(2049, &[64]), idx(2051, &[64, 28, 28]), idx(2049, &[64])]).map(|(name, bytes)| PickedFile { name: name.to_string(), bytes }).collect();
+    assert!(matches!(ask(Command::LoadData { source: DataSource::Files(picked), limit: None }, "no data").await, Event::Data(Ok(_))));
+
+    each("no run", 0).await;
+    // 64 images make no batch of 128: the start fails.
+    let failed = ask(Command::Start { setup: setup(1, 128), from_loaded: false }, "no run").await;
+    assert!(matches!(failed, Event::Status { status: Status::Failed(_), .. }), "{failed:?}");
+    each("failed start", run()).await;
+
+    // Training: 4 steps an epoch, many epochs.
+    assert!(matches!(ask(Command::Start { setup: setup(500, 16), from_loaded: false }, "failed start").await, Event::Status { status: Status::Running, .. }));
+    let training = run();
+    each("training", training).await;
+    assert!(matches!(ask(Command::Control { run: training, control: Control::Run }, "training").await, Event::Nothing(_)), "already running");
+    assert!(matches!(ask(Command::Control { run: training, control: Control::Pause }, "training").await, Event::Status { status: Status::Paused, .. }));
+
+    each("paused", training).await;
+    assert!(matches!(ask(Command::SetLr { lr: 0.002 }, "paused").await, Event::Message(Ok(_))), "a paused run takes a new rate");
+    assert!(matches!(ask(Command::Control { run: training, control: Control::Run }, "paused").await, Event::Status { status: Status::Running, .. }));
+    assert!(matches!(ask(Command::Control { run: training, control: Control::Stop }, "training").await, Event::Status { status: Status::Idle, .. }));
+
+    // Finished: one epoch of 4 steps.
+    ask(Command::Start { setup: setup(1, 16), from_loaded: false }, "stopped").await;
+    let finished = run();
+    let done = |events: &Vec<Event>| events.iter().any(|e| matches!(e, Event::Status { run, status: Status::Finished } if *run == finished));
+    for _ in 0..600 {
+        if done(&events.borrow()) {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(100).await;
+    }
+    assert!(done(&events.borrow()), "the one-epoch run finished");
+    each("finished", finished).await;
+    assert!(matches!(ask(Command::Control { run: finished, control: Control::Run }, "finished").await, Event::Nothing(_)));
+
+    // A lost GPU device: the finished run moves to the WGSL engine, whose device is then lost.
+    assert!(matches!(ask(Command::OpenEngine { choice: cnnscope::Choice::Gpu, webgpu: true }, "finished").await, Event::Adapter(Ok(_))));
+    worker::handle(Command::LoseDevice);
+    each("device lost", run()).await;
+}
+
+/// The terminal events of `command`: the ones that answer it.
+fn ends(command: &Command) -> impl Fn(&Event) -> bool + use<> {
+    let command = command.clone();
+    move |e: &Event| {
+        matches!(e, Event::Nothing(_))
+            || match &command {
+                Command::LoadData { .. } => matches!(e, Event::Data(_)),
+                Command::Prepare { .. } => matches!(e, Event::Prepared { .. }),
+                Command::Start { .. } => matches!(e, Event::Status { .. } | Event::Message(_)),
+                Command::Control { .. } => matches!(e, Event::Status { .. }),
+                Command::SetLr { .. } | Command::OpenFile { .. } | Command::OpenUrl { .. } | Command::OpenKept { .. } => matches!(e, Event::Message(_)),
+                Command::Keep => matches!(e, Event::Saved { .. }),
+                Command::TimeStep { .. } => matches!(e, Event::Timing { .. }),
+                Command::Inspect(_) => matches!(e, Event::Inspection(_)),
+                Command::Explain { .. } => matches!(e, Event::Explanation(_)),
+                Command::Evaluate => matches!(e, Event::Evaluation(_)),
+                Command::Download(_) => matches!(e, Event::File { .. } | Event::Message(_)),
+                Command::OpenEngine { .. } => matches!(e, Event::Adapter(_) | Event::Message(_)),
+                Command::LoseDevice | Command::Panic => true,
+            }
+    }
+}
+
+/// A gzip-compressed IDX file of `dims` with varied bytes (images) or labels 0–9.
+fn idx(magic: u32, dims: &[u32]) -> Vec<u8> {
+    use std::io::Write;
+    let mut raw = magic.to_be_bytes().to_vec();
+    for d in dims {
+        raw.extend(d.to_be_bytes());
+    }
+    let count: u32 = dims.iter().product();
+    raw.extend((0..count).map(|i| if magic == 2049 { (i % 10) as u8 } else { (i.wrapping_mul(2654435761) >> 24) as u8 }));
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&raw).unwrap();
+    gz.finish().unwrap()
+}

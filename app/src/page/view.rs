@@ -167,6 +167,7 @@ impl View {
             }
             Event::File { name, bytes } => self.message.set(Some(crate::page::download::offer(&name, &bytes))),
             Event::Crashed(message) => crate::crash_notice(&format!("in the engine's worker, {message}")),
+            Event::Nothing(why) => web_sys::console::debug_1(&format!("cnnscope: {why}").into()),
         }
     }
 

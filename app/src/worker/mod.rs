@@ -23,8 +23,8 @@ use crate::setup::Setup;
 use session::Session;
 
 thread_local! {
-    /// Where events go: the page's bridge.
-    static OUTBOX: RefCell<Option<(WorkerScope<Engine>, HandlerId)>> = const { RefCell::new(None) };
+    /// Where events go: the page's bridge (or a test's sink, `connect`).
+    static OUTBOX: RefCell<Option<Rc<dyn Fn(Event)>>> = const { RefCell::new(None) };
     /// The number of the run that owns the page.
     static CURRENT_RUN: Cell<u64> = const { Cell::new(0) };
     /// The last run number handed out: a run being built while the old one is kept (an await)
@@ -39,13 +39,16 @@ thread_local! {
 
 /// Sends `event` to the page.
 pub(crate) fn send(event: Event) {
-    OUTBOX.with(|o| {
-        if let Ok(outbox) = o.try_borrow()
-            && let Some((scope, id)) = &*outbox
-        {
-            scope.respond(*id, event);
-        }
-    });
+    let outbox = OUTBOX.with(|o| o.try_borrow().ok().and_then(|o| o.clone()));
+    if let Some(deliver) = outbox {
+        deliver(event);
+    }
+}
+
+/// From now on events go to `sink`: the page's bridge, or a test that drives the engine in its
+/// own thread with [`handle`].
+pub fn connect(sink: impl Fn(Event) + 'static) {
+    OUTBOX.with(|o| *o.borrow_mut() = Some(Rc::new(sink)));
 }
 
 /// Whether run `id` still owns the page.
@@ -118,7 +121,8 @@ impl Worker for Engine {
     /// The page's bridge: from now on events go to it, starting with the adapter.
     fn connected(&mut self, scope: &WorkerScope<Self>, id: HandlerId) {
         // The engine opens when the page says which (`Command::OpenEngine`, its first command).
-        OUTBOX.with(|o| *o.borrow_mut() = Some((scope.clone(), id)));
+        let scope = scope.clone();
+        connect(move |event| scope.respond(id, event));
     }
 
     fn received(&mut self, _scope: &WorkerScope<Self>, command: Command, _id: HandlerId) {
@@ -130,7 +134,9 @@ impl Worker for Engine {
 /// failed): every command the page waits on is answered.
 const NO_MODEL: &str = "start training or load weights first: there is no model yet";
 
-fn handle(command: Command) {
+/// Answers `command`: every command ends in exactly one answer, whatever the state (docs/APP.md,
+/// "The protocol"); one with nothing to act on ends in `Event::Nothing`, saying why.
+pub fn handle(command: Command) {
     match command {
         Command::LoadData { source, limit } => spawn_local(async move {
             let loaded = data::load(source, limit, |p| send(Event::DataProgress(p))).await;
@@ -151,26 +157,27 @@ fn handle(command: Command) {
             let _ = live_gpu().await;
             start(setup, from_loaded).await
         }),
-        Command::Control { run, control } => {
-            if let Some(s) = session().filter(|s| s.borrow().id == run) {
-                s.borrow().control.set(control);
-            }
-        }
-        Command::Keep => {
-            if let Some(s) = session() {
-                s.borrow().keep_next.set(true);
-            }
-        }
-        Command::TimeStep { run } => {
-            if let Some(s) = session().filter(|s| s.borrow().id == run) {
-                s.borrow().time_next.set(true);
-            }
-        }
-        Command::SetLr { lr } => {
-            if let Some(result) = set_lr(lr).transpose() {
-                send(Event::Message(result));
-            }
-        }
+        // Answered by the run's loop: its next status.
+        Command::Control { run, control } => match session().filter(|s| s.borrow().id == run) {
+            Some(s) if s.borrow().looping() && s.borrow().control.get() != control => s.borrow().control.set(control),
+            Some(s) if s.borrow().looping() => send(Event::Nothing(format!("run {run} is already {control:?}"))),
+            _ => send(Event::Nothing(format!("run {run} is not running here"))),
+        },
+        // Answered by the run's loop: `Saved` at its next readback.
+        Command::Keep => match session().filter(|s| s.borrow().looping() && s.borrow().control.get() == Control::Run) {
+            Some(s) => s.borrow().keep_next.set(true),
+            None => send(Event::Nothing("no run is training: nothing new to keep".into())),
+        },
+        // Answered by the run's loop: `Timing` of its next step.
+        Command::TimeStep { run } => match session().filter(|s| s.borrow().id == run && s.borrow().looping() && s.borrow().control.get() == Control::Run) {
+            Some(s) => s.borrow().time_next.set(true),
+            None => send(Event::Nothing(format!("run {run} is not training: no step to time"))),
+        },
+        Command::SetLr { lr } => send(match set_lr(lr) {
+            Ok(Some(said)) => Event::Message(Ok(said)),
+            Ok(None) => Event::Nothing(format!("learning rate {lr}: no paused run takes it (a new run starts with the knobs')")),
+            Err(e) => Event::Message(Err(e)),
+        }),
         Command::OpenFile { name, bytes, setup } => spawn_local(async move {
             let _ = live_gpu().await;
             open_file(name, bytes, setup).await
@@ -524,17 +531,18 @@ async fn checkpoint_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<
 /// started after they are ready only trains. Ends when a newer setup or a start comes
 /// (`PREPARING` moves past `generation`); a setup that cannot run is left to "start" to explain.
 async fn prepare(setup: Setup, generation: u64) {
-    let (Ok(gpu), Ok(data)) = (live_gpu().await, data()) else { return };
+    let nothing = |why: &str| send(Event::Nothing(format!("nothing compiled ahead: {why}")));
+    let (Ok(gpu), Ok(data)) = (live_gpu().await, data()) else { return nothing("no engine or no data yet") };
     let current = || PREPARING.get() == generation;
     if !current() {
-        return;
+        return nothing("a newer setup or a start came first");
     }
     // The CPU engine has nothing to compile.
-    let Some(wgsl) = gpu.gpu_ref() else { return };
+    let Some(wgsl) = gpu.gpu_ref() else { return nothing("the CPU engine compiles no kernels") };
     // This setup's kernels alone: those of a setup the user has left wait until asked for again.
     wgsl.forget_pending();
     if session::request_kernels(&gpu, &data, &setup).is_err() {
-        return;
+        return nothing("this setup cannot run (start says why)");
     }
     let said = |done, total| send(Event::Prepared { setup: setup.clone(), done, total });
     said(0, gpu.pending_pipelines());

@@ -132,6 +132,11 @@ impl Session {
         Ok(Session::of(id, gpu, trainer, test, Control::Pause, setup, notes))
     }
 
+    /// Whether a loop drives the run (it answers pause, resume, stop, keep and timing requests).
+    pub fn looping(&self) -> bool {
+        self.looping.get()
+    }
+
     fn of(id: u64, gpu: Rc<Device>, trainer: Trainer, test: GpuSplit, control: Control, setup: Setup, notes: Notes) -> Session {
         Session {
             id,
