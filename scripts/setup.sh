@@ -36,7 +36,8 @@ setup_pytorch() {
     local index=()
     if [ -n "${CNNSCOPE_TORCH_INDEX:-}" ]; then index=(--index-url "$CNNSCOPE_TORCH_INDEX" --extra-index-url https://pypi.org/simple); fi
     target/pytorch-venv/bin/pip install -q --upgrade pip setuptools
-    target/pytorch-venv/bin/pip install -q "${index[@]}" torch safetensors numpy onnx onnxruntime
+    # The versions the tests were last run with (2026-12-03).
+    target/pytorch-venv/bin/pip install -q "${index[@]}" torch==2.15.0 safetensors==0.8.0 numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0
 }
 if [ "${1:-}" = "--pytorch" ]; then
     setup_pytorch

@@ -14,6 +14,10 @@ echo "== clippy: no unwrap, expect or unchecked indexing where files, flags and 
 # rest of clippy's advice is not a gate here.
 cargo clippy -q --lib --bins -- -A clippy::all
 
+echo "== the PyTorch half: torchrun continues a cnnscope run and back, one step equal both ways, ONNX"
+# The debug binary cargo test built (a release build would cost CI minutes for the same answers).
+scripts/pytorch_test.sh target/debug/cnnscope
+
 echo "== native, 4-wide lavapipe: the engine tests again at subgroup size 4 (8 above)"
 # lavapipe's SIMD width sets its subgroup size, which the subgroup GEMM core is compiled for; other
 # drivers ignore the variable and simply run the tests twice.

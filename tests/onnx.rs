@@ -87,12 +87,12 @@ fn exported_model_agrees(name: &str, net: &[&str], checkpoint: bool) {
     let values = logits(&saved, COUNT);
     std::fs::write(&logits_file, bytemuck::cast_slice::<f32, u8>(&values)).unwrap();
     let check = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/onnx/check.py");
-    let out = Command::new("python3")
+    let out = Command::new(python())
         .arg(&check)
         .args([text(&model), "--data", text(&data_dir()), "--predictions", text(&predictions), "--logits", text(&logits_file)])
         .args(["--count", &limit])
         .output()
-        .expect("python3 runs (tests/onnx/check.py needs onnx and onnxruntime: pip install onnx onnxruntime)");
+        .expect("python runs (tests/onnx/check.py needs onnx and onnxruntime: scripts/setup.sh --pytorch)");
     let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     println!("{name}: {stdout}");
     assert!(out.status.success(), "{name}: onnxruntime disagrees with cnnscope:\n{stdout}{stderr}");
@@ -217,4 +217,14 @@ fn eval_writes_predictions() {
     let (ok, _, err) = cnnscope(&["eval", "--weights", text(&weights_file), "--limit", "0"]);
     assert!(!ok && err.contains("--limit: 0 images"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The Python with onnx and onnxruntime: `$PYTHON`, else the environment scripts/setup.sh made
+/// (target/pytorch-venv, where the system's python3 lacks them), else python3.
+fn python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("PYTHON") {
+        return python.into();
+    }
+    let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/pytorch-venv/bin/python");
+    if venv.exists() { venv } else { "python3".into() }
 }

@@ -4,7 +4,7 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 
 const [url, cli, shots, dist] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -170,6 +170,17 @@ const [download] = await Promise.all([page.waitForEvent("download"), page.getByT
 assert.match(download.suggestedFilename(), /^cnnscope-alexnet-r16-s67\.safetensors$/);
 const weights = `${shots}/weights.safetensors`;
 await download.saveAs(weights);
+// The same model as ONNX, written in the page: onnxruntime classifies the first 1,000 test images
+// as the CLI does from the downloaded weights, image for image (tests/onnx/check.py).
+const [onnxDownload] = await Promise.all([page.waitForEvent("download"), page.getByTestId("download-onnx").click()]);
+assert.equal(onnxDownload.suggestedFilename(), "cnnscope-alexnet-r16-s67.onnx");
+const onnxModel = `${shots}/page.onnx`;
+await onnxDownload.saveAs(onnxModel);
+execFileSync(cli, ["eval", "--weights", weights, "--limit", "1000", "--predictions", `${shots}/page-predictions.txt`], { stdio: "ignore" });
+const python = existsSync("target/pytorch-venv/bin/python") ? "target/pytorch-venv/bin/python" : "python3";
+const checked = execFileSync(python, ["tests/onnx/check.py", onnxModel, "--data", "public/data/fashion-mnist", "--predictions", `${shots}/page-predictions.txt`, "--count", "1000", "--min-classes", "2"], { encoding: "utf8" });
+assert.match(checked, /1000 predictions agree/);
+console.log(`e2e: the page's ONNX model in onnxruntime: ${checked.trim()}`);
 const steps = async () => Number(await page.getByTestId("progress-text").getAttribute("data-steps"));
 const pausedAt = await steps();
 await page.getByTestId("pause").click(); // resume: the model moves on
