@@ -61,6 +61,7 @@ both_engines!(
     layer_statistics_explain_a_dead_layer,
     layer_statistics_match_pytorch,
     a_timed_step_is_the_same_step_and_says_where_its_time_goes,
+    a_streamed_checkpoint_is_the_checkpoint,
 );
 
 fn data() -> &'static FashionMnist {
@@ -579,4 +580,28 @@ fn a_late_burst_of_divergence_is_caught_and_never_saved() {
     assert!(again.starts_with("training diverged at step"), "{again}");
     let saved = pollster::block_on(trainer.checkpoint(device, 1, String::new())).map(|_| ()).unwrap_err().to_string();
     assert!(saved.starts_with("training diverged at step"), "{saved}");
+}
+
+/// A checkpoint written as a stream (header, then each tensor as read back: what the page keeps
+/// every few seconds) reads back as the same checkpoint the whole-file writer makes, resumes, and
+/// is the same bytes each time it is written.
+fn a_streamed_checkpoint_is_the_checkpoint() {
+    let device = device();
+    let mut trainer = small_trainer(true);
+    steps(&mut trainer, 3);
+    let streamed = || {
+        let stream = pollster::block_on(trainer.checkpoint_stream(device, 2, "{\"name\":\"run\"}")).unwrap();
+        let size = stream.len();
+        let mut file = Vec::new();
+        pollster::block_on(stream.write_to(device, async |piece: &[u8]| -> Result<(), String> { file.extend_from_slice(piece); Ok(()) }, |e| e.to_string())).unwrap();
+        assert_eq!(file.len() as u64, size, "the size it announces");
+        file
+    };
+    let file = streamed();
+    assert_eq!(file, streamed(), "byte for byte the same each time");
+    let whole = pollster::block_on(trainer.checkpoint(device, 2, "{\"name\":\"run\"}".into())).unwrap();
+    let read = cnnscope::train::Checkpoint::from_bytes(&file).unwrap();
+    assert!(read == whole, "the same checkpoint as the whole-file writer's");
+    let resumed = Trainer::resume(device, &read, data().train.truncated(256).upload(device).unwrap()).unwrap();
+    assert_eq!(resumed.steps, 3);
 }

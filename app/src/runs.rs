@@ -42,29 +42,50 @@ async fn free_bytes() -> Option<f64> {
     Some(estimate.get_quota()? - estimate.get_usage().unwrap_or(0.0))
 }
 
-/// Keeps `bytes` as run `name`, replacing what was kept before, whole or not at all (written to
-/// a temporary file, then moved over the old one). A full quota is said with the sizes.
+/// Keeps `bytes` as run `name`, replacing what was kept before, whole or not at all.
 pub async fn save(name: &str, bytes: &[u8]) -> Result<(), String> {
+    save_with(name, bytes.len() as f64, async |file| file.write(bytes).await).await
+}
+
+/// An OPFS file being written, piece by piece.
+pub struct Writer(web_sys::FileSystemWritableFileStream);
+
+impl Writer {
+    pub async fn write(&self, bytes: &[u8]) -> Result<(), JsValue> {
+        JsFuture::from(self.0.write_with_u8_array(bytes)?).await.map(|_| ())
+    }
+}
+
+/// Keeps run `name` as `fill` writes it (`bytes` in all, for a full quota's message), replacing
+/// what was kept before, whole or not at all: written to a temporary file, then moved over the
+/// old one. A checkpoint is written tensor by tensor (`CheckpointStream`), never whole in memory.
+pub async fn save_with(name: &str, bytes: f64, fill: impl AsyncFnOnce(&Writer) -> Result<(), JsValue>) -> Result<(), String> {
     let dir = directory().await?;
     let partial = format!("{name}{EXTENSION}.partial");
     let written = async {
         let options = FileSystemGetFileOptions::new();
         options.set_create(true);
         let file: FileSystemFileHandle = JsFuture::from(dir.get_file_handle_with_options(&partial, &options)).await?.unchecked_into();
-        let stream: web_sys::FileSystemWritableFileStream = JsFuture::from(file.create_writable()).await?.unchecked_into();
-        JsFuture::from(stream.write_with_u8_array(bytes)?).await?;
-        JsFuture::from(stream.close()).await?;
-        // `move` is newer than OPFS itself: where it is missing, copy.
+        let writer = Writer(JsFuture::from(file.create_writable()).await?.unchecked_into());
+        let filled = fill(&writer).await;
+        if filled.is_err() {
+            let _ = JsFuture::from(writer.0.abort()).await;
+        }
+        filled?;
+        JsFuture::from(writer.0.close()).await?;
+        // `move` is newer than OPFS itself: where it is missing, copy the file (as a blob, which
+        // the browser streams from disk).
         match Reflect::get(&file, &"move".into()).ok().filter(|f| f.is_function()) {
             Some(rename) => {
                 let rename: js_sys::Function = rename.unchecked_into();
                 JsFuture::from(js_sys::Promise::from(rename.call1(&file, &format!("{name}{EXTENSION}").into())?)).await?;
             }
             None => {
+                let written: web_sys::File = JsFuture::from(file.get_file()).await?.unchecked_into();
                 let target: FileSystemFileHandle =
                     JsFuture::from(dir.get_file_handle_with_options(&format!("{name}{EXTENSION}"), &options)).await?.unchecked_into();
                 let stream: web_sys::FileSystemWritableFileStream = JsFuture::from(target.create_writable()).await?.unchecked_into();
-                JsFuture::from(stream.write_with_u8_array(bytes)?).await?;
+                JsFuture::from(stream.write_with_blob(&written)?).await?;
                 JsFuture::from(stream.close()).await?;
                 JsFuture::from(dir.remove_entry(&partial)).await?;
             }
@@ -79,7 +100,7 @@ pub async fn save(name: &str, bytes: &[u8]) -> Result<(), String> {
         return Err(match (quota, free_bytes().await) {
             (true, Some(free)) => format!(
                 "saving the run needs {} of browser storage, but only {} is left: delete saved runs to make room (training goes on)",
-                mib(bytes.len() as f64),
+                mib(bytes),
                 mib(free.max(0.0))
             ),
             _ => js_error("saving the run in the browser failed (training goes on)", e),

@@ -378,13 +378,17 @@ async fn every_command_is_answered_in_every_state() {
 
     // The commands that leave the state as it is (or nearly: a file or kept run that does not
     // open changes nothing), sent in each state.
+    // (A paused run's loop takes "time the next step" and answers after "resume": see "paused".)
     let each = |state: &'static str, run: u64| {
         let ask = &ask;
+        let paused = matches!(state, "paused" | "device lost");
         async move {
             let garbage = || Command::OpenFile { name: "x.ckpt".into(), bytes: b"not a checkpoint".to_vec(), setup: setup(1, 16) };
+            if !paused {
+                ask(Command::TimeStep { run }, state).await;
+            }
             for command in [
                 Command::Prepare { setup: setup(1, 16) },
-                Command::TimeStep { run },
                 Command::Keep,
                 Command::SetLr { lr: 0.0005 },
                 Command::Inspect(Image::Test(0)),
@@ -423,7 +427,10 @@ async fn every_command_is_answered_in_every_state() {
 
     each("paused", training).await;
     assert!(matches!(ask(Command::SetLr { lr: 0.002 }, "paused").await, Event::Message(Ok(_))), "a paused run takes a new rate");
+    // Asked while paused, the step timed is the first after "resume".
+    worker::handle(Command::TimeStep { run: training });
     assert!(matches!(ask(Command::Control { run: training, control: Control::Run }, "paused").await, Event::Status { status: Status::Running, .. }));
+    assert!(matches!(ask(Command::TimeStep { run: training }, "training").await, Event::Timing { .. }));
     assert!(matches!(ask(Command::Control { run: training, control: Control::Stop }, "training").await, Event::Status { status: Status::Idle, .. }));
 
     // Finished: one epoch of 4 steps.

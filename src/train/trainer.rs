@@ -10,7 +10,7 @@ use crate::net::fit::{self, MemoryPlan, Run};
 use crate::engine::device::Device;
 use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
-use crate::train::checkpoint::{Checkpoint, RunState};
+use crate::train::checkpoint::{Checkpoint, CheckpointStream, RunState};
 use crate::ops;
 use crate::engine::recorder::{Part, Recorder, StepTiming};
 use crate::engine::tensor::{DType, Tensor};
@@ -222,7 +222,33 @@ impl Trainer {
 
     /// The whole run as it stands (waits for the submitted steps), for `epochs` in all.
     pub async fn checkpoint(&self, device: &Device, epochs: usize, notes: String) -> Result<Checkpoint> {
-        let (first, second, optimizer_steps) = self.optimizer.state();
+        let (first, second, _) = self.optimizer.state();
+        let state = self.run_state(device).await?;
+        Ok(Checkpoint {
+            net: self.model.net.config.clone(),
+            config: self.config,
+            epochs,
+            state,
+            params: self.model.params.read(device).await?,
+            first: Tensor::read_all_f32(device, first).await?,
+            second: Tensor::read_all_f32(device, second).await?,
+            notes,
+        })
+    }
+
+    /// The same run as a file written in pieces ([`CheckpointStream`]): its header now, each
+    /// tensor when the writer reads it back. The trainer must take no step until it is written.
+    pub async fn checkpoint_stream(&self, device: &Device, epochs: usize, notes: &str) -> Result<CheckpointStream<'_>> {
+        let (first, second, _) = self.optimizer.state();
+        let state = self.run_state(device).await?;
+        let header = crate::train::checkpoint::streamed(&self.model.net.config, &self.config, epochs, state, notes)?;
+        let tensors = self.model.params.tensors.iter().chain(first).chain(second).collect();
+        Ok(CheckpointStream { header, tensors })
+    }
+
+    /// Where the run stands (counters, the batch order's source, the epoch's running sums).
+    async fn run_state(&self, device: &Device) -> Result<RunState> {
+        let (_, _, optimizer_steps) = self.optimizer.state();
         // Never a diverged state: whatever saves (an autosave, a pause, a download) checks first.
         let stats = self.stats(device).await?;
         let sums = [stats.loss_sum, stats.correct, stats.examples].map(|v| v as f32);
@@ -236,16 +262,7 @@ impl Trainer {
             sums: [0, 1, 2].map(|i| sums.get(i).map_or(0, |v| v.to_bits())),
             train_images: self.data.count,
         };
-        Ok(Checkpoint {
-            net: self.model.net.config.clone(),
-            config: self.config,
-            epochs,
-            state,
-            params: self.model.params.read(device).await?,
-            first: Tensor::read_all_f32(device, first).await?,
-            second: Tensor::read_all_f32(device, second).await?,
-            notes,
-        })
+        Ok(state)
     }
 
     /// The run `checkpoint` saved, on `data` (the same training images), ready to take its next

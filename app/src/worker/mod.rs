@@ -168,8 +168,8 @@ pub fn handle(command: Command) {
             Some(s) => s.borrow().keep_next.set(true),
             None => send(Event::Nothing("no run is training: nothing new to keep".into())),
         },
-        // Answered by the run's loop: `Timing` of its next step.
-        Command::TimeStep { run } => match session().filter(|s| s.borrow().id == run && s.borrow().looping() && s.borrow().control.get() == Control::Run) {
+        // Answered by the run's loop: `Timing` of its next step (a paused run's first after "resume").
+        Command::TimeStep { run } => match session().filter(|s| s.borrow().id == run && s.borrow().looping()) {
             Some(s) => s.borrow().time_next.set(true),
             None => send(Event::Nothing(format!("run {run} is not training: no step to time"))),
         },

@@ -453,21 +453,29 @@ async fn train_loop(session: &Rc<RefCell<Session>>, id: u64) -> Result<(), Strin
 /// Keeps the run in the browser (`runs`); says when, or why not. Training goes on either way.
 async fn autosave(session: &Rc<RefCell<Session>>) {
     let began = now();
-    let bytes = checkpoint_now(session).await;
     let (id, name, steps) = {
         let s = session.borrow();
         (s.id, s.name(), s.trainer.steps)
     };
-    let result = match bytes {
-        Ok(bytes) => crate::runs::save(&name, &bytes).await.map(|()| {
-            let s = session.borrow();
-            s.kept_at.set(Some(steps));
-            s.keep_every.set((KEEP_EVERY_TIMES_ITS_COST * (now() - began)).max(MIN_KEEP_EVERY_SECS));
-            format!("kept in this browser at step {steps}")
-        }),
-        Err(e) => Err(format!("saving the run failed: {e}")),
-    };
+    let result = keep_streamed(session, &name).await.map(|()| {
+        let s = session.borrow();
+        s.kept_at.set(Some(steps));
+        s.keep_every.set((KEEP_EVERY_TIMES_ITS_COST * (now() - began)).max(MIN_KEEP_EVERY_SECS));
+        format!("kept in this browser at step {steps}")
+    });
     report(id, Event::Saved { run: id, result });
+}
+
+/// Keeps the run as `name`, streamed from the engine to the browser's storage a tensor at a time
+/// (`CheckpointStream`): the worker never holds the whole file, nor every tensor at once. Only the
+/// run's loop calls it, between two steps.
+async fn keep_streamed(session: &Rc<RefCell<Session>>, name: &str) -> Result<(), String> {
+    let s = session.borrow();
+    let notes = serde_json::to_string(&*s.notes.borrow()).map_err(|e| e.to_string())?;
+    let stream = s.trainer.checkpoint_stream(&s.gpu, s.setup.epochs, &notes).await.map_err(|e| format!("saving the run failed: {e}"))?;
+    let bytes = stream.len() as f64;
+    let engine = |e: cnnscope::EngineError| wasm_bindgen::JsValue::from_str(&format!("reading the run back failed: {e}"));
+    crate::runs::save_with(name, bytes, async |file| stream.write_to(&s.gpu, async |piece| file.write(piece).await, engine).await).await
 }
 
 /// Stops the run and keeps it in the browser as it stands, unless it is kept at that step
