@@ -602,6 +602,15 @@ fn a_streamed_checkpoint_is_the_checkpoint() {
     let whole = pollster::block_on(trainer.checkpoint(device, 2, "{\"name\":\"run\"}".into())).unwrap();
     let read = cnnscope::train::Checkpoint::from_bytes(&file).unwrap();
     assert!(read == whole, "the same checkpoint as the whole-file writer's");
+    // Read back a tensor at a time, as the page opens a kept run: the same checkpoint; a file cut
+    // short or a header that lies is refused.
+    let header = &file[..cnnscope::train::checkpoint::header_len(&file).unwrap()];
+    let pieces = |len: u64| {
+        pollster::block_on(cnnscope::train::Checkpoint::from_pieces(header, len, async |from: u64, to: u64| Ok(file[from as usize..to as usize].to_vec()), |e| e.to_string()))
+    };
+    assert!(pieces(file.len() as u64).unwrap() == whole, "read in pieces");
+    let short = pieces(file.len() as u64 - 4).unwrap_err();
+    assert_eq!(short, "weights file: not a valid safetensors file (its tensors do not fill the file back to back); the current model is unchanged");
     let resumed = Trainer::resume(device, &read, data().train.truncated(256).upload(device).unwrap()).unwrap();
     assert_eq!(resumed.steps, 3);
 }

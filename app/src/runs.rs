@@ -143,10 +143,13 @@ async fn bytes(blob: &web_sys::Blob, name: &str) -> Result<Vec<u8>, String> {
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
-/// The checkpoint kept as `name`.
-pub async fn read(name: &str) -> Result<Vec<u8>, String> {
+/// The checkpoint kept as `name`, read a tensor at a time (`Checkpoint::from_pieces`): never the
+/// whole file in memory beside its tensors.
+pub async fn read(name: &str) -> Result<cnnscope::train::Checkpoint, String> {
     let file = file(name).await?;
-    bytes(&file, name).await
+    let (start, size) = read_header(name).await?;
+    let slice = |from: u64, to: u64| file.slice_with_f64_and_f64(from as f64, to as f64).map_err(|e| js_error(&format!("reading saved run {name}"), e));
+    cnnscope::train::Checkpoint::from_pieces(&start, size as u64, async |from, to| bytes(&slice(from, to)?, name).await, |e| format!("saved run {name}: {e}")).await
 }
 
 /// The start of the checkpoint kept as `name` that holds its header (not its tensors, which a

@@ -318,7 +318,6 @@ async fn pruning_keeps_the_newest_runs_and_the_spared_ones() {
     assert!(deleted.contains(&"9999-prune-b".to_string()), "{deleted:?}");
     let left = runs::names().await.unwrap();
     assert_eq!(left, ["9999-prune-c", "9999-prune-a"], "the newest and the spared one stay");
-    assert_eq!(runs::read("9999-prune-a").await.unwrap(), b"9999-prune-a");
     // Nothing set aside, the newest alone stays.
     runs::prune(1, &[]).await.unwrap();
     assert_eq!(runs::names().await.unwrap(), ["9999-prune-c"]);

@@ -82,9 +82,22 @@ fn read(specs: &[ParamSpec], bytes: &[u8], skip_optimizer: bool) -> Result<Vec<V
     if let Some(key) = duplicate_key(bytes) {
         return Err(EngineError::Weights(format!("its header names {key} twice: which one is meant is unclear")));
     }
-    let expected: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
     let present: BTreeSet<&str> = file.names().into_iter().filter(|n| !(skip_optimizer && n.starts_with("optimizer."))).collect();
-    let missing: Vec<&str> = expected.difference(&present).copied().collect();
+    check_names(specs, &present)?;
+    specs
+        .iter()
+        .map(|spec| {
+            let t = file.tensor(&spec.name).map_err(|e| EngineError::Weights(format!("{}: {e}", spec.name)))?;
+            values(spec, t.dtype(), t.shape(), t.data())
+        })
+        .collect()
+}
+
+/// Refuses a file whose tensor names are not exactly `specs`', listing what is missing and what
+/// is unexpected.
+pub(crate) fn check_names(specs: &[ParamSpec], present: &BTreeSet<&str>) -> Result<()> {
+    let expected: BTreeSet<&str> = specs.iter().map(|s| s.name.as_str()).collect();
+    let missing: Vec<&str> = expected.difference(present).copied().collect();
     let extra: Vec<&str> = present.difference(&expected).copied().collect();
     if !missing.is_empty() || !extra.is_empty() {
         let list = |keys: &[&str]| {
@@ -101,19 +114,18 @@ fn read(specs: &[ParamSpec], bytes: &[u8], skip_optimizer: bool) -> Result<Vec<V
         }
         return Err(EngineError::Weights(format!("it does not fit this network ({})", parts.join("; "))));
     }
-    specs
-        .iter()
-        .map(|spec| {
-            let t = file.tensor(&spec.name).map_err(|e| EngineError::Weights(format!("{}: {e}", spec.name)))?;
-            if t.dtype() != Dtype::F32 {
-                return Err(EngineError::Weights(format!("{} is {:?}, expected F32", spec.name, t.dtype())));
-            }
-            if t.shape() != spec.shape.as_slice() {
-                return Err(EngineError::Weights(format!("{} has shape {:?}, this network needs {:?}", spec.name, t.shape(), spec.shape)));
-            }
-            Ok(t.data().chunks_exact(4).filter_map(|b| b.try_into().ok()).map(f32::from_le_bytes).collect())
-        })
-        .collect()
+    Ok(())
+}
+
+/// One tensor's values, if it is the f32 tensor of `spec`'s shape.
+pub(crate) fn values(spec: &ParamSpec, dtype: Dtype, shape: &[usize], data: &[u8]) -> Result<Vec<f32>> {
+    if dtype != Dtype::F32 {
+        return Err(EngineError::Weights(format!("{} is {dtype:?}, expected F32", spec.name)));
+    }
+    if shape != spec.shape.as_slice() {
+        return Err(EngineError::Weights(format!("{} has shape {shape:?}, this network needs {:?}", spec.name, spec.shape)));
+    }
+    Ok(data.chunks_exact(4).filter_map(|b| b.try_into().ok()).map(f32::from_le_bytes).collect())
 }
 
 /// The network a weights file says it holds: the metadata `cnnscope train --save` and the app
@@ -163,7 +175,7 @@ impl SavedNet {
 /// A key the header's JSON object holds more than once. safetensors (through serde's maps) keeps
 /// the last silently; a file like that was not written by a well-behaved tool. Only called on a
 /// file `SafeTensors::deserialize` accepted, so the header is there and is JSON.
-fn duplicate_key(bytes: &[u8]) -> Option<String> {
+pub(crate) fn duplicate_key(bytes: &[u8]) -> Option<String> {
     struct Keys(Vec<String>);
     impl<'de> serde::Deserialize<'de> for Keys {
         fn deserialize<D: serde::Deserializer<'de>>(d: D) -> std::result::Result<Self, D::Error> {

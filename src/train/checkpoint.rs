@@ -228,6 +228,65 @@ impl Checkpoint {
     }
 }
 
+impl Checkpoint {
+    /// Reads a checkpoint a tensor at a time: from its header (the file's first [`header_len`]
+    /// bytes) and `read(from, to)`, which gives the file's bytes in that range. A kept run opens
+    /// without its whole file in memory beside its tensors. The same checks as
+    /// [`Checkpoint::from_bytes`]: every tensor of the network, each an f32 tensor of its shape,
+    /// placed back to back to the file's end (`file_len`).
+    pub async fn from_pieces<E>(
+        start: &[u8],
+        file_len: u64,
+        mut read: impl AsyncFnMut(u64, u64) -> std::result::Result<Vec<u8>, E>,
+        engine: impl Fn(EngineError) -> E,
+    ) -> std::result::Result<Checkpoint, E> {
+        #[derive(Deserialize)]
+        struct Entry {
+            dtype: safetensors::Dtype,
+            shape: Vec<usize>,
+            data_offsets: (u64, u64),
+        }
+        let header = Header::read(start).map_err(&engine)?;
+        let end = header_len(start).ok_or_else(|| engine(error("the file is shorter than its header")))?;
+        if let Some(key) = weights::duplicate_key(start) {
+            return Err(engine(error(format!("its header names {key} twice: which one is meant is unclear"))));
+        }
+        let json: HashMap<String, serde_json::Value> =
+            serde_json::from_slice(start.get(8..end).unwrap_or_default()).map_err(|e| engine(error(format!("not a valid safetensors header ({e})"))))?;
+        let mut entries: HashMap<&str, Entry> = HashMap::new();
+        for (name, value) in json.iter().filter(|(name, _)| *name != "__metadata__") {
+            let entry: Entry = serde_json::from_value(value.clone()).map_err(|e| engine(error(format!("{name}: {e}"))))?;
+            entries.insert(name, entry);
+        }
+        let (specs, n) = tensor_specs(&header.net, header.config.optimizer).map_err(&engine)?;
+        weights::check_names(&specs, &entries.keys().copied().collect()).map_err(&engine)?;
+        // Back to back from the header's end to the file's, as safetensors lays them out.
+        let mut spans: Vec<(u64, u64)> = entries.values().map(|e| e.data_offsets).collect();
+        spans.sort_unstable();
+        let data_len = spans.iter().try_fold(0u64, |at, &(from, to)| (from == at && to >= from).then_some(to));
+        if data_len.and_then(|len| len.checked_add(end as u64)) != Some(file_len) {
+            return Err(engine(error("not a valid safetensors file (its tensors do not fill the file back to back)")));
+        }
+        let mut values = Vec::with_capacity(specs.len());
+        for spec in &specs {
+            let entry = entries.get(spec.name.as_str()).ok_or_else(|| engine(error(format!("{} is missing", spec.name))))?;
+            let (from, to) = entry.data_offsets;
+            let elements = entry.shape.iter().try_fold(4u64, |b, &d| b.checked_mul(d as u64));
+            if elements != Some(to - from) {
+                return Err(engine(error(format!("{}: its bytes do not match its shape", spec.name))));
+            }
+            let bytes = read(end as u64 + from, end as u64 + to).await?;
+            values.push(weights::values(spec, entry.dtype, &entry.shape, &bytes).map_err(&engine)?);
+        }
+        let mut values = values.into_iter();
+        let params: Vec<Vec<f32>> = values.by_ref().take(n).collect();
+        let first: Vec<Vec<f32>> = values.by_ref().take(n).collect();
+        let second: Vec<Vec<f32>> = values.collect();
+        let Header { net, config, epochs, state, notes } = header;
+        Ok(Checkpoint { net, config, epochs, state, params, first, second, notes })
+    }
+}
+
 /// Everything in a checkpoint but its tensors: what a list of kept runs shows, read from the
 /// file's first [`header_len`] bytes alone.
 #[derive(Clone, Debug, PartialEq)]

@@ -12,6 +12,7 @@ pub mod session;
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
+use cnnscope::train::Checkpoint;
 use cnnscope::{Choice, Device};
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
@@ -210,7 +211,7 @@ pub fn handle(command: Command) {
                 ))));
             }
             let opened = match crate::runs::read(&name).await {
-                Ok(bytes) => replace_with_checkpoint(&bytes, false).await.map(|at| format!("opened the run {name}, {at}")),
+                Ok(checkpoint) => replace_with_checkpoint(&checkpoint, false).await.map(|at| format!("opened the run {name}, {at}")),
                 Err(e) => Err(e),
             };
             if opened.is_err() {
@@ -422,14 +423,19 @@ fn announce(session: &Rc<RefCell<Session>>) {
 /// Opens the run a checkpoint holds, paused; says where it stopped and what "resume" does. A run
 /// whose epochs are done (a finished run kept, the CLI's last checkpoint) trains one epoch more
 /// at each "resume", as `cnnscope train --resume` goes on with a larger `--epochs`.
-fn open_checkpoint(bytes: &[u8]) -> Result<String, String> {
-    Ok(show_checkpoint(Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes, false)?))
+fn open_checkpoint(checkpoint: &Checkpoint) -> Result<String, String> {
+    Ok(show_checkpoint(Session::from_checkpoint(next_run(), gpu()?, &*data()?, checkpoint, false)?))
+}
+
+/// A checkpoint file's bytes, read.
+fn parse(bytes: &[u8]) -> Result<Checkpoint, String> {
+    Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())
 }
 
 /// [`open_checkpoint`] in place of the run on screen, which is kept first ([`keep_replaced`]); a
 /// file opens as a `branch`, a kept run as itself.
-async fn replace_with_checkpoint(bytes: &[u8], branch: bool) -> Result<String, String> {
-    let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, bytes, branch)?;
+async fn replace_with_checkpoint(checkpoint: &Checkpoint, branch: bool) -> Result<String, String> {
+    let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, checkpoint, branch)?;
     let kept = keep_replaced().await;
     Ok(with_note(show_checkpoint(s), kept))
 }
@@ -458,7 +464,7 @@ fn with_note(message: String, kept: Option<Result<String, String>>) -> String {
 /// does replaces the run on screen, which is kept first.
 async fn open_file(name: String, bytes: Vec<u8>, setup: Setup) {
     let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
-        replace_with_checkpoint(&bytes, true).await.map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
+        async { replace_with_checkpoint(&parse(&bytes)?, true).await }.await.map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
     } else {
         open_weights(&name, bytes, setup).await
     };
@@ -576,7 +582,7 @@ async fn open_engine(choice: Choice, webgpu: bool) {
     state(|s| *s.gpu.borrow_mut() = Some(Rc::new(device)));
     send(Event::Adapter(Ok(adapter)));
     let moved = match (carried, state(|s| s.weights_only.get().then(|| s.loaded.borrow().clone()).flatten())) {
-        (Some(Ok(bytes)), _) => open_checkpoint(&bytes).map(|at| format!("the run moved to {name}, {at}")),
+        (Some(Ok(bytes)), _) => parse(&bytes).and_then(|c| open_checkpoint(&c)).map(|at| format!("the run moved to {name}, {at}")),
         (Some(Err(e)), _) => Err(format!("the run could not move to {name}: {e}")),
         (None, Some(bytes)) => session()
             .map(|s| s.borrow().setup.clone())
@@ -631,7 +637,7 @@ async fn reopen_run(reason: String) -> Result<Rc<Device>, String> {
     let reopened = match state(|s| s.weights_only.get().then(|| s.loaded.borrow().clone()).flatten()) {
         Some(bytes) => take_over_weights(&bytes, setup).map(|()| format!("{lost} and the weights are loaded again")),
         None => match crate::runs::read(&name).await {
-            Ok(bytes) => open_checkpoint(&bytes).map(|at| format!("{lost} and the run is back as kept, {at}")),
+            Ok(checkpoint) => open_checkpoint(&checkpoint).map(|at| format!("{lost} and the run is back as kept, {at}")),
             Err(e) => Err(format!("it had not been kept yet ({e}): start it again")),
         },
     };

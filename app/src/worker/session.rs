@@ -97,8 +97,7 @@ impl Session {
     /// (`?limit=` included). As a `branch` (a file opened) it is a new kept run that says where it
     /// came from: keeping it never overwrites the run it was saved from, nor that run's other
     /// branches.
-    pub fn from_checkpoint(id: u64, gpu: Rc<Device>, data: &FashionMnist, bytes: &[u8], branch: bool) -> Result<Session, String> {
-        let checkpoint = Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())?;
+    pub fn from_checkpoint(id: u64, gpu: Rc<Device>, data: &FashionMnist, checkpoint: &Checkpoint, branch: bool) -> Result<Session, String> {
         // The CLI writes no notes: a run from it starts with empty curves.
         let mut notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
         let (net, config) = (checkpoint.net.clone(), checkpoint.config);
@@ -124,7 +123,7 @@ impl Session {
         };
         let train = data.train.upload(&gpu).map_err(|e| e.to_string())?;
         let test = data.test.upload(&gpu).map_err(|e| e.to_string())?;
-        let trainer = Trainer::resume(&gpu, &checkpoint, train).map_err(|e| e.to_string())?;
+        let trainer = Trainer::resume(&gpu, checkpoint, train).map_err(|e| e.to_string())?;
         // The sums at the last readback belong to the epoch the checkpoint stopped in.
         if trainer.batch_in_epoch == 0 {
             notes.seen = (0.0, 0.0, 0.0);
