@@ -319,16 +319,7 @@ impl<'g> Recorder<'g> {
         encoder.resolve_query_set(&set, 0..queries, &resolved, 0);
         encoder.copy_buffer_to_buffer(&resolved, 0, &readback, 0, bytes);
         gpu.queue.submit([encoder.finish()]);
-        let (sender, receiver) = futures_channel::oneshot::channel();
-        readback.map_async(wgpu::MapMode::Read, .., move |result| {
-            let _ = sender.send(result);
-        });
-        gpu.poll();
-        let mapped = receiver.await;
-        gpu.take_error()?;
-        mapped.map_err(|_| EngineError::Readback("the device dropped the request".into()))?.map_err(|e| EngineError::Readback(e.to_string()))?;
-        let stamps: Vec<u64> = bytemuck::pod_collect_to_vec(&readback.get_mapped_range(..).map_err(|e| EngineError::Readback(e.to_string()))?);
-        readback.unmap();
+        let stamps: Vec<u64> = bytemuck::pod_collect_to_vec(&gpu.read_mapped(&readback).await?);
         // Nanoseconds per tick (1 in the browser, whose stamps are nanoseconds).
         let period = f64::from(gpu.queue.get_timestamp_period()) * 1e-9;
         Ok(ranges

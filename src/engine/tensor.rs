@@ -215,20 +215,7 @@ impl Tensor {
         let mut encoder = gpu.device.create_command_encoder(&Default::default());
         encoder.copy_buffer_to_buffer(buffer, 0, &staging, 0, size);
         gpu.queue.submit([encoder.finish()]);
-        let (sender, receiver) = futures_channel::oneshot::channel();
-        staging.map_async(wgpu::MapMode::Read, .., move |result| {
-            let _ = sender.send(result);
-        });
-        gpu.poll();
-        let mapped = receiver.await;
-        gpu.take_error()?;
-        mapped.map_err(|_| EngineError::Readback("the device dropped the request".into()))?.map_err(|e| EngineError::Readback(e.to_string()))?;
-        let bytes = staging
-            .get_mapped_range(..)
-            .map_err(|e| EngineError::Readback(e.to_string()))?
-            .to_vec();
-        staging.unmap();
-        Ok(bytes)
+        gpu.read_mapped(&staging).await
     }
 }
 

@@ -212,6 +212,12 @@ pub async fn run(session: Rc<RefCell<Session>>) -> Option<String> {
             is_current(id).then_some(reason)
         }
         (Err(e), None) => {
+            // Its last keep is its last finite state (a diverged one is never kept): say where.
+            let kept = session.borrow().kept_at.get();
+            let e = match kept {
+                Some(step) => format!("{e}. The run as kept at step {step} opens from “Runs kept in this browser” to go on from there"),
+                None => e,
+            };
             *session.borrow().status.borrow_mut() = Status::Failed(e.clone());
             report(id, Event::Status { run: id, status: Status::Failed(e) });
             None

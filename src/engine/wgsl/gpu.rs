@@ -351,6 +351,22 @@ impl Gpu {
         let _ = self.device.poll(wgpu::PollType::wait_indefinitely());
     }
 
+    /// Maps `staging` (a `MAP_READ` buffer whose copies are submitted) and reads its bytes: the one
+    /// way results come back from the GPU.
+    pub(crate) async fn read_mapped(&self, staging: &wgpu::Buffer) -> Result<Vec<u8>> {
+        let (sender, receiver) = futures_channel::oneshot::channel();
+        staging.map_async(wgpu::MapMode::Read, .., move |result| {
+            let _ = sender.send(result);
+        });
+        self.poll();
+        let mapped = receiver.await;
+        self.take_error()?;
+        mapped.map_err(|_| EngineError::Readback("the device dropped the request".into()))?.map_err(|e| EngineError::Readback(e.to_string()))?;
+        let bytes = staging.get_mapped_range(..).map_err(|e| EngineError::Readback(e.to_string()))?.to_vec();
+        staging.unmap();
+        Ok(bytes)
+    }
+
     /// Why the device was lost, if it was: its memory is gone, a new `Gpu` is needed.
     pub fn lost(&self) -> Option<String> {
         self.lost.lock().unwrap().clone()
