@@ -60,6 +60,19 @@ pub async fn acquire(run: &str) -> bool {
     receiver.await.unwrap_or(true)
 }
 
+/// [`acquire`], asked again for up to two seconds: a tab that was just reloaded or closed holds its
+/// locks until its old worker is gone, so a run opened right after a reload would otherwise be
+/// "open in another tab" — the tab it was open in.
+pub async fn acquire_soon(run: &str) -> bool {
+    for _ in 0..8 {
+        if acquire(run).await {
+            return true;
+        }
+        gloo_timers::future::TimeoutFuture::new(250).await;
+    }
+    acquire(run).await
+}
+
 /// Lets go of every lock but `run`'s: the run on screen is the one this tab owns.
 pub fn keep_only(run: &str) {
     let_go(|name| name != run);

@@ -402,6 +402,9 @@ assert.ok(listed - 1 > 2, `runs enough to prune (${listed - 1})`);
 await quick.getByTestId("keep-last").fill("1");
 await quick.getByTestId("keep-last").dispatchEvent("change");
 await quick.waitForFunction(() => document.querySelector("[data-testid=saved-message]")?.innerText.startsWith("deleted "), null, { timeout: 60_000 });
+// The list follows once the deletions are done.
+await quick.waitForFunction(() => document.querySelectorAll("[data-testid=saved-run]").length <= 2, null, { timeout: 60_000 })
+  .catch(async (e) => { throw new Error(`${e.message}: ${await quick.getByTestId("saved-runs").innerText()} / ${await quick.getByTestId("saved-message").innerText()}`); });
 const left = await quick.getByTestId("saved-run").count();
 assert.ok(left >= 1 && left <= 2, `the newest run and the one on screen stay (${left})`);
 assert.equal(await quick.getByTestId("saved-total").innerText().then((t) => Number(t.split(" ")[0])), left);

@@ -106,6 +106,32 @@ assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= wind
 await page.evaluate(() => window.scrollTo(0, 0));
 await page.screenshot({ path: `${shots}/firefox-phone.png` });
 assert.deepEqual(errors, [], "no errors in the console");
+
+step("4b a reload mid-run loses seconds of training, not minutes");
+// A run kept every few seconds and at epoch ends (the worker's keeps), reloaded while it trains.
+await page.close(); // one tab: a background tab's worker may be held back
+const midRun = await browser.newPage();
+await midRun.setViewport({ width: 1200, height: 900 });
+midRun.on("dialog", (d) => d.accept()); // the "leave the page?" question, should the browser ask it
+await midRun.goto(`${url}?device=cpu&limit=320&ratio=16&side=67&batch=32&epochs=30`);
+await midRun.waitForSelector("[data-testid=data-ready]", minutes(3));
+await click(midRun, "start");
+await midRun.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 40, minutes(5))
+  .catch(async (e) => { throw new Error(`${e.message}: status ${await text(midRun, "status").catch(() => "?")}, ${await text(midRun, "weights-message").catch(() => "no message")}`); });
+await new Promise((r) => setTimeout(r, 3000));
+const before = await midRun.$eval("[data-testid=progress-text]", (e) => ({ steps: Number(e.dataset.steps), rate: Number(e.innerText.match(/([\d.]+) images\/s/)[1]) }));
+assert.ok(before.steps < 300, "still training when reloaded");
+await midRun.reload();
+await midRun.waitForSelector("[data-testid=data-ready]", minutes(3));
+await midRun.waitForSelector("[data-testid=saved-runs]", minutes(3));
+await midRun.$eval("[data-testid=open-run]", (b) => b.click());
+await statusIs(midRun, "paused")
+  .catch(async (e) => { throw new Error(`${e.message}: status ${await text(midRun, "status").catch(() => "?")}, “${await text(midRun, "weights-message").catch(() => "no message")}”, runs: ${await text(midRun, "saved-runs").catch(() => "?")}`); });
+const back = Number((await text(midRun, "weights-message")).match(/paused at step (\d+)/)[1]);
+// (Steps go on between the reading and the reload: a keep as the page goes may be later still.)
+const lostSecs = Math.max(0, before.steps - back) * 32 / before.rate;
+console.log(`e2e firefox: reloaded at step ${before.steps} (${before.rate} images/s), back at step ${back}: ${lostSecs.toFixed(1)} s of training lost`);
+assert.ok(back > 0 && lostSecs <= 12, `back within seconds of where it was: step ${back} of ${before.steps}`);
 await browser.close();
 
 step("5 WebGPU off: the CPU engine trains, and the card says how to turn WebGPU on in Firefox on Linux");

@@ -205,7 +205,7 @@ pub fn handle(command: Command) {
                 return send(Event::Message(Ok(format!("the run {name} is the one on screen"))));
             }
             // One tab owns a run: a second copy training here would overwrite the other's keeps.
-            if !crate::lock::acquire(&name).await {
+            if !crate::lock::acquire_soon(&name).await {
                 return send(Event::Message(Err(format!(
                     "the run {name} is open in another tab: download its checkpoint there and open the file here to work on a copy"
                 ))));
