@@ -602,6 +602,7 @@ fn a_streamed_checkpoint_is_the_checkpoint() {
     let whole = pollster::block_on(trainer.checkpoint(device, 2, "{\"name\":\"run\"}".into())).unwrap();
     let read = cnnscope::train::Checkpoint::from_bytes(&file).unwrap();
     assert!(read == whole, "the same checkpoint as the whole-file writer's");
+    assert_eq!(file, whole.to_bytes().unwrap(), "and the same bytes");
     // Read back a tensor at a time, as the page opens a kept run: the same checkpoint; a file cut
     // short or a header that lies is refused.
     let header = &file[..cnnscope::train::checkpoint::header_len(&file).unwrap()];

@@ -193,8 +193,8 @@ fn stream_header(specs: &[ParamSpec], metadata: HashMap<String, String>) -> Resu
     Ok(header)
 }
 
-/// [`CheckpointStream`]'s header for a run of `net` with `config`, and the tensors' specs in file
-/// order (the parameters, then the optimiser's buffers).
+/// [`CheckpointStream`]'s header for a run of `net` with `config`: its tensors follow in
+/// [`tensor_specs`] order (the parameters, then the optimiser's buffers).
 pub(crate) fn streamed(net: &NetConfig, config: &TrainConfig, epochs: usize, state: RunState, notes: &str) -> Result<Vec<u8>> {
     let (specs, _) = tensor_specs(net, config.optimizer)?;
     stream_header(&specs, metadata(net, config, epochs, state, notes)?)
@@ -210,8 +210,15 @@ impl Checkpoint {
         if values.len() != specs.len() {
             return Err(error(format!("a checkpoint of {} tensors for {} expected", values.len(), specs.len())));
         }
-        let metadata = metadata(&self.net, &self.config, self.epochs, self.state, &self.notes)?;
-        weights::to_safetensors(&specs, &values, Some(metadata))
+        // The streamed layout, whole: one way a checkpoint file is laid out.
+        let mut file = stream_header(&specs, metadata(&self.net, &self.config, self.epochs, self.state, &self.notes)?)?;
+        for (spec, v) in specs.iter().zip(values) {
+            if v.len() as u64 != spec.shape.iter().map(|&d| d as u64).product::<u64>() {
+                return Err(error(format!("{} holds {} values for shape {:?}", spec.name, v.len(), spec.shape)));
+            }
+            file.extend_from_slice(bytemuck::cast_slice(v));
+        }
+        Ok(file)
     }
 
     /// Reads a checkpoint file; a plain weights file, or one that does not hold every tensor of
