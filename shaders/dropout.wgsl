@@ -1,8 +1,11 @@
 // Inverted dropout in place: each element is kept with probability 1 - rate and scaled by
 // 1 / (1 - rate). The mask is never stored: a counter-based hash of (seed, index) decides, so the
-// backward pass recomputes exactly the forward mask from the same seed.
+// backward pass recomputes exactly the forward mask from the same seed. `first` is the index of the
+// tensor's first element in the whole batch's (a micro-batch's first row × elements per image), so
+// a step run in micro-batches drops exactly what the whole batch would (u32 arithmetic wraps alike).
 struct Params {
     count: u32, seed: u32, threshold: u32, scale: f32,
+    first: u32, _pad0: u32, _pad1: u32, _pad2: u32,
 }
 @group(0) @binding(1) var<storage, read_write> values: array<f32>;
 
@@ -21,6 +24,6 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
     if (i >= p.count) {
         return;
     }
-    let keep = pcg(i ^ pcg(p.seed)) >= p.threshold;
+    let keep = pcg((p.first + i) ^ pcg(p.seed)) >= p.threshold;
     values[i] = select(0.0, values[i] * p.scale, keep);
 }

@@ -6,7 +6,8 @@
 // place in the batch, exactly as src/train/augment.rs (its CPU reference) describes.
 struct Params {
     batch: u32, side: u32, src_h: u32, src_w: u32,
-    first: u32, augment: u32, salt: u32, _pad0: u32,   // first: position in `order` of the batch
+    first: u32, augment: u32, salt: u32, first_row: u32,   // first: position in `order` of the batch;
+    // first_row: the batch's first row in the step's (a micro-batch's place; draws are per row)
 }
 @group(0) @binding(1) var<storage, read> pixels: array<u32>;
 @group(0) @binding(2) var<storage, read> all_labels: array<u32>;
@@ -68,7 +69,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
         images[i] = resized(image, yx.x, yx.y);
     } else {
         let pad = p.side / 8u;
-        let r0 = pcg(p.salt ^ pcg(b));
+        let r0 = pcg(p.salt ^ pcg(p.first_row + b));
         let r1 = pcg(r0);
         let r2 = pcg(r1);
         let r3 = pcg(r2);

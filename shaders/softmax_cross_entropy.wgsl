@@ -1,11 +1,12 @@
 // Softmax + cross-entropy, mean over the batch, with the fused backward:
-//   loss = mean_b( logsumexp(z_b) - z_b[label_b] ),   grad_z = (softmax(z) - onehot(label)) / batch.
+//   loss = mean_b( logsumexp(z_b) - z_b[label_b] ),   grad_z = (softmax(z) - onehot(label)) / mean_over,
+// where mean_over is the batch's size, or the whole step's for one of its micro-batches.
 // It also counts correct predictions (argmax, first of ties) so accuracy needs no logits readback.
 // stats[0] += loss summed over the batch, stats[1] += correct, stats[2] += examples; the engine
 // reads stats once per reporting interval. One workgroup; rows are shared among its invocations and
 // the sums reduced in workgroup memory: deterministic, no float atomics.
 struct Params {
-    batch: u32, classes: u32, _pad0: u32, _pad1: u32,
+    batch: u32, classes: u32, mean_over: u32, _pad0: u32,
 }
 @group(0) @binding(1) var<storage, read> logits: array<f32>;
 @group(0) @binding(2) var<storage, read> labels: array<u32>;
@@ -20,7 +21,7 @@ fn main(@builtin(local_invocation_index) lidx: u32) {
     p = params;
     var loss = 0.0;
     var correct = 0.0;
-    let scale = 1.0 / f32(p.batch);
+    let scale = 1.0 / f32(p.mean_over);
     for (var row = lidx; row < p.batch; row += 256u) {
         let base = row * p.classes;
         var top = logits[base];

@@ -54,6 +54,29 @@ fn train_save_and_eval() {
     std::fs::remove_file(&weights).unwrap();
 }
 
+/// d2l's NiN recipe (batch 128, 224 px) on a 128 MiB binding (lavapipe's, Firefox's, WebGPU's
+/// default), where one tensor of the whole batch needs 136.7 MiB: planned on the GPU adapter, then
+/// trained for a step on the CPU engine held to the same limit, in two micro-batches of 64 instead
+/// of a refusal.
+#[test]
+fn d2ls_nin_runs_in_micro_batches_on_a_128_mib_binding() {
+    let plan = ["summary", "--net", "nin", "--ratio", "1", "--side", "224", "--batch", "128", "--device", "gpu", "--binding-limit", "128"];
+    let (ok, out, err) = cnnscope(&plan);
+    assert!(ok, "{err}");
+    assert!(err.contains("binding at most 128.0 MiB per buffer, as asked"), "{err}");
+    assert!(out.contains("memory: training at batch 128 in 2 micro-batches of 64 with Adam takes "), "{out}");
+
+    let train = ["train", "--net", "nin", "--d2l", "--device", "cpu", "--binding-limit", "128", "--limit", "128", "--epochs", "1"];
+    let (ok, out, err) = cnnscope(&train);
+    assert!(ok, "{err}");
+    assert!(err.contains("batch 128") && err.contains("each step runs in 2 micro-batches of 64 (their gradients added up, then one update)"), "{err}");
+    assert!(out.starts_with("epoch 1, loss "), "{out}");
+
+    let (ok, _, err) = cnnscope(&["train", "--net", "nin", "--binding-limit", "0"]);
+    assert!(!ok);
+    assert!(err.contains("\"0\" is not a size in MiB: give a whole number from 1 to 1048576 (1 TiB)"), "{err}");
+}
+
 /// A weights file's tensors by name, as bytes (the header's metadata order is a HashMap's).
 fn tensors(file: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
     let st = safetensors::SafeTensors::deserialize(file).unwrap();

@@ -53,6 +53,7 @@ both_engines!(
     a_small_network_learns_fashion_mnist,
     a_seeded_run_is_reproducible,
     training_steps_follow_pytorch,
+    training_steps_in_micro_batches_follow_pytorch,
     an_own_network_trains_as_in_pytorch,
     an_output_that_ignores_the_input_is_detected,
     a_resumed_run_continues_exactly,
@@ -134,15 +135,36 @@ fn an_own_network_trains_as_in_pytorch() {
     follows_pytorch(design, include_bytes!("fixtures/training_design.safetensors"), include_bytes!("fixtures/training_design_io.safetensors"));
 }
 
+/// The same steps as [`training_steps_follow_pytorch`] (GoogLeNet ÷16 at 48 px, batch 64) on a
+/// device that binds the activations of 10 images at most: each step runs in 7 micro-batches (a
+/// first of 4, then 6 of 10) and still follows PyTorch's whole-batch steps and gradients.
+fn training_steps_in_micro_batches_follow_pytorch() {
+    let net = Net::new(NetConfig::new(Arch::GoogLeNet, 16).with_side(48)).unwrap();
+    let plan = cnnscope::net::fit::MemoryPlan::new(&net, cnnscope::net::fit::Run::Training { batch: 1, moments: 2 });
+    let per_image = plan.tensors.iter().filter_map(|t| t.per_image).max().unwrap();
+    let largest_parameter = plan.tensors.iter().filter(|t| t.per_image.is_none() && !t.on_host).map(|t| t.bytes).max().unwrap();
+    assert!(largest_parameter <= 10 * per_image);
+    let mut device = if device().is_cpu() { Device::cpu() } else { Device::Wgsl(pollster::block_on(Gpu::new()).unwrap()) };
+    device.limit_bindings(10 * per_image);
+    let weights = include_bytes!("fixtures/training_googlenet.safetensors");
+    let split = follows_pytorch_on(&device, Arch::GoogLeNet, weights, include_bytes!("fixtures/training_googlenet_io.safetensors"));
+    assert_eq!((split.count(), split.size, split.last()), (7, 10, 4), "{split:?}");
+}
+
 /// `arch` from `weights`, trained as the fixture `io` was in PyTorch, follows its losses and, where
 /// the fixture has them (`grad.<name>`), its first step's gradients.
 fn follows_pytorch(arch: Arch, weights: &[u8], io: &[u8]) {
+    let split = follows_pytorch_on(device(), arch, weights, io);
+    assert!(!split.is_split(), "{split:?}");
+}
+
+/// [`follows_pytorch`] on `device`; how its steps ran their batch.
+fn follows_pytorch_on(device: &Device, arch: Arch, weights: &[u8], io: &[u8]) -> cnnscope::net::fit::MicroBatches {
     let io = safetensors::SafeTensors::deserialize(io).unwrap();
     let floats = |name: &str| -> Vec<f32> { bytemuck::pod_collect_to_vec(io.tensor(name).unwrap().data()) };
     let (want, config) = (floats("losses"), floats("config"));
     let (ratio, side, lr, images) = (config[0] as usize, config[1] as usize, config[2], config[3] as usize);
 
-    let device = device();
     let net = Net::new(NetConfig::new(arch, ratio).with_side(side)).unwrap();
     let model = Model::new(device, net, Init::Default, 0).unwrap();
     model.load_weights(device, weights).unwrap();
@@ -170,6 +192,7 @@ fn follows_pytorch(arch: Arch, weights: &[u8], io: &[u8]) {
         assert!((g - w).abs() < 1e-4, "step {}: loss {g} where PyTorch has {w}", step + 1);
     }
     assert!(want[0] - want[want.len() - 1] > 0.02, "the fixture's loss moves");
+    trainer.micro_batches()
 }
 
 /// An output that ignores the input is told from one that does not: with the first layer's

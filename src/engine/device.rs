@@ -49,11 +49,12 @@ pub struct Picked {
 /// [`crate::net::fit::MEMORY_BUDGET`] in all, and where the host's memory is bounded (`host`: the
 /// browser's wasm32 worker, 4 GiB of address space) what the host holds beside it (a checkpoint
 /// being saved) fits that; the CPU engine binds nothing and has `budget` in all
-/// ([`crate::engine::cpu::Cpu::budget`]). `Device::capacity` says which; the page gets it from its worker.
+/// ([`crate::engine::cpu::Cpu::budget`]), each tensor at most `max_tensor` (the budget, unless the
+/// user set less). `Device::capacity` says which; the page gets it from its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Capacity {
     Gpu { max_binding: u64, host: Option<u64> },
-    Cpu { budget: u64 },
+    Cpu { budget: u64, max_tensor: u64 },
 }
 
 impl Capacity {
@@ -173,11 +174,24 @@ impl Device {
     }
 
     /// The largest tensor one kernel may take, in bytes: the GPU's binding limit, or the CPU
-    /// engine's whole budget (it binds nothing; [`Cpu::budget`]).
+    /// engine's whole budget (it binds nothing; [`Cpu::budget`]); either lowered where the user
+    /// set a limit ([`Device::limit_bindings`]).
     pub fn max_binding_bytes(&self) -> u64 {
         match self {
             Device::Wgsl(gpu) => gpu.max_binding_bytes(),
-            Device::Cpu(cpu) => cpu.budget(),
+            Device::Cpu(cpu) => cpu.max_tensor(),
+        }
+    }
+
+    /// Lets no kernel bind more than `bytes` from now on, as on an adapter with that limit: a
+    /// tensor over it is refused and a training step whose tensors are larger runs in
+    /// micro-batches ([`crate::net::fit::MicroBatches`]). For a user who wants the step's memory
+    /// smaller than the adapter allows (a shared GPU), and for tests of a small adapter's limit
+    /// (WebGPU's default binding is 128 MiB) on a larger one.
+    pub fn limit_bindings(&mut self, bytes: u64) {
+        match self {
+            Device::Wgsl(gpu) => gpu.limit_bindings(bytes),
+            Device::Cpu(cpu) => cpu.limit_tensors(bytes),
         }
     }
 
@@ -185,7 +199,7 @@ impl Device {
     pub fn capacity(&self) -> Capacity {
         match self {
             Device::Wgsl(gpu) => Capacity::gpu(gpu.max_binding_bytes()),
-            Device::Cpu(cpu) => Capacity::Cpu { budget: cpu.budget() },
+            Device::Cpu(cpu) => Capacity::Cpu { budget: cpu.budget(), max_tensor: cpu.max_tensor() },
         }
     }
 

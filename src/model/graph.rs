@@ -45,9 +45,11 @@ pub struct Graph {
     grads: Vec<Option<Tensor>>,
     /// Every layer of the description and the activation holding its output.
     outputs: Vec<(String, usize)>,
-    /// The last forward pass's mode and dropout seed, which backward follows.
+    /// The last forward pass's mode, dropout seed and first row in its step's batch (a
+    /// micro-batch's place), which backward follows.
     training: bool,
     seed: u32,
+    first_row: usize,
     /// Whether backward also computes the input's gradient (saliency maps, `model::explain`).
     input_gradient: bool,
 }
@@ -178,7 +180,7 @@ impl Graph {
         if !matches!(shape, Shape::Flat(_)) || last != b.acts.len() - 1 {
             return Err(EngineError::shape(net.config.arch.to_string(), format!("must end in class scores, ends in {shape}")));
         }
-        Ok(Graph { batch, steps: b.steps, acts: b.acts, grads: b.grads, outputs: b.outputs, training: false, seed: 0, input_gradient: false })
+        Ok(Graph { batch, steps: b.steps, acts: b.acts, grads: b.grads, outputs: b.outputs, training: false, seed: 0, first_row: 0, input_gradient: false })
     }
 
     /// The input batch [batch, 1, side, side].
@@ -236,14 +238,28 @@ impl Graph {
         self.outputs.iter().map(|(name, i)| (name.as_str(), &self.acts[*i]))
     }
 
+    /// The index, in the whole batch's tensor, of `activation`'s first element (u32, wrapping as
+    /// the dropout kernel's index does).
+    fn first_element(&self, activation: &Tensor) -> u32 {
+        let per_image = activation.len() / self.batch.max(1);
+        (self.first_row as u64 * per_image as u64) as u32
+    }
+
     fn grad(&self, i: usize) -> &Tensor {
         self.grads[i].as_ref().expect("backward needs a training graph")
     }
 
     /// Records the forward pass; `training` turns dropout on, with masks drawn from `seed`.
     pub fn forward(&mut self, rec: &mut Recorder, params: &Parameters, training: bool, seed: u32) -> Result<()> {
+        self.forward_rows(rec, params, training, seed, 0)
+    }
+
+    /// [`Graph::forward`] of a micro-batch whose first image is row `first_row` of its step's
+    /// batch: dropout draws the masks of those rows of the whole batch.
+    pub fn forward_rows(&mut self, rec: &mut Recorder, params: &Parameters, training: bool, seed: u32, first_row: usize) -> Result<()> {
         self.training = training;
         self.seed = seed;
+        self.first_row = first_row;
         let p = &params.tensors;
         for (name, step) in &self.steps {
             let a = &self.acts;
@@ -254,7 +270,7 @@ impl Graph {
                 Step::MaxPool { pool, argmax, x, y } => pool.forward(rec, &a[*x], &a[*y], Some(argmax)),
                 Step::AvgPool { pool, x, y } => pool.forward(rec, &a[*x], &a[*y], None),
                 Step::Relu { x } => ops::relu_forward(rec, &a[*x]),
-                Step::Dropout { dropout, index, x } if training => dropout.forward(rec, &a[*x], dropout_seed(seed, *index)),
+                Step::Dropout { dropout, index, x } if training => dropout.forward(rec, &a[*x], dropout_seed(seed, *index), self.first_element(&a[*x])),
                 Step::Dropout { .. } | Step::Flatten => Ok(()),
                 Step::Inception(block) => block.forward(rec, p, &a[block.x], &a[block.y]),
             }
@@ -299,7 +315,9 @@ impl Graph {
                 Step::MaxPool { pool, argmax, x, y } => pool.backward(rec, self.grad(*y), Some(argmax), self.grad(*x)),
                 Step::AvgPool { pool, x, y } => pool.backward(rec, self.grad(*y), None, self.grad(*x)),
                 Step::Relu { x } => ops::relu_backward(rec, &a[*x], self.grad(*x)),
-                Step::Dropout { dropout, index, x } if self.training => dropout.backward(rec, self.grad(*x), dropout_seed(self.seed, *index)),
+                Step::Dropout { dropout, index, x } if self.training => {
+                    dropout.backward(rec, self.grad(*x), dropout_seed(self.seed, *index), self.first_element(&a[*x]))
+                }
                 Step::Dropout { .. } | Step::Flatten => Ok(()),
                 Step::Inception(block) => block.backward(rec, p, g, &a[block.x], &a[block.y], self.grad(block.y), self.grad(block.x)),
             };

@@ -45,7 +45,67 @@ pub struct Planned {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemoryPlan {
     pub run: Run,
+    /// How a training step runs its batch (whole, unless [`fit_training`] split it).
+    pub micro: MicroBatches,
     pub tensors: Vec<Planned>,
+}
+
+/// How a training step runs its batch: in micro-batches of `size` images (one of them smaller where
+/// `size` does not divide the batch), their gradients added up before the optimiser takes one step
+/// with the sum. The
+/// loss is d2l's mean over the whole batch and there is no batch normalisation in these nets, so
+/// the step is the whole batch's, up to the order of float additions; dropout masks and
+/// augmentation are drawn per image of the whole batch, so they do not change either.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct MicroBatches {
+    pub batch: usize,
+    pub size: usize,
+}
+
+impl MicroBatches {
+    /// The batch in one piece.
+    pub fn whole(batch: usize) -> MicroBatches {
+        MicroBatches { batch, size: batch }
+    }
+
+    /// The fewest micro-batches of `batch` with at most `largest` images each, as equal as one
+    /// size allows (128 at most 119: two of 64).
+    pub fn at_most(batch: usize, largest: usize) -> MicroBatches {
+        let count = batch.div_ceil(largest.max(1)).max(1);
+        MicroBatches { batch, size: batch.div_ceil(count) }
+    }
+
+    pub fn count(&self) -> usize {
+        self.batch.div_ceil(self.size.max(1))
+    }
+
+    /// Images in the smaller micro-batch (`size` where `size` divides the batch).
+    pub fn last(&self) -> usize {
+        self.batch - (self.count() - 1) * self.size
+    }
+
+    pub fn is_split(&self) -> bool {
+        self.count() > 1
+    }
+
+    /// Each micro-batch's first row in the batch and its images, in the order they run: a smaller
+    /// one first, so that the full-size graph holds the step's last activations.
+    pub fn parts(&self) -> Vec<(usize, usize)> {
+        let last = self.last();
+        let mut parts = vec![(0, last)];
+        parts.extend((1..self.count()).map(|i| (last + (i - 1) * self.size, self.size)));
+        parts
+    }
+
+    /// "2 micro-batches of 64", "3 micro-batches of 43 (one of 42)".
+    pub fn describe(&self) -> String {
+        let (count, size, last) = (self.count(), self.size, self.last());
+        match count {
+            1 => format!("one batch of {size}"),
+            _ if last == size => format!("{count} micro-batches of {size}"),
+            _ => format!("{count} micro-batches of {size} (one of {last})"),
+        }
+    }
 }
 
 fn mul(a: u64, b: u64) -> u64 {
@@ -54,10 +114,21 @@ fn mul(a: u64, b: u64) -> u64 {
 
 impl MemoryPlan {
     pub fn new(net: &Net, run: Run) -> MemoryPlan {
+        let batch = match run {
+            Run::Weights => 0,
+            Run::Evaluation { batch } | Run::Training { batch, .. } => batch,
+        };
+        MemoryPlan::in_micro_batches(net, run, MicroBatches::whole(batch))
+    }
+
+    /// A training step that runs its batch as `micro` says: the activations are allocated for one
+    /// micro-batch (and once more for a smaller last one), and the parameters keep one gradient
+    /// more, a micro-batch's, beside the step's sum.
+    pub fn in_micro_batches(net: &Net, run: Run, micro: MicroBatches) -> MemoryPlan {
         let mut tensors = Vec::new();
         let copies = match run {
             Run::Weights | Run::Evaluation { .. } => 1,
-            Run::Training { moments, .. } => 2 + moments as u64,
+            Run::Training { moments, .. } => 2 + moments as u64 + u64::from(micro.is_split()),
         };
         for spec in net.root.params("") {
             let bytes = spec.shape.iter().fold(4u64, |b, &d| mul(b, d as u64));
@@ -69,20 +140,25 @@ impl MemoryPlan {
             let bytes = mul(state, 1 + moments as u64);
             tensors.push(Planned { name: "a checkpoint being saved".into(), bytes, buffers: 2, per_image: None, on_host: true });
         }
-        let (batch, training) = match run {
-            Run::Weights => return MemoryPlan { run, tensors },
-            Run::Evaluation { batch } => (batch as u64, false),
-            Run::Training { batch, .. } => (batch as u64, true),
+        let training = match run {
+            Run::Weights => return MemoryPlan { run, micro, tensors },
+            Run::Evaluation { .. } => false,
+            Run::Training { .. } => true,
         };
-        // An activation and, when training, its gradient; a max pool also keeps its argmax.
-        let mut activation = |name: String, shape: Shape, buffers: u64| {
-            let per_image = mul(shape.elements() as u64, 4);
-            tensors.push(Planned { name, bytes: mul(per_image, batch), buffers: buffers + u64::from(training), per_image: Some(per_image), on_host: false });
-        };
-        activation("the input".into(), net.input_shape(), 1);
-        let mut shape = net.input_shape();
-        walk("", &net.root, &mut shape, &mut activation);
-        MemoryPlan { run, tensors }
+        // An activation and, when training, its gradient; a max pool also keeps its argmax. A
+        // smaller micro-batch has a graph, and so activations, of its own.
+        let graphs = [(micro.size, ""), (micro.last(), " (the smaller micro-batch's)")];
+        for (batch, whose) in graphs.into_iter().take(if micro.last() < micro.size { 2 } else { 1 }) {
+            let mut activation = |name: String, shape: Shape, buffers: u64| {
+                let per_image = mul(shape.elements() as u64, 4);
+                let name = format!("{name}{whose}");
+                tensors.push(Planned { name, bytes: mul(per_image, batch as u64), buffers: buffers + u64::from(training), per_image: Some(per_image), on_host: false });
+            };
+            activation("the input".into(), net.input_shape(), 1);
+            let mut shape = net.input_shape();
+            walk("", &net.root, &mut shape, &mut activation);
+        }
+        MemoryPlan { run, micro, tensors }
     }
 
     /// The run with the training images the engine holds (`bytes`, as uploaded).
@@ -116,11 +192,20 @@ impl MemoryPlan {
         }
     }
 
+    /// " at batch 128", or " at batch 128 in micro-batches of 1" for a split step.
+    fn at_batch(&self) -> String {
+        match self.batch() {
+            Some(b) if self.micro.is_split() => format!(" at batch {b} in micro-batches of {}", self.micro.size),
+            Some(b) => format!(" at batch {b}"),
+            None => String::new(),
+        }
+    }
+
     /// Refuses the run when one tensor exceeds `max_binding` (the largest buffer a kernel may
     /// bind) or all of them exceed `budget`, naming the tensor, its size, the limit and what to
     /// lower; a batch that fits is computed when lowering the batch alone would do.
     pub fn check(&self, max_binding: u64, budget: u64) -> Result<()> {
-        self.check_against(Some(max_binding), budget, "GPU memory")
+        self.check_against(Some(max_binding), budget, "GPU memory", max_binding)
     }
 
     // With a binding limit (a GPU) the engine's tensors count; without (the CPU engine) all do.
@@ -137,7 +222,7 @@ impl MemoryPlan {
             }
             // The CPU engine binds nothing: the whole run, with what the host holds beside its
             // tensors, against its budget of host memory.
-            Capacity::Cpu { budget } => self.check_against(None, budget, "memory on the CPU engine"),
+            Capacity::Cpu { budget, max_tensor } => self.check_against(None, budget, "memory on the CPU engine", max_tensor),
         }
     }
 
@@ -158,16 +243,17 @@ impl MemoryPlan {
         })
     }
 
-    fn check_against(&self, max_binding: Option<u64>, budget: u64, memory: &str) -> Result<()> {
-        let binding = max_binding;
-        let max_binding = max_binding.unwrap_or(u64::MAX);
+    /// `binding`: a GPU's binding limit (its run counts the engine's tensors), or none (the CPU
+    /// engine's counts the host's copies too); `max_binding`: the largest tensor either takes.
+    fn check_against(&self, binding: Option<u64>, budget: u64, memory: &str, max_binding: u64) -> Result<()> {
         let what = match self.run {
             Run::Weights => "the weights",
             Run::Evaluation { .. } => "evaluation",
             Run::Training { .. } => "training",
         };
         let counted = |t: &&Planned| binding.is_none() || !t.on_host;
-        for t in self.tensors.iter().filter(counted) {
+        // What the host holds beside the tensors (a checkpoint's file) is no kernel's tensor.
+        for t in self.tensors.iter().filter(|t| !t.on_host) {
             if t.bytes <= max_binding {
                 continue;
             }
@@ -178,11 +264,15 @@ impl MemoryPlan {
                 (Some(_), Some(_)) => "even one image does not fit: lower the side or raise the width ratio".to_string(),
                 _ => "lower the side (it sets the first linear layer's width) or raise the width ratio".to_string(),
             };
-            let at_batch = self.batch().filter(|_| t.per_image.is_some()).map(|b| format!(" at batch {b}")).unwrap_or_default();
+            let at_batch = if t.per_image.is_some() { self.at_batch() } else { String::new() };
+            let limit = match binding {
+                Some(_) => format!("this GPU binds at most {} per buffer", human(max_binding)),
+                None => format!("the CPU engine was set to take at most {} per tensor", human(max_binding)),
+            };
             return Err(EngineError::DoesNotFit {
                 what: format!("{}{at_batch}", t.name),
                 bytes: t.bytes,
-                limit: format!("this GPU binds at most {} per buffer", human(max_binding)),
+                limit,
                 advice,
             });
         }
@@ -197,9 +287,8 @@ impl MemoryPlan {
                 ),
                 _ => "lower the side or raise the width ratio".to_string(),
             };
-            let at_batch = self.batch().map(|b| format!(" at batch {b}")).unwrap_or_default();
             return Err(EngineError::DoesNotFit {
-                what: format!("{what}{at_batch}"),
+                what: format!("{what}{}", self.at_batch()),
                 bytes: total,
                 limit: format!("cnnscope gives one run at most {} of {memory}", human(budget)),
                 advice,
@@ -234,6 +323,30 @@ fn walk(name: &str, layer: &Layer, shape: &mut Shape, activation: &mut impl FnMu
         Layer::Relu | Layer::Dropout(_) | Layer::Flatten => {}
     }
     *shape = output;
+}
+
+/// The plan for training `net` at `batch` with an optimiser of `moments` (and `dataset` bytes of
+/// training images on the engine) that fits `capacity` in the fewest micro-batches
+/// ([`MicroBatches`]): the whole batch where it fits, as on any adapter with room; else the
+/// largest micro-batch under the binding limit and the memory budget. Refused, with the reason
+/// of a step in micro-batches of one image, where not even that fits.
+pub fn fit_training(capacity: Capacity, net: &Net, batch: usize, moments: usize, dataset: u64) -> Result<MemoryPlan> {
+    let run = Run::Training { batch, moments };
+    let plan = |micro| MemoryPlan::in_micro_batches(net, run, micro).with_dataset(dataset);
+    let mut tried = None;
+    for count in 1..=batch.max(1) {
+        let micro = MicroBatches::at_most(batch, batch.div_ceil(count));
+        // Counts that give the same size as a smaller count were tried with it.
+        if micro.count() != count {
+            continue;
+        }
+        let candidate = plan(micro);
+        match candidate.check_capacity(capacity) {
+            Ok(()) => return Ok(candidate),
+            Err(e) => tried = Some(e),
+        }
+    }
+    Err(tried.unwrap_or_else(|| EngineError::setting("batch size", "0 images per batch: it must be at least 1")))
 }
 
 /// Whether `run` of `net` fits `device` (its [`Capacity`]); call before allocating.
@@ -278,6 +391,37 @@ mod tests {
         fits.check(128 << 20, MEMORY_BUDGET).unwrap();
     }
 
+    /// d2l's NiN recipe (batch 128, 224 px) on a 128 MiB binding (Firefox's, WebGPU's default):
+    /// each of its first block's three 96×54×54 outputs needs 136.7 MiB at batch 128, so the step
+    /// runs as two micro-batches of 64, with the gradients of one more held beside the step's.
+    #[test]
+    fn a_step_that_does_not_fit_one_binding_runs_in_micro_batches() {
+        let net = Net::new(NetConfig::new(Arch::Nin, 1)).unwrap();
+        let small = Capacity::Gpu { max_binding: 128 << 20, host: None };
+        let plan = fit_training(small, &net, 128, 1, 0).unwrap();
+        assert_eq!(plan.micro, MicroBatches { batch: 128, size: 64 });
+        assert_eq!(plan.micro.describe(), "2 micro-batches of 64");
+        assert_eq!(plan.micro.parts(), vec![(0, 64), (64, 64)]);
+        let whole = MemoryPlan::new(&net, Run::Training { batch: 128, moments: 1 });
+        let params: u64 = whole.tensors.iter().filter(|t| t.name.starts_with("parameter")).map(|t| t.bytes).sum();
+        let activations = |p: &MemoryPlan| p.tensors.iter().filter(|t| t.per_image.is_some()).map(|t| t.bytes * t.buffers).sum::<u64>();
+        assert_eq!(plan.total(), whole.total() - activations(&whole) / 2 + params, "half the activations, one more gradient");
+        // Where the whole batch fits, it runs whole.
+        let roomy = Capacity::Gpu { max_binding: 1 << 30, host: None };
+        assert_eq!(fit_training(roomy, &net, 128, 1, 0).unwrap().micro, MicroBatches::whole(128));
+        // Sizes that do not divide the batch: the first micro-batch is the smaller, on its own graph.
+        let odd = fit_training(small, &net, 250, 1, 0).unwrap().micro;
+        assert_eq!((odd.count(), odd.size, odd.last()), (3, 84, 82));
+        assert_eq!(odd.describe(), "3 micro-batches of 84 (one of 82)");
+        assert_eq!(odd.parts(), vec![(0, 82), (82, 84), (166, 84)]);
+        let plan = fit_training(small, &net, 250, 1, 0).unwrap();
+        assert!(plan.tensors.iter().any(|t| t.name == "the input (the smaller micro-batch's)" && t.bytes == 82 * 224 * 224 * 4));
+        // Where not even micro-batches of one image fit, the refusal says so.
+        let tiny = Capacity::Cpu { budget: 16 << 20, max_tensor: 16 << 20 };
+        let err = fit_training(tiny, &net, 128, 1, 0).unwrap_err().to_string();
+        assert!(err.starts_with("training at batch 128 in micro-batches of 1 needs "), "{err}");
+    }
+
     #[test]
     fn the_budget_counts_every_tensor() {
         let net = Net::new(NetConfig::new(Arch::Vgg11, 8)).unwrap();
@@ -300,12 +444,12 @@ mod tests {
         let plan = MemoryPlan::new(&net, Run::Training { batch: 64, moments: 2 }).with_dataset(47 << 20);
         let params: u64 = plan.tensors.iter().filter(|t| t.name.starts_with("parameter")).map(|t| t.bytes).sum();
         let engine = plan.total();
-        assert_eq!(plan.total_for(Capacity::Cpu { budget: 0 }), engine + 2 * 3 * params);
+        assert_eq!(plan.total_for(Capacity::Cpu { budget: 0, max_tensor: 0 }), engine + 2 * 3 * params);
         assert_eq!(plan.total_for(Capacity::Gpu { max_binding: 0, host: None }), engine);
         assert!(plan.tensors.iter().any(|t| t.name == "the training images" && !t.on_host && t.bytes == 47 << 20));
         // A budget between the two: enough for a GPU's count, not for the CPU engine's.
         let budget = engine + 3 * params;
-        let err = plan.check_capacity(Capacity::Cpu { budget }).unwrap_err().to_string();
+        let err = plan.check_capacity(Capacity::Cpu { budget, max_tensor: budget }).unwrap_err().to_string();
         assert!(err.contains("of memory on the CPU engine"), "{err}");
         plan.check(u64::MAX, budget).unwrap();
     }

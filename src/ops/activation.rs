@@ -48,28 +48,30 @@ pub fn relu_backward(rec: &mut Recorder, y: &Tensor, grad: &Tensor) -> Result<()
 /// Inverted dropout as `nn.Dropout(rate)` in training mode: keeps each element with probability
 /// 1 − rate and scales it by 1 / (1 − rate). In evaluation mode the layer is the identity and
 /// records nothing. The mask comes from a hash of (seed, element index), so the backward pass with
-/// the same seed reproduces it without storing it; use a new seed every step.
+/// the same seed reproduces it without storing it; use a new seed every step. `first` is the
+/// index of the tensor's first element in the whole batch's: a micro-batch starting at row r of a
+/// batch of images of n values each passes r·n, and draws the rows the whole batch would.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Dropout {
     pub rate: f32,
 }
 
 impl Dropout {
-    fn params(&self, values: &Tensor, seed: u32) -> Result<[u32; 4]> {
+    fn params(&self, values: &Tensor, seed: u32, first: u32) -> Result<[u32; 5]> {
         if !(0.0..1.0).contains(&self.rate) {
             return Err(EngineError::shape("dropout", format!("rate must be in [0, 1), got {}", self.rate)));
         }
         let threshold = (self.rate as f64 * 4_294_967_296.0).round().min(u32::MAX as f64) as u32;
         let scale = (1.0 / (1.0 - self.rate as f64)) as f32;
-        Ok([values.len() as u32, seed, threshold, scale.to_bits()])
+        Ok([values.len() as u32, seed, threshold, scale.to_bits(), first])
     }
 
-    fn record(&self, rec: &mut Recorder, values: &Tensor, seed: u32) -> Result<()> {
-        let params = self.params(values, seed)?;
+    fn record(&self, rec: &mut Recorder, values: &Tensor, seed: u32, first: u32) -> Result<()> {
+        let params = self.params(values, seed, first)?;
         if rec.cpu_threads().is_some() {
-            let (values, [_, seed, threshold, scale]) = (values.host()?.clone(), params);
+            let (values, [_, seed, threshold, scale, first]) = (values.host()?.clone(), params);
             return rec.task("dropout", move || {
-                cpu::elementwise::dropout(&mut values.write()?, seed, threshold, f32::from_bits(scale));
+                cpu::elementwise::dropout(&mut values.write()?, seed, first, threshold, f32::from_bits(scale));
                 Ok(())
             });
         }
@@ -77,12 +79,12 @@ impl Dropout {
     }
 
     /// Drops and scales x in place (training mode).
-    pub fn forward(&self, rec: &mut Recorder, x: &Tensor, seed: u32) -> Result<()> {
-        self.record(rec, x, seed)
+    pub fn forward(&self, rec: &mut Recorder, x: &Tensor, seed: u32, first: u32) -> Result<()> {
+        self.record(rec, x, seed, first)
     }
 
     /// Applies the same mask and scale to the gradient, in place.
-    pub fn backward(&self, rec: &mut Recorder, grad: &Tensor, seed: u32) -> Result<()> {
-        self.record(rec, grad, seed)
+    pub fn backward(&self, rec: &mut Recorder, grad: &Tensor, seed: u32, first: u32) -> Result<()> {
+        self.record(rec, grad, seed, first)
     }
 }

@@ -8,9 +8,18 @@ use crate::engine::recorder::Recorder;
 use crate::engine::tensor::{DType, Tensor};
 use crate::engine::wgsl::shaders;
 
+/// A training step's augmentation: its salt ([`crate::train::augment::salt`]) and the row, in the
+/// step's batch, of the first image gathered: draws are per row of the whole batch, so a
+/// micro-batch draws exactly what the whole batch would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Augment {
+    pub salt: u32,
+    pub first_row: u32,
+}
+
 /// images[b] = resize(dataset[order[first + b]]) / 255 (bilinear, half-pixel centres) and
-/// labels[b] = dataset_labels[order[first + b]]; with `augment` (a step's salt), each image is
-/// then flipped, cropped and jittered as [`crate::train::augment`] describes.
+/// labels[b] = dataset_labels[order[first + b]]; with `augment`, each image is then flipped,
+/// cropped and jittered as [`crate::train::augment`] describes.
 ///
 /// `pixels` holds `count` images of src_h×src_w u8 pixels packed four to a u32 (little-endian);
 /// `all_labels` one u32 per image; `images` is [batch, 1, side, side]; `labels` is [batch] u32.
@@ -23,7 +32,7 @@ pub fn gather_resize(
     first: usize,
     images: &Tensor,
     labels: &Tensor,
-    augment: Option<u32>,
+    augment: Option<Augment>,
 ) -> Result<()> {
     let s = images.shape();
     let (batch, side) = match *s {
@@ -55,8 +64,8 @@ pub fn gather_resize(
             cpu::input::gather_resize(&data, &order.read(), first, side, augment, &mut images.write()?, &mut labels.write()?)
         });
     }
-    // `augment`: the step's salt (`train::augment`), or none.
-    let params = [batch as u32, side as u32, src_h as u32, src_w as u32, first as u32, augment.is_some() as u32, augment.unwrap_or(0)];
+    let (salt, first_row) = augment.map_or((0, 0), |a| (a.salt, a.first_row));
+    let params = [batch as u32, side as u32, src_h as u32, src_w as u32, first as u32, augment.is_some() as u32, salt, first_row];
     let storage = [Access::Read, Access::Read, Access::Read, Access::ReadWrite, Access::ReadWrite];
     let buffers = [pixels.buffer()?, all_labels.buffer()?, order.buffer()?, images.buffer()?, labels.buffer()?];
     elementwise(rec, "gather_resize", || format!("{}\n{}", shaders::INDEX_MATH, shaders::GATHER_RESIZE), &storage, &params, &buffers, images.len())

@@ -16,10 +16,15 @@ fn batch_and_classes(what: &str, logits: &Tensor) -> Result<(usize, usize)> {
     }
 }
 
-/// grad_logits = d(mean loss)/d(logits); stats (3 f32) += [loss summed over the batch, correct
-/// predictions, examples]. Zero `stats` to start a new reporting interval.
-pub fn softmax_cross_entropy(rec: &mut Recorder, logits: &Tensor, labels: &Tensor, grad_logits: &Tensor, stats: &Tensor) -> Result<()> {
+/// grad_logits = d(mean loss)/d(logits), the mean taken over `mean_over` images: the batch's own
+/// size, or the whole step's for one of its micro-batches (whose gradients then add up to the whole
+/// batch's); stats (3 f32) += [loss summed over the batch, correct predictions, examples]. Zero
+/// `stats` to start a new reporting interval.
+pub fn softmax_cross_entropy(rec: &mut Recorder, logits: &Tensor, labels: &Tensor, grad_logits: &Tensor, stats: &Tensor, mean_over: usize) -> Result<()> {
     let (batch, classes) = batch_and_classes("cross-entropy", logits)?;
+    if mean_over < batch {
+        return Err(EngineError::shape("cross-entropy", format!("a mean over {mean_over} images cannot take a batch of {batch}")));
+    }
     check_shape("cross-entropy labels", labels, &[batch])?;
     if labels.dtype() != DType::U32 {
         return Err(EngineError::shape("cross-entropy labels", "labels must be a u32 tensor"));
@@ -32,14 +37,14 @@ pub fn softmax_cross_entropy(rec: &mut Recorder, logits: &Tensor, labels: &Tenso
         let [logits, labels, grad, stats] = [logits, labels, grad_logits, stats].map(|t| t.host().cloned());
         let (logits, labels, grad, stats) = (logits?, labels?, grad?, stats?);
         return rec.task("softmax_cross_entropy", move || {
-            cpu::elementwise::softmax_cross_entropy(&logits.read(), &labels.read(), classes, &mut grad.write()?, &mut stats.write()?);
+            cpu::elementwise::softmax_cross_entropy(&logits.read(), &labels.read(), classes, mean_over, &mut grad.write()?, &mut stats.write()?);
             Ok(())
         });
     }
     let storage = [Access::Read, Access::Read, Access::ReadWrite, Access::ReadWrite];
     let buffers = [logits.buffer()?, labels.buffer()?, grad_logits.buffer()?, stats.buffer()?];
     let pipeline = rec.gpu()?.pipeline("softmax_cross_entropy", &storage, || shaders::SOFTMAX_CROSS_ENTROPY.to_string());
-    rec.dispatch(pipeline, &[batch as u32, classes as u32], &buffers, 1)
+    rec.dispatch(pipeline, &[batch as u32, classes as u32, mean_over as u32], &buffers, 1)
 }
 
 /// probs = softmax(logits) per row.

@@ -2,6 +2,7 @@
 //! the work for the recorder's engine: WGSL dispatches, or a task running the CPU engine's kernel
 //! (`crate::engine::cpu`); nothing runs until the recorder is submitted.
 
+pub mod accumulate;
 pub mod activation;
 pub mod concat;
 pub mod conv2d;
@@ -19,10 +20,11 @@ use crate::engine::recorder::Recorder;
 use crate::engine::wgsl::shaders;
 use crate::engine::tensor::{Tensor, View};
 
+pub use accumulate::accumulate;
 pub use activation::{Dropout, relu_backward, relu_forward};
 pub use concat::copy_channels;
 pub use conv2d::Conv2d;
-pub use input::gather_resize;
+pub use input::{Augment, gather_resize};
 pub use linear::{Linear, Matmul};
 pub use loss::{softmax, softmax_cross_entropy};
 pub use optim::{Adam, Sgd};

@@ -125,7 +125,7 @@ impl Evaluator {
         while first < self.count {
             let (mut rec, index) = self.record_forward(device, model, data, first)?;
             let pass = &self.passes[index];
-            ops::softmax_cross_entropy(&mut rec, pass.graph.logits(), &pass.labels, &pass.grad_scratch, &self.stats)?;
+            ops::softmax_cross_entropy(&mut rec, pass.graph.logits(), &pass.labels, &pass.grad_scratch, &self.stats, pass.graph.batch)?;
             rec.submit();
             first += pass.graph.batch;
         }

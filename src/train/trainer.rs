@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::GpuSplit;
 use crate::engine::error::{EngineError, Result};
-use crate::net::fit::{self, MemoryPlan, Run};
+use crate::net::fit::{self, MicroBatches, Run};
 use crate::engine::device::Device;
 use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
@@ -48,10 +48,18 @@ pub fn check_batch(batch: usize) -> Result<()> {
 pub struct Trainer {
     pub model: Model,
     pub config: TrainConfig,
+    /// How each step runs its batch: whole, or in micro-batches where the whole would not fit.
+    micro: MicroBatches,
+    /// The graph of a (micro-)batch; it holds the step's last activations.
     graph: Graph,
-    grads: Vec<Tensor>,
-    optimizer: OptimizerState,
     labels: Tensor,
+    /// A smaller first micro-batch's graph and labels, where the size does not divide the batch.
+    first: Option<(Graph, Tensor)>,
+    /// The step's parameter gradients (summed over its micro-batches).
+    grads: Vec<Tensor>,
+    /// One micro-batch's gradients, before they are added to `grads` (a split step only).
+    micro_grads: Vec<Tensor>,
+    optimizer: OptimizerState,
     stats: Tensor,
     /// The running sums as the last check read them ([`Trainer::stats`]): each check judges the
     /// losses since then, not the mean since the epoch began.
@@ -74,20 +82,27 @@ pub struct Trainer {
 impl Trainer {
     pub fn new(device: &Device, model: Model, data: GpuSplit, config: TrainConfig) -> Result<Trainer> {
         config.check()?;
-        let run = Run::Training { batch: config.batch, moments: config.optimizer.moments() };
         let dataset = 4 * (data.pixels.len() as u64 + data.labels.len() as u64);
-        fit::check_plan(device, MemoryPlan::new(&model.net, run).with_dataset(dataset))?;
+        let micro = fit::fit_training(device.capacity(), &model.net, config.batch, config.optimizer.moments(), dataset)?.micro;
         if data.count < config.batch {
             return Err(EngineError::shape(
                 "training",
                 format!("{} training images make no full batch of {}: lower the batch size or raise the limit", data.count, config.batch),
             ));
         }
-        let graph = Graph::new(device, &model.net, config.batch, true)?;
+        let graph = Graph::new(device, &model.net, micro.size, true)?;
+        let first = match micro.last() {
+            last if last < micro.size => Some((Graph::new(device, &model.net, last, true)?, Tensor::zeros(device, &[last], DType::U32, "first micro-batch labels")?)),
+            _ => None,
+        };
         let grads = model.params.zeros_like(device, "gradient")?;
+        let micro_grads = if micro.is_split() { model.params.zeros_like(device, "micro-batch gradient")? } else { Vec::new() };
         let optimizer = OptimizerState::new(device, config.optimizer, &model.params)?;
         Ok(Trainer {
-            labels: Tensor::zeros(device, &[config.batch], DType::U32, "batch labels")?,
+            micro,
+            first,
+            micro_grads,
+            labels: Tensor::zeros(device, &[micro.size], DType::U32, "batch labels")?,
             stats: Tensor::zeros(device, &[3], DType::F32, "training statistics")?,
             checked: Default::default(),
             order: Tensor::zeros(device, &[data.count], DType::U32, "epoch order")?,
@@ -104,6 +119,11 @@ impl Trainer {
             batch_in_epoch: 0,
             steps: 0,
         })
+    }
+
+    /// How each step runs its batch ([`MicroBatches`]).
+    pub fn micro_batches(&self) -> MicroBatches {
+        self.micro
     }
 
     /// Full batches per epoch (a last partial batch is dropped, as `drop_last=True`).
@@ -190,16 +210,33 @@ impl Trainer {
         if self.batch_in_epoch == 0 {
             self.shuffle(device)?;
         }
-        let data = &self.data;
-        rec.enter(Part::Other("batch".into()));
-        let augment = self.config.augment.then(|| crate::train::augment::salt(self.config.seed, self.steps));
-        ops::gather_resize(rec, &data.pixels, data.side, &data.labels, &self.order, self.batch_in_epoch * self.config.batch, self.graph.input(), &self.labels, augment)?;
+        let salt = self.config.augment.then(|| crate::train::augment::salt(self.config.seed, self.steps));
         let seed = (self.config.seed as u32) ^ (self.steps as u32).wrapping_mul(0x2545_F491);
-        self.graph.forward(rec, &self.model.params, true, seed)?;
-        let grad_logits = self.graph.logits_grad().expect("a training graph");
-        rec.enter(Part::Other("loss".into()));
-        ops::softmax_cross_entropy(rec, self.graph.logits(), &self.labels, grad_logits, &self.stats)?;
-        self.graph.backward(rec, &self.model.params, &self.grads)?;
+        let step_first = self.batch_in_epoch * self.config.batch;
+        // Each micro-batch's loss is a mean over the whole batch, so their gradients add up to
+        // the whole batch's: the first writes the step's gradients, the others add theirs.
+        for (i, (row, images)) in self.micro.parts().into_iter().enumerate() {
+            let (graph, labels) = match &mut self.first {
+                Some((graph, labels)) if images == graph.batch && images < self.micro.size => (graph, &*labels),
+                _ => (&mut self.graph, &self.labels),
+            };
+            rec.enter(Part::Other("batch".into()));
+            let augment = salt.map(|salt| ops::Augment { salt, first_row: row as u32 });
+            let data = &self.data;
+            ops::gather_resize(rec, &data.pixels, data.side, &data.labels, &self.order, step_first + row, graph.input(), labels, augment)?;
+            graph.forward_rows(rec, &self.model.params, true, seed, row)?;
+            let grad_logits = graph.logits_grad().expect("a training graph");
+            rec.enter(Part::Other("loss".into()));
+            ops::softmax_cross_entropy(rec, graph.logits(), labels, grad_logits, &self.stats, self.config.batch)?;
+            let grads = if i == 0 { &self.grads } else { &self.micro_grads };
+            graph.backward(rec, &self.model.params, grads)?;
+            if i > 0 {
+                rec.enter(Part::Other("adding micro-batch gradients".into()));
+                for (micro, sum) in self.micro_grads.iter().zip(&self.grads) {
+                    ops::accumulate(rec, micro, sum)?;
+                }
+            }
+        }
         rec.enter(Part::Other("optimizer".into()));
         self.optimizer.step(rec, &self.model.params, &self.grads)?;
         self.steps += 1;

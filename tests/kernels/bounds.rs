@@ -26,6 +26,6 @@ fn sizes_at_32_bit_bounds_are_refused_or_counted_in_u64() {
     let plan = MemoryPlan::new(&net, Run::Training { batch: 1, moments: 2 });
     let parameters: u64 = plan.tensors.iter().filter(|t| t.name.starts_with("parameter")).map(|t| t.bytes * t.buffers).sum();
     assert_eq!(parameters, 4 * params * 4, "weights, gradients and Adam's two moments");
-    let err = plan.check_capacity(Capacity::Cpu { budget: 4 << 30 }).unwrap_err().to_string();
+    let err = plan.check_capacity(Capacity::Cpu { budget: 4 << 30, max_tensor: 4 << 30 }).unwrap_err().to_string();
     assert!(err.starts_with("training at batch 1 needs 1") && err.contains(" GiB, but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine"), "{err}");
 }

@@ -1,4 +1,4 @@
-use cnnscope::ops::gather_resize;
+use cnnscope::ops::{Augment, gather_resize};
 use cnnscope::reference;
 use cnnscope::{DType, Recorder, Tensor};
 
@@ -46,8 +46,14 @@ gpu_test! {
             let images = Tensor::zeros(device, &[6, 1, side, side], DType::F32, "images").unwrap();
             let labels = Tensor::zeros(device, &[6], DType::U32, "batch labels").unwrap();
             let mut rec = Recorder::new(device);
-            gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 0, &images, &labels, Some(salt)).unwrap();
+            gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 0, &images, &labels, Some(Augment { salt, first_row: 0 })).unwrap();
             let got = run(device, rec, &images).await;
+            // The batch's last two rows gathered as a micro-batch of their own: the same images.
+            let part = Tensor::zeros(device, &[2, 1, side, side], DType::F32, "micro-batch").unwrap();
+            let part_labels = Tensor::zeros(device, &[2], DType::U32, "micro-batch labels").unwrap();
+            let mut rec = Recorder::new(device);
+            gather_resize(&mut rec, &pixels, (28, 28), &all_labels, &order, 4, &part, &part_labels, Some(Augment { salt, first_row: 4 })).unwrap();
+            assert_eq!(run(device, rec, &part).await, got[4 * side * side..], "side {side}: rows 4 and 5 as a micro-batch");
             let mut want = Vec::new();
             let mut changed = 0;
             for (b, &i) in [2usize, 0, 1, 1, 0, 2].iter().enumerate() {

@@ -6,15 +6,15 @@ use crate::common::*;
 
 const FIXTURE: &[u8] = include_bytes!("../fixtures/cross_entropy.safetensors");
 
-/// (mean loss, correct, grad, stats) for one batch.
-async fn on_device(device: &Device, logits: &[f32], labels: &[u32]) -> (f64, f32, Vec<f32>) {
+/// (mean loss, correct, grad) for one batch, its gradient a mean over `mean_over` images.
+async fn on_device(device: &Device, logits: &[f32], labels: &[u32], mean_over: usize) -> (f64, f32, Vec<f32>) {
     let batch = labels.len();
     let lt = Tensor::from_f32(device, &[batch, 10], logits, "logits").unwrap();
     let lab = Tensor::from_u32(device, &[batch], labels, "labels").unwrap();
     let grad = Tensor::zeros(device, &[batch, 10], DType::F32, "grad").unwrap();
     let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
     let mut rec = Recorder::new(device);
-    softmax_cross_entropy(&mut rec, &lt, &lab, &grad, &stats).unwrap();
+    softmax_cross_entropy(&mut rec, &lt, &lab, &grad, &stats, mean_over).unwrap();
     rec.submit();
     let s = stats.read_f32(device).await.unwrap();
     assert_eq!(s[2], batch as f32, "examples counted");
@@ -28,7 +28,7 @@ gpu_test! {
             let get = |t: &str| f.get(&format!("{name}.{t}"));
             let logits = get("logits");
             let labels: Vec<u32> = get("labels").iter().map(|&v| v as u32).collect();
-            let (loss, correct, grad) = on_device(device, &logits, &labels).await;
+            let (loss, correct, grad) = on_device(device, &logits, &labels, labels.len()).await;
             assert_close(&format!("{name} loss"), &[loss as f32], &get("loss"), RTOL);
             assert_eq!(correct, get("correct")[0], "{name} correct");
             assert_close(&format!("{name} grad"), &grad, &get("grad"), RTOL);
@@ -36,6 +36,11 @@ gpu_test! {
             assert_close(&format!("{name} loss vs cpu"), &[loss as f32], &[cpu.loss as f32], RTOL);
             assert_eq!(correct as usize, cpu.correct);
             assert_close(&format!("{name} grad vs cpu"), &grad, &cpu.grad, RTOL);
+            // One micro-batch of a step three times its size: the same loss, a third the gradient.
+            let (part_loss, _, part) = on_device(device, &logits, &labels, 3 * labels.len()).await;
+            assert_eq!(part_loss, loss);
+            let thirds: Vec<f32> = grad.iter().map(|g| g / 3.0).collect();
+            assert_close(&format!("{name} grad as a third of the step"), &part, &thirds, RTOL);
         }
     }
 
@@ -43,10 +48,10 @@ gpu_test! {
         let f = Fixture::new(FIXTURE);
         let logits = f.get("batch7.logits");
         let labels: Vec<u32> = f.get("batch7.labels").iter().map(|&v| v as u32).collect();
-        let (_, _, grad) = on_device(device, &logits, &labels).await;
+        let (_, _, grad) = on_device(device, &logits, &labels, labels.len()).await;
         check_directional_derivative("cross-entropy", &logits, &grad, 8, 1e-3, |z| {
             let labels = labels.clone();
-            async move { on_device(device, &z, &labels).await.0 }
+            async move { on_device(device, &z, &labels, labels.len()).await.0 }
         })
         .await;
     }
@@ -60,7 +65,7 @@ gpu_test! {
         let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
         let mut rec = Recorder::new(device);
         for _ in 0..3 {
-            softmax_cross_entropy(&mut rec, &lt, &lab, &grad, &stats).unwrap();
+            softmax_cross_entropy(&mut rec, &lt, &lab, &grad, &stats, 7).unwrap();
         }
         rec.submit();
         let s = stats.read_f32(device).await.unwrap();
@@ -86,9 +91,11 @@ gpu_test! {
         let grad = Tensor::zeros(device, &[4, 10], DType::F32, "grad").unwrap();
         let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
         let mut rec = Recorder::new(device);
-        let err = softmax_cross_entropy(&mut rec, &logits, &labels, &grad, &stats).unwrap_err();
+        let err = softmax_cross_entropy(&mut rec, &logits, &labels, &grad, &stats, 4).unwrap_err();
         assert!(err.to_string().contains("expected shape [4], got [5]"), "{err}");
-        let err = softmax_cross_entropy(&mut rec, &logits, &float_labels, &grad, &stats).unwrap_err();
+        let err = softmax_cross_entropy(&mut rec, &logits, &float_labels, &grad, &stats, 4).unwrap_err();
         assert!(err.to_string().contains("u32"), "{err}");
+        let err = softmax_cross_entropy(&mut rec, &logits, &labels, &grad, &stats, 3).unwrap_err();
+        assert!(err.to_string().contains("a mean over 3 images cannot take a batch of 4"), "{err}");
     }
 }

@@ -11,6 +11,7 @@ mod conv2d;
 mod input;
 mod linear;
 mod loss;
+mod micro_batch;
 mod model;
 mod optim;
 mod pool;

@@ -95,7 +95,7 @@ gpu_test! {
             let mut rec = Recorder::new(device);
             // Evaluation mode, as PyTorch's fixture (dropout off), still with gradients.
             graph.forward(&mut rec, &model.params, false, 0).unwrap();
-            ops::softmax_cross_entropy(&mut rec, graph.logits(), &labels, graph.logits_grad().unwrap(), &stats).unwrap();
+            ops::softmax_cross_entropy(&mut rec, graph.logits(), &labels, graph.logits_grad().unwrap(), &stats, graph.batch).unwrap();
             graph.backward(&mut rec, &model.params, &grads).unwrap();
             rec.submit();
             for (spec, grad) in model.params.specs.iter().zip(&grads) {
@@ -181,7 +181,7 @@ async fn loss_and_grads(device: &Device, net: &Net, values: &[Vec<f32>], input: 
     let stats = Tensor::zeros(device, &[3], DType::F32, "stats").unwrap();
     let mut rec = Recorder::new(device);
     graph.forward(&mut rec, &params, true, 1234).unwrap();
-    ops::softmax_cross_entropy(&mut rec, graph.logits(), labels, graph.logits_grad().unwrap(), &stats).unwrap();
+    ops::softmax_cross_entropy(&mut rec, graph.logits(), labels, graph.logits_grad().unwrap(), &stats, graph.batch).unwrap();
     if want_grads {
         graph.backward(&mut rec, &params, &grads).unwrap();
     }

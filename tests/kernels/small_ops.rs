@@ -71,9 +71,13 @@ gpu_test! {
         let other = Tensor::from_f32(device, &[n], &ones, "other seed").unwrap();
         let d = Dropout { rate };
         let mut rec = Recorder::new(device);
-        d.forward(&mut rec, &x, 42).unwrap();
-        d.backward(&mut rec, &g, 42).unwrap();
-        d.forward(&mut rec, &other, 43).unwrap();
+        d.forward(&mut rec, &x, 42, 0).unwrap();
+        d.backward(&mut rec, &g, 42, 0).unwrap();
+        d.forward(&mut rec, &other, 43, 0).unwrap();
+        // A micro-batch's part of the tensor, told where it starts in the whole, drops exactly what
+        // the whole batch drops there (at a u32 offset that wraps the same way in both).
+        let part = Tensor::from_f32(device, &[n - 1001], &ones[1001..], "part").unwrap();
+        d.forward(&mut rec, &part, 42, 1001).unwrap();
         rec.submit();
         let (y, gx, y2) = (x.read_f32(device).await.unwrap(), g.read_f32(device).await.unwrap(), other.read_f32(device).await.unwrap());
         let scale = 1.0 / (1.0 - rate);
@@ -82,6 +86,7 @@ gpu_test! {
         // Binomial standard deviation is 0.001 here: 5 sigma.
         assert!((kept - 0.7).abs() < 0.005, "kept fraction {kept}");
         assert_eq!(y, gx, "backward applies exactly the forward mask and scale");
+        assert_eq!(part.read_f32(device).await.unwrap(), y[1001..], "a part starting at element 1001 draws the whole tensor's mask there");
         let same = y.iter().zip(&y2).filter(|(a, b)| a == b).count() as f64 / n as f64;
         assert!((same - 0.58).abs() < 0.01, "another seed gives an independent mask ({same} agree; 0.7² + 0.3² expected)");
         // Neighbouring elements are independent: P(both kept) ≈ 0.49.
@@ -96,7 +101,7 @@ gpu_test! {
         let x = Tensor::zeros(device, &[4], DType::F32, "x").unwrap();
         let mut rec = Recorder::new(device);
         for rate in [1.0, -0.1, f32::NAN] {
-            let err = Dropout { rate }.forward(&mut rec, &x, 0).unwrap_err();
+            let err = Dropout { rate }.forward(&mut rec, &x, 0, 0).unwrap_err();
             assert!(err.to_string().contains("rate must be in [0, 1)"), "{err}");
         }
     }

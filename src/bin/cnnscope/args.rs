@@ -191,6 +191,9 @@ pub struct SummaryArgs {
     /// Also print whether training at `--batch` fits this engine (auto, gpu or cpu).
     #[arg(long, value_parser = parse_device)]
     pub device: Option<Choice>,
+    /// With `--device`: plan for a binding of at most this many MiB (as `train --binding-limit`).
+    #[arg(long, value_name = "MIB", value_parser = parse_mib, requires = "device")]
+    pub binding_limit: Option<u64>,
     /// The batch the memory line plans for.
     #[arg(long, default_value_t = 64)]
     pub batch: usize,
@@ -202,6 +205,19 @@ pub struct SummaryArgs {
 pub struct DeviceArgs {
     #[arg(long = "device", value_name = "DEVICE", default_value = "auto", value_parser = parse_device)]
     pub choice: Choice,
+    /// Bind at most this many MiB per buffer, below what the adapter allows (a shared GPU, or to
+    /// see how a small one would run): a training step whose tensors are larger runs in
+    /// micro-batches.
+    #[arg(long, value_name = "MIB", value_parser = parse_mib)]
+    pub binding_limit: Option<u64>,
+}
+
+/// Whole MiB from 1 to 1 TiB, in bytes.
+fn parse_mib(s: &str) -> Result<u64, String> {
+    match s.trim().parse::<u64>() {
+        Ok(mib @ 1..=1_048_576) => Ok(mib << 20),
+        _ => Err(format!("{s:?} is not a size in MiB: give a whole number from 1 to 1048576 (1 TiB)")),
+    }
 }
 
 fn parse_device(s: &str) -> Result<Choice, String> {

@@ -11,11 +11,11 @@ use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Checkpoint, Evaluator, Optimizer, Recipe, SUBMIT_BUDGET_SECS, TrainConfig, Trainer, epoch_line};
-use cnnscope::net::fit::{self, Run};
-use cnnscope::{Choice, Device, EngineError, LayerTime};
+use cnnscope::net::fit;
+use cnnscope::{Device, EngineError, LayerTime};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{BenchArgs, Cli, Command, EvalArgs, ExportArgs, FileNetArgs, NetArgs, Opt, SummaryArgs, TrainArgs};
+use crate::args::{BenchArgs, Cli, Command, DeviceArgs, EvalArgs, ExportArgs, FileNetArgs, NetArgs, Opt, SummaryArgs, TrainArgs};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -56,12 +56,12 @@ async fn summary(args: &SummaryArgs) -> Result<()> {
     println!("{}", Summary::new(&net)?);
     if let Some(choice) = args.device {
         cnnscope::train::check_batch(args.batch)?;
-        let device = open_device(choice).await?;
-        let run = Run::Training { batch: args.batch, moments: 2 };
-        let plan = fit::check(&device, &net, run)?;
+        let device = open_device(DeviceArgs { choice, binding_limit: args.binding_limit }).await?;
+        let plan = fit::fit_training(device.capacity(), &net, args.batch, 2, 0)?;
         println!(
-            "memory: training at batch {} with Adam takes {} on {}",
+            "memory: training at batch {}{} with Adam takes {} on {}",
             args.batch,
+            in_micro_batches(plan.micro),
             cnnscope::engine::error::human(plan.total_for(device.capacity())),
             device.name()
         );
@@ -69,11 +69,21 @@ async fn summary(args: &SummaryArgs) -> Result<()> {
     Ok(())
 }
 
-/// The engine `choice` asks for, saying which one runs and why.
-async fn open_device(choice: Choice) -> Result<Device> {
-    let (device, picked) = Device::open(choice).await?;
+/// The engine `--device` asks for, saying which one runs and why, and binding no more than
+/// `--binding-limit` where given.
+async fn open_device(args: DeviceArgs) -> Result<Device> {
+    let (mut device, picked) = Device::open(args.choice).await?;
     eprintln!("device: {} — {}", device.describe(), picked.reason);
+    if let Some(limit) = args.binding_limit {
+        device.limit_bindings(limit);
+        eprintln!("binding at most {} per buffer, as asked", cnnscope::engine::error::human(device.max_binding_bytes()));
+    }
     Ok(device)
+}
+
+/// " in 2 micro-batches of 64" for a split step, nothing for a whole one.
+fn in_micro_batches(micro: fit::MicroBatches) -> String {
+    if micro.is_split() { format!(" in {}", micro.describe()) } else { String::new() }
 }
 
 fn load_data(dir: &Path, limit: Option<usize>) -> Result<FashionMnist> {
@@ -135,8 +145,8 @@ async fn train(args: &TrainArgs) -> Result<()> {
     config.check()?;
     check_counts(epochs, args.limit, args.save.is_some())?;
 
-    let device = open_device(args.device.choice).await?;
-    fit::check(&device, &net, Run::Training { batch, moments: config.optimizer.moments() })?;
+    let device = open_device(args.device).await?;
+    fit::fit_training(device.capacity(), &net, batch, config.optimizer.moments(), 0)?;
     let data = load_data(&args.data.dir, args.limit)?;
     let summary = Summary::new(&net)?;
     eprintln!(
@@ -163,6 +173,14 @@ async fn train(args: &TrainArgs) -> Result<()> {
         }
         _ => Trainer::new(&device, Model::new(&device, net, init, args.seed)?, train_set, config)?,
     };
+    let micro = trainer.micro_batches();
+    if micro.is_split() {
+        eprintln!(
+            "each step runs in {} (their gradients added up, then one update): the whole batch's tensors exceed {} per buffer",
+            micro.describe(),
+            cnnscope::engine::error::human(device.max_binding_bytes())
+        );
+    }
     let mut evaluator = Evaluator::new(&device, &trainer.model, &test_set, batch.max(256))?;
     let batches = trainer.batches_per_epoch();
     let mut saved_at = Instant::now();
@@ -327,7 +345,7 @@ async fn eval(args: &EvalArgs) -> Result<()> {
     }
     let (bytes, net) = open_saved(&args.weights, &args.net)?;
     let data = load_data(&args.data.dir, args.limit)?;
-    let device = open_device(args.device.choice).await?;
+    let device = open_device(args.device).await?;
     let model = Model::new(&device, net, Init::Default, 0)?;
     model.load_weights(&device, &bytes).map_err(|e| e.in_file(&args.weights.display().to_string()))?;
     let test_set = data.test.upload(&device)?;
@@ -385,7 +403,7 @@ async fn bench(args: &BenchArgs) -> Result<()> {
         return Err(EngineError::setting("--steps", "0 timed steps measure nothing: give 1 or more"));
     }
     let data = FashionMnist::load(&args.data.dir)?;
-    let device = open_device(args.device.choice).await?;
+    let device = open_device(args.device).await?;
     let train: Split = data.train.truncated(args.batch.saturating_mul(args.steps.saturating_add(1)));
     let train_set = train.upload(&device)?;
     println!("| net | ratio | side | batch | images/s | GFLOP/s (training ≈ 3× forward) |");

@@ -25,15 +25,24 @@ pub(crate) fn relu_backward(y: &[f32], grad: &mut [f32]) {
     });
 }
 
-/// Inverted dropout in place: element i is kept when pcg(i ^ pcg(seed)) ≥ threshold (dropout.wgsl's
-/// mask, so both engines drop the same units) and then scaled.
-pub(crate) fn dropout(values: &mut [f32], seed: u32, threshold: u32, scale: f32) {
+/// Inverted dropout in place: element i is kept when pcg((first + i) ^ pcg(seed)) ≥ threshold
+/// (dropout.wgsl's mask, so both engines drop the same units) and then scaled.
+pub(crate) fn dropout(values: &mut [f32], seed: u32, first: u32, threshold: u32, scale: f32) {
     let mixed = pcg(seed);
     for_chunks(values, ELEMENTWISE_CHUNK, |chunk, values| {
-        let first = chunk * ELEMENTWISE_CHUNK;
+        let start = first.wrapping_add((chunk * ELEMENTWISE_CHUNK) as u32);
         for (i, v) in values.iter_mut().enumerate() {
-            let keep = pcg((first + i) as u32 ^ mixed) >= threshold;
+            let keep = pcg(start.wrapping_add(i as u32) ^ mixed) >= threshold;
             *v = if keep { *v * scale } else { 0.0 };
+        }
+    });
+}
+
+/// sum += x (accumulate.wgsl).
+pub(crate) fn accumulate(x: &[f32], sum: &mut [f32]) {
+    for_chunks(sum, ELEMENTWISE_CHUNK, |i, sum| {
+        for (s, v) in sum.iter_mut().zip(&x[i * ELEMENTWISE_CHUNK..]) {
+            *s += v;
         }
     });
 }
@@ -100,9 +109,9 @@ pub(crate) fn adam(a: AdamStep, param: &mut [f32], grad: &[f32], m: &mut [f32], 
 
 /// Softmax cross-entropy with its gradient (softmax_cross_entropy.wgsl): grad = (softmax − onehot)
 /// / batch; stats += [the loss summed over the batch, correct predictions, examples].
-pub(crate) fn softmax_cross_entropy(logits: &[f32], labels: &[f32], classes: usize, grad: &mut [f32], stats: &mut [f32]) {
+pub(crate) fn softmax_cross_entropy(logits: &[f32], labels: &[f32], classes: usize, mean_over: usize, grad: &mut [f32], stats: &mut [f32]) {
     let batch = labels.len();
-    let scale = 1.0 / batch as f32;
+    let scale = 1.0 / mean_over as f32;
     let (mut loss, mut correct) = (0.0f32, 0.0f32);
     for ((row, g), label) in logits.chunks_exact(classes).zip(grad.chunks_exact_mut(classes)).zip(labels) {
         let label = label.to_bits() as usize;

@@ -4,6 +4,7 @@
 
 use crate::engine::cpu::for_chunks;
 use crate::engine::error::{EngineError, Result};
+use crate::ops::input::Augment;
 use crate::train::augment::Augmentation;
 
 /// Where the dataset lies: `count` images of `h × w` u8 pixels, packed four to a word.
@@ -31,7 +32,7 @@ fn source(dst: usize, src_size: usize, side: usize) -> (usize, usize, f32) {
 
 /// images[b] = resize(dataset[order[first + b]]) (then augmented with the step's `salt`), labels[b]
 /// its label (a u32 as f32 bits). An order naming an image past the dataset is refused.
-pub(crate) fn gather_resize(data: &Dataset, order: &[f32], first: usize, side: usize, augment: Option<u32>, images: &mut [f32], labels: &mut [f32]) -> Result<()> {
+pub(crate) fn gather_resize(data: &Dataset, order: &[f32], first: usize, side: usize, augment: Option<Augment>, images: &mut [f32], labels: &mut [f32]) -> Result<()> {
     let area = side * side;
     let batch = labels.len();
     let count = data.labels.len();
@@ -61,8 +62,8 @@ pub(crate) fn gather_resize(data: &Dataset, order: &[f32], first: usize, side: u
                     resized(row, y);
                 }
             }
-            Some(salt) => {
-                let a = Augmentation::draw(salt, b as u32, side as u32);
+            Some(Augment { salt, first_row }) => {
+                let a = Augmentation::draw(salt, first_row.wrapping_add(b as u32), side as u32);
                 let mut plain = vec![0.0f32; area];
                 for (y, row) in plain.chunks_exact_mut(side).enumerate() {
                     resized(row, y);

@@ -45,6 +45,8 @@ fn memory_budget() -> u64 {
 pub struct Cpu {
     threads: usize,
     budget: u64,
+    /// The largest tensor the user lets one kernel take ([`crate::Device::limit_bindings`]).
+    max_tensor: Option<u64>,
     errors: Mutex<Vec<String>>,
 }
 
@@ -56,12 +58,22 @@ impl Default for Cpu {
 
 impl Cpu {
     pub fn new() -> Cpu {
-        Cpu { threads: threads(), budget: memory_budget(), errors: Mutex::new(Vec::new()) }
+        Cpu { threads: threads(), budget: memory_budget(), max_tensor: None, errors: Mutex::new(Vec::new()) }
     }
 
     /// Bytes one run may take ([`memory_budget`] when the engine opened).
     pub fn budget(&self) -> u64 {
         self.budget
+    }
+
+    /// The largest tensor one kernel may take: the whole budget, or less where the user set it.
+    pub fn max_tensor(&self) -> u64 {
+        self.max_tensor.map_or(self.budget, |limit| limit.min(self.budget))
+    }
+
+    /// Takes no tensor over `bytes` from now on ([`crate::Device::limit_bindings`]).
+    pub fn limit_tensors(&mut self, bytes: u64) {
+        self.max_tensor = Some(bytes);
     }
 
     /// Threads the kernels spread over: every core natively, one in the browser (threaded wasm

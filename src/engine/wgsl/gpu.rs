@@ -55,6 +55,9 @@ pub struct Gpu {
     /// in one submission ([`crate::Recorder::time_parts`]). `CNNSCOPE_NO_TIMESTAMPS` set turns
     /// them off natively, so the round-trip method is tested too.
     pub timestamps: bool,
+    /// A lower binding limit the user set ([`crate::Device::limit_bindings`]): tensors above it are
+    /// refused and training steps run in micro-batches, as on an adapter that binds no more.
+    binding_limit: Option<u64>,
     pipelines: Mutex<HashMap<String, Arc<Pipeline>>>,
     /// Pipelines asked for and not compiled yet, in the order they were asked for.
     pending: Mutex<Vec<Arc<Pipeline>>>,
@@ -134,6 +137,7 @@ impl Gpu {
             limits,
             subgroup_size,
             timestamps,
+            binding_limit: None,
             pipelines: Mutex::new(HashMap::new()),
             pending: Mutex::new(Vec::new()),
             errors,
@@ -175,9 +179,15 @@ impl Gpu {
             .replace(" )", ")")
     }
 
-    /// The largest buffer a kernel may bind, in bytes.
+    /// The largest buffer a kernel may bind, in bytes (lowered where the user set a limit).
     pub fn max_binding_bytes(&self) -> u64 {
-        self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size)
+        let adapter = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size);
+        self.binding_limit.map_or(adapter, |limit| limit.min(adapter))
+    }
+
+    /// Binds no more than `bytes` per buffer from now on ([`crate::Device::limit_bindings`]).
+    pub fn limit_bindings(&mut self, bytes: u64) {
+        self.binding_limit = Some(bytes);
     }
 
     /// The pipeline for `key`, made from `source()` the first time it is asked for and cached

@@ -33,6 +33,7 @@ wgsl! {
     RELU = "relu.wgsl";
     TENSOR_STATS = "tensor_stats.wgsl";
     ZERO = "zero.wgsl";
+    ACCUMULATE = "accumulate.wgsl";
     DROPOUT = "dropout.wgsl";
     COPY_CHANNELS = "copy_channels.wgsl";
     SOFTMAX_CROSS_ENTROPY = "softmax_cross_entropy.wgsl";
