@@ -125,6 +125,25 @@ pub struct Recorder<'g> {
     parts: Vec<Part>,
 }
 
+/// WebGPU forbids a dispatch to bind one buffer twice where either binding is writable (Dawn
+/// refuses the bind group; wgpu natively lets it through, and the two bindings would race). Every
+/// dispatch is checked here, on every backend, so a kernel that would alias fails its tests
+/// natively too, with its name, instead of only in the browser.
+fn check_no_writable_alias(pipeline: &Pipeline, buffers: &[&wgpu::Buffer]) -> Result<()> {
+    let writable = |k: usize| pipeline.storage.get(k) == Some(&crate::engine::wgsl::Access::ReadWrite);
+    for (i, a) in buffers.iter().enumerate() {
+        for (j, b) in buffers.iter().enumerate().skip(i + 1) {
+            if a == b && (writable(i) || writable(j)) {
+                return Err(EngineError::shape(
+                    pipeline.key.clone(),
+                    format!("binds one buffer at bindings {} and {}, one of them writable: WebGPU forbids it", i + 1, j + 1),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
 impl<'g> Recorder<'g> {
     pub fn new(device: &'g Device) -> Self {
         let (gemm, target_workgroups) = match device {
@@ -189,6 +208,7 @@ impl<'g> Recorder<'g> {
         workgroups: u64,
     ) -> Result<()> {
         let gpu = self.gpu()?;
+        check_no_writable_alias(&pipeline, buffers)?;
         let max = gpu.limits.max_compute_workgroups_per_dimension as u64;
         let x = workgroups.clamp(1, max);
         let y = workgroups.div_ceil(x);
@@ -422,5 +442,28 @@ impl<'g> Recorder<'g> {
             })
             .collect();
         (all_params, bind_groups)
+    }
+}
+
+#[cfg(all(test, not(target_arch = "wasm32")))]
+mod tests {
+    use super::*;
+    use crate::engine::wgsl::{Access, shaders};
+
+    /// One buffer bound twice in a dispatch, once writable, is refused natively as Dawn refuses it
+    /// in the browser (wgpu's native backends would run it); bound twice for reading, it is not.
+    #[test]
+    fn a_buffer_bound_writable_twice_is_refused_natively() {
+        let Ok(gpu) = pollster::block_on(Gpu::new()) else { return eprintln!("no GPU adapter: nothing to check") };
+        let device = Device::Wgsl(gpu);
+        let gpu = device.gpu_ref().unwrap();
+        let buffer = crate::Tensor::zeros(&device, &[8], crate::DType::F32, "x").unwrap();
+        let buffer = buffer.buffer().unwrap();
+        let mut rec = Recorder::new(&device);
+        let accumulate = gpu.pipeline("accumulate", &[Access::Read, Access::ReadWrite], || shaders::ACCUMULATE.to_string());
+        let err = rec.dispatch(accumulate, &[2], &[buffer, buffer], 1).unwrap_err().to_string();
+        assert!(err.contains("accumulate: binds one buffer at bindings 1 and 2, one of them writable: WebGPU forbids it"), "{err}");
+        let read_twice = gpu.pipeline("read twice", &[Access::Read, Access::Read], String::new);
+        rec.dispatch(read_twice, &[2], &[buffer, buffer], 1).unwrap();
     }
 }

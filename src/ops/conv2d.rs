@@ -82,6 +82,9 @@ impl Conv2d {
                 format!("batch {batch} × {h}×{w} pixels is too large for one convolution (limit 16,777,215 pixels per batch): lower the batch size"),
             ));
         }
+        // The kernels split indices into images, channels and rows with index_math.wgsl's divmod.
+        crate::ops::check_divided("conv2d", "images", batch)?;
+        crate::ops::check_divided("conv2d", "channels", cin.max(cout))?;
         Ok(Geometry { batch, h, w, oh, ow })
     }
 

@@ -40,6 +40,8 @@ pub fn gather_resize(
         _ => return Err(EngineError::shape("input batch", format!("images must be [batch, 1, side, side], got {s:?}"))),
     };
     check_shape("input labels", labels, &[batch])?;
+    // The kernel splits element indices into images with index_math.wgsl's divmod.
+    crate::ops::check_divided("input batch", "images", batch)?;
     let count = all_labels.len();
     if pixels.len() * 4 < count * src_h * src_w {
         return Err(EngineError::shape(

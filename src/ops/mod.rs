@@ -31,6 +31,20 @@ pub use optim::{Adam, Sgd};
 pub use pool::{Pool2d, PoolKind};
 pub use stats::{adam_update_stats, tensor_stats};
 
+/// Counts the kernels' index arithmetic divides out of an element index (images, channels, planes,
+/// rows) stay below this: index_math.wgsl's `divmod` divides in f32, exactly while the quotient is
+/// under 2^21 (its comment gives the bound; at ~2.4 M a GPU's division, allowed 2.5 ULP of error,
+/// may land one off and index the wrong plane). Past it a kernel is refused, not run.
+pub const MAX_DIVIDED: usize = 1 << 21;
+
+/// Refuses `count` `what` (e.g. "planes (images × channels)") at or past [`MAX_DIVIDED`].
+pub(crate) fn check_divided(op: &str, what: &str, count: usize) -> Result<()> {
+    if count >= MAX_DIVIDED {
+        return Err(EngineError::shape(op, format!("{count} {what} is more than one kernel indexes exactly (fewer than 2^21 = 2,097,152): lower the batch size")));
+    }
+    Ok(())
+}
+
 /// A tensor must have exactly `shape`.
 pub(crate) fn check_shape(what: &str, tensor: &Tensor, shape: &[usize]) -> Result<()> {
     if tensor.shape() != shape {

@@ -68,11 +68,8 @@ impl Pool2d {
         }
         let (oh, ow) = self.output_size(s[2], s[3])?;
         check_shape("pool output", y, &[s[0], s[1], oh, ow])?;
-        // The backward kernel splits element indices with index_math.wgsl's divmod, exact while
-        // index / plane size < 2^22.
-        if s[0] * s[1] >= 1 << 22 {
-            return Err(EngineError::shape("pool", format!("{} images × {} channels is more than 2^22 planes; lower the batch size", s[0], s[1])));
-        }
+        // The kernels split element indices into planes with index_math.wgsl's divmod.
+        crate::ops::check_divided("pool", &format!("planes ({} images × {} channels)", s[0], s[1]), s[0].saturating_mul(s[1]))?;
         Ok([s[0] * s[1], s[2], s[3], oh, ow, self.kernel_h, self.kernel_w, self.stride, self.padding, 0, 0, 0, 0].map(|v| v as u32))
     }
 

@@ -5,6 +5,7 @@
 import puppeteer from "puppeteer-core";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
+import { a11y } from "./a11y.mjs";
 
 const [url, shots] = process.argv.slice(2);
 mkdirSync(shots, { recursive: true });
@@ -82,6 +83,8 @@ const contrasts = await page.$$eval(".fmap-canvas", (canvases) => canvases.map((
 }));
 assert.ok(contrasts.length >= 10 && contrasts.filter((c) => c > 0).length >= contrasts.length - 2, `feature maps drawn: ${contrasts}`);
 assert.match(await text(page, "prediction"), /Label: .+ — predicted: /);
+// axe-core in Firefox too: its own layout and accessibility tree (tests/e2e/a11y.mjs).
+await a11y.check(page, "Firefox: a paused run, curves and feature maps");
 
 step("4 a reload: the kept run opens where it was, moves to the CPU engine and trains on from there");
 await page.reload();

@@ -97,6 +97,23 @@ gpu_test! {
         assert!((mean - 1.0).abs() < 0.01, "mean {mean}");
     }
 
+    async fn accumulate_adds_a_micro_batchs_gradient(device: &Device) {
+        // 1001 values: not whole vec4s, so the tail goes through the buffer's padding.
+        let (x, sum) = (random(1001, 5), random(1001, 6));
+        let (xt, st) = (Tensor::from_f32(device, &[7, 11, 13], &x, "x").unwrap(), Tensor::from_f32(device, &[7, 11, 13], &sum, "sum").unwrap());
+        let mut rec = Recorder::new(device);
+        cnnscope::ops::accumulate(&mut rec, &xt, &st).unwrap();
+        cnnscope::ops::accumulate(&mut rec, &xt, &st).unwrap();
+        let want: Vec<f32> = sum.iter().zip(&x).map(|(s, v)| s + v + v).collect();
+        assert_close("sum + 2x", &run(device, rec, &st).await, &want, 0.0);
+        let mut rec = Recorder::new(device);
+        let err = cnnscope::ops::accumulate(&mut rec, &xt, &xt).unwrap_err();
+        assert!(err.to_string().contains("must not share memory"), "{err}");
+        let other = Tensor::zeros(device, &[1001], DType::F32, "flat").unwrap();
+        let err = cnnscope::ops::accumulate(&mut rec, &xt, &other).unwrap_err();
+        assert!(err.to_string().contains("expected shape [1001], got [7, 11, 13]"), "{err}");
+    }
+
     async fn dropout_rejects_rates_outside_zero_to_one(device: &Device) {
         let x = Tensor::zeros(device, &[4], DType::F32, "x").unwrap();
         let mut rec = Recorder::new(device);

@@ -2,7 +2,7 @@
 //! workgroup computes, split-k and the partial-sum reduction; the kernels built on a GEMM (convolution
 //! and linear, forward and backward) describe their loads and stores and leave the rest here.
 
-use crate::engine::error::Result;
+use crate::engine::error::{EngineError, Result};
 use crate::engine::wgsl::Access;
 use crate::engine::recorder::Recorder;
 use crate::engine::wgsl::shaders::{self, Tile};
@@ -75,6 +75,14 @@ const MAX_SPLIT_BYTES: u64 = 64 << 20;
 /// many ways. Larger ones (11×11 taps: 12×121) are ~3× faster tiled with split-k.
 const TINY_OUTPUT: usize = 256;
 
+/// Depth one invocation may loop over where the driver stops loops early ([`crate::Gpu::loop_limit`]):
+/// three quarters of the limit, as the cores run up to ~1.13 loop iterations per depth (the tiled
+/// core's staging loops: llvmpipe summed 58,255 of 65,536 depths before it stopped) plus a few
+/// in their epilogues.
+fn safe_depth(loop_limit: u64) -> usize {
+    (loop_limit / 4 * 3) as usize
+}
+
 /// How one GEMM runs: which core, which tile, how many k splits.
 struct Plan {
     core: GemmCore,
@@ -84,7 +92,35 @@ struct Plan {
 }
 
 impl GemmKernel<'_> {
-    fn plan(&self, rec: &Recorder, allow_split: bool) -> Plan {
+    /// The plan for this GEMM; where the driver stops loops early, k is split so that no
+    /// invocation's depth loop passes [`safe_depth`], and a GEMM that may not split (its epilogue
+    /// needs the whole sum) and is that deep is refused instead of summed short.
+    fn plan(&self, rec: &Recorder, allow_split: bool) -> Result<Plan> {
+        let mut plan = self.plan_unbounded(rec, allow_split);
+        let Some(limit) = rec.device().gpu_ref().and_then(|g| g.loop_limit()) else { return Ok(plan) };
+        let needed = self.k.div_ceil(safe_depth(limit));
+        if needed <= plan.splits {
+            return Ok(plan);
+        }
+        let slab = (self.m * self.n * 4) as u64;
+        let by_memory = (MAX_SPLIT_BYTES.min(rec.device().max_binding_bytes()) / slab.max(1)) as usize;
+        if !allow_split || needed > by_memory {
+            return Err(EngineError::shape(
+                self.name,
+                format!(
+                    "a product {} deep (k) in one pass: this adapter's driver (llvmpipe) stops every loop of a kernel after {limit} iterations, \
+                     which would sum it short; train on the CPU engine (--device cpu, or auto), which is faster on this adapter anyway",
+                    self.k
+                ),
+            ));
+        }
+        // More splits of the same core and tile: each workgroup's share of k shrinks.
+        plan.workgroups = plan.workgroups / plan.splits as u64 * needed as u64;
+        plan.splits = needed;
+        Ok(plan)
+    }
+
+    fn plan_unbounded(&self, rec: &Recorder, allow_split: bool) -> Plan {
         let target = rec.target_workgroups;
         let tile = tile_for(self.m, self.n);
         let outputs = self.m * self.n;
@@ -120,7 +156,7 @@ impl GemmKernel<'_> {
     /// Records the GEMM writing `out` directly (no split-k: for kernels whose epilogue cannot work
     /// on partial sums). `params_tail` follows (m, n, k, splits) in the kernel's parameters.
     pub fn record(&self, rec: &mut Recorder, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
-        let plan = self.plan(rec, false);
+        let plan = self.plan(rec, false)?;
         self.dispatch(rec, &plan, params_tail, buffers)
     }
 
@@ -143,7 +179,7 @@ pub(crate) fn reduce_splits(rec: &mut Recorder, partial: &wgpu::Buffer, out: &wg
 /// Records a GEMM whose output is `out` (m×n, overwritten): directly when one split suffices, else
 /// through scratch partial sums and a reduction. `inputs` are the kernel's other buffers.
 pub(crate) fn record_split(rec: &mut Recorder, gemm: &GemmKernel, params_tail: &[u32], inputs: &[&wgpu::Buffer], out: &wgpu::Buffer) -> Result<()> {
-    let plan = gemm.plan(rec, true);
+    let plan = gemm.plan(rec, true)?;
     let mut buffers = inputs.to_vec();
     if plan.splits == 1 {
         buffers.push(out);

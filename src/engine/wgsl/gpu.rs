@@ -30,7 +30,7 @@ pub struct Pipeline {
     /// The cache key, which names the kernel in profiles.
     pub(crate) key: String,
     source: String,
-    storage: Vec<Access>,
+    pub(crate) storage: Vec<Access>,
     compiled: OnceLock<Compiled>,
 }
 
@@ -68,17 +68,27 @@ pub struct Gpu {
     placeholder: OnceLock<wgpu::Buffer>,
 }
 
-/// The adapter's subgroup size where it has subgroup operations and one fixed size of 4 to 16 (CPU
-/// adapters' SIMD widths; lavapipe: 8), which the subgroup core's blocks are made for. wgpu offers
-/// subgroups to native backends only; in the browser the tiled core runs. `CNNSCOPE_NO_SUBGROUPS`
-/// set runs natively as the browser does: with Chromium's SwiftShader as the Vulkan driver, the
-/// browser's kernels and their compile times in a native process (docs/ENGINE.md).
+/// The adapter's subgroup size where the subgroup core may run: it has subgroup operations, one
+/// fixed size of 4 to 16 (lavapipe: 8, its SIMD width), and is a CPU. The core assumes each
+/// workgroup of that many invocations is one full subgroup (it broadcasts between all of its
+/// lanes). Neither WebGPU nor Vulkan without `requireFullSubgroups` promises that of a GPU, which
+/// may split a workgroup over partial subgroups; a CPU adapter runs a workgroup's invocations in
+/// chunks of its SIMD width, one subgroup each, and is the only place the core was measured faster.
+/// wgpu offers subgroups to native backends only; in the browser the tiled core runs.
+/// `CNNSCOPE_NO_SUBGROUPS` set runs natively as the browser does: with Chromium's SwiftShader as
+/// the Vulkan driver, the browser's kernels and their compile times in a native process
+/// (docs/ENGINE.md).
 fn fixed_subgroup_size(adapter: &wgpu::Adapter, info: &wgpu::AdapterInfo) -> Option<u32> {
+    let like_the_browser = std::env::var_os("CNNSCOPE_NO_SUBGROUPS").is_some();
+    let offered = cfg!(not(target_arch = "wasm32")) && !like_the_browser && adapter.features().contains(wgpu::Features::SUBGROUP);
+    offered.then(|| subgroup_core_size(info)).flatten()
+}
+
+/// [`fixed_subgroup_size`]'s judgement of the adapter itself.
+fn subgroup_core_size(info: &wgpu::AdapterInfo) -> Option<u32> {
     let fixed = info.subgroup_min_size == info.subgroup_max_size;
     let usable = (4..=16).contains(&info.subgroup_min_size);
-    let like_the_browser = std::env::var_os("CNNSCOPE_NO_SUBGROUPS").is_some();
-    (cfg!(not(target_arch = "wasm32")) && !like_the_browser && adapter.features().contains(wgpu::Features::SUBGROUP) && fixed && usable)
-        .then_some(info.subgroup_min_size)
+    (fixed && usable && info.device_type == wgpu::DeviceType::Cpu).then_some(info.subgroup_min_size)
 }
 
 impl Gpu {
@@ -147,13 +157,13 @@ impl Gpu {
         })
     }
 
-    /// The GEMM core this adapter runs fastest: the subgroup core on CPU adapters with a fixed
-    /// subgroup size (measured on lavapipe: 2.4–2.8× the tiled core), the tiled core elsewhere (the
-    /// subgroup core has not been measured on a GPU, where workgroup memory is cheap).
+    /// The GEMM core this adapter runs fastest: the subgroup core where it may run at all (CPU
+    /// adapters with a fixed subgroup size, [`fixed_subgroup_size`]; measured on lavapipe: 2.4–2.8×
+    /// the tiled core), the tiled core elsewhere.
     pub fn fastest_gemm(&self) -> GemmCore {
         match self.subgroup_size {
-            Some(_) if self.info.device_type == wgpu::DeviceType::Cpu => GemmCore::Subgroup,
-            _ => GemmCore::Tiled,
+            Some(_) => GemmCore::Subgroup,
+            None => GemmCore::Tiled,
         }
     }
 
@@ -165,6 +175,16 @@ impl Gpu {
             cores.push(GemmCore::Subgroup);
         }
         cores
+    }
+
+    /// How many loop iterations one invocation of a kernel may run before the driver stops its
+    /// loops, where it does: Mesa's llvmpipe (lavapipe) counts every loop of a shader against one
+    /// limiter of 65,535 (gallivm's LP_MAX_TGSI_LOOP_ITERATIONS) and then leaves them silently, so
+    /// a GEMM 65,536 deep summed only 65,535 terms. The GEMM policy splits deeper products
+    /// (`gemm::GemmKernel::plan`); other kernels' loops stay far below it (docs/ENGINE.md).
+    pub fn loop_limit(&self) -> Option<u64> {
+        let driver = format!("{} {}", self.info.driver, self.info.name).to_lowercase();
+        driver.contains("llvmpipe").then_some(65_535)
     }
 
     /// The adapter's name.
@@ -179,9 +199,13 @@ impl Gpu {
             .replace(" )", ")")
     }
 
-    /// The largest buffer a kernel may bind, in bytes (lowered where the user set a limit).
+    /// The largest buffer a kernel may bind, in bytes (lowered where the user set a limit), and
+    /// never 4 GiB: the kernels index in u32 (an element index stays below 2^30, so sums of two
+    /// cannot wrap and the one index cast to i32, conv2d_params' padding sentinel, stays positive),
+    /// where a native GPU may offer more (Metal binds whole buffers).
     pub fn max_binding_bytes(&self) -> u64 {
-        let adapter = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size);
+        const U32_INDEXED: u64 = (1 << 32) - 16;
+        let adapter = self.limits.max_buffer_size.min(self.limits.max_storage_buffer_binding_size).min(U32_INDEXED);
         self.binding_limit.map_or(adapter, |limit| limit.min(adapter))
     }
 
@@ -402,5 +426,28 @@ impl Gpu {
             errors.clear();
             Err(EngineError::Gpu(message))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::subgroup_core_size;
+
+    fn adapter(device_type: wgpu::DeviceType, min: u32, max: u32) -> wgpu::AdapterInfo {
+        wgpu::AdapterInfo { subgroup_min_size: min, subgroup_max_size: max, ..wgpu::AdapterInfo::new(device_type, wgpu::Backend::Vulkan) }
+    }
+
+    /// The subgroup core runs only where each workgroup of the subgroup size is one full subgroup:
+    /// a CPU adapter with one SIMD width (lavapipe's 8, or 4 with LP_NATIVE_VECTOR_WIDTH=128), not a
+    /// GPU with a fixed size of 16 (a Mali's), nor one whose size varies.
+    #[test]
+    fn the_subgroup_core_runs_only_on_cpu_adapters_of_one_subgroup_size() {
+        use wgpu::DeviceType::{Cpu, DiscreteGpu, IntegratedGpu};
+        assert_eq!(subgroup_core_size(&adapter(Cpu, 8, 8)), Some(8));
+        assert_eq!(subgroup_core_size(&adapter(Cpu, 4, 4)), Some(4));
+        assert_eq!(subgroup_core_size(&adapter(IntegratedGpu, 16, 16)), None);
+        assert_eq!(subgroup_core_size(&adapter(DiscreteGpu, 8, 8)), None);
+        assert_eq!(subgroup_core_size(&adapter(Cpu, 4, 16)), None);
+        assert_eq!(subgroup_core_size(&adapter(Cpu, 32, 32)), None);
     }
 }
