@@ -120,6 +120,7 @@ fn designs() {
 fn what_the_gpu_cannot_hold() {
     // Refused from the description, before anything is allocated on the host or the device: on a
     // GPU each tensor against its binding limit, on the CPU engine the whole run against its budget.
+    // A batch too big for them runs in micro-batches; refused is what not even one image fits.
     let cases = [
         (
             "`train --net vgg11 --ratio 1 --side 1024 --limit 64 --device gpu`",
@@ -127,7 +128,19 @@ fn what_the_gpu_cannot_hold() {
         ),
         (
             "`train --net alexnet --batch 100000 --device gpu`",
-            "the input at batch 100000 needs 4.7 GiB, but this GPU binds at most … per buffer: lower the batch to … or less, or lower the side or raise the width ratio",
+            "training: 60000 training images make no full batch of 100000: lower the batch size or raise the limit",
+        ),
+        (
+            "`train --net nin --ratio 1 --side 1024 --binding-limit 16 --limit 1000 --device gpu`",
+            "0.0's output at batch 64 in micro-batches of 1 needs 23.6 MiB, but this GPU binds at most 16.0 MiB per buffer: even one image does not fit: lower the side or raise the width ratio",
+        ),
+        (
+            "`train --net nin --binding-limit 1 --device cpu`",
+            "the training images' buffer needs 45.1 MiB, but the CPU engine was set to take at most 1.0 MiB per tensor: train on fewer images (--limit), or let a buffer hold more",
+        ),
+        (
+            "`train --net nin --binding-limit 0`",
+            "invalid value '0' for '--binding-limit <MIB>': \"0\" is not a size in MiB: give a whole number from 1 to 1048576 (1 TiB)",
         ),
         (
             "`train --net alexnet --ratio 1 --side 1024 --batch 1 --device gpu`",
@@ -135,11 +148,11 @@ fn what_the_gpu_cannot_hold() {
         ),
         (
             "`train --net vgg11 --ratio 1 --side 1024 --limit 64 --device cpu`",
-            "training at batch 64 needs 178.3 GiB, but cnnscope gives one run at most … of memory on the CPU engine: lower the side or raise the width ratio",
+            "training at batch 64 in micro-batches of 1 needs 90.6 GiB, but cnnscope gives one run at most … of memory on the CPU engine: lower the side or raise the width ratio",
         ),
         (
             "`train --net alexnet --batch 10000000 --device cpu`",
-            "training at batch 10000000 needs …, but cnnscope gives one run at most … of memory on the CPU engine: lower the batch to … or less, or lower the side or raise the width ratio",
+            "training: 60000 training images make no full batch of 10000000: lower the batch size or raise the limit",
         ),
         ("`train --net nin --device tpu`", "invalid value 'tpu' for '--device <DEVICE>': unknown device \"tpu\": choose auto, gpu or cpu"),
         ("`summary --net nin --device cpu --batch 0`", "batch size: 0 images per batch: it must be at least 1 (d2l uses 64–256)"),

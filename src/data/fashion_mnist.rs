@@ -57,6 +57,11 @@ impl Split {
         }
     }
 
+    /// Bytes [`Split::upload`] puts on the engine: the pixels packed four to a word, a word per label.
+    pub fn uploaded_bytes(&self) -> u64 {
+        4 * (self.images.pixels.len().div_ceil(4) as u64 + self.labels.len() as u64)
+    }
+
     /// Copies the split to the GPU once: pixels packed four to a u32, labels one per u32.
     pub fn upload(&self, device: &Device) -> Result<GpuSplit> {
         // Little-endian: byte i of the split is byte i % 4 of word i / 4.

@@ -22,7 +22,7 @@ pub enum EngineError {
     InvalidShape { op: String, detail: String },
 
     #[error(
-        "{what} needs a buffer of {bytes} bytes, but this GPU allows at most {limit} bytes per buffer binding; \
+        "{what} needs a buffer of {bytes} bytes, but this engine takes at most {limit} bytes per buffer; \
          lower the batch size, the input side or the width"
     )]
     BufferTooLarge { what: String, bytes: u64, limit: u64 },

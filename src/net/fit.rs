@@ -15,6 +15,9 @@ use crate::ops::PoolKind;
 /// share a browser tab on a laptop with shared graphics memory can still be given.
 pub const MEMORY_BUDGET: u64 = 4 << 30;
 
+/// The planned tensor of the training images ([`MemoryPlan::with_dataset`]).
+const DATASET: &str = "the training images' buffer";
+
 /// What a run allocates besides the parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Run {
@@ -163,7 +166,7 @@ impl MemoryPlan {
 
     /// The run with the training images the engine holds (`bytes`, as uploaded).
     pub fn with_dataset(mut self, bytes: u64) -> MemoryPlan {
-        self.tensors.push(Planned { name: "the training images".into(), bytes, buffers: 1, per_image: None, on_host: false });
+        self.tensors.push(Planned { name: DATASET.into(), bytes, buffers: 1, per_image: None, on_host: false });
         self
     }
 
@@ -262,6 +265,7 @@ impl MemoryPlan {
                     format!("lower the batch to {} or less, or lower the side or raise the width ratio", max_binding / per_image)
                 }
                 (Some(_), Some(_)) => "even one image does not fit: lower the side or raise the width ratio".to_string(),
+                _ if t.name == DATASET => "train on fewer images (--limit), or let a buffer hold more".to_string(),
                 _ => "lower the side (it sets the first linear layer's width) or raise the width ratio".to_string(),
             };
             let at_batch = if t.per_image.is_some() { self.at_batch() } else { String::new() };
@@ -446,7 +450,7 @@ mod tests {
         let engine = plan.total();
         assert_eq!(plan.total_for(Capacity::Cpu { budget: 0, max_tensor: 0 }), engine + 2 * 3 * params);
         assert_eq!(plan.total_for(Capacity::Gpu { max_binding: 0, host: None }), engine);
-        assert!(plan.tensors.iter().any(|t| t.name == "the training images" && !t.on_host && t.bytes == 47 << 20));
+        assert!(plan.tensors.iter().any(|t| t.name == "the training images' buffer" && !t.on_host && t.bytes == 47 << 20));
         // A budget between the two: enough for a GPU's count, not for the CPU engine's.
         let budget = engine + 3 * params;
         let err = plan.check_capacity(Capacity::Cpu { budget, max_tensor: budget }).unwrap_err().to_string();

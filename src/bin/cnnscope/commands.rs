@@ -148,6 +148,8 @@ async fn train(args: &TrainArgs) -> Result<()> {
     let device = open_device(args.device).await?;
     fit::fit_training(device.capacity(), &net, batch, config.optimizer.moments(), 0)?;
     let data = load_data(&args.data.dir, args.limit)?;
+    // Again with the training images the engine will hold, before they are uploaded.
+    fit::fit_training(device.capacity(), &net, batch, config.optimizer.moments(), data.train.uploaded_bytes())?;
     let summary = Summary::new(&net)?;
     eprintln!(
         "{} · {} parameters · {:.1} MFLOPs per image · batch {batch} · {} · {init:?} init · {} training / {} test images",
