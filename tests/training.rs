@@ -57,6 +57,7 @@ both_engines!(
     an_own_network_trains_as_in_pytorch,
     an_output_that_ignores_the_input_is_detected,
     a_resumed_run_continues_exactly,
+    a_micro_batched_run_resumes_exactly_and_anywhere,
     a_split_step_equals_the_whole_one,
     the_learning_rate_changes_between_steps,
     layer_statistics_explain_a_dead_layer,
@@ -296,6 +297,47 @@ fn a_resumed_run_continues_exactly() {
     let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
     let err = Trainer::resume(device(), &checkpoint, data().train.truncated(320).upload(device()).unwrap()).err().unwrap().to_string();
     assert_eq!(err, "resume: the run was training on 256 images, this data has 320: resume with the same --limit (or none)");
+}
+
+/// A run in micro-batches (AlexNet ÷16 at 67, augmented, batch 32 as 10 + 11 + 11 on a device
+/// that binds 15 images' input at most) resumed from its checkpoint on the same device takes
+/// the same steps bit for bit; resumed where the whole batch fits, it takes the whole batch's
+/// steps, which equal the micro-batched ones up to float rounding.
+fn a_micro_batched_run_resumes_exactly_and_anywhere() {
+    let mut limited = if device().is_cpu() { Device::cpu() } else { Device::Wgsl(pollster::block_on(Gpu::new()).unwrap()) };
+    limited.limit_bindings(15 * 67 * 67 * 4);
+    let on = |device: &Device| {
+        let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
+        let model = Model::new(device, net, Init::Default, 3).unwrap();
+        let config = TrainConfig { batch: 32, optimizer: Optimizer::Adam(Adam { lr: 2e-3, ..Adam::default() }), seed: 11, augment: true };
+        Trainer::new(device, model, data().train.truncated(256).upload(device).unwrap(), config).unwrap()
+    };
+    let run = |trainer: &mut Trainer, device: &Device, n: usize| -> Vec<f32> {
+        (0..n)
+            .map(|_| {
+                trainer.step(device).unwrap();
+                pollster::block_on(trainer.stats(device)).unwrap().loss_sum as f32
+            })
+            .collect()
+    };
+    let mut whole = on(&limited);
+    assert_eq!(whole.micro_batches().describe(), "3 micro-batches of 11 (one of 10)");
+    whole.reset_stats(&limited).unwrap();
+    let all = run(&mut whole, &limited, 6);
+    let mut first = on(&limited);
+    first.reset_stats(&limited).unwrap();
+    let mut losses = run(&mut first, &limited, 3);
+    let checkpoint = pollster::block_on(first.checkpoint(&limited, 1, String::new())).unwrap();
+    let mut resumed = Trainer::resume(&limited, &checkpoint, data().train.truncated(256).upload(&limited).unwrap()).unwrap();
+    losses.extend(run(&mut resumed, &limited, 3));
+    assert_eq!(losses.iter().map(|l| l.to_bits()).collect::<Vec<_>>(), all.iter().map(|l| l.to_bits()).collect::<Vec<_>>(), "the same device: bit for bit");
+    let mut elsewhere = Trainer::resume(device(), &checkpoint, data().train.truncated(256).upload(device()).unwrap()).unwrap();
+    assert!(!elsewhere.micro_batches().is_split());
+    let mut there = losses[..3].to_vec();
+    there.extend(run(&mut elsewhere, device(), 3));
+    for (a, b) in there.iter().zip(&all) {
+        assert!((a - b).abs() <= 1e-5 * b.abs(), "resumed whole {there:?}, in micro-batches {all:?}");
+    }
 }
 
 /// A step split into many submissions (one per dispatch: the tiniest budget) gives the same
