@@ -79,12 +79,13 @@ impl MicroBatches {
     }
 
     pub fn count(&self) -> usize {
-        self.batch.div_ceil(self.size.max(1))
+        self.batch.div_ceil(self.size.max(1)).max(1)
     }
 
-    /// Images in the smaller micro-batch (`size` where `size` divides the batch).
+    /// Images in the smaller micro-batch (`size` where `size` divides the batch). Saturating: a
+    /// plan may be asked of a batch of 0, which the trainer refuses (the fuzzer asks it).
     pub fn last(&self) -> usize {
-        self.batch - (self.count() - 1) * self.size
+        self.batch.saturating_sub((self.count() - 1).saturating_mul(self.size))
     }
 
     pub fn is_split(&self) -> bool {
