@@ -2,7 +2,7 @@
 //! are each net's quick recipe (`cnnscope::train::Recipe::quick`) and seed 0.
 
 use cnnscope::engine::device::Capacity;
-use cnnscope::net::fit::{MemoryPlan, Run};
+use cnnscope::net::fit::{self, MicroBatches};
 use cnnscope::net::{Arch, MAX_RATIO, MAX_SIDE, Net, NetConfig};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Optimizer, Recipe, TrainConfig};
@@ -96,18 +96,39 @@ mod arch_wire {
     }
 }
 
+/// How a setup fits its engine: the memory training takes, and how each step runs its batch
+/// (whole, or in micro-batches where one of its tensors would pass the binding limit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Fit {
+    pub bytes: u64,
+    pub micro: MicroBatches,
+}
+
+impl Fit {
+    /// The network card's words: "1.2 GiB of memory to train at batch 128", then ", each step in 2
+    /// micro-batches of 64" where the step is split.
+    pub fn describe(&self) -> String {
+        let memory = format!("{} of memory to train at batch {}", cnnscope::engine::error::human(self.bytes), self.micro.batch);
+        match self.micro.is_split() {
+            true => format!("{memory}, each step in {} (this adapter binds too little for the whole batch at once)", self.micro.describe()),
+            false => memory,
+        }
+    }
+}
+
 /// Why this setup cannot train on an engine of `capacity` (the engine's own checks: the
-/// description, the optimiser's knobs, the fit), or the memory it will take.
-pub fn check(capacity: Capacity, setup: &Setup) -> Result<u64, String> {
+/// description, the optimiser's knobs, the fit), or how it fits.
+pub fn check(capacity: Capacity, setup: &Setup) -> Result<Fit, String> {
     check_net(capacity, &setup.net()?, setup)
 }
 
-/// [`check`] for `net`, already built from `setup`.
-pub fn check_net(capacity: Capacity, net: &Net, setup: &Setup) -> Result<u64, String> {
+/// [`check`] for `net`, already built from `setup`: the engine's own fit check, micro-batches and
+/// all ([`fit::fit_training`]).
+pub fn check_net(capacity: Capacity, net: &Net, setup: &Setup) -> Result<Fit, String> {
     let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment };
     config.check().map_err(|e| e.to_string())?;
-    let plan = MemoryPlan::new(net, Run::Training { batch: setup.batch, moments: config.optimizer.moments() });
-    plan.check_capacity(capacity).map(|()| plan.total_for(capacity)).map_err(|e| e.to_string())
+    let plan = fit::fit_training(capacity, net, setup.batch, config.optimizer.moments(), 0).map_err(|e| e.to_string())?;
+    Ok(Fit { bytes: plan.total_for(capacity), micro: plan.micro })
 }
 
 /// A knob the user types into: its label on the page, its key in a shared link (`share`), how

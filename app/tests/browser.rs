@@ -35,17 +35,27 @@ fn check(input: &str, message: &str) {
 }
 
 #[wasm_bindgen_test]
-async fn a_batch_too_big_for_the_adapter_is_explained() {
+async fn a_batch_too_big_for_the_adapter_runs_in_micro_batches_and_what_never_fits_is_explained() {
     let gpu = Device::gpu().await.unwrap();
-    let setup = Setup { ratio: 1, side: 224, ..Setup::for_net(Arch::AlexNet) };
-    assert!(setup::check(gpu.capacity(), &Setup { batch: 8, ..setup.clone() }).is_ok());
-    let warning = setup::check(gpu.capacity(), &Setup { batch: 1_000_000, ..setup.clone() }).unwrap_err();
-    assert!(warning.starts_with("the input at batch 1000000 needs 186.9 GiB, but this GPU binds at most"), "{warning}");
-    assert!(warning.contains("lower the batch to"), "{warning}");
-    // On the CPU engine the whole run against its budget (wasm32's 4 GiB here), in its words.
-    let warning = setup::check(Device::cpu().capacity(), &Setup { batch: 1_000_000, ..setup }).unwrap_err();
-    assert!(warning.starts_with("training at batch 1000000 needs"), "{warning}");
-    assert!(warning.contains("but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine: lower the batch to"), "{warning}");
+    let setup = Setup { ratio: 1, side: 224, batch: 128, ..Setup::for_net(Arch::AlexNet) };
+    let fit = setup::check(gpu.capacity(), &Setup { batch: 8, ..setup.clone() }).unwrap();
+    assert!(!fit.micro.is_split() && fit.describe().ends_with(" of memory to train at batch 8"), "{}", fit.describe());
+    // A batch whose input alone is 186.9 GiB: each step in as many micro-batches as the adapter needs.
+    let fit = setup::check(gpu.capacity(), &Setup { batch: 1_000_000, ..setup.clone() }).unwrap();
+    let words = fit.describe();
+    assert!(fit.micro.is_split() && words.contains(" of memory to train at batch 1000000, each step in "), "{words}");
+    assert!(words.ends_with(" (this adapter binds too little for the whole batch at once)"), "{words}");
+    // At a 128 MiB binding (WebGPU's default) d2l's NiN recipe takes two of 64.
+    let nin = Setup { ratio: 1, side: 224, batch: 128, ..Setup::for_net(Arch::Nin) };
+    let small = cnnscope::engine::device::Capacity::Gpu { max_binding: 128 << 20, host: Some(4 << 30) };
+    assert_eq!(setup::check(small, &nin).unwrap().micro.describe(), "2 micro-batches of 64");
+    // What not even one image fits is refused with the reason: a parameter past the binding...
+    let warning = setup::check(gpu.capacity(), &Setup { side: 1024, ..setup.clone() }).unwrap_err();
+    assert!(warning.starts_with("parameter fc.0.weight needs 3.5 GiB, but this GPU binds at most"), "{warning}");
+    // ... and on the CPU engine the whole run against its budget (wasm32's 4 GiB here), in its words.
+    let warning = setup::check(Device::cpu().capacity(), &Setup { side: 1024, ..setup }).unwrap_err();
+    assert!(warning.starts_with("training at batch 128 in micro-batches of 1 needs"), "{warning}");
+    assert!(warning.contains("but cnnscope gives one run at most 4.0 GiB of memory on the CPU engine: lower the side or raise the width ratio"), "{warning}");
 }
 
 #[wasm_bindgen_test]

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::page::design_editor::DesignEditor;
 use crate::page::layer_table::LayerTable;
 use crate::protocol::Status;
-use crate::setup::{KNOBS, Knob, Setup};
+use crate::setup::{Fit, KNOBS, Knob, Setup};
 use crate::page::view::use_view;
 
 /// The knobs' network, built once each time the network's knobs change: the layer table, the
@@ -22,7 +22,7 @@ pub fn network() -> Memo<Result<Net, EngineError>> {
 /// The engine's checks of the knobs' setup against what the engine lets a run take (`capacity`)
 /// bytes: the memory it takes, or why it cannot train.
 /// (`capacity` follows the engine: switching engine re-checks.)
-pub fn fit(capacity: Memo<Option<cnnscope::engine::device::Capacity>>, network: Memo<Result<Net, EngineError>>) -> Memo<Result<u64, String>> {
+pub fn fit(capacity: Memo<Option<cnnscope::engine::device::Capacity>>, network: Memo<Result<Net, EngineError>>) -> Memo<Result<Fit, String>> {
     let setup = use_view().setup;
     Memo::new(move |_| {
         network.with(|built| {
@@ -34,7 +34,7 @@ pub fn fit(capacity: Memo<Option<cnnscope::engine::device::Capacity>>, network: 
 }
 
 #[component]
-pub fn NetworkCard(network: Memo<Result<Net, EngineError>>, fit: Memo<Result<u64, String>>) -> impl IntoView {
+pub fn NetworkCard(network: Memo<Result<Net, EngineError>>, fit: Memo<Result<Fit, String>>) -> impl IntoView {
     let view = use_view();
     let setup = view.setup;
     view! {
@@ -50,9 +50,9 @@ pub fn NetworkCard(network: Memo<Result<Net, EngineError>>, fit: Memo<Result<u64
                 network.with(|built| match built.as_ref().map_err(ToString::to_string).and_then(|net| Summary::new(net).map_err(|e| e.to_string())) {
                     Ok(summary) => {
                         let fit = fit.get();
-                        let memory = fit.as_ref().map(|bytes| format!(" · {} of memory to train at batch {}", cnnscope::engine::error::human(*bytes), s.batch)).unwrap_or_default();
+                        let memory = fit.as_ref().map(|fit| format!(" · {}", fit.describe())).unwrap_or_default();
                         view! {
-                            <p class="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
+                            <p class="summary-line" data-testid="summary-line">{format!("{} · {} parameters · {:.1} MFLOPs per image{memory}",
                                 summary.title, cnnscope::net::summary::grouped(summary.params), summary.flops as f64 / 1e6)}</p>
                             {fit.err().map(|w| view! { <p class="error" data-testid="fit-warning">{w}</p> })}
                             <LayerTable summary=summary />

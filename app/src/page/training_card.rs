@@ -11,7 +11,7 @@ use crate::protocol::{Command, Control, Download, Status};
 use crate::page::view::use_view;
 
 #[component]
-pub fn TrainingCard(fit: Memo<Result<u64, String>>) -> impl IntoView {
+pub fn TrainingCard(fit: Memo<Result<crate::setup::Fit, String>>) -> impl IntoView {
     let view = use_view();
     let data_ready = move || view.data.with(|d| matches!(d, Some(Ok(_))));
     let has_run = move || view.run.get() > 0;
