@@ -27,6 +27,10 @@ pub fn App() -> impl IntoView {
             <h1>"cnnscope"</h1>
             <p class="tagline">"Train AlexNet, VGG-11, NiN and GoogLeNet on Fashion-MNIST on your GPU, and look inside every layer."</p>
         </header>
+        <main>
+        // The page's one live region: state changes and results, said politely (`View::announce`),
+        // never a step's progress. In place from the start, so screen readers follow it.
+        <div class="visually-hidden" role="status" aria-live="polite" aria-atomic="true" data-testid="announcer">{move || view.announcement.get()}</div>
         // Keyed on whether an engine is open, not on which: switching engine updates the cards
         // in place instead of mounting them again.
         {move || match opened.get() {
@@ -40,6 +44,7 @@ pub fn App() -> impl IntoView {
             }.into_any(),
             Some(Ok(())) => view! { <Workbench has_webgpu=has_webgpu /> }.into_any(),
         }}
+        </main>
     }
 }
 
@@ -147,7 +152,7 @@ fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
                 {if adapter.name.is_empty() { "WebGPU adapter".to_string() } else { adapter.name.clone() }}
                 <span class="tag">{adapter.device_type.clone()}</span>
                 <span class="tag">{adapter.backend.clone()}</span>
-                {adapter.software.then(|| view! { <span class="tag warn">"software / fallback adapter: slow"</span> })}
+                {adapter.software.then(|| view! { <span class="tag warn" data-testid="software-tag">"software / fallback adapter: slow"</span> })}
             </p>
             {(!adapter.driver.is_empty()).then(|| view! { <p class="hint">{adapter.driver.clone()}</p> })}
             <dl class="limits">

@@ -21,11 +21,71 @@ pub fn Chart(title: &'static str, x_label: &'static str, series: Signal<Vec<Seri
             draw(&canvas, &series, x_label, y_range);
         }
     });
+    // The numbers the chart draws, in words and as tables, for screen readers.
+    let words = move || series.with(|s| describe(s, x_label));
+    let tables = move || series.with(|s| s.iter().filter(|s| !s.points.is_empty()).map(|s| values_table(s, x_label)).collect_view());
     view! {
         <figure class="chart">
             <figcaption>{title}</figcaption>
-            <canvas node_ref=canvas width="440" height="220" data-testid=title></canvas>
+            <canvas node_ref=canvas width="440" height="220" data-testid=title role="img" aria-label=words></canvas>
+            <div class="visually-hidden">{tables}</div>
         </figure>
+    }
+}
+
+/// How many of a curve's latest points its table lists.
+const TABLE_ROWS: usize = 10;
+
+/// A curve in words: for each series, its points' span, first, last, lowest and highest values.
+pub fn describe(series: &[Series], x_label: &str) -> String {
+    let parts: Vec<String> = series
+        .iter()
+        .map(|s| {
+            let (Some(&(x0, y0)), Some(&(x1, y1))) = (s.points.first(), s.points.last()) else {
+                return format!("{}: no values yet", s.name);
+            };
+            let low = s.points.iter().copied().min_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((x0, y0));
+            let high = s.points.iter().copied().max_by(|a, b| a.1.total_cmp(&b.1)).unwrap_or((x0, y0));
+            let n = s.points.len();
+            format!(
+                "{}: {n} point{} from {} to {} {x_label}, first {y0:.3}, last {y1:.3}, lowest {:.3} at {}, highest {:.3} at {}",
+                s.name,
+                if n == 1 { "" } else { "s" },
+                number(x0),
+                number(x1),
+                low.1,
+                number(low.0),
+                high.1,
+                number(high.0)
+            )
+        })
+        .collect();
+    if series.iter().all(|s| s.points.is_empty()) {
+        return format!("{}: starts with training", parts.join("; "));
+    }
+    parts.join("; ")
+}
+
+/// An x value as the axis would print it: whole where it is whole.
+fn number(x: f64) -> String {
+    if x.fract() == 0.0 { format!("{x:.0}") } else { format!("{x:.2}") }
+}
+
+/// A series' latest points as a table.
+fn values_table(s: &Series, x_label: &str) -> impl IntoView + use<> {
+    let n = s.points.len();
+    let caption = if n > TABLE_ROWS { format!("{}: the latest {TABLE_ROWS} of {n} points", s.name) } else { format!("{}: all {n} points", s.name) };
+    let rows = s.points[n.saturating_sub(TABLE_ROWS)..]
+        .iter()
+        .map(|&(x, y)| view! { <tr><td>{number(x)}</td><td>{format!("{y:.4}")}</td></tr> })
+        .collect_view();
+    let (x_label, name) = (x_label.to_string(), s.name);
+    view! {
+        <table>
+            <caption>{caption}</caption>
+            <thead><tr><th scope="col">{x_label}</th><th scope="col">{name}</th></tr></thead>
+            <tbody>{rows}</tbody>
+        </table>
     }
 }
 
@@ -45,7 +105,7 @@ fn draw(canvas: &web_sys::HtmlCanvasElement, series: &[Series], x_label: &str, y
         y1 = y1.max(y);
     }
     if x0 > x1 {
-        ctx.set_fill_style_str("#8a93a6");
+        ctx.set_fill_style_str("#5b6475");
         ctx.set_font("13px system-ui, sans-serif");
         let _ = ctx.fill_text("starts with training", left + 10.0, h / 2.0);
         return;
@@ -118,10 +178,14 @@ pub fn AccuracyAgainstFlops(dots: Signal<Vec<Dot>>) -> impl IntoView {
     });
     // The dots as text, for tests and screen readers.
     let described = move || dots.get().iter().map(|d| format!("{}: {:.0} FLOPs, accuracy {:.3}", d.label, d.flops, d.accuracy)).collect::<Vec<_>>().join("; ");
+    let words = move || {
+        let dots = described();
+        if dots.is_empty() { "no finished runs yet: a dot for every run that finishes".to_string() } else { format!("test accuracy against FLOPs per image: {dots}") }
+    };
     view! {
         <figure class="chart">
             <figcaption>"test accuracy against FLOPs per image (one dot per finished run)"</figcaption>
-            <canvas node_ref=canvas width="440" height="220" data-testid="accuracy-flops" aria-label=described data-dots=described></canvas>
+            <canvas node_ref=canvas width="440" height="220" data-testid="accuracy-flops" role="img" aria-label=words data-dots=described></canvas>
         </figure>
     }
 }
@@ -135,7 +199,7 @@ fn draw_dots(canvas: &web_sys::HtmlCanvasElement, dots: &[Dot]) {
     ctx.clear_rect(0.0, 0.0, w, h);
     ctx.set_font("11px system-ui, sans-serif");
     if dots.is_empty() {
-        ctx.set_fill_style_str("#8a93a6");
+        ctx.set_fill_style_str("#5b6475");
         ctx.set_font("13px system-ui, sans-serif");
         let _ = ctx.fill_text("a dot for every run that finishes", left + 10.0, h / 2.0);
         return;

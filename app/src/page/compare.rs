@@ -60,8 +60,8 @@ pub fn Compare() -> impl IntoView {
             })
             .collect_view();
         view! {
-            <div class="scroll"><table class="layers compare" data-testid="compare-table">
-                <thead><tr><th>"network"</th><th>"configuration"</th><th>"parameters"</th><th>"FLOPs per image"</th><th>"images/s"</th><th>"test accuracy"</th></tr></thead>
+            <div class="scroll" tabindex="0" role="region" aria-label="the four networks compared"><table class="layers compare" data-testid="compare-table">
+                <thead><tr><th scope="col">"network"</th><th scope="col">"configuration"</th><th scope="col">"parameters"</th><th scope="col">"FLOPs per image"</th><th scope="col">"images/s"</th><th scope="col">"test accuracy"</th></tr></thead>
                 <tbody>{rows}</tbody>
             </table></div>
             <p class="hint">"Train each network for at least one epoch to fill in its speed and accuracy (the latest run of each counts)."</p>

@@ -46,11 +46,11 @@ pub fn DataCard() -> impl IntoView {
                 Some(Err(e)) => view! {
                     <p class="error" data-testid="data-error">{format!("The dataset could not be loaded: {e}")}</p>
                     <p>"Pick the four files (train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz) from your disk:"</p>
-                    <input type="file" multiple accept=".gz" on:change=pick_files />
+                    <input type="file" multiple accept=".gz" aria-label="the four Fashion-MNIST files" on:change=pick_files />
                 }.into_any(),
                 None => view! {
                     <p>"Loading the dataset…"</p>
-                    <progress max="1" prop:value=move || view.data_progress.get()></progress>
+                    <progress max="1" aria-label="dataset loaded" prop:value=move || view.data_progress.get()></progress>
                 }.into_any(),
             }}
         </section>
@@ -67,7 +67,7 @@ fn SampleStrip(data: DataSummary) -> impl IntoView {
             let label = CLASS_NAMES.get(class as usize).copied().unwrap_or("?");
             view! {
                 <figure class="sample">
-                    <GreyImage pixels=pixels rows=rows cols=cols />
+                    <GreyImage pixels=pixels rows=rows cols=cols label=format!("{label}, {rows}×{cols} pixels") />
                     <figcaption>{label}</figcaption>
                 </figure>
             }

@@ -127,7 +127,10 @@ pub fn DrawingPad(on_image: Callback<Vec<u8>>, on_error: Callback<String>) -> im
     };
     view! {
         <div class="drawing">
-            <canvas node_ref=canvas class="pad" data-testid="drawing-pad" width=SIDE.to_string() height=SIDE.to_string()
+            // Freehand drawing is a path of movement (WCAG 2.1.1's exception): from the keyboard,
+            // pick a picture or a test image instead.
+            <canvas node_ref=canvas class="pad" data-testid="drawing-pad" width=SIDE.to_string() height=SIDE.to_string() role="img"
+                aria-label="drawing pad, 28×28 pixels: draw with a mouse, pen or finger, then “classify drawing”; from the keyboard, pick a picture or a test image instead"
                 on:pointerdown=move |ev| { drawing.set(true); paint(ev); }
                 on:pointermove=paint
                 on:pointerup=move |_| { drawing.set(false); classify(); }

@@ -28,6 +28,7 @@ fn render(x: Explanation) -> impl IntoView {
     let (saliency_canvas, cam_canvas) = (NodeRef::<Canvas>::new(), NodeRef::<Canvas>::new());
     let (input, saliency, side) = (x.input.clone(), x.saliency.clone(), x.side);
     let input_for_cam = x.input.clone();
+    let (saliency_words, cam_words) = (describe_saliency(&x.saliency, x.side, class), describe_cam(&x, class));
     // Drawn in tasks of their own, as the feature maps.
     Effect::new(move |_| {
         if let Some(c) = saliency_canvas.get() {
@@ -46,7 +47,7 @@ fn render(x: Explanation) -> impl IntoView {
             <p>{format!("Why “{class}”: ")}<span class="hint">"click another class above to see why that one"</span></p>
             <div class="fmaps">
                 <figure class="fmap">
-                    <canvas node_ref=saliency_canvas class="fmap-canvas explain-canvas" width=side.to_string() height=side.to_string()></canvas>
+                    <canvas node_ref=saliency_canvas class="fmap-canvas explain-canvas" width=side.to_string() height=side.to_string() role="img" aria-label=saliency_words></canvas>
                     <figcaption>"saliency: the pixels whose change moves the score most"</figcaption>
                 </figure>
                 {if x.cam_layer.is_empty() {
@@ -54,13 +55,49 @@ fn render(x: Explanation) -> impl IntoView {
                 } else {
                     view! {
                         <figure class="fmap">
-                            <canvas node_ref=cam_canvas class="fmap-canvas explain-canvas" width=side.to_string() height=side.to_string()></canvas>
+                            <canvas node_ref=cam_canvas class="fmap-canvas explain-canvas" width=side.to_string() height=side.to_string() role="img" aria-label=cam_words.clone()></canvas>
                             <figcaption>{format!("Grad-CAM on {} ({}×{}): where it looked", x.cam_layer, x.cam_h, x.cam_w)}</figcaption>
                         </figure>
                     }.into_any()
                 }}
             </div>
         </div>
+    }
+}
+
+/// The saliency map in words: where it is strongest, and how concentrated it is.
+fn describe_saliency(saliency: &[f32], side: usize, class: &str) -> String {
+    let total: f64 = saliency.iter().map(|&v| v as f64).sum();
+    let Some((at, peak)) = saliency.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)) else {
+        return format!("saliency for “{class}”: empty");
+    };
+    let mut sorted: Vec<f32> = saliency.to_vec();
+    sorted.sort_by(|a, b| b.total_cmp(a));
+    let tenth = sorted.len().div_ceil(10);
+    let share = sorted[..tenth].iter().map(|&v| v as f64).sum::<f64>() / total.max(1e-30);
+    format!(
+        "saliency for “{class}” over the {side}×{side} input, in red over the image: strongest at row {}, column {} ({peak:.3e}); the top tenth of the pixels holds {:.0}% of it",
+        at / side.max(1),
+        at % side.max(1),
+        100.0 * share
+    )
+}
+
+/// Grad-CAM in words: every cell of a small map (by rows, scaled to its maximum), or where a
+/// large one peaks.
+fn describe_cam(x: &Explanation, class: &str) -> String {
+    let (h, w) = (x.cam_h, x.cam_w);
+    let top = x.cam.iter().fold(0.0f32, |m, &v| m.max(v));
+    let head = format!("Grad-CAM on {} ({h}×{w}) for “{class}”, in red over the image", x.cam_layer);
+    if top <= 0.0 {
+        return format!("{head}: zero everywhere");
+    }
+    if h * w <= 49 {
+        let rows = x.cam.chunks(w.max(1)).map(|row| row.iter().map(|&v| format!("{:.2}", v / top)).collect::<Vec<_>>().join(" ")).collect::<Vec<_>>().join("; ");
+        format!("{head}, each cell as a share of the largest, row by row: {rows}")
+    } else {
+        let at = x.cam.iter().position(|&v| v == top).unwrap_or(0);
+        format!("{head}: strongest at row {}, column {}", at / w.max(1), at % w.max(1))
     }
 }
 

@@ -4,9 +4,10 @@ use leptos::html::Canvas;
 use leptos::prelude::*;
 use wasm_bindgen::Clamped;
 
-/// `pixels` (rows × cols grey values, light object on dark) on a canvas, inverted for display.
+/// `pixels` (rows × cols grey values, light object on dark) on a canvas, inverted for display;
+/// `label` says what it shows (its text alternative).
 #[component]
-pub fn GreyImage(pixels: Vec<u8>, rows: usize, cols: usize) -> impl IntoView {
+pub fn GreyImage(pixels: Vec<u8>, rows: usize, cols: usize, #[prop(into)] label: String) -> impl IntoView {
     let canvas = NodeRef::<Canvas>::new();
     Effect::new(move |_| {
         let Some(canvas) = canvas.get() else { return };
@@ -16,5 +17,5 @@ pub fn GreyImage(pixels: Vec<u8>, rows: usize, cols: usize) -> impl IntoView {
             let _ = ctx.put_image_data(&image, 0.0, 0.0);
         }
     });
-    view! { <canvas node_ref=canvas width=cols.to_string() height=rows.to_string()></canvas> }
+    view! { <canvas node_ref=canvas width=cols.to_string() height=rows.to_string() role="img" aria-label=label></canvas> }
 }

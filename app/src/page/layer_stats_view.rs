@@ -39,8 +39,8 @@ pub fn LayerStats() -> impl IntoView {
                     .collect_view();
                 view! {
                     <p class="hint">{format!("Layer by layer after step {step}: the output's mean and spread, ReLU units off for every image of the batch, the gradient's size, and how far the step moved the weights (about 1e-3 of their size is healthy).")}</p>
-                    <div class="scroll"><table class="layers" data-testid="layer-stats">
-                        <thead><tr><th>"layer"</th><th>"mean"</th><th>"std"</th><th>"dead"</th><th>"‖gradient‖"</th><th>"update / weight"</th></tr></thead>
+                    <div class="scroll" tabindex="0" role="region" aria-label="per-layer statistics"><table class="layers" data-testid="layer-stats">
+                        <thead><tr><th scope="col">"layer"</th><th scope="col">"mean"</th><th scope="col">"std"</th><th scope="col">"dead"</th><th scope="col">"‖gradient‖"</th><th scope="col">"update / weight"</th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table></div>
                 }
@@ -53,10 +53,29 @@ pub fn LayerStats() -> impl IntoView {
             {table}
             <figure class="chart" hidden=move || view.layers.with(LayerHistory::is_empty)>
                 <figcaption>"dead ReLU units, layer by layer (rows) over the run (columns): white none, red all"</figcaption>
-                <canvas node_ref=canvas width="440" height="160" data-testid="dead-heatmap"></canvas>
+                <canvas node_ref=canvas width="440" height="160" data-testid="dead-heatmap" role="img"
+                    aria-label=move || view.layers.with(describe_heatmap)></canvas>
             </figure>
         </div>
     }
+}
+
+/// The heatmap in words: each layer's dead share at the first and the latest snapshot.
+fn describe_heatmap(history: &LayerHistory) -> String {
+    let names = history.relu_layers();
+    let (Some((first_step, first)), Some((last_step, last))) = (history.dead.first(), history.dead.last()) else {
+        return "dead ReLU units: none measured yet".to_string();
+    };
+    let layers = names
+        .iter()
+        .enumerate()
+        .map(|(i, name)| {
+            let share = |v: &[f32]| v.get(i).map(|d| format!("{:.1}%", 100.0 * d)).unwrap_or_else(|| "—".into());
+            format!("{name} {} → {}", share(first), share(last))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("dead ReLU units over {} snapshots, step {first_step} → step {last_step}: {layers}", history.dead.len())
 }
 
 /// Rows: the layers with a ReLU, top first; columns: the snapshots; colour: the dead share.

@@ -27,9 +27,9 @@ pub fn LayerTable(summary: Summary) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <div class="scroll"><table class="layers" data-testid="layer-table">
+        <div class="scroll" tabindex="0" role="region" aria-label="layer table"><table class="layers" data-testid="layer-table">
             <thead>
-                <tr><th>"layer"</th><th>"type"</th><th>"output"</th><th>"params"</th><th>"FLOPs"</th></tr>
+                <tr><th scope="col">"layer"</th><th scope="col">"type"</th><th scope="col">"output"</th><th scope="col">"params"</th><th scope="col">"FLOPs"</th></tr>
             </thead>
             <tbody>
                 <tr class="input"><td>"input"</td><td></td><td class="num">{summary.input.to_string()}</td><td></td><td></td></tr>

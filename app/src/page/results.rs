@@ -27,6 +27,14 @@ pub fn Results() -> impl IntoView {
     }
 }
 
+/// "Test accuracy 71.23% (7123 of 10000 images)": the card's first line and what the live region
+/// says when the results come.
+pub fn accuracy_line(evaluation: &Evaluation) -> String {
+    let right = evaluation.predictions.iter().zip(&evaluation.labels).filter(|(p, l)| p == l).count();
+    let total = evaluation.predictions.len();
+    format!("Test accuracy {:.2}% ({right} of {total} images)", 100.0 * right as f64 / total.max(1) as f64)
+}
+
 fn render(evaluation: &Evaluation) -> impl IntoView {
     let (predictions, labels) = (&evaluation.predictions, &evaluation.labels);
     let k = CLASS_NAMES.len();
@@ -34,8 +42,7 @@ fn render(evaluation: &Evaluation) -> impl IntoView {
     for (&p, &l) in predictions.iter().zip(labels) {
         matrix[l as usize][p as usize] += 1;
     }
-    let total_right: usize = (0..k).map(|i| matrix[i][i]).sum();
-    let header = CLASS_NAMES.iter().map(|n| view! { <th class="rot"><span>{*n}</span></th> }).collect_view();
+    let header = CLASS_NAMES.iter().map(|n| view! { <th class="rot" scope="col"><span>{*n}</span></th> }).collect_view();
     let rows = (0..k)
         .map(|i| {
             let count: usize = matrix[i].iter().sum();
@@ -43,13 +50,14 @@ fn render(evaluation: &Evaluation) -> impl IntoView {
                 .map(|j| {
                     let n = matrix[i][j];
                     let share = n as f64 / count.max(1) as f64;
-                    let colour = if i == j { format!("rgba(43, 138, 62, {:.2})", 0.1 + 0.8 * share) } else { format!("rgba(201, 42, 42, {:.2})", (4.0 * share).min(0.85)) };
+                    // At most 0.7 green and 0.6 red, so the count stays readable (WCAG AA contrast).
+                    let colour = if i == j { format!("rgba(43, 138, 62, {:.2})", 0.1 + 0.6 * share) } else { format!("rgba(201, 42, 42, {:.2})", (4.0 * share).min(0.6)) };
                     view! { <td class="num" style=format!("background: {colour}")>{n}</td> }
                 })
                 .collect_view();
             view! {
                 <tr>
-                    <th>{CLASS_NAMES[i]}</th>
+                    <th scope="row">{CLASS_NAMES[i]}</th>
                     {cells}
                     <td class="num acc">{format!("{:.1}%", 100.0 * matrix[i][i] as f64 / count.max(1) as f64)}</td>
                 </tr>
@@ -57,26 +65,34 @@ fn render(evaluation: &Evaluation) -> impl IntoView {
         })
         .collect_view();
     let (rows_px, cols_px) = (evaluation.rows, evaluation.cols);
+    let view = use_view();
     let gallery = evaluation
         .mistakes
         .iter()
         .map(|(i, pixels)| {
             let (truth, guess) = (labels[*i] as usize, predictions[*i] as usize);
+            let i = *i;
+            let caption = format!("#{i}: {} → {}", CLASS_NAMES[truth], CLASS_NAMES[guess]);
+            let alt = format!("test image #{i}: {}, taken for {}", CLASS_NAMES[truth], CLASS_NAMES[guess]);
+            // A button: it shows this image inside the network (card 5).
             view! {
-                <figure class="sample mistake">
-                    <GreyImage pixels=pixels.clone() rows=rows_px cols=cols_px />
-                    <figcaption>{format!("#{i}: {} → {}", CLASS_NAMES[truth], CLASS_NAMES[guess])}</figcaption>
-                </figure>
+                <button type="button" class="sample mistake" data-testid="mistake" data-index=i.to_string()
+                    title="look inside the network with this image" on:click=move |_| crate::page::feature_maps::inspect_test_image(view, i)>
+                    <GreyImage pixels=pixels.clone() rows=rows_px cols=cols_px label=alt />
+                    <span class="caption">{caption}</span>
+                </button>
             }
         })
         .collect_view();
     view! {
-        <p data-testid="test-accuracy">{format!("Test accuracy {:.2}% ({total_right} of {} images). Rows: true class; columns: predicted.", 100.0 * total_right as f64 / predictions.len().max(1) as f64, predictions.len())}</p>
-        <div class="scroll"><table class="confusion" data-testid="confusion">
-            <thead><tr><th></th>{header}<th>"accuracy"</th></tr></thead>
+        <p data-testid="test-accuracy">{format!("{}. Rows: true class; columns: predicted.", accuracy_line(evaluation))}</p>
+        <div class="scroll" tabindex="0" role="region" aria-label="confusion matrix" data-testid="confusion-region"><table class="confusion" data-testid="confusion">
+            <caption class="visually-hidden">"Confusion matrix: each row a true class, each column the class predicted, and the row's accuracy"</caption>
+            <thead><tr><td></td>{header}<th scope="col">"accuracy"</th></tr></thead>
             <tbody>{rows}</tbody>
         </table></div>
         <h3>"Misclassified"</h3>
+        <p class="hint">"Pick one to look inside the network with it."</p>
         <div class="gallery" data-testid="mistakes">{gallery}</div>
     }
 }

@@ -134,8 +134,8 @@ pub fn SavedRuns() -> impl IntoView {
                 }).collect_view();
                 view! {
                     <p class="hint" data-testid="saved-total">{format!("{count} run{} kept, {:.1} MiB in all", if count == 1 { "" } else { "s" }, total / (1 << 20) as f64)}</p>
-                    <div class="scroll"><table class="layers" data-testid="saved-runs">
-                        <thead><tr><th>"network"</th><th>"progress"</th><th>"test accuracy"</th><th>"size"</th><th>"name"</th><th></th></tr></thead>
+                    <div class="scroll" tabindex="0" role="region" aria-label="runs kept in this browser"><table class="layers" data-testid="saved-runs">
+                        <thead><tr><th scope="col">"network"</th><th scope="col">"progress"</th><th scope="col">"test accuracy"</th><th scope="col">"size"</th><th scope="col">"name"</th><th scope="col"><span class="visually-hidden">"open or delete"</span></th></tr></thead>
                         <tbody>{rows}</tbody>
                     </table></div>
                 }.into_any()

@@ -36,11 +36,13 @@ pub fn TimeChart() -> impl IntoView {
                     } else {
                         format!("{}: forward {:.2} ms, backward {:.2} ms", l.name, 1e3 * l.forward, 1e3 * l.backward)
                     };
+                    // The bar's split between forward and backward, for screen readers too.
+                    let split = if l.other > 0.0 { String::new() } else { format!(": forward {:.2} ms, backward {:.2} ms", 1e3 * l.forward, 1e3 * l.backward) };
                     view! {
                         <div class="time-row" data-testid="time-row" title=title>
                             <span class="time-name">{l.name.clone()}</span>
-                            <span class="time-bar">{bar(l.forward, "fwd")}{bar(l.backward, "bwd")}{bar(l.other, "other")}</span>
-                            <span class="time-value">{share}</span>
+                            <span class="time-bar" aria-hidden="true">{bar(l.forward, "fwd")}{bar(l.backward, "bwd")}{bar(l.other, "other")}</span>
+                            <span class="time-value">{share}<span class="visually-hidden">{split}</span></span>
                         </div>
                     }
                 })

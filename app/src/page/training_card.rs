@@ -103,7 +103,7 @@ pub fn TrainingCard(fit: Memo<Result<crate::setup::Fit, String>>) -> impl IntoVi
                 }.into_any()),
                 (None, Some((done, total))) => Some(view! {
                     <div class="progress" data-testid="preparing">
-                        <progress max=total.to_string() prop:value=done.to_string()></progress>
+                        <progress max=total.to_string() prop:value=done.to_string() aria-label="kernels compiled"></progress>
                         <span>{format!("preparing kernels {done}/{total}: compiled once, then training starts")}</span>
                     </div>
                 }.into_any()),
@@ -121,7 +121,7 @@ pub fn TrainingCard(fit: Memo<Result<crate::setup::Fit, String>>) -> impl IntoVi
                 let p = view.progress.get();
                 (p.batches > 0).then(|| view! {
                     <div class="progress">
-                        <progress max=p.batches.to_string() prop:value=p.batch.to_string()></progress>
+                        <progress max=p.batches.to_string() prop:value=p.batch.to_string() aria-label="batches of this epoch"></progress>
                         <span data-testid="progress-text" data-steps=p.steps.to_string()>{format!("epoch {}/{} · batch {}/{} · {:.1} images/s · ETA {}",
                             p.epoch, p.epochs, p.batch, p.batches, p.images_per_sec, eta(p.eta_secs))}</span>
                     </div>

@@ -59,7 +59,24 @@ pub struct View {
     pub compared: RwSignal<Vec<(Setup, f64, f64)>>,
     /// Every run that finished here: its setup and final test accuracy.
     pub finished: RwSignal<Vec<(Setup, f64)>>,
+    /// The test image the feature maps show (card 5's "test image #").
+    pub test_image: RwSignal<usize>,
+    /// What the page last said to screen readers (the polite live region, `app.rs`): the
+    /// dataset loaded, a run started, paused, resumed, finished, failed or stopped, an epoch's
+    /// line (at most one every `EPOCH_ANNOUNCE_MS`), an inspected image's prediction, test-set
+    /// results. Never a step's progress.
+    pub announcement: RwSignal<String>,
+    /// When an epoch was last announced (`js_sys::Date::now()`), for the rate limit.
+    pub epoch_announced: RwSignal<f64>,
+    /// For each inspection on its way, in order (the worker answers every `Inspect` once, in
+    /// turn): whether the user asked for it (an image picked, typed, drawn or refreshed), so its
+    /// answer is announced; the feature maps' refresh after every epoch is not.
+    pub inspections_asked: RwSignal<std::collections::VecDeque<bool>>,
 }
+
+/// Epoch lines are announced at most this often: a small run finishes an epoch a second, and a
+/// screen reader would queue them all.
+pub const EPOCH_ANNOUNCE_MS: f64 = 10_000.0;
 
 /// `View::run` between "start" and the worker's announcement of the new run.
 const NEW_RUN_PENDING: u64 = u64::MAX;
@@ -103,7 +120,39 @@ impl View {
             evaluating: RwSignal::new(false),
             compared: RwSignal::new(Vec::new()),
             finished: RwSignal::new(Vec::new()),
+            test_image: RwSignal::new(0),
+            announcement: RwSignal::new(String::new()),
+            epoch_announced: RwSignal::new(f64::NEG_INFINITY),
+            inspections_asked: RwSignal::new(std::collections::VecDeque::new()),
         }
+    }
+
+    /// Says `text` through the live region.
+    pub fn announce(&self, text: impl Into<String>) {
+        self.announcement.set(text.into());
+    }
+
+    /// What a change of the run's status is worth saying, from `before` to `now`.
+    fn status_words(&self, before: &Status, now: &Status) -> Option<String> {
+        let p = self.progress.get_untracked();
+        let at = |what: &str| if p.steps > 0 { format!("{what} at step {}, epoch {} of {}", p.steps, p.epoch, p.epochs) } else { what.to_string() };
+        Some(match now {
+            _ if before == now => return None,
+            Status::Running if *before == Status::Paused => at("training resumed"),
+            Status::Running => match self.run_setup.get_untracked() {
+                Some(s) => format!("training started: {} ÷{}, {} epochs", s.arch, s.ratio, s.epochs),
+                None => "training started".to_string(),
+            },
+            Status::Paused => at("paused"),
+            Status::Finished => match self.test_acc.get_untracked().last() {
+                Some(&(_, acc)) => format!("training finished after {} steps: test accuracy {acc:.3}", p.steps),
+                None => format!("training finished after {} steps", p.steps),
+            },
+            Status::Failed(e) => format!("training failed: {e}"),
+            Status::DeviceLost(reason) => format!("the GPU device was lost ({reason}): opening a new one"),
+            Status::Idle if matches!(before, Status::Running | Status::Paused) => "training stopped".to_string(),
+            Status::Idle => return None,
+        })
     }
 
     /// A run is training or paused (the knobs are locked).
@@ -118,13 +167,22 @@ impl View {
         match event {
             Event::Adapter(adapter) => self.adapter.set(Some(adapter)),
             Event::DataProgress(p) => self.data_progress.set(p),
-            Event::Data(data) => self.data.set(Some(data)),
+            Event::Data(data) => {
+                self.announce(match &data {
+                    Ok(d) => format!("Fashion-MNIST loaded: {} training and {} test images", d.train, d.test),
+                    Err(e) => format!("the dataset could not be loaded: {e}"),
+                });
+                self.data.set(Some(data));
+            }
             Event::Run { run, setup, notes, weights_only } => self.take_over(run, setup, notes, weights_only),
             Event::Status { run, status } if ours(run) => {
                 if status == Status::Finished
                     && let (Some(setup), Some(&(_, accuracy))) = (self.run_setup.get_untracked(), self.test_acc.get_untracked().last())
                 {
                     self.finished.update(|f| f.push((setup, accuracy)));
+                }
+                if let Some(words) = self.status_words(&self.status.get_untracked(), &status) {
+                    self.announce(words);
                 }
                 self.status.set(status);
             }
@@ -134,6 +192,13 @@ impl View {
                 self.train_acc.update(|v| v.push(train_acc));
             }
             Event::Epoch { run, test_acc, lines } if ours(run) => {
+                let now = js_sys::Date::now();
+                if let Some(line) = lines.last()
+                    && now - self.epoch_announced.get_untracked() >= EPOCH_ANNOUNCE_MS
+                {
+                    self.epoch_announced.set(now);
+                    self.announce(line.clone());
+                }
                 self.test_acc.update(|v| v.push(test_acc));
                 self.epoch_lines.update(|v| v.extend(lines));
                 self.model_changed.update(|n| *n += 1);
@@ -157,11 +222,23 @@ impl View {
             Event::Status { .. } | Event::Progress { .. } | Event::Interval { .. } | Event::Epoch { .. } | Event::Layers { .. } | Event::Timing { .. } | Event::Preparing { .. } | Event::FirstStep { .. } | Event::Saved { .. } => {}
             Event::Message(message) => self.message.set(Some(message)),
             Event::Inspection(inspection) => {
+                let mut by_user = false;
+                self.inspections_asked.update_untracked(|q| by_user = q.pop_front().unwrap_or(false));
+                if by_user {
+                    self.announce(match &inspection {
+                        Ok(i) => crate::page::feature_maps::headline(i, self.inspected.get_untracked().as_ref()),
+                        Err(e) => e.clone(),
+                    });
+                }
                 self.inspection.set(Some(inspection));
                 self.inspecting.set(false);
             }
             Event::Explanation(explanation) => self.explanation.set(Some(explanation)),
             Event::Evaluation(evaluation) => {
+                self.announce(match &evaluation {
+                    Ok(e) => crate::page::results::accuracy_line(e),
+                    Err(e) => e.clone(),
+                });
                 self.evaluation.set(Some(evaluation));
                 self.evaluating.set(false);
             }
