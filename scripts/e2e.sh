@@ -5,15 +5,18 @@
 # BiDi through puppeteer-core (tests/e2e/firefox.test.mjs). Screenshots land in target/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# A dev build (deps optimised, see Cargo.toml) shares its compiled crates with the app's
-# wasm-pack tests, which saves CI a second build of Leptos; the GPU work is the same either way.
-trunk build --offline
+(cd tests/e2e && npm install --no-audit --no-fund --silent)
+# The page as it ships: the release build, each wasm run through npm's binaryen wasm-opt -Os
+# (tests/e2e/package.json pins it, Trunk.toml asks trunk for exactly that version, found here on
+# the PATH; Debian's binaryen writes broken wasm). It costs CI about five minutes more than the dev
+# build that shared its crates with the app's wasm-pack tests (docs/APP.md, "A smaller page"), and
+# the browsers test the bytes users get.
+PATH="$PWD/tests/e2e/node_modules/.bin:$PATH" trunk build --release --offline
 # The CLI (for `summary`, which the layer table is compared with); cargo test built it already.
 cargo build -q --bin cnnscope
 mkdir -p dist/data/corrupt
 cp public/data/fashion-mnist/*.gz dist/data/corrupt/
 head -c 100000 public/data/fashion-mnist/train-images-idx3-ubyte.gz > dist/data/corrupt/train-images-idx3-ubyte.gz
-(cd tests/e2e && npm install --no-audit --no-fund --silent)
 port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 python3 -m http.server "$port" --bind 127.0.0.1 --directory dist >/dev/null 2>&1 &
 server=$!

@@ -5,4 +5,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
-exec trunk serve --release --offline "$@"
+# The release build runs npm's wasm-opt, which setup.sh put in tests/e2e/node_modules.
+PATH="$PWD/tests/e2e/node_modules/.bin:$PATH" exec trunk serve --release --offline "$@"

@@ -80,5 +80,11 @@ if [ "$(trunk --version 2>/dev/null)" != "trunk 0.21.14" ]; then
     echo "setup: installing trunk 0.21.14"
     cargo install -q --locked trunk@0.21.14
 fi
+# npm's binaryen, whose wasm-opt trunk runs on the release build (Trunk.toml pins version_132;
+# Debian's binaryen writes broken wasm), and the end-to-end test's drivers: tests/e2e/package.json.
+if [ "$(tests/e2e/node_modules/.bin/wasm-opt --version 2>/dev/null)" != "wasm-opt version 132 (version_132)" ]; then
+    echo "setup: installing tests/e2e's npm packages (binaryen's wasm-opt, playwright-core, puppeteer-core, axe-core)"
+    (cd tests/e2e && npm install --no-audit --no-fund --silent)
+fi
 setup_pytorch
 echo "setup: ready"

@@ -4,7 +4,8 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { gzipSync } from "node:zlib";
 import { a11y } from "./a11y.mjs";
 
 const [url, cli, shots, dist] = process.argv.slice(2);
@@ -22,6 +23,29 @@ const tensors = (file) => {
   return Object.fromEntries(Object.entries(header).filter(([k]) => k !== "__metadata__").sort()
     .map(([k, v]) => [k, data.subarray(v.data_offsets[0], v.data_offsets[1])]));
 };
+
+step("0 the page as it ships: the release build's wasm, each through npm's binaryen wasm-opt");
+// A wasm module's custom sections by name. rustc's release build keeps a "name" section (the
+// functions' names: 600 KB of the page's 2 MB); wasm-opt drops it unless asked to keep it, so a
+// wasm file with one did not go through wasm-opt (scripts/e2e.sh builds with --release).
+const customSections = (bytes) => {
+  const names = [];
+  const leb = (at) => { let value = 0, shift = 0, b; do { b = bytes[at++]; value += (b & 0x7f) * 2 ** shift; shift += 7; } while (b & 0x80); return [value, at]; };
+  for (let at = 8; at < bytes.length;) {
+    const id = bytes[at];
+    const [size, body] = leb(at + 1);
+    if (id === 0) { const [length, name] = leb(body); names.push(bytes.subarray(name, name + length).toString("utf8")); }
+    at = body + size;
+  }
+  return names;
+};
+const wasmFiles = readdirSync(dist).filter((f) => f.endsWith(".wasm")).sort();
+assert.equal(wasmFiles.length, 2, `the page's wasm and the worker's: ${wasmFiles}`);
+for (const file of wasmFiles) {
+  const bytes = readFileSync(`${dist}/${file}`);
+  console.log(`e2e: ${file}: ${bytes.length} bytes, ${gzipSync(bytes, { level: 9 }).length} gzipped; custom sections ${customSections(bytes).join(", ")}`);
+  assert.ok(!customSections(bytes).includes("name"), `${file} went through wasm-opt (it still has rustc's name section)`);
+}
 
 const browser = await launch(true);
 // Main-thread tasks over 50 ms (PerformanceObserver "longtask"), from page load on. The engine
