@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 (cd tests/e2e && npm install --no-audit --no-fund --silent)
 # The page as it ships: the release build, each wasm run through npm's binaryen wasm-opt -Os
 # (tests/e2e/package.json pins it, Trunk.toml asks trunk for exactly that version, found here on
-# the PATH; Debian's binaryen writes broken wasm). It costs CI about five minutes more than the dev
+# the PATH; Debian's binaryen writes broken wasm). It costs CI about 4½ minutes more than the dev
 # build that shared its crates with the app's wasm-pack tests (docs/APP.md, "A smaller page"), and
 # the browsers test the bytes users get.
 PATH="$PWD/tests/e2e/node_modules/.bin:$PATH" trunk build --release --offline
