@@ -105,6 +105,10 @@ await statusIs(page, "paused");
 assert.match((await text(page, "epoch-lines")).split("\n")[lines], new RegExp(`^epoch ${lines + 1}, loss [\\d.]+`), "the next epoch, on the CPU engine");
 await page.screenshot({ path: `${shots}/firefox.png`, fullPage: true });
 await page.setViewport({ width: 390, height: 844, isMobile: true, hasTouch: true });
+// Firefox reloads the page for a mobile viewport: wait for it to be rendered again (the check and
+// the screenshot were of an empty page before).
+await page.waitForSelector("[data-testid=kept]", minutes(2));
+await page.waitForSelector("[data-testid=data-ready]", minutes(3));
 assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth + 1), "no sideways scrolling at 390 px");
 await page.evaluate(() => window.scrollTo(0, 0));
 await page.screenshot({ path: `${shots}/firefox-phone.png` });
