@@ -139,6 +139,28 @@ const back = Number((await text(midRun, "weights-message")).match(/paused at ste
 const lostSecs = Math.max(0, before.steps - back) * 32 / before.rate;
 console.log(`e2e firefox: reloaded at step ${before.steps} (${before.rate} images/s), back at step ${back}: ${lostSecs.toFixed(1)} s of training lost`);
 assert.ok(back > 0 && lostSecs <= 12, `back within seconds of where it was: step ${back} of ${before.steps}`);
+
+step("4c d2l's NiN recipe (batch 128, 224 px) on Firefox's 128 MiB binding: each step in two micro-batches of 64");
+// Its first block's outputs need 136.7 MiB each at batch 128, over the adapter's binding: the page
+// plans two micro-batches and trains a whole epoch of 128 images (one step) on the WGSL engine.
+await midRun.close();
+const nin = await browser.newPage();
+await nin.setViewport({ width: 1200, height: 900 });
+const ninErrors = errorsOf(nin);
+await nin.goto(`${url}?device=gpu&limit=128&net=nin&ratio=1&side=224&batch=128&optimizer=sgd&lr=0.1&epochs=1`);
+await nin.waitForSelector("[data-testid=data-ready]", minutes(3));
+assert.match(await text(nin, "adapter"), /largest buffer binding\s+128 MiB/, "Firefox's adapter binds 128 MiB on lavapipe");
+await nin.waitForFunction(() => document.querySelector("[data-testid=summary-line]")?.innerText.includes("each step in 2 micro-batches of 64"), minutes(1))
+  .catch(async (e) => { throw new Error(`${e.message}: ${await text(nin, "summary-line").catch(() => "no summary line")}`); });
+const started = Date.now();
+await click(nin, "start");
+// ~2½ minutes here: 0.6 TFLOP of training and 128 test images on lavapipe, through Firefox.
+await nin.waitForFunction(() => document.querySelector("[data-testid=status]")?.innerText === "finished", minutes(10)).catch(async (e) => { throw new Error(`${e.message}: status ${await text(nin, "status").catch(() => "?")}, “${await text(nin, "weights-message").catch(() => "")}”`); });
+const ninLine = await text(nin, "epoch-lines");
+assert.match(ninLine, /^epoch 1, loss [\d.]+, train acc [\d.]+, test acc [\d.]+, time [\d.]+ sec, [\d.]+ images\/s$/);
+assert.ok(Number(ninLine.match(/loss ([\d.]+)/)[1]) < 3, `a finite loss: ${ninLine}`);
+console.log(`e2e firefox: d2l's NiN in 2 micro-batches of 64 on the WGSL engine, ${((Date.now() - started) / 1000).toFixed(0)} s: ${ninLine}`);
+assert.deepEqual(ninErrors, [], "no errors in the console");
 await browser.close();
 
 step("5 WebGPU off: the CPU engine trains, and the card says how to turn WebGPU on in Firefox on Linux");
