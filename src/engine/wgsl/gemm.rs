@@ -102,9 +102,7 @@ impl GemmKernel<'_> {
         if needed <= plan.splits {
             return Ok(plan);
         }
-        let slab = (self.m * self.n * 4) as u64;
-        let by_memory = (MAX_SPLIT_BYTES.min(rec.device().max_binding_bytes()) / slab.max(1)) as usize;
-        if !allow_split || needed > by_memory {
+        if !allow_split || needed > self.splits_by_memory(rec) {
             return Err(EngineError::shape(
                 self.name,
                 format!(
@@ -120,14 +118,18 @@ impl GemmKernel<'_> {
         Ok(plan)
     }
 
+    /// The most k splits whose partial sums fit the scratch memory split-k may use.
+    fn splits_by_memory(&self, rec: &Recorder) -> usize {
+        let slab = (self.m * self.n * 4) as u64;
+        (MAX_SPLIT_BYTES.min(rec.device().max_binding_bytes()) / slab.max(1)) as usize
+    }
+
     fn plan_unbounded(&self, rec: &Recorder, allow_split: bool) -> Plan {
         let target = rec.target_workgroups;
         let tile = tile_for(self.m, self.n);
         let outputs = self.m * self.n;
-        let slab = (outputs * 4) as u64;
         let max_splits = if allow_split {
-            let by_memory = (MAX_SPLIT_BYTES.min(rec.device().max_binding_bytes()) / slab.max(1)) as usize;
-            (self.k / MIN_K_PER_SPLIT).min(by_memory).max(1)
+            (self.k / MIN_K_PER_SPLIT).min(self.splits_by_memory(rec)).max(1)
         } else {
             1
         };
