@@ -9,36 +9,33 @@
 #   - bad input answered in one line.
 # Usage: scripts/pytorch_test.sh [path/to/cnnscope] [unittest args, e.g. test_exact]
 # The binary is the argument, else $CNNSCOPE_BIN, else this checkout's target/release/cnnscope
-# (`cargo build --release`, a no-op when it is up to date). The
-# Python is $PYTHON, else the one scripts/setup.sh prepared (target/pytorch-venv, or python3 when
-# it already has torch); `scripts/setup.sh --pytorch` is run first when neither has torch.
+# (`cargo build --release`, a no-op when it is up to date). The Python is $PYTHON, else
+# target/pytorch-venv (scripts/pytorch_python.sh; `scripts/setup.sh --pytorch` makes it when
+# missing). Relative paths are taken from the directory this was called from, and every path is
+# made absolute before the tests `cd` (a relative venv path named nothing there: issue 30).
 set -euo pipefail
-cd "$(dirname "$0")/.."
+caller=$PWD
+repo=$(cd "$(dirname "$0")/.." && pwd -P)
+cd "$repo"
+absolute() { (cd "$caller" && realpath "$1"); }
 
-if [ $# -gt 0 ] && [ -x "$1" ] && [ -f "$1" ]; then
-    bin=$1
+if [ $# -gt 0 ] && (cd "$caller" && [ -f "$1" ] && [ -x "$1" ]); then
+    bin=$(absolute "$1")
     shift
 elif [ -n "${CNNSCOPE_BIN:-}" ]; then
-    bin=$CNNSCOPE_BIN
+    bin=$(absolute "$CNNSCOPE_BIN")
 else
     # This checkout's binary: cargo rebuilds it only when the sources changed.
-    bin=target/release/cnnscope
+    bin=$repo/target/release/cnnscope
     cargo build --release --quiet --bin cnnscope
 fi
-export CNNSCOPE_BIN=$(realpath "$bin")
-export CNNSCOPE_DATA=${CNNSCOPE_DATA:-$PWD/public/data/fashion-mnist}
+export CNNSCOPE_BIN=$bin
+if [ -n "${CNNSCOPE_DATA:-}" ]; then CNNSCOPE_DATA=$(absolute "$CNNSCOPE_DATA"); else CNNSCOPE_DATA=$repo/public/data/fashion-mnist; fi
+export CNNSCOPE_DATA
 [ -f "$CNNSCOPE_DATA/t10k-images-idx3-ubyte.gz" ] || scripts/data.sh
 
-needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime"
-python=${PYTHON:-}
-if [ -z "$python" ]; then
-    if [ -x target/pytorch-venv/bin/python ]; then python=target/pytorch-venv/bin/python; else python=python3; fi
-    if ! "$python" -c "$needs" 2>/dev/null; then
-        scripts/setup.sh --pytorch
-        if [ -x target/pytorch-venv/bin/python ]; then python=target/pytorch-venv/bin/python; fi
-    fi
-fi
-"$python" -c "$needs" || { echo "pytorch_test: $python lacks torch, safetensors, onnx or onnxruntime: run scripts/setup.sh --pytorch" >&2; exit 1; }
+# Sets $python (absolute), installing the pinned environment where it is missing.
+source scripts/pytorch_python.sh
 
 start=$(date +%s)
 # The package as a user installs it (editable: the tests run this checkout's code). Without
@@ -46,9 +43,9 @@ start=$(date +%s)
 isolation=()
 "$python" -c "import setuptools" 2>/dev/null && isolation=(--no-build-isolation)
 "$python" -m pip install -q --no-deps "${isolation[@]}" -e "pytorch[onnx]"
-"$python" -c "import cnnscope_torch, sys; sys.exit(0 if cnnscope_torch.__file__.startswith('$PWD/pytorch/') else 1)" \
+"$python" -c "import cnnscope_torch, sys; sys.exit(0 if cnnscope_torch.__file__.startswith('$repo/pytorch/') else 1)" \
     || { echo "pytorch_test: cnnscope_torch does not import from this checkout" >&2; exit 1; }
-echo "pytorch_test: installed in $(( $(date +%s) - start )) s; $("$python" -c 'import torch; print("torch", torch.__version__)'), $bin"
+echo "pytorch_test: installed in $(( $(date +%s) - start )) s; $("$python" -c 'import torch; print("torch", torch.__version__)') in $python, $bin"
 
 # One thread per process: two gloo processes on 2 cores, and the tests' timings stay steady.
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

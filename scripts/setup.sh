@@ -15,8 +15,11 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # The PyTorch half (pytorch/, scripts/pytorch_test.sh, docs/PYTORCH.md): torch, safetensors, numpy,
-# onnx and onnxruntime, skipped where python3 imports them all already; otherwise installed from
-# PyPI into target/pytorch-venv. `scripts/setup.sh --pytorch` does this part alone.
+# onnx and onnxruntime at the versions the tests were last run with, from PyPI into
+# target/pytorch-venv (an absolute path: the tests `cd`). Always there, never the system's python3,
+# even where that has torch: a newcomer's machine has none, and CI must see what a newcomer sees
+# (issue 30; scripts/pytorch_python.sh is the one place that chooses the Python).
+# `scripts/setup.sh --pytorch` does this part alone.
 # Why the full `pip install torch` (measured 2026-12-03, fresh venv, 2 cores, no pip cache):
 # `pip install --no-deps torch` (47 s) plus its pure-Python dependencies (filelock, fsspec, jinja2,
 # networkx, sympy, typing-extensions, setuptools: 52 s with numpy, onnx, onnxruntime) does not
@@ -25,19 +28,22 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # wheels (~10x smaller) are on download.pytorch.org, which this machine cannot reach:
 # CNNSCOPE_TORCH_INDEX=https://download.pytorch.org/whl/cpu uses them where it can.
 setup_pytorch() {
+    local venv=$PWD/target/pytorch-venv
     local needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime"
-    if python3 -c "$needs" 2>/dev/null; then return; fi
-    if [ -x target/pytorch-venv/bin/python ] && target/pytorch-venv/bin/python -c "$needs" 2>/dev/null; then return; fi
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$needs" 2>/dev/null; then return; fi
     echo "setup: installing torch, safetensors, onnx and onnxruntime into target/pytorch-venv"
-    python3 -m venv target/pytorch-venv 2>/dev/null || {
+    # A venv made without --system-site-packages: neither the system's nor the user's packages
+    # (~/.local) are seen, so what passes here passes on a machine that never had torch.
+    python3 -m venv "$venv" 2>/dev/null || {
         $SUDO apt-get install -y -qq python3-venv >/dev/null
-        python3 -m venv target/pytorch-venv
+        python3 -m venv "$venv"
     }
     local index=()
     if [ -n "${CNNSCOPE_TORCH_INDEX:-}" ]; then index=(--index-url "$CNNSCOPE_TORCH_INDEX" --extra-index-url https://pypi.org/simple); fi
-    target/pytorch-venv/bin/pip install -q --upgrade pip setuptools
+    "$venv/bin/pip" install -q --upgrade pip setuptools
     # The versions the tests were last run with (2026-12-03).
-    target/pytorch-venv/bin/pip install -q "${index[@]}" torch==2.15.0 safetensors==0.8.0 numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0
+    "$venv/bin/pip" install -q "${index[@]}" torch==2.15.0 safetensors==0.8.0 numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0
+    "$venv/bin/python" -c "$needs"
 }
 if [ "${1:-}" = "--pytorch" ]; then
     setup_pytorch

@@ -219,8 +219,9 @@ fn eval_writes_predictions() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
-/// The Python with onnx and onnxruntime: `$PYTHON`, else the environment scripts/setup.sh made
-/// (target/pytorch-venv, where the system's python3 lacks them), else python3.
+/// The Python with onnx and onnxruntime, as scripts/pytorch_python.sh chooses it: `$PYTHON`, else
+/// the environment `scripts/setup.sh` made (target/pytorch-venv), else python3 (a `cargo test`
+/// run before setup, where the tests that need it say what is missing).
 fn python() -> std::path::PathBuf {
     if let Some(python) = std::env::var_os("PYTHON") {
         return python.into();

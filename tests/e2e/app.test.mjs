@@ -4,8 +4,9 @@
 import { chromium } from "playwright-core";
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { copyFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { gzipSync } from "node:zlib";
+import { fileURLToPath } from "node:url";
 import { a11y } from "./a11y.mjs";
 
 const [url, cli, shots, dist] = process.argv.slice(2);
@@ -214,7 +215,8 @@ assert.equal(onnxDownload.suggestedFilename(), "cnnscope-alexnet-r16-s67.onnx");
 const onnxModel = `${shots}/page.onnx`;
 await onnxDownload.saveAs(onnxModel);
 execFileSync(cli, ["eval", "--weights", weights, "--limit", "1000", "--predictions", `${shots}/page-predictions.txt`], { stdio: "ignore" });
-const python = existsSync("target/pytorch-venv/bin/python") ? "target/pytorch-venv/bin/python" : "python3";
+// The PyTorch half's Python (scripts/pytorch_python.sh's choice): $PYTHON, else the checkout's venv.
+const python = process.env.PYTHON ?? fileURLToPath(new URL("../../target/pytorch-venv/bin/python", import.meta.url));
 const checked = execFileSync(python, ["tests/onnx/check.py", onnxModel, "--data", "public/data/fashion-mnist", "--predictions", `${shots}/page-predictions.txt`, "--count", "1000", "--min-classes", "2"], { encoding: "utf8" });
 assert.match(checked, /1000 predictions agree/);
 console.log(`e2e: the page's ONNX model in onnxruntime: ${checked.trim()}`);
