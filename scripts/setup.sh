@@ -45,6 +45,8 @@ setup_pytorch() {
     "$venv/bin/pip" install -q "${index[@]}" torch==2.15.0 safetensors==0.8.0 numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0
     "$venv/bin/python" -c "$needs"
 }
+# `--pytorch`: the PyTorch half alone; `--no-pytorch`: everything else (scripts/serve.sh: serving
+# the app needs no torch).
 if [ "${1:-}" = "--pytorch" ]; then
     setup_pytorch
     exit 0
@@ -92,5 +94,5 @@ if [ "$(tests/e2e/node_modules/.bin/wasm-opt --version 2>/dev/null)" != "wasm-op
     echo "setup: installing tests/e2e's npm packages (binaryen's wasm-opt, playwright-core, puppeteer-core, axe-core)"
     (cd tests/e2e && npm install --no-audit --no-fund --silent)
 fi
-setup_pytorch
+if [ "${1:-}" != "--no-pytorch" ]; then setup_pytorch; fi
 echo "setup: ready"

@@ -3,7 +3,7 @@
 # training and CLI tests natively (wgpu on Vulkan; Mesa lavapipe without a GPU), the engine tests
 # again in headless Chromium on its WebGPU, and the browser app end to end in Chromium.
 # Each stage's time is printed at the end (also when a stage fails), the figures a newcomer's run
-# is measured by (README, "Testing").
+# is measured by (docs/TESTING.md, "A newcomer's run, stage by stage").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

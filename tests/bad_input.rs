@@ -1,6 +1,6 @@
 //! Every bad input a user can hand the engine or the CLI, with the message cnnscope answers. Each
-//! case runs for real (the CLI as a process, files through the parsers) and the README's
-//! bad-input table must hold the same row: `| input | message |`, where `…` in the message stands
+//! case runs for real (the CLI as a process, files through the parsers) and docs/BAD_INPUT.md's
+//! table must hold the same row: `| input | message |`, where `…` in the message stands
 //! for what depends on the adapter or the machine. The app's own inputs (knobs, URL parameters,
 //! pictures) are checked the same way in app/tests/browser.rs and the end-to-end test.
 #![cfg(not(target_arch = "wasm32"))]
@@ -12,7 +12,7 @@ use cnnscope::data::picture::fashion_pixels;
 use cnnscope::model::weights::{from_safetensors, to_safetensors};
 use cnnscope::net::{Arch, Net, NetConfig};
 
-const README: &str = include_str!("../README.md");
+const BAD_INPUT: &str = include_str!("../docs/BAD_INPUT.md");
 
 /// `message` with each `…` matching anything (the parts in order).
 fn matches(pattern: &str, message: &str) -> bool {
@@ -28,11 +28,11 @@ fn matches(pattern: &str, message: &str) -> bool {
     rest.is_empty() || pattern.ends_with('…')
 }
 
-/// The case gives `message` (a pattern), and the README's table lists it.
+/// The case gives `message` (a pattern), and docs/BAD_INPUT.md's table lists it.
 fn check(input: &str, pattern: &str, message: &str) {
     assert!(matches(pattern, message), "{input}:\n  expected {pattern}\n  got      {message}");
     let row = format!("| {input} | {pattern} |");
-    assert!(README.contains(&row), "README.md's bad-input table lacks the row\n{row}");
+    assert!(BAD_INPUT.contains(&row), "docs/BAD_INPUT.md's table lacks the row\n{row}");
 }
 
 /// Runs the CLI; returns its `error: …` line (it must fail).
