@@ -80,7 +80,7 @@ fn wgsl(device: &Device) -> &Gpu {
 fn time(gpu: &Device, core: GemmCore, record: &dyn Fn(&mut Recorder)) -> f64 {
     let run = || {
         let mut rec = Recorder::new(gpu);
-        rec.gemm = core;
+        rec.set_gemm_core(core);
         record(&mut rec);
         rec.submit();
         wgsl(gpu).device.poll(wgpu::PollType::wait_indefinitely()).unwrap();

@@ -23,9 +23,10 @@ pub mod train;
 
 pub use engine::device::{Choice, Device};
 pub use engine::error::{EngineError, Result};
-pub use engine::recorder::{Clock, LayerTime, Part, PartTime, Recorder, StepTiming};
+pub use engine::recorder::Recorder;
+pub use engine::timing::{Clock, LayerTime, Part, PartTime, StepTiming};
 pub use engine::tensor::{DType, Tensor, View};
 pub use engine::wgsl::Gpu;
-pub use engine::wgsl::gemm::GemmCore;
+pub use engine::wgsl::gemm_core::GemmCore;
 /// The wgpu the engine is built on, for callers that show adapter details.
 pub use wgpu;

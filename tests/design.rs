@@ -3,7 +3,7 @@
 //! scores', names become weight keys, and every mistake is refused at its line with the reason.
 
 use cnnscope::model::weights::{SavedNet, net_metadata};
-use cnnscope::net::{Arch, Design, Layer, Net, NetConfig, Summary, design, minimum_side};
+use cnnscope::net::{Arch, Design, Layer, Net, NetConfig, Summary, minimum_side};
 
 fn own(text: &str, ratio: usize, side: usize) -> NetConfig {
     NetConfig { arch: Arch::Own(text.into()), ratio, side, second_hidden: true }
@@ -12,7 +12,7 @@ fn own(text: &str, ratio: usize, side: usize) -> NetConfig {
 #[test]
 fn presets_build_the_reference_trees() {
     for arch in Arch::ALL {
-        let text = design::preset(&arch).unwrap();
+        let text = arch.preset().unwrap();
         for ratio in [1, 2, 3, 5, 8, 16, 64, 4096] {
             let reference = NetConfig::new(arch.clone(), ratio);
             assert_eq!(minimum_side(&own(text, ratio, 1)), minimum_side(&reference), "{arch} ÷{ratio}: smallest side");
@@ -53,7 +53,7 @@ fn names_make_the_weight_keys() {
 
 #[test]
 fn a_weights_file_names_its_design() {
-    let config = own(design::preset(&Arch::Nin).unwrap(), 8, 112);
+    let config = own(Arch::Nin.preset().unwrap(), 8, 112);
     let saved = SavedNet::from_metadata(&net_metadata(&config)).unwrap();
     assert_eq!(saved.config(NetConfig::new(Arch::AlexNet, 1)), config);
     let mut meta = net_metadata(&config);
@@ -118,7 +118,7 @@ fn the_format_reads_pytorch_spellings() {
 fn docs_show_the_presets_verbatim() {
     let docs = include_str!("../docs/APP.md");
     for arch in Arch::ALL {
-        assert!(docs.contains(design::preset(&arch).unwrap()), "docs/APP.md shows {arch}'s preset as it is");
+        assert!(docs.contains(arch.preset().unwrap()), "docs/APP.md shows {arch}'s preset as it is");
     }
 }
 
@@ -134,6 +134,6 @@ fn the_modules_before_a_mistake_still_build() {
     let want = [("features", "8×26×26"), ("features.0", "8×26×26"), ("features.1", "8×26×26"), ("1", "5408"), ("head", "20"), ("head.0", "20")];
     assert_eq!(rows, want.map(|(n, o)| (n.to_string(), o.to_string())));
     // A design without a mistake builds the same tree either way.
-    let whole: Design = design::preset(&Arch::GoogLeNet).unwrap().parse().unwrap();
+    let whole: Design = Arch::GoogLeNet.preset().unwrap().parse().unwrap();
     assert_eq!((whole.fitting(8, 96).0, whole.fitting(8, 96).1), (whole.build(8, 96).unwrap(), None));
 }

@@ -315,7 +315,7 @@ fn fuzz_design_text() {
         .prop_map(|(k, numbers, options)| format!("{k} {} {}", numbers.join(" "), options.join(" ")));
     // Random lines before a head that makes the scores; a preset with one line replaced; any text.
     let head = prop::sample::select(vec!["", "flatten\nlinear 10", "nin_block 10 k=1\nglobal_avg_pool\nflatten"]);
-    let presets: Vec<&str> = Arch::ALL.iter().filter_map(cnnscope::net::design::preset).collect();
+    let presets: Vec<&str> = Arch::ALL.iter().filter_map(Arch::preset).collect();
     let edited = (prop::sample::select(presets), any::<prop::sample::Index>(), line.clone()).prop_map(|(preset, at, line)| {
         let mut lines: Vec<&str> = preset.lines().collect();
         let at = at.index(lines.len());

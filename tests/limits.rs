@@ -124,7 +124,9 @@ fn convolutions_index_exactly_below_the_channel_and_image_bounds() {
         // The forward product is 2^21 − 1 deep in one pass (its bias epilogue needs the whole
         // sum): llvmpipe would stop its loop at 65,535 terms, so it is refused there.
         Some(_) => {
-            let err = forward.unwrap_err().to_string();
+            let err = forward.unwrap_err();
+            assert!(matches!(err, cnnscope::EngineError::LoopLimit { depth: 2_097_151, limit: 65_535, .. }), "{err:?}");
+            let err = err.to_string();
             assert!(err.contains("a product 2097151 deep (k) in one pass: this adapter's driver (llvmpipe) stops every loop"), "{err}");
         }
         None => {

@@ -2,7 +2,7 @@
 //! by make_net_fixtures.py): every module's output shape, every parameter's name and shape, and the
 //! parameter totals, for the four nets at ratios 1–16 and several sides.
 
-use cnnscope::net::{Arch, Net, NetConfig, Summary, design};
+use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use serde_json::Value;
 
 fn fixtures() -> Vec<Value> {
@@ -22,7 +22,7 @@ fn config(case: &Value) -> NetConfig {
 /// The same case with the network written as its preset in the design format (the presets are
 /// d2l's default, with AlexNet's second hidden layer).
 fn as_design(config: &NetConfig) -> Option<NetConfig> {
-    let text = design::preset(&config.arch)?;
+    let text = config.arch.preset()?;
     config.second_hidden.then(|| NetConfig { arch: Arch::Own(text.into()), ..config.clone() })
 }
 

@@ -145,7 +145,7 @@ fn training_steps_in_micro_batches_follow_pytorch() {
     let per_image = plan.tensors.iter().filter_map(|t| t.per_image).max().unwrap();
     let largest_parameter = plan.tensors.iter().filter(|t| t.per_image.is_none() && !t.on_host).map(|t| t.bytes).max().unwrap();
     assert!(largest_parameter <= 10 * per_image);
-    let mut device = if device().is_cpu() { Device::cpu() } else { Device::Wgsl(pollster::block_on(Gpu::new()).unwrap()) };
+    let mut device = if matches!(device(), Device::Cpu(_)) { Device::cpu() } else { Device::Wgsl(pollster::block_on(Gpu::new()).unwrap()) };
     device.limit_bindings(10 * per_image);
     let weights = include_bytes!("fixtures/training_googlenet.safetensors");
     let split = follows_pytorch_on(&device, Arch::GoogLeNet, weights, include_bytes!("fixtures/training_googlenet_io.safetensors"));
@@ -304,7 +304,7 @@ fn a_resumed_run_continues_exactly() {
 /// the same steps bit for bit; resumed where the whole batch fits, it takes the whole batch's
 /// steps, which equal the micro-batched ones up to float rounding.
 fn a_micro_batched_run_resumes_exactly_and_anywhere() {
-    let mut limited = if device().is_cpu() { Device::cpu() } else { Device::Wgsl(pollster::block_on(Gpu::new()).unwrap()) };
+    let mut limited = if matches!(device(), Device::Cpu(_)) { Device::cpu() } else { Device::Wgsl(pollster::block_on(Gpu::new()).unwrap()) };
     limited.limit_bindings(15 * 67 * 67 * 4);
     let on = |device: &Device| {
         let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
@@ -613,7 +613,7 @@ fn both_engines_take_the_same_steps_and_a_run_moves_between_them() {
         let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
         let mut resumed = Trainer::resume(device(), &checkpoint, data().train.truncated(256).upload(device()).unwrap()).unwrap();
         got.extend(losses(steps(&mut resumed, 5)));
-        close(&format!("resumed on the {} engine", device().engine()), &got, whole);
+        close(&format!("resumed on {}", device().name()), &got, whole);
     }
 }
 

@@ -11,6 +11,7 @@
 //! event, a `Message`, the run's next `Status` (control), `Saved` (keep), `Timing` (time a step),
 //! `Prepared`, or `Nothing` when there was nothing to act on.
 
+use cnnscope::data::CLASS_NAMES;
 use serde::{Deserialize, Serialize};
 
 use crate::setup::Setup;
@@ -325,6 +326,21 @@ impl Inspection {
     pub fn predicted(&self) -> usize {
         cnnscope::train::argmax(&self.probs)
     }
+
+    /// "Label: Bag — predicted: Bag (right)", or "Your image — predicted: Bag"; with the test
+    /// image's number first when `image` is one (the feature-map card's line and what the live
+    /// region says).
+    pub fn headline(&self, image: Option<&Image>) -> String {
+        let best = self.predicted();
+        let text = match self.label {
+            Some(label) => format!("Label: {} — predicted: {} ({})", CLASS_NAMES[label], CLASS_NAMES[best], if best == label { "right" } else { "wrong" }),
+            None => format!("Your image — predicted: {}", CLASS_NAMES[best]),
+        };
+        match image {
+            Some(Image::Test(i)) => format!("test image #{i}: {text}"),
+            _ => text,
+        }
+    }
 }
 
 /// The test set classified: predicted and true class of every image, and the first mistakes'
@@ -339,4 +355,14 @@ pub struct Evaluation {
     pub cols: usize,
     /// (test image number, pixels).
     pub mistakes: Vec<(usize, Vec<u8>)>,
+}
+
+impl Evaluation {
+    /// "Test accuracy 71.23% (7123 of 10000 images)": the results card's first line and what the
+    /// live region says when the results come.
+    pub fn accuracy_line(&self) -> String {
+        let right = self.predictions.iter().zip(&self.labels).filter(|(p, l)| p == l).count();
+        let total = self.predictions.len();
+        format!("Test accuracy {:.2}% ({right} of {total} images)", 100.0 * right as f64 / total.max(1) as f64)
+    }
 }

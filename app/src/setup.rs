@@ -21,7 +21,7 @@ pub struct Setup {
     pub epochs: usize,
     /// Draws the initial weights and the batch order: the same seed trains the same way.
     pub seed: u64,
-    /// Flip, crop and jitter each training image (`cnnscope::train::augment`).
+    /// Flip, crop and jitter each training image (`cnnscope::engine::augment`).
     pub augment: bool,
 }
 
@@ -61,7 +61,7 @@ impl Setup {
     /// This setup with its network written out as a design (one of the four as its preset): the
     /// same network, now editable.
     pub fn as_own(self) -> Setup {
-        match cnnscope::net::design::preset(&self.arch) {
+        match self.arch.preset() {
             Some(text) => Setup { arch: Arch::Own(text.into()), ..self },
             None => self,
         }

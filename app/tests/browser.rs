@@ -26,12 +26,12 @@ fn every_default_setup_is_a_valid_network() {
     assert_eq!(impossible.net().unwrap_err(), "NiN: needs an input side of at least 67, got 20");
 }
 
-const README: &str = include_str!("../../README.md");
+const BAD_INPUT: &str = include_str!("../../docs/BAD_INPUT.md");
 
-/// The input gives `message` and README's bad-input table has the row (as tests/bad_input.rs).
+/// The input gives `message` and docs/BAD_INPUT.md's table has the row (as tests/bad_input.rs).
 fn check(input: &str, message: &str) {
     let row = format!("| {input} | {message} |");
-    assert!(README.contains(&row), "README.md's bad-input table lacks the row\n{row}");
+    assert!(BAD_INPUT.contains(&row), "docs/BAD_INPUT.md's table lacks the row\n{row}");
 }
 
 #[wasm_bindgen_test]
@@ -457,7 +457,7 @@ async fn every_command_is_answered_in_every_state() {
     assert!(matches!(ask(Command::Control { run: finished, control: Control::Run }, "finished").await, Event::Nothing(_)));
 
     // A lost GPU device: the finished run moves to the WGSL engine, whose device is then lost.
-    assert!(matches!(ask(Command::OpenEngine { choice: cnnscope::Choice::Gpu, webgpu: true }, "finished").await, Event::Adapter(Ok(_))));
+    assert!(matches!(ask(Command::OpenEngine { choice: cnnscope::Choice::Wgsl, webgpu: true }, "finished").await, Event::Adapter(Ok(_))));
     worker::handle(Command::LoseDevice);
     each("device lost", run()).await;
 }

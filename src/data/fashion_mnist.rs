@@ -63,7 +63,7 @@ impl Split {
     }
 
     /// Copies the split to the GPU once: pixels packed four to a u32, labels one per u32.
-    pub fn upload(&self, device: &Device) -> Result<GpuSplit> {
+    pub fn upload(&self, device: &Device) -> Result<DeviceSplit> {
         // Little-endian: byte i of the split is byte i % 4 of word i / 4.
         let packed: Vec<u32> = self
             .images
@@ -72,7 +72,7 @@ impl Split {
             .map(|c| c.iter().rev().fold(0u32, |w, &b| (w << 8) | u32::from(b)))
             .collect();
         let labels: Vec<u32> = self.labels.iter().map(|&l| l as u32).collect();
-        Ok(GpuSplit {
+        Ok(DeviceSplit {
             pixels: Tensor::from_u32(device, &[packed.len()], &packed, "dataset pixels")?,
             labels: Tensor::from_u32(device, &[labels.len()], &labels, "dataset labels")?,
             count: self.len(),
@@ -83,7 +83,7 @@ impl Split {
 
 /// A split resident on the GPU, gathered into batches by the input kernel.
 #[derive(Clone, Debug)]
-pub struct GpuSplit {
+pub struct DeviceSplit {
     pub pixels: Tensor,
     pub labels: Tensor,
     pub count: usize,

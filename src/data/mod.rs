@@ -5,5 +5,5 @@ pub mod fashion_mnist;
 pub mod idx;
 pub mod picture;
 
-pub use fashion_mnist::{CLASS_NAMES, DEFAULT_DIR, FILE_NAMES, FashionMnist, GpuSplit, Split};
+pub use fashion_mnist::{CLASS_NAMES, DEFAULT_DIR, FILE_NAMES, FashionMnist, DeviceSplit, Split};
 pub use idx::Images;

@@ -12,7 +12,7 @@ pub enum Choice {
     /// The WGSL engine on a real GPU; the CPU engine where the adapter is a CPU or there is none.
     #[default]
     Auto,
-    Gpu,
+    Wgsl,
     Cpu,
 }
 
@@ -21,7 +21,7 @@ impl Choice {
     pub fn name(self) -> &'static str {
         match self {
             Choice::Auto => "auto",
-            Choice::Gpu => "gpu",
+            Choice::Wgsl => "gpu",
             Choice::Cpu => "cpu",
         }
     }
@@ -32,7 +32,7 @@ impl std::str::FromStr for Choice {
     fn from_str(s: &str) -> std::result::Result<Choice, String> {
         match s {
             "auto" => Ok(Choice::Auto),
-            "gpu" => Ok(Choice::Gpu),
+            "gpu" => Ok(Choice::Wgsl),
             "cpu" => Ok(Choice::Cpu),
             other => Err(format!("unknown device \"{other}\": choose auto, gpu or cpu")),
         }
@@ -112,7 +112,7 @@ impl Device {
         let picked = |reason: String| Picked { reason };
         match choice {
             Choice::Cpu => Ok((Device::cpu(), picked("the CPU engine, as asked".into()))),
-            Choice::Gpu => {
+            Choice::Wgsl => {
                 let gpu = Gpu::new().await?;
                 let reason = format!("the WGSL engine on {}, as asked", gpu.name());
                 Ok((Device::Wgsl(gpu), picked(reason)))
@@ -142,18 +142,6 @@ impl Device {
         match self {
             Device::Wgsl(gpu) => Some(gpu),
             Device::Cpu(_) => None,
-        }
-    }
-
-    pub fn is_cpu(&self) -> bool {
-        matches!(self, Device::Cpu(_))
-    }
-
-    /// "gpu" or "cpu", as `--device` names them.
-    pub fn engine(&self) -> &'static str {
-        match self {
-            Device::Wgsl(_) => "gpu",
-            Device::Cpu(_) => "cpu",
         }
     }
 
@@ -230,12 +218,6 @@ impl Device {
             Device::Wgsl(gpu) => gpu.discarding_errors(f),
             Device::Cpu(_) => f(),
         }
-    }
-
-    /// The GEMM cores the kernel tests cover: the GPU's ([`Gpu::gemm_cores`]); the CPU engine has
-    /// one way of multiplying, which any core names.
-    pub fn gemm_cores(&self) -> Vec<crate::engine::wgsl::gemm::GemmCore> {
-        self.gpu_ref().map_or_else(|| vec![crate::engine::wgsl::gemm::GemmCore::default()], Gpu::gemm_cores)
     }
 
     /// Kernels asked for and not compiled yet (none on the CPU engine: nothing to compile).

@@ -18,8 +18,34 @@ pub enum EngineError {
     )]
     LimitsTooSmall { limit: &'static str, required: u64, available: u64 },
 
+    /// Tensors whose shapes, types or sizes an op cannot take, with the numbers that do not fit.
     #[error("{op}: {detail}")]
     InvalidShape { op: String, detail: String },
+
+    /// A tensor or kernel of one engine handed to the other: a bug in the caller, reported
+    /// rather than a panic.
+    #[error("{what}: {detail}")]
+    WrongEngine { what: String, detail: String },
+
+    /// A kernel that would write a buffer it also binds or reads: WebGPU refuses the bind group,
+    /// the CPU engine its write lock.
+    #[error("{kernel}: {detail}")]
+    Aliased { kernel: String, detail: String },
+
+    /// The host (the tab, natively the process) could not give the memory.
+    #[error("{what}: the host could not allocate {values} values")]
+    HostOutOfMemory { what: String, values: usize },
+
+    /// More workgroups than the adapter's dispatch grid holds.
+    #[error("dispatch: {workgroups} workgroups exceed this GPU's grid of {max}×{max}")]
+    GridTooLarge { workgroups: u64, max: u64 },
+
+    /// A kernel whose loop would run past the driver's iteration limit and be cut short.
+    #[error(
+        "{kernel}: a product {depth} deep (k) in one pass: this adapter's driver (llvmpipe) stops every loop of a kernel after {limit} iterations, \
+         which would sum it short; train on the CPU engine (--device cpu, or auto), which is faster on this adapter anyway"
+    )]
+    LoopLimit { kernel: String, depth: usize, limit: u64 },
 
     #[error(
         "{what} needs a buffer of {bytes} bytes, but this engine takes at most {limit} bytes per buffer; \

@@ -219,6 +219,14 @@ impl Tensor {
     }
 }
 
+/// A channel range as kernels index it: its first channel, and the tensor's channels (the stride
+/// between images, in planes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Slab {
+    pub offset: usize,
+    pub total: usize,
+}
+
 /// A channel range of an NCHW tensor, as kernels read or write it.
 #[derive(Clone, Copy, Debug)]
 pub struct View<'a> {
@@ -248,6 +256,11 @@ impl View<'_> {
     pub fn total_channels(&self) -> usize {
         self.nchw()[1]
     }
+
+    /// The channel range as kernels index it.
+    pub fn slab(&self) -> Slab {
+        Slab { offset: self.offset, total: self.total_channels() }
+    }
 }
 
 fn usage() -> wgpu::BufferUsages {
@@ -255,7 +268,7 @@ fn usage() -> wgpu::BufferUsages {
 }
 
 fn mismatch(what: &str) -> EngineError {
-    EngineError::shape(what, "the tensor lives on the other engine's device (GPU and CPU engine tensors do not mix)")
+    EngineError::WrongEngine { what: what.into(), detail: "the tensor lives on the other engine's device (GPU and CPU engine tensors do not mix)".into() }
 }
 
 fn report(device: &Device, error: EngineError) {

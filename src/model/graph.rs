@@ -8,7 +8,8 @@ use crate::model::inception::InceptionStep;
 use crate::model::params::Parameters;
 use crate::net::{Layer, Net, Shape};
 use crate::ops::{self, Conv2d, Dropout, Linear, Pool2d, PoolKind};
-use crate::engine::recorder::{Part, Recorder};
+use crate::engine::recorder::Recorder;
+use crate::engine::timing::Part;
 use crate::engine::tensor::{DType, Tensor};
 
 /// One recorded layer. `x` and `y` index the graph's activations; in-place layers have only `x`;

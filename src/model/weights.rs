@@ -9,6 +9,16 @@ use safetensors::{Dtype, SafeTensors};
 use crate::engine::error::{EngineError, Result};
 use crate::net::{Arch, NetConfig, ParamSpec};
 
+/// The metadata entry that makes a weights file a checkpoint (`crate::train::checkpoint` writes
+/// and reads it; a weights reader only needs to know it is there).
+pub const METADATA_KEY: &str = "cnnscope.checkpoint";
+
+/// Whether `bytes` are a checkpoint (a weights file with training state), without reading the
+/// tensors.
+pub fn is_checkpoint(bytes: &[u8]) -> bool {
+    safetensors::SafeTensors::read_metadata(bytes).is_ok_and(|(_, m)| m.metadata().as_ref().is_some_and(|m| m.contains_key(METADATA_KEY)))
+}
+
 /// Serialises `values` (one per spec, in order) as f32 safetensors.
 pub fn to_safetensors<V: AsRef<[f32]>>(specs: &[ParamSpec], values: &[V], metadata: Option<HashMap<String, String>>) -> Result<Vec<u8>> {
     let views: Vec<(String, safetensors::tensor::TensorView)> = specs
@@ -69,7 +79,7 @@ const DESIGN: &str = "design";
 /// buffers are not parameters and are passed over), refusing missing or extra keys, other dtypes
 /// and other shapes, with the reason.
 pub fn from_safetensors(specs: &[ParamSpec], bytes: &[u8]) -> Result<Vec<Vec<f32>>> {
-    read(specs, bytes, crate::train::checkpoint::is_checkpoint(bytes))
+    read(specs, bytes, is_checkpoint(bytes))
 }
 
 /// Reads exactly the tensors `specs` names: no other key may be present.

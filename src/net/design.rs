@@ -22,19 +22,8 @@
 
 use crate::engine::error::{EngineError, Result};
 use crate::net::layer::{Inception, Layer, Shape};
-use crate::net::zoo::{Arch, CLASSES, MAX_RATIO, MAX_SIDE};
+use crate::net::layer::{CLASSES, MAX_RATIO, MAX_SIDE};
 use crate::ops::{Conv2d, Pool2d, PoolKind};
-
-/// The four nets in the format, as d2l's PyTorch code builds them.
-pub fn preset(arch: &Arch) -> Option<&'static str> {
-    Some(match arch {
-        Arch::AlexNet => include_str!("presets/alexnet.net"),
-        Arch::Vgg11 => include_str!("presets/vgg11.net"),
-        Arch::Nin => include_str!("presets/nin.net"),
-        Arch::GoogLeNet => include_str!("presets/googlenet.net"),
-        Arch::Own(_) => return None,
-    })
-}
 
 /// The widest module: as wide as the widest layer of the four nets.
 pub const MAX_WIDTH: usize = MAX_RATIO;

@@ -4,6 +4,18 @@
 use crate::engine::error::{EngineError, Result};
 use crate::ops::{Conv2d, Pool2d, PoolKind};
 
+/// Fashion-MNIST's ten classes.
+pub const CLASSES: usize = 10;
+
+/// The widest divisor: the widest layer of the four nets has 4096 channels, so beyond it every
+/// layer is one channel wide and a larger ratio changes nothing.
+pub const MAX_RATIO: usize = 4096;
+
+/// The largest input side. The papers use 224 (96 for GoogLeNet) and the images are 28×28; 1024
+/// keeps every per-image size far inside 32-bit arithmetic (wasm32's usize): VGG-11's widest
+/// activation at ÷1 is 64 × 1024² = 2^26 values.
+pub const MAX_SIDE: usize = 1024;
+
 /// The shape of one example as it flows through the network (the batch dimension is implicit).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {

@@ -8,6 +8,6 @@ pub mod summary;
 pub mod zoo;
 
 pub use design::Design;
-pub use layer::{Inception, Layer, ParamSpec, Shape};
+pub use layer::{CLASSES, Inception, Layer, MAX_RATIO, MAX_SIDE, ParamSpec, Shape};
 pub use summary::{Row, Summary};
-pub use zoo::{Arch, CLASSES, MAX_RATIO, MAX_SIDE, Net, NetConfig, minimum_side};
+pub use zoo::{Arch, Net, NetConfig, minimum_side};

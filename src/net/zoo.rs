@@ -9,11 +9,8 @@ use std::sync::Arc;
 
 use crate::engine::error::{EngineError, Result};
 use crate::net::design::Design;
-use crate::net::layer::{Inception, Layer, Shape};
+use crate::net::layer::{CLASSES, Inception, Layer, MAX_RATIO, MAX_SIDE, Shape};
 use crate::ops::{Conv2d, Pool2d};
-
-/// Fashion-MNIST's ten classes.
-pub const CLASSES: usize = 10;
 
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Arch {
@@ -27,6 +24,18 @@ pub enum Arch {
 
 impl Arch {
     pub const ALL: [Arch; 4] = [Arch::AlexNet, Arch::Vgg11, Arch::Nin, Arch::GoogLeNet];
+
+    /// The net written in [`crate::net::design`]'s format, as d2l's PyTorch code builds it
+    /// (`presets/*.net`); an own network has none.
+    pub fn preset(&self) -> Option<&'static str> {
+        Some(match self {
+            Arch::AlexNet => include_str!("presets/alexnet.net"),
+            Arch::Vgg11 => include_str!("presets/vgg11.net"),
+            Arch::Nin => include_str!("presets/nin.net"),
+            Arch::GoogLeNet => include_str!("presets/googlenet.net"),
+            Arch::Own(_) => return None,
+        })
+    }
 
     /// The side the original network was designed for (an own network: Fashion-MNIST's).
     pub fn native_side(&self) -> usize {
@@ -73,15 +82,6 @@ impl FromStr for Arch {
             .ok_or_else(|| format!("unknown network {s:?}: choose alexnet, vgg11, nin or googlenet"))
     }
 }
-
-/// The widest divisor: the widest layer of the four nets has 4096 channels, so beyond it every
-/// layer is one channel wide and a larger ratio changes nothing.
-pub const MAX_RATIO: usize = 4096;
-
-/// The largest input side. The papers use 224 (96 for GoogLeNet) and the images are 28×28; 1024
-/// keeps every per-image size far inside 32-bit arithmetic (wasm32's usize): VGG-11's widest
-/// activation at ÷1 is 64 × 1024² = 2^26 values.
-pub const MAX_SIDE: usize = 1024;
 
 /// Which network at which scale: everything else is derived from this.
 #[derive(Clone, Debug, PartialEq, Eq)]

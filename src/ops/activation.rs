@@ -1,48 +1,22 @@
 //! ReLU (where it is not fused into a convolution or linear layer) and inverted dropout, both in
 //! place, with their backward passes.
 
-use crate::engine::cpu;
 use crate::engine::error::{EngineError, Result};
-use crate::engine::wgsl::Access;
-use crate::ops::{check_distinct, check_shape, elementwise};
+use crate::engine::op::{DropoutMask, Op};
 use crate::engine::recorder::Recorder;
-use crate::engine::wgsl::shaders;
 use crate::engine::tensor::Tensor;
-
-fn relu(rec: &mut Recorder, y: &wgpu::Buffer, target: &Tensor, backward: bool) -> Result<()> {
-    // Whole vec4s: the buffers' padding (Tensor) takes the tail.
-    let vec4s = target.len().div_ceil(4);
-    let params = [vec4s as u32, backward as u32];
-    elementwise(rec, "relu", || shaders::RELU.to_string(), &[Access::Read, Access::ReadWrite], &params, &[y, target.buffer()?], vec4s)
-}
+use crate::ops::{check_distinct, check_shape};
 
 /// x = max(x, 0), in place.
 pub fn relu_forward(rec: &mut Recorder, x: &Tensor) -> Result<()> {
-    if rec.cpu_threads().is_some() {
-        let x = x.host()?.clone();
-        return rec.task("relu", move || {
-            cpu::elementwise::relu_forward(&mut x.write()?);
-            Ok(())
-        });
-    }
-    // The kernel's read-only input is unused in the forward direction; any other buffer will do,
-    // but WebGPU forbids binding x twice, so it gets a tiny placeholder.
-    let placeholder = rec.gpu()?.placeholder();
-    relu(rec, &placeholder, x, false)
+    rec.record(Op::Relu { x })
 }
 
 /// grad = 0 wherever the ReLU's output y is 0, in place: the gradient before the ReLU.
 pub fn relu_backward(rec: &mut Recorder, y: &Tensor, grad: &Tensor) -> Result<()> {
     check_shape("relu backward", grad, y.shape())?;
     check_distinct("relu backward", &[y], grad)?;
-    if rec.cpu_threads().is_some() {
-        let (y, grad) = (y.host()?.clone(), grad.host()?.clone());
-        return rec.task("relu_backward", move || {
-            cpu::elementwise::relu_backward(&y.read(), &mut grad.write()?);
-            Ok(())
-        });
-    }
-    relu(rec, y.buffer()?, grad, true)
+    rec.record(Op::ReluBackward { y, grad })
 }
 
 /// Inverted dropout as `nn.Dropout(rate)` in training mode: keeps each element with probability
@@ -57,25 +31,18 @@ pub struct Dropout {
 }
 
 impl Dropout {
-    fn params(&self, values: &Tensor, seed: u32, first: u32) -> Result<[u32; 5]> {
+    fn mask(&self, seed: u32, first: u32) -> Result<DropoutMask> {
         if !(0.0..1.0).contains(&self.rate) {
             return Err(EngineError::shape("dropout", format!("rate must be in [0, 1), got {}", self.rate)));
         }
         let threshold = (self.rate as f64 * 4_294_967_296.0).round().min(u32::MAX as f64) as u32;
         let scale = (1.0 / (1.0 - self.rate as f64)) as f32;
-        Ok([values.len() as u32, seed, threshold, scale.to_bits(), first])
+        Ok(DropoutMask { seed, threshold, scale, first })
     }
 
     fn record(&self, rec: &mut Recorder, values: &Tensor, seed: u32, first: u32) -> Result<()> {
-        let params = self.params(values, seed, first)?;
-        if rec.cpu_threads().is_some() {
-            let (values, [_, seed, threshold, scale, first]) = (values.host()?.clone(), params);
-            return rec.task("dropout", move || {
-                cpu::elementwise::dropout(&mut values.write()?, seed, first, threshold, f32::from_bits(scale));
-                Ok(())
-            });
-        }
-        elementwise(rec, "dropout", || shaders::DROPOUT.to_string(), &[Access::ReadWrite], &params, &[values.buffer()?], values.len())
+        let mask = self.mask(seed, first)?;
+        rec.record(Op::Dropout { values, mask })
     }
 
     /// Drops and scales x in place (training mode).

@@ -3,12 +3,10 @@
 //! path's output is not produced by a convolution, and for the backward pass out of a slice.
 
 use crate::engine::error::{EngineError, Result};
-use crate::engine::wgsl::Access;
-use crate::engine::cpu;
-use crate::ops::{check_distinct, elementwise, slab};
+use crate::engine::op::Op;
 use crate::engine::recorder::Recorder;
-use crate::engine::wgsl::shaders;
 use crate::engine::tensor::View;
+use crate::ops::check_distinct;
 
 /// dst = src (or dst += src with `accumulate`), channel range to channel range of NCHW tensors.
 pub fn copy_channels(rec: &mut Recorder, src: View, dst: View, accumulate: bool) -> Result<()> {
@@ -21,16 +19,5 @@ pub fn copy_channels(rec: &mut Recorder, src: View, dst: View, accumulate: bool)
         ));
     }
     check_distinct("concat", &[src.tensor], dst.tensor)?;
-    if rec.cpu_threads().is_some() {
-        let (s, ss, d, ds) = (src.tensor.host()?.clone(), slab(&src), dst.tensor.host()?.clone(), slab(&dst));
-        return rec.task("copy_channels", move || {
-            cpu::elementwise::copy_channels(&s.read(), ss, &mut d.write()?, ds, (sb, sc, sh * sw), accumulate);
-            Ok(())
-        });
-    }
-    let params = [sb, sc, sh * sw, accumulate as usize, src.offset, src.total_channels(), dst.offset, dst.total_channels()]
-        .map(|v| v as u32);
-    let storage = [Access::Read, Access::ReadWrite];
-    let buffers = [src.tensor.buffer()?, dst.tensor.buffer()?];
-    elementwise(rec, "copy_channels", || shaders::COPY_CHANNELS.to_string(), &storage, &params, &buffers, sb * sc * sh * sw)
+    rec.record(Op::CopyChannels { src, dst, accumulate })
 }

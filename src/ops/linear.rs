@@ -1,18 +1,10 @@
 //! Fully connected layers (PyTorch's `nn.Linear`, weight [out, in]) on a general matrix product.
 
-use crate::engine::cpu::{self, matmul::{self, Mat, Threads}};
 use crate::engine::error::{EngineError, Result};
-use crate::engine::wgsl::Access;
-use crate::engine::wgsl::gemm::{self, GemmKernel};
-use crate::ops::{check_distinct, check_shape, sum_channels};
+use crate::engine::op::{GemmShape, Op};
 use crate::engine::recorder::Recorder;
-use crate::engine::wgsl::shaders;
 use crate::engine::tensor::Tensor;
-
-const FLAG_RELU: u32 = 1;
-const FLAG_BIAS: u32 = 4;
-const FLAG_TRANS_A: u32 = 8;
-const FLAG_TRANS_B: u32 = 16;
+use crate::ops::{check_distinct, check_shape, sum_channels};
 
 /// C (m×n) = op(A) · op(B), row-major, where op transposes when asked: A is stored k×m when
 /// `trans_a`, B is stored n×k when `trans_b`.
@@ -26,8 +18,7 @@ pub struct Matmul {
 }
 
 impl Matmul {
-    /// c = op(a)·op(b) (+ bias per column, ReLU). Split-k is used only when `bias` and `relu` are
-    /// off, since partial sums cannot carry the epilogue.
+    /// c = op(a)·op(b) (+ bias per column, then ReLU).
     pub fn record(&self, rec: &mut Recorder, a: &Tensor, b: &Tensor, bias: Option<&Tensor>, relu: bool, c: &Tensor) -> Result<()> {
         let Matmul { m, n, k, .. } = *self;
         if m == 0 || n == 0 || k == 0 {
@@ -45,55 +36,8 @@ impl Matmul {
             check_shape("matmul bias", bias, &[n])?;
         }
         check_distinct("matmul", &[a, b], c)?;
-        if rec.cpu_threads().is_some() {
-            return self.cpu(rec, a, b, bias, relu, c);
-        }
-        let mut flags = 0;
-        for (on, flag) in [(relu, FLAG_RELU), (bias.is_some(), FLAG_BIAS), (self.trans_a, FLAG_TRANS_A), (self.trans_b, FLAG_TRANS_B)] {
-            if on {
-                flags |= flag;
-            }
-        }
-        let kernel = GemmKernel {
-            name: "matmul",
-            parts: &[shaders::MATMUL],
-            storage: &[Access::Read, Access::Read, Access::Read, Access::ReadWrite],
-            m,
-            n,
-            k,
-        };
-        // An unused bias binding still needs a buffer; `a` is read-only here anyway.
-        let bias = bias.unwrap_or(a).buffer()?;
-        if flags & (FLAG_BIAS | FLAG_RELU) == 0 {
-            gemm::record_split(rec, &kernel, &[flags], &[a.buffer()?, b.buffer()?, bias], c.buffer()?)
-        } else {
-            kernel.record(rec, &[flags], &[a.buffer()?, b.buffer()?, bias, c.buffer()?])
-        }
-    }
-
-    /// The product on the CPU engine: one GEMM over every core, then the bias and ReLU.
-    fn cpu(&self, rec: &mut Recorder, a: &Tensor, b: &Tensor, bias: Option<&Tensor>, relu: bool, c: &Tensor) -> Result<()> {
         let Matmul { m, n, k, trans_a, trans_b } = *self;
-        let (a, b, c) = (a.host()?.clone(), b.host()?.clone(), c.host()?.clone());
-        let bias = bias.map(|t| t.host().cloned()).transpose()?;
-        rec.task("matmul", move || {
-            let (a, b, mut c) = (a.read(), b.read(), c.write()?);
-            let a = if trans_a { Mat::rows(&a, k, m).t() } else { Mat::rows(&a, m, k) };
-            let b = if trans_b { Mat::rows(&b, n, k).t() } else { Mat::rows(&b, k, n) };
-            matmul::gemm(&mut c, n, false, a, b, Threads::All);
-            if let Some(bias) = bias {
-                let bias = bias.read();
-                for row in c.chunks_exact_mut(n) {
-                    for (v, b) in row.iter_mut().zip(bias.iter()) {
-                        *v += b;
-                    }
-                }
-            }
-            if relu {
-                cpu::elementwise::relu_forward(&mut c);
-            }
-            Ok(())
-        })
+        rec.record(Op::Matmul { shape: GemmShape { m, n, k, trans_a, trans_b }, a, b, bias, relu, c })
     }
 }
 

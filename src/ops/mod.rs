@@ -1,6 +1,7 @@
-//! The kernels, grouped by layer type. Each function checks its tensors' shapes once, then records
-//! the work for the recorder's engine: WGSL dispatches, or a task running the CPU engine's kernel
-//! (`crate::engine::cpu`); nothing runs until the recorder is submitted.
+//! The op vocabulary, grouped by layer type, forward and backward. Each function checks its
+//! tensors' shapes once, then records an [`crate::engine::op::Op`]: what to compute. The recorder
+//! hands it to its engine, which says how (WGSL dispatches or a CPU task); nothing runs until the
+//! recorder is submitted. No op knows a kernel.
 
 pub mod accumulate;
 pub mod activation;
@@ -13,11 +14,9 @@ pub mod optim;
 pub mod pool;
 pub mod stats;
 
-use crate::engine::cpu::{self, conv::Slab};
 use crate::engine::error::{EngineError, Result};
-use crate::engine::wgsl::Access;
+use crate::engine::op::Op;
 use crate::engine::recorder::Recorder;
-use crate::engine::wgsl::shaders;
 use crate::engine::tensor::{Tensor, View};
 
 pub use accumulate::accumulate;
@@ -56,67 +55,14 @@ pub(crate) fn check_shape(what: &str, tensor: &Tensor, shape: &[usize]) -> Resul
 /// WebGPU forbids binding one buffer as both input and output of a dispatch.
 pub(crate) fn check_distinct(what: &str, inputs: &[&Tensor], output: &Tensor) -> Result<()> {
     if inputs.iter().any(|t| t.same_memory(output)) {
-        return Err(EngineError::shape(what, "the output must not share memory with an input"));
+        return Err(EngineError::Aliased { kernel: what.into(), detail: "the output must not share memory with an input".into() });
     }
     Ok(())
-}
-
-/// Records a kernel with one invocation per element of `count` (256 per workgroup).
-pub(crate) fn elementwise(
-    rec: &mut Recorder,
-    key: &str,
-    source: impl FnOnce() -> String,
-    storage: &[Access],
-    params: &[u32],
-    buffers: &[&wgpu::Buffer],
-    count: usize,
-) -> Result<()> {
-    let pipeline = rec.gpu()?.pipeline(key, storage, source);
-    rec.dispatch(pipeline, params, buffers, count.div_ceil(256) as u64)
-}
-
-/// The channel range of a view, as the CPU engine's kernels take it.
-pub(crate) fn slab(v: &View) -> Slab {
-    Slab { offset: v.offset, total: v.total_channels() }
-}
-
-/// Sets `t` to zeros (for kernels that scatter into their output).
-pub(crate) fn zero(rec: &mut Recorder, t: &Tensor) -> Result<()> {
-    if rec.cpu_threads().is_some() {
-        let t = t.host()?.clone();
-        return rec.task("zero", move || {
-            t.write()?.fill(0.0);
-            Ok(())
-        });
-    }
-    // Whole vec4s: the buffer's padding (Tensor) takes the tail.
-    let vec4s = t.len().div_ceil(4);
-    elementwise(rec, "zero", || shaders::ZERO.to_string(), &[Access::ReadWrite], &[vec4s as u32], &[t.buffer()?], vec4s)
 }
 
 /// out[c] = the sum over images and positions of channel c of `grad`: bias gradients.
 pub(crate) fn sum_channels(rec: &mut Recorder, grad: View, out: &Tensor) -> Result<()> {
     check_distinct("bias gradient", &[grad.tensor], out)?;
-    let (batch, channels, h, w) = grad.dims();
-    if rec.cpu_threads().is_some() {
-        let (g, gs, o) = (grad.tensor.host()?.clone(), slab(&grad), out.host()?.clone());
-        return rec.task("sum_channels", move || {
-            cpu::conv::sum_channels(&g.read(), gs, (batch, channels, h * w), &mut o.write()?);
-            Ok(())
-        });
-    }
-    let storage = [Access::Read, Access::ReadWrite];
-    let buffers = [grad.tensor.buffer()?, out.buffer()?];
-    if h * w == 1 {
-        let params = [batch, channels, grad.offset, grad.total_channels()].map(|v| v as u32);
-        return elementwise(rec, "column_sum", || shaders::COLUMN_SUM.to_string(), &storage, &params, &buffers, channels);
-    }
-    // Planes of whole vec4s (every plane then starts on one) are summed four values per load.
-    let (key, chunk, width) = match (h * w) % 4 {
-        0 => ("channel_sum/vec4", "alias Chunk = vec4<f32>;\nfn chunk_sum(v: Chunk) -> f32 { return v.x + v.y + v.z + v.w; }", 4),
-        _ => ("channel_sum", "alias Chunk = f32;\nfn chunk_sum(v: Chunk) -> f32 { return v; }", 1),
-    };
-    let params = [batch, channels, h * w / width, grad.offset, grad.total_channels()].map(|v| v as u32);
-    let pipeline = rec.gpu()?.pipeline(key, &storage, || format!("{}\n{chunk}\n{}", shaders::INDEX_MATH, shaders::CHANNEL_SUM));
-    rec.dispatch(pipeline, &params, &buffers, channels as u64)
+    check_shape("bias gradient", out, &[grad.channels])?;
+    rec.record(Op::SumChannels { grad, out })
 }

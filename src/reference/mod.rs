@@ -10,7 +10,7 @@ mod train;
 pub use conv::{conv2d_backward, conv2d_forward, ConvGrads};
 pub use dense::{linear_backward, linear_forward, LinearGrads};
 pub use pool::{avg_pool_backward, avg_pool_forward, max_pool_backward, max_pool_forward};
-pub use train::{adam_step, cross_entropy, resize_bilinear, sgd_step, CrossEntropy};
+pub use train::{adam_step, augment, cross_entropy, resize_bilinear, sgd_step, CrossEntropy};
 
 /// NCHW dimensions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -74,3 +74,43 @@ pub fn resize_bilinear(image: &[u8], h: usize, w: usize, side: usize) -> Vec<f32
     }
     out
 }
+
+/// One image (side × side, values in [0, 1]) augmented as AlexNet's recipe here does it: mirrored
+/// when `flip`, then shifted by (`dy`, `dx`) with black where the shift uncovers nothing (a crop of
+/// the image padded with black), then brightness `b` and contrast `c` about mid-grey, clamped to
+/// [0, 1]: out(y, x) = clamp((in(y + dy, x' + dx)·b − ½)·c + ½) with x' = side − 1 − x when
+/// flipped. In f64, written apart from both engines' gathers, which it checks.
+pub fn augment(image: &[f32], side: usize, flip: bool, (dy, dx): (i32, i32), (b, c): (f32, f32)) -> Vec<f32> {
+    let n = side as i64;
+    let mut out = Vec::with_capacity(side * side);
+    for y in 0..n {
+        for x in 0..n {
+            let mirrored = if flip { n - 1 - x } else { x };
+            let (sy, sx) = (y + dy as i64, mirrored + dx as i64);
+            let v = if sy < 0 || sx < 0 || sy >= n || sx >= n { 0.0 } else { image[(sy * n + sx) as usize] as f64 };
+            out.push(((v * b as f64 - 0.5) * c as f64 + 0.5).clamp(0.0, 1.0) as f32);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    /// The augmentation reference does what it says on images small enough to check by eye.
+    #[test]
+    fn augment_flips_shifts_and_jitters_as_described() {
+        let image: Vec<f32> = (0..9).map(|v| v as f32 / 8.0).collect();
+        assert_eq!(super::augment(&image, 3, false, (0, 0), (1.0, 1.0)), image, "the identity draw");
+        let flipped = super::augment(&image, 3, true, (0, 0), (1.0, 1.0));
+        assert_eq!(&flipped[..3], &[image[2], image[1], image[0]]);
+        let shifted = super::augment(&image, 3, false, (1, 0), (1.0, 1.0));
+        assert_eq!(&shifted[..6], &image[3..]);
+        assert_eq!(&shifted[6..], &[0.0; 3], "padding is black");
+        let left = super::augment(&image, 3, false, (0, -1), (1.0, 1.0));
+        assert_eq!([left[0], left[1], left[2]], [0.0, image[0], image[1]]);
+        // Contrast about mid-grey: black lifts, white drops; brightness first, then the clamp.
+        let jittered = super::augment(&[0.0], 1, false, (0, 0), (1.0, 0.5));
+        assert_eq!(jittered, [0.25]);
+        assert_eq!(super::augment(&[1.0], 1, false, (0, 0), (1.25, 1.25)), [1.0], "clamped to 1");
+    }
+}

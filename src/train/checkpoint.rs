@@ -12,12 +12,12 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::error::{EngineError, Result};
 use crate::model::weights::{self, SavedNet};
+pub use crate::model::weights::{METADATA_KEY, is_checkpoint};
 use crate::net::{Net, NetConfig, ParamSpec};
 use crate::ops::{Adam, Sgd};
-use crate::train::{Optimizer, TrainConfig};
+use crate::train::optimizer::Optimizer;
+use crate::train::recipe::TrainConfig;
 
-/// The metadata entry that makes a weights file a checkpoint.
-pub const METADATA_KEY: &str = "cnnscope.checkpoint";
 const FORMAT: u32 = 1;
 
 /// Where a run stands: everything besides the tensors that its next step depends on.
@@ -84,12 +84,6 @@ struct Meta {
     /// Written since augmentation came; older checkpoints trained without it.
     #[serde(default)]
     augment: bool,
-}
-
-/// Whether `bytes` are a checkpoint (a weights file with training state), without reading the
-/// tensors.
-pub fn is_checkpoint(bytes: &[u8]) -> bool {
-    safetensors::SafeTensors::read_metadata(bytes).is_ok_and(|(_, m)| m.metadata().as_ref().is_some_and(|m| m.contains_key(METADATA_KEY)))
 }
 
 fn error(detail: impl Into<String>) -> EngineError {

@@ -1,7 +1,7 @@
 //! Test-set evaluation: forward passes without dropout over every example, loss and accuracy summed
 //! on the GPU.
 
-use crate::data::GpuSplit;
+use crate::data::DeviceSplit;
 use crate::engine::error::{EngineError, Result};
 use crate::net::fit::Run;
 use crate::engine::device::Device;
@@ -29,7 +29,7 @@ struct Pass {
 impl Evaluator {
     /// Prepares to evaluate `model`'s network on all of `data` in batches of `batch`, or of the
     /// largest half, quarter, … of it that fits the adapter.
-    pub fn new(device: &Device, model: &Model, data: &GpuSplit, batch: usize) -> Result<Evaluator> {
+    pub fn new(device: &Device, model: &Model, data: &DeviceSplit, batch: usize) -> Result<Evaluator> {
         if batch == 0 {
             return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1"));
         }
@@ -66,7 +66,7 @@ impl Evaluator {
 
     /// Records gathering and the forward pass of the batch starting at `first`, on the graph for
     /// its size; returns the recorder (not yet submitted) and which pass it used.
-    fn record_forward<'g>(&mut self, device: &'g Device, model: &Model, data: &GpuSplit, first: usize) -> Result<(Recorder<'g>, usize)> {
+    fn record_forward<'g>(&mut self, device: &'g Device, model: &Model, data: &DeviceSplit, first: usize) -> Result<(Recorder<'g>, usize)> {
         let index = if self.count - first >= self.passes[0].graph.batch { 0 } else { self.passes.len() - 1 };
         let pass = &mut self.passes[index];
         let mut rec = Recorder::new(device);
@@ -77,7 +77,7 @@ impl Evaluator {
 
     /// The predicted class of every example of `data`, in order (for a confusion matrix). Reads
     /// each batch's logits back: only for what a results view shows.
-    pub async fn predict(&mut self, device: &Device, model: &Model, data: &GpuSplit) -> Result<Vec<u8>> {
+    pub async fn predict(&mut self, device: &Device, model: &Model, data: &DeviceSplit) -> Result<Vec<u8>> {
         let mut predictions = Vec::with_capacity(self.count);
         let mut first = 0;
         while first < self.count {
@@ -94,7 +94,7 @@ impl Evaluator {
     /// Whether `model` gives every example of the first batch the same logits: its output does not
     /// depend on its input, as when one layer's ReLUs are off for every image. One batch forward
     /// and one readback; false for a batch of one.
-    pub async fn output_is_constant(&mut self, device: &Device, model: &Model, data: &GpuSplit) -> Result<bool> {
+    pub async fn output_is_constant(&mut self, device: &Device, model: &Model, data: &DeviceSplit) -> Result<bool> {
         let (rec, index) = self.record_forward(device, model, data, 0)?;
         rec.submit();
         let logits = self.passes[index].graph.logits();
@@ -108,7 +108,7 @@ impl Evaluator {
     /// Why training cannot progress, when the epoch that gave `train` shows it cannot: its figures
     /// are at chance (`Stats::at_chance`) and every example gets the same output. The CLI and the
     /// app print this, each with its own remedy. The readback happens only at chance.
-    pub async fn dead_start(&mut self, device: &Device, model: &Model, data: &GpuSplit, train: &Stats) -> Result<Option<String>> {
+    pub async fn dead_start(&mut self, device: &Device, model: &Model, data: &DeviceSplit, train: &Stats) -> Result<Option<String>> {
         if !train.at_chance(CLASSES) || !self.output_is_constant(device, model, data).await? {
             return Ok(None);
         }
@@ -119,7 +119,7 @@ impl Evaluator {
     }
 
     /// Loss and accuracy of `model` over every example of `data`.
-    pub async fn run(&mut self, device: &Device, model: &Model, data: &GpuSplit) -> Result<Stats> {
+    pub async fn run(&mut self, device: &Device, model: &Model, data: &DeviceSplit) -> Result<Stats> {
         self.stats.write_f32(device, &[0.0; 3])?;
         let mut first = 0;
         while first < self.count {
@@ -129,7 +129,7 @@ impl Evaluator {
             rec.submit();
             first += pass.graph.batch;
         }
-        Ok(Stats::from_gpu(&self.stats.read_f32(device).await?))
+        Ok(Stats::from_sums(&self.stats.read_f32(device).await?))
     }
 }
 

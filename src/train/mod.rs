@@ -2,7 +2,6 @@
 //! backward, update) in one command buffer; loss and accuracy accumulate on the GPU and are read
 //! once per reporting interval.
 
-pub mod augment;
 pub mod checkpoint;
 mod evaluate;
 pub mod layer_stats;
@@ -14,8 +13,8 @@ pub use checkpoint::{Checkpoint, RunState};
 pub use evaluate::{Evaluator, argmax};
 pub use layer_stats::LayerStats;
 pub use optimizer::Optimizer;
-pub use recipe::{Recipe, sgd};
-pub use trainer::{TrainConfig, Trainer, check_batch};
+pub use recipe::{Recipe, TrainConfig, check_batch, sgd};
+pub use trainer::Trainer;
 
 /// The longest a submission should run: GPU watchdogs reset a device whose submission takes
 /// about 2 s (Windows), 10 s (Chrome); a quarter of the shortest leaves room for a slow frame.
@@ -41,7 +40,7 @@ pub struct Stats {
 }
 
 impl Stats {
-    fn from_gpu(sums: &[f32]) -> Stats {
+    fn from_sums(sums: &[f32]) -> Stats {
         Stats { loss_sum: sums[0] as f64, correct: sums[1] as f64, examples: sums[2] as f64 }
     }
 
@@ -57,12 +56,6 @@ impl Stats {
     /// The sums added since `earlier` was read.
     pub fn since(&self, earlier: Stats) -> Stats {
         Stats { loss_sum: self.loss_sum - earlier.loss_sum, correct: self.correct - earlier.correct, examples: self.examples - earlier.examples }
-    }
-
-    pub fn add(&mut self, other: Stats) {
-        self.loss_sum += other.loss_sum;
-        self.correct += other.correct;
-        self.examples += other.examples;
     }
 
     /// Whether training has run away: the mean loss is not finite, or above 100 × ln(classes) ≈

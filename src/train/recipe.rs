@@ -1,6 +1,7 @@
 //! Training recipes: d2l's published ones (DESIGN.md §2, the Dive-into-DL-PyTorch edition, all
 //! Adam) and the scaled-down defaults cnnscope starts from.
 
+use crate::engine::error::{EngineError, Result};
 use crate::model::Init;
 use crate::net::{Arch, NetConfig};
 use crate::ops::{Adam, Sgd};
@@ -50,4 +51,31 @@ impl Recipe {
 /// SGD as d2l v2's recipes use it (no momentum).
 pub fn sgd(lr: f32, momentum: f32, weight_decay: f32) -> Optimizer {
     Optimizer::Sgd(Sgd { lr, momentum, weight_decay })
+}
+
+/// How one run trains, beside its network: what a checkpoint keeps of the recipe.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct TrainConfig {
+    pub batch: usize,
+    pub optimizer: Optimizer,
+    /// Seeds the shuffles and dropout masks (initialisation has its own, in [`Model::new`]).
+    pub seed: u64,
+    /// Flip, crop and jitter each training image ([`crate::engine::augment`]).
+    pub augment: bool,
+}
+
+impl TrainConfig {
+    /// Refuses a configuration no run can use, naming the knob.
+    pub fn check(&self) -> Result<()> {
+        check_batch(self.batch)?;
+        self.optimizer.check()
+    }
+}
+
+/// Refuses a batch of no images.
+pub fn check_batch(batch: usize) -> Result<()> {
+    if batch == 0 {
+        return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1 (d2l uses 64–256)"));
+    }
+    Ok(())
 }

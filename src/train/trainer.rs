@@ -4,7 +4,7 @@ use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 
-use crate::data::GpuSplit;
+use crate::data::DeviceSplit;
 use crate::engine::error::{EngineError, Result};
 use crate::net::fit::{self, MicroBatches, Run};
 use crate::engine::device::Device;
@@ -12,36 +12,12 @@ use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
 use crate::train::checkpoint::{Checkpoint, CheckpointStream, RunState};
 use crate::ops;
-use crate::engine::recorder::{Part, Recorder, StepTiming};
+use crate::engine::recorder::Recorder;
+use crate::engine::timing::{Part, StepTiming};
 use crate::engine::tensor::{DType, Tensor};
+use crate::train::recipe::TrainConfig;
 use crate::train::Stats;
-use crate::train::optimizer::{Optimizer, OptimizerState};
-
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct TrainConfig {
-    pub batch: usize,
-    pub optimizer: Optimizer,
-    /// Seeds the shuffles and dropout masks (initialisation has its own, in [`Model::new`]).
-    pub seed: u64,
-    /// Flip, crop and jitter each training image ([`crate::train::augment`]).
-    pub augment: bool,
-}
-
-impl TrainConfig {
-    /// Refuses a configuration no run can use, naming the knob.
-    pub fn check(&self) -> Result<()> {
-        check_batch(self.batch)?;
-        self.optimizer.check()
-    }
-}
-
-/// Refuses a batch of no images.
-pub fn check_batch(batch: usize) -> Result<()> {
-    if batch == 0 {
-        return Err(EngineError::setting("batch size", "0 images per batch: it must be at least 1 (d2l uses 64–256)"));
-    }
-    Ok(())
-}
+use crate::train::optimizer::OptimizerState;
 
 /// A model being trained on one split. Steps are recorded and submitted without waiting; only
 /// [`Trainer::stats`] reads anything back.
@@ -64,7 +40,7 @@ pub struct Trainer {
     /// The running sums as the last check read them ([`Trainer::stats`]): each check judges the
     /// losses since then, not the mean since the epoch began.
     checked: std::cell::Cell<Stats>,
-    data: GpuSplit,
+    data: DeviceSplit,
     order: Tensor,
     rng: ChaCha8Rng,
     /// Where `rng` stood when the current epoch's order was drawn.
@@ -80,7 +56,7 @@ pub struct Trainer {
 }
 
 impl Trainer {
-    pub fn new(device: &Device, model: Model, data: GpuSplit, config: TrainConfig) -> Result<Trainer> {
+    pub fn new(device: &Device, model: Model, data: DeviceSplit, config: TrainConfig) -> Result<Trainer> {
         config.check()?;
         let dataset = 4 * (data.pixels.len() as u64 + data.labels.len() as u64);
         let micro = fit::fit_training(device.capacity(), &model.net, config.batch, config.optimizer.moments(), dataset)?.micro;
@@ -210,7 +186,7 @@ impl Trainer {
         if self.batch_in_epoch == 0 {
             self.shuffle(device)?;
         }
-        let salt = self.config.augment.then(|| crate::train::augment::salt(self.config.seed, self.steps));
+        let salt = self.config.augment.then(|| crate::engine::augment::salt(self.config.seed, self.steps));
         let seed = (self.config.seed as u32) ^ (self.steps as u32).wrapping_mul(0x2545_F491);
         let step_first = self.batch_in_epoch * self.config.batch;
         // Each micro-batch's loss is a mean over the whole batch, so their gradients add up to
@@ -304,7 +280,7 @@ impl Trainer {
 
     /// The run `checkpoint` saved, on `data` (the same training images), ready to take its next
     /// step exactly as it would have without stopping.
-    pub fn resume(device: &Device, checkpoint: &Checkpoint, data: GpuSplit) -> Result<Trainer> {
+    pub fn resume(device: &Device, checkpoint: &Checkpoint, data: DeviceSplit) -> Result<Trainer> {
         let state = checkpoint.state;
         if data.count != state.train_images {
             return Err(EngineError::setting(
@@ -330,7 +306,7 @@ impl Trainer {
         }
         let sums = state.sums.map(f32::from_bits);
         trainer.stats.write_f32(device, &sums)?;
-        trainer.checked.set(Stats::from_gpu(&sums));
+        trainer.checked.set(Stats::from_sums(&sums));
         Ok(trainer)
     }
 
@@ -351,7 +327,7 @@ impl Trainer {
     /// of huge losses hardly moves the mean (a thousand steps at 2.3 hide ten at 2,000). A diverged
     /// interval stays the one judged, so every later check (and a checkpoint) refuses too.
     pub async fn stats(&self, device: &Device) -> Result<Stats> {
-        let stats = Stats::from_gpu(&self.stats.read_f32(device).await?);
+        let stats = Stats::from_sums(&self.stats.read_f32(device).await?);
         let since = stats.since(self.checked.get());
         if since.diverged() {
             return Err(EngineError::Diverged { step: self.steps, loss: since.loss(), lr: self.config.optimizer.lr() });

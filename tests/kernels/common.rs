@@ -7,7 +7,7 @@ use safetensors::SafeTensors;
 /// `test_device!` does: `name::wgsl` on the GPU adapter's WGSL kernels and `name::cpu` on the CPU
 /// engine, each on both targets (natively a #[test] blocking on the future, in the browser a
 /// #[wasm_bindgen_test] awaiting it).
-macro_rules! gpu_test {
+macro_rules! engine_test {
     ($(async fn $name:ident($device:ident: &Device) $body:block)*) => {$(
         mod $name {
             #[allow(unused_imports)]
@@ -60,6 +60,17 @@ macro_rules! wgsl_test {
             body(&*$crate::common::browser_gpu().await).await;
         }
     )*};
+}
+
+/// The GEMM cores the kernel tests cover on `device`: every core its adapter offers; the CPU
+/// engine has one way of multiplying, which any core names.
+pub fn gemm_cores(device: &Device) -> Vec<cnnscope::GemmCore> {
+    device.gpu_ref().map_or_else(|| vec![cnnscope::GemmCore::default()], Gpu::gemm_cores)
+}
+
+/// Whether `device` is the CPU engine.
+pub fn on_cpu(device: &Device) -> bool {
+    matches!(device, Device::Cpu(_))
 }
 
 /// One GPU device for the whole native test run: pipelines compile once.

@@ -39,14 +39,14 @@ wgsl_test! {
     }
 }
 
-gpu_test! {
+engine_test! {
     async fn tensors_refuse_zero_sized_oversized_and_mismatched_data(device: &Device) {
         let err = Tensor::zeros(device, &[2, 0, 3], DType::F32, "activations").unwrap_err();
         assert!(err.to_string().contains("zero-sized dimension"), "{err}");
         // AlexNet's first conv output at batch 4096 and side 224 (96×54×54 per image): 4.6 GB,
         // over a GPU's binding; the CPU engine's budget is the host's memory, so at 4M images (a
         // petabyte) there.
-        let batch = if device.is_cpu() { 1 << 22 } else { 4096 };
+        let batch = if crate::common::on_cpu(device) { 1 << 22 } else { 4096 };
         let err = Tensor::zeros(device, &[batch, 96, 54, 54], DType::F32, "conv1 output").unwrap_err();
         assert!(matches!(err, EngineError::BufferTooLarge { .. }), "{err}");
         assert!(err.to_string().contains("lower the batch size"), "{err}");
@@ -60,10 +60,11 @@ gpu_test! {
 
     async fn tensors_of_the_two_engines_do_not_mix(device: &Device) {
         // A tensor of the other engine given to a kernel is refused with a message, not a panic.
-        let other = if device.is_cpu() { return } else { Device::cpu() };
+        let other = if crate::common::on_cpu(device) { return } else { Device::cpu() };
         let x = Tensor::from_f32(&other, &[1, 1, 2, 2], &[1.0; 4], "x").unwrap();
         let mut rec = cnnscope::Recorder::new(device);
         let err = cnnscope::ops::relu_forward(&mut rec, &x).unwrap_err();
         assert!(err.to_string().contains("other engine"), "{err}");
+        assert!(matches!(err, cnnscope::EngineError::WrongEngine { .. }), "an engine mismatch says so: {err:?}");
     }
 }

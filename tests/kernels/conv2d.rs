@@ -58,9 +58,9 @@ async fn on_device(device: &Device, c: &Case, core: GemmCore) -> Outputs {
     let gw = Tensor::zeros(device, &c.conv.weight_shape(), DType::F32, "gw").unwrap();
     let gb = Tensor::zeros(device, &[c.conv.out_channels], DType::F32, "gb").unwrap();
     let mut rec = Recorder::new(device);
-    rec.gemm = core;
+    rec.set_gemm_core(core);
     // Split k as a GPU would, whatever the adapter, so the split paths are tested everywhere.
-    rec.target_workgroups = 128;
+    rec.set_target_workgroups(128);
     c.conv.forward(&mut rec, x.view().unwrap(), &w, &b, y.view().unwrap()).unwrap();
     if c.conv.relu {
         relu_backward(&mut rec, &y, &gy).unwrap();
@@ -91,7 +91,7 @@ fn assert_outputs(what: &str, got: &Outputs, want: &Outputs) {
     assert_close(&format!("{what} grad b"), &got.gb, &want.gb, RTOL);
 }
 
-gpu_test! {
+engine_test! {
     async fn conv2d_forward_and_backward_match_pytorch_and_cpu(device: &Device) {
         let f = Fixture::new(FIXTURE);
         for name in f.cases() {
@@ -99,7 +99,7 @@ gpu_test! {
             let get = |t: &str| f.get(&format!("{name}.{t}"));
             let torch = Outputs { y: get("y"), gx: get("gx"), gw: get("gw"), gb: get("gb") };
             let cpu = by_reference(&case);
-            for core in device.gemm_cores() {
+            for core in crate::common::gemm_cores(device) {
                 let got = on_device(device, &case, core).await;
                 assert_outputs(&format!("{name} {core:?} vs pytorch"), &got, &torch);
                 assert_outputs(&format!("{name} {core:?} vs cpu"), &got, &cpu);
@@ -118,7 +118,7 @@ gpu_test! {
 
     async fn conv2d_gradients_pass_finite_difference_checks(device: &Device) {
         let f = Fixture::new(FIXTURE);
-        for core in device.gemm_cores() {
+        for core in crate::common::gemm_cores(device) {
             for name in ["batch7", "stride4_pad2", "k7_rect"] {
                 let case = Case::from_fixture(&f, name);
                 let grads = on_device(device, &case, core).await;

@@ -6,7 +6,7 @@ use crate::common::*;
 
 const FIXTURE: &[u8] = include_bytes!("../fixtures/resize.safetensors");
 
-gpu_test! {
+engine_test! {
     async fn gather_resize_matches_torch_interpolate_and_cpu(device: &Device) {
         let f = Fixture::new(FIXTURE);
         let bytes: Vec<u8> = f.get("images").iter().map(|&v| v as u8).collect();
@@ -33,10 +33,10 @@ gpu_test! {
     }
 
     // Augmented (flipped, cropped, jittered) batches equal the CPU reference: the resize, then
-    // `Augmentation::apply` with the same draws.
+    // `reference::augment` (f64, apart from both engines) with the same draws.
     async fn augmented_gather_matches_the_cpu_reference(device: &Device) {
-        use cnnscope::train::augment::{Augmentation, salt};
-        let bytes: Vec<u8> = (0..3 * 784u32).map(|i| (cnnscope::train::augment::pcg(i) % 256) as u8).collect();
+        use cnnscope::engine::augment::{Augmentation, salt};
+        let bytes: Vec<u8> = (0..3 * 784u32).map(|i| (cnnscope::engine::augment::pcg(i) % 256) as u8).collect();
         let packed: Vec<u32> = bytes.chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
         let pixels = Tensor::from_u32(device, &[packed.len()], &packed, "pixels").unwrap();
         let all_labels = Tensor::from_u32(device, &[3], &[7, 2, 9], "labels").unwrap();
@@ -58,7 +58,8 @@ gpu_test! {
             let mut changed = 0;
             for (b, &i) in [2usize, 0, 1, 1, 0, 2].iter().enumerate() {
                 let resized = reference::resize_bilinear(&bytes[i * 784..(i + 1) * 784], 28, 28, side);
-                let augmented = Augmentation::draw(salt, b as u32, side as u32).apply(&resized, side);
+                let a = Augmentation::draw(salt, b as u32, side as u32);
+                let augmented = reference::augment(&resized, side, a.flip, (a.dy, a.dx), (a.brightness, a.contrast));
                 changed += (augmented != resized) as usize;
                 want.extend(augmented);
             }

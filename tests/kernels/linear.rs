@@ -24,7 +24,7 @@ async fn on_device(device: &Device, layer: Linear, batch: usize, x: &[f32], w: &
     let gw = Tensor::zeros(device, &[o, i], DType::F32, "gw").unwrap();
     let gb = Tensor::zeros(device, &[o], DType::F32, "gb").unwrap();
     let mut rec = Recorder::new(device);
-    rec.gemm = core;
+    rec.set_gemm_core(core);
     layer.forward(&mut rec, &xt, &wt, &bt, &y).unwrap();
     if layer.relu {
         relu_backward(&mut rec, &y, &gyt).unwrap();
@@ -51,7 +51,7 @@ fn by_reference(layer: Linear, batch: usize, x: &[f32], w: &[f32], b: &[f32], gy
     Out { y, gx: g.x, gw: g.w, gb: g.b }
 }
 
-gpu_test! {
+engine_test! {
     async fn linear_forward_and_backward_match_pytorch_and_cpu(device: &Device) {
         let f = Fixture::new(FIXTURE);
         for name in f.cases() {
@@ -59,7 +59,7 @@ gpu_test! {
             let layer = Linear { in_features: p[1], out_features: p[2], relu: p[3] == 1 };
             let get = |t: &str| f.get(&format!("{name}.{t}"));
             let (x, w, b, gy) = (get("x"), get("w"), get("b"), get("gy"));
-            for core in device.gemm_cores().into_iter().chain([GemmCore::Naive]) {
+            for core in crate::common::gemm_cores(device).into_iter().chain([GemmCore::Naive]) {
                 let got = on_device(device, layer, p[0], &x, &w, &b, &gy, core).await;
                 assert_out(&format!("{name} {core:?} vs pytorch"), &got, &Out { y: get("y"), gx: get("gx"), gw: get("gw"), gb: get("gb") });
                 assert_out(&format!("{name} {core:?} vs cpu"), &got, &by_reference(layer, p[0], &x, &w, &b, &gy));
@@ -74,7 +74,7 @@ gpu_test! {
         let layer = Linear { in_features: p[1], out_features: p[2], relu: true };
         let get = |t: &str| f.get(&format!("{name}.{t}"));
         let (x, w, b, gy) = (get("x"), get("w"), get("b"), get("gy"));
-        for core in device.gemm_cores() {
+        for core in crate::common::gemm_cores(device) {
             let g = on_device(device, layer, 7, &x, &w, &b, &gy, core).await;
             let loss = |x: Vec<f32>, w: Vec<f32>, b: Vec<f32>| {
                 let gy = gy.clone();
@@ -95,10 +95,10 @@ gpu_test! {
         let bt = Tensor::from_f32(device, &[k, n], &b, "b").unwrap();
         let c = Tensor::zeros(device, &[m, n], DType::F32, "c").unwrap();
         let want: Vec<f32> = (0..m * n).map(|i| (0..k).map(|j| a[j * m + i / n] as f64 * b[j * n + i % n] as f64).sum::<f64>() as f32).collect();
-        for core in device.gemm_cores() {
+        for core in crate::common::gemm_cores(device) {
             let mut rec = Recorder::new(device);
-            rec.gemm = core;
-            rec.target_workgroups = 128;
+            rec.set_gemm_core(core);
+            rec.set_target_workgroups(128);
             Matmul { m, n, k, trans_a: true, trans_b: false }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
             let got = run(device, rec, &c).await;
             assert_close(&format!("{core:?} aᵀ·b"), &got, &want, RTOL);
@@ -120,9 +120,9 @@ gpu_test! {
                 let ai = |i: usize, j: usize| if trans_a { a[j * m + i] } else { a[i * k + j] } as f64;
                 let bi = |j: usize, l: usize| if trans_b { b[l * k + j] } else { b[j * n + l] } as f64;
                 let want: Vec<f32> = (0..m * n).map(|e| (0..k).map(|j| ai(e / n, j) * bi(j, e % n)).sum::<f64>() as f32).collect();
-                for core in device.gemm_cores() {
+                for core in crate::common::gemm_cores(device) {
                     let mut rec = Recorder::new(device);
-                    rec.gemm = core;
+                    rec.set_gemm_core(core);
                     Matmul { m, n, k, trans_a, trans_b }.record(&mut rec, &at, &bt, None, false, &c).unwrap();
                     let got = run(device, rec, &c).await;
                     assert_close(&format!("{core:?} {m}×{n}×{k} trans {trans_a} {trans_b}"), &got, &want, RTOL);

@@ -21,7 +21,7 @@ async fn on_device(device: &Device, logits: &[f32], labels: &[u32], mean_over: u
     (s[0] as f64 / batch as f64, s[1], grad.read_f32(device).await.unwrap())
 }
 
-gpu_test! {
+engine_test! {
     async fn cross_entropy_matches_pytorch_and_cpu(device: &Device) {
         let f = Fixture::new(FIXTURE);
         for name in f.cases() {

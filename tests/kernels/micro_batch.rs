@@ -12,7 +12,7 @@ use cnnscope::Device;
 /// A device of `like`'s engine of its own, binding at most `limit` bytes (the shared one's limit
 /// belongs to the tests running beside this).
 async fn limited_like(like: &Device, limit: u64) -> Device {
-    let mut device = if like.is_cpu() { Device::cpu() } else { Device::gpu().await.unwrap() };
+    let mut device = if crate::common::on_cpu(like) { Device::cpu() } else { Device::gpu().await.unwrap() };
     device.limit_bindings(limit);
     device
 }
@@ -38,7 +38,7 @@ async fn two_steps(device: &Device, batch: usize) -> (Vec<f32>, Vec<f32>, MicroB
     (losses, weights, trainer.micro_batches())
 }
 
-gpu_test! {
+engine_test! {
     async fn a_step_in_micro_batches_is_the_whole_step(device: &Device) {
         let net = Net::new(NetConfig::new(Arch::AlexNet, 16).with_side(67)).unwrap();
         let plan = MemoryPlan::new(&net, Run::Training { batch: 1, moments: 2 });

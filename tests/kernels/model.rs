@@ -33,7 +33,7 @@ async fn logits(device: &Device, model: &Model, input: &[f32], batch: usize) -> 
 
 const EXPLAIN: &[u8] = include_bytes!("../fixtures/explain.safetensors");
 
-gpu_test! {
+engine_test! {
     // Saliency and Grad-CAM for class 3 of each fixture's first image equal PyTorch's
     // (make_net_fixtures.py explain): the input's gradient through every backward pass, and the
     // last spatial layer's output and gradient.

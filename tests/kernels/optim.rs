@@ -6,7 +6,7 @@ use crate::common::*;
 
 const FIXTURE: &[u8] = include_bytes!("../fixtures/optim.safetensors");
 
-gpu_test! {
+engine_test! {
     async fn sgd_and_adam_follow_torch_optim_step_by_step(device: &Device) {
         let f = Fixture::new(FIXTURE);
         for name in f.cases() {
@@ -48,5 +48,6 @@ gpu_test! {
         assert!(Adam::default().step(&mut rec, &t, &gg, &m, &v, 0).is_err());
         let err = Adam::default().step(&mut rec, &t, &g, &m, &v, 1).unwrap_err();
         assert!(err.to_string().contains("must not share memory"), "{err}");
+        assert!(matches!(err, cnnscope::EngineError::Aliased { .. }), "{err:?}");
     }
 }

@@ -40,7 +40,7 @@ fn by_reference(pool: &Pool2d, xd: Dims, x: &[f32], gy: &[f32]) -> (Vec<f32>, Ve
     }
 }
 
-gpu_test! {
+engine_test! {
     async fn pooling_forward_and_backward_match_pytorch_and_cpu(device: &Device) {
         let f = Fixture::new(FIXTURE);
         for name in f.cases() {

@@ -12,7 +12,7 @@ fn summary(x: &[f32], rows: usize) -> [f32; 3] {
     [x.iter().map(|&v| v as f64).sum::<f64>() as f32, x.iter().map(|&v| v as f64 * v as f64).sum::<f64>() as f32, dead as f32]
 }
 
-gpu_test! {
+engine_test! {
     // Tensor summaries (per-layer statistics) on awkward shapes: one row, one column, more
     // columns than invocations, whole dead columns; and Adam's update direction from moments.
     async fn tensor_stats_match_the_cpu(device: &Device) {
@@ -109,6 +109,7 @@ gpu_test! {
         let mut rec = Recorder::new(device);
         let err = cnnscope::ops::accumulate(&mut rec, &xt, &xt).unwrap_err();
         assert!(err.to_string().contains("must not share memory"), "{err}");
+        assert!(matches!(err, cnnscope::EngineError::Aliased { .. }), "{err:?}");
         let other = Tensor::zeros(device, &[1001], DType::F32, "flat").unwrap();
         let err = cnnscope::ops::accumulate(&mut rec, &xt, &other).unwrap_err();
         assert!(err.to_string().contains("expected shape [1001], got [7, 11, 13]"), "{err}");

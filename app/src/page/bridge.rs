@@ -1,5 +1,6 @@
-//! The page's side of the engine's Web Worker: spawns it (trunk builds `cnnscope-worker` with a
-//! loader shim beside the page), sends it `Command`s, and applies its `Event`s to the `View`.
+//! The page's side of the engine's Web Worker: spawns it (trunk builds `cnnscope-worker` beside the
+//! page, and app/cnnscope-worker_loader.js starts it), sends it `Command`s, and applies its
+//! `Event`s to the `View`.
 
 use std::cell::RefCell;
 
@@ -9,7 +10,8 @@ use crate::worker::Engine;
 use crate::protocol::Command;
 use crate::page::view::View;
 
-/// The worker's script, written by trunk (`data-type="worker" data-loader-shim` in index.html).
+/// The worker's script: app/cnnscope-worker_loader.js, which trunk copies beside the worker it
+/// builds (`data-type="worker"` in index.html).
 const WORKER_SCRIPT: &str = "./cnnscope-worker_loader.js";
 
 thread_local! {

@@ -41,20 +41,6 @@ pub fn inspect_test_image(view: View, index: usize) {
     }
 }
 
-/// "Label: Bag — predicted: Bag (right)", or "Your image — predicted: Bag"; with the test
-/// image's number first when `image` is one (what the live region says).
-pub fn headline(inspection: &Inspection, image: Option<&Image>) -> String {
-    let best = inspection.predicted();
-    let text = match inspection.label {
-        Some(label) => format!("Label: {} — predicted: {} ({})", CLASS_NAMES[label], CLASS_NAMES[best], if best == label { "right" } else { "wrong" }),
-        None => format!("Your image — predicted: {}", CLASS_NAMES[best]),
-    };
-    match image {
-        Some(Image::Test(i)) => format!("test image #{i}: {text}"),
-        _ => text,
-    }
-}
-
 #[component]
 pub fn FeatureMaps() -> impl IntoView {
     let view = use_view();
@@ -115,7 +101,7 @@ pub fn FeatureMaps() -> impl IntoView {
 fn render(inspection: Inspection) -> impl IntoView {
     let view = use_view();
     let best = inspection.predicted();
-    let headline = headline(&inspection, None);
+    let headline = inspection.headline(None);
     let bars = inspection
         .probs
         .iter()

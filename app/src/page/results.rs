@@ -27,14 +27,6 @@ pub fn Results() -> impl IntoView {
     }
 }
 
-/// "Test accuracy 71.23% (7123 of 10000 images)": the card's first line and what the live region
-/// says when the results come.
-pub fn accuracy_line(evaluation: &Evaluation) -> String {
-    let right = evaluation.predictions.iter().zip(&evaluation.labels).filter(|(p, l)| p == l).count();
-    let total = evaluation.predictions.len();
-    format!("Test accuracy {:.2}% ({right} of {total} images)", 100.0 * right as f64 / total.max(1) as f64)
-}
-
 fn render(evaluation: &Evaluation) -> impl IntoView {
     let (predictions, labels) = (&evaluation.predictions, &evaluation.labels);
     let k = CLASS_NAMES.len();
@@ -85,7 +77,7 @@ fn render(evaluation: &Evaluation) -> impl IntoView {
         })
         .collect_view();
     view! {
-        <p data-testid="test-accuracy">{format!("{}. Rows: true class; columns: predicted.", accuracy_line(evaluation))}</p>
+        <p data-testid="test-accuracy">{format!("{}. Rows: true class; columns: predicted.", evaluation.accuracy_line())}</p>
         <div class="scroll" tabindex="0" role="region" aria-label="confusion matrix" data-testid="confusion-region"><table class="confusion" data-testid="confusion">
             <caption class="visually-hidden">"Confusion matrix: each row a true class, each column the class predicted, and the row's accuracy"</caption>
             <thead><tr><td></td>{header}<th scope="col">"accuracy"</th></tr></thead>

@@ -226,7 +226,7 @@ impl View {
                 self.inspections_asked.update_untracked(|q| by_user = q.pop_front().unwrap_or(false));
                 if by_user {
                     self.announce(match &inspection {
-                        Ok(i) => crate::page::feature_maps::headline(i, self.inspected.get_untracked().as_ref()),
+                        Ok(i) => i.headline(self.inspected.get_untracked().as_ref()),
                         Err(e) => e.clone(),
                     });
                 }
@@ -236,7 +236,7 @@ impl View {
             Event::Explanation(explanation) => self.explanation.set(Some(explanation)),
             Event::Evaluation(evaluation) => {
                 self.announce(match &evaluation {
-                    Ok(e) => crate::page::results::accuracy_line(e),
+                    Ok(e) => e.accuracy_line(),
                     Err(e) => e.clone(),
                 });
                 self.evaluation.set(Some(evaluation));

@@ -1,7 +1,7 @@
 //! One image through the model (evaluation mode): every layer's output and the class
 //! probabilities, for the page's feature maps; and the whole test set classified.
 
-use cnnscope::data::GpuSplit;
+use cnnscope::data::DeviceSplit;
 use cnnscope::model::{Graph, Model};
 use cnnscope::train::Evaluator;
 use cnnscope::{DType, Device, Recorder, Tensor, ops};
@@ -13,7 +13,7 @@ const GALLERY: usize = 24;
 
 /// Runs test image `index` through the model and reads every layer's output, the class
 /// probabilities and its label.
-pub async fn inspect(gpu: &Device, model: &Model, test: &GpuSplit, index: usize) -> Result<Inspection, String> {
+pub async fn inspect(gpu: &Device, model: &Model, test: &DeviceSplit, index: usize) -> Result<Inspection, String> {
     let e = |e: cnnscope::EngineError| e.to_string();
     if index >= test.count {
         return Err(format!("there is no test image #{index}: the test set has {} images, #0 to #{}", test.count, test.count.saturating_sub(1)));
@@ -57,7 +57,7 @@ pub async fn inspect_pixels(gpu: &Device, model: &Model, pixels: Vec<u8>) -> Res
 }
 
 /// Classifies every test image; `test` holds the same images on the CPU (labels, gallery).
-pub async fn evaluate(gpu: &Device, model: &Model, on_gpu: &GpuSplit, test: &cnnscope::data::Split, batch: usize) -> Result<Evaluation, String> {
+pub async fn evaluate(gpu: &Device, model: &Model, on_gpu: &DeviceSplit, test: &cnnscope::data::Split, batch: usize) -> Result<Evaluation, String> {
     let predictions = async {
         let mut evaluator = Evaluator::new(gpu, model, on_gpu, batch)?;
         evaluator.predict(gpu, model, on_gpu).await
@@ -77,7 +77,7 @@ pub async fn evaluate(gpu: &Device, model: &Model, on_gpu: &GpuSplit, test: &cnn
 }
 
 /// Why `class` for `image` (a test image, or an own picture): saliency and Grad-CAM.
-pub async fn explain(gpu: &Device, model: &Model, test: &GpuSplit, image: &Image, class: usize) -> Result<Explanation, String> {
+pub async fn explain(gpu: &Device, model: &Model, test: &DeviceSplit, image: &Image, class: usize) -> Result<Explanation, String> {
     let own;
     let (source, index) = match image {
         Image::Test(i) => (test, *i),
@@ -96,7 +96,7 @@ pub async fn explain(gpu: &Device, model: &Model, test: &GpuSplit, image: &Image
 }
 
 /// A 28×28 grey picture as a one-image split on the GPU.
-fn one_image(gpu: &Device, pixels: Vec<u8>) -> Result<GpuSplit, String> {
+fn one_image(gpu: &Device, pixels: Vec<u8>) -> Result<DeviceSplit, String> {
     const SIDE: usize = 28;
     if pixels.len() != SIDE * SIDE {
         return Err(format!("an own image has {} pixels, not {SIDE}×{SIDE}", pixels.len()));

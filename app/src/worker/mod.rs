@@ -599,7 +599,7 @@ async fn open_engine(choice: Choice, webgpu: bool) {
 async fn pick(choice: Choice, webgpu: bool) -> Result<(Device, String), String> {
     if !webgpu {
         return match choice {
-            Choice::Gpu => Err("this browser has no WebGPU: only the CPU engine can run here".into()),
+            Choice::Wgsl => Err("this browser has no WebGPU: only the CPU engine can run here".into()),
             _ => Ok((Device::cpu(), "no WebGPU in this browser: training on the CPU engine".into())),
         };
     }

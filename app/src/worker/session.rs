@@ -5,7 +5,7 @@
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
-use cnnscope::data::{FashionMnist, GpuSplit, Split};
+use cnnscope::data::{FashionMnist, DeviceSplit, Split};
 use cnnscope::model::{Init, Model};
 use cnnscope::train::{Checkpoint, Evaluator, TrainConfig, Trainer};
 use cnnscope::Device;
@@ -22,7 +22,7 @@ pub struct Session {
     pub id: u64,
     pub gpu: Rc<Device>,
     pub trainer: Trainer,
-    pub test: GpuSplit,
+    pub test: DeviceSplit,
     pub control: Cell<Control>,
     pub setup: Setup,
     /// Its name (kept under it in the browser, `runs`), curves and epoch lines, kept with its
@@ -136,7 +136,7 @@ impl Session {
         self.looping.get()
     }
 
-    fn of(id: u64, gpu: Rc<Device>, trainer: Trainer, test: GpuSplit, control: Control, setup: Setup, notes: Notes) -> Session {
+    fn of(id: u64, gpu: Rc<Device>, trainer: Trainer, test: DeviceSplit, control: Control, setup: Setup, notes: Notes) -> Session {
         Session {
             id,
             gpu,
@@ -163,7 +163,7 @@ impl Session {
 
     /// What a reader of the model needs, cloned (the GPU memory is shared) so no borrow of the
     /// session outlives this call.
-    pub fn snapshot(&self) -> (Rc<Device>, Model, GpuSplit) {
+    pub fn snapshot(&self) -> (Rc<Device>, Model, DeviceSplit) {
         (self.gpu.clone(), self.trainer.model.clone(), self.test.clone())
     }
 

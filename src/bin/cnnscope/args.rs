@@ -85,7 +85,7 @@ pub struct TrainArgs {
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
     /// Flip, crop and jitter each training image (AlexNet's augmentation; see
-    /// `cnnscope::train::augment`).
+    /// `cnnscope::engine::augment`).
     #[arg(long)]
     pub augment: bool,
     /// After every epoch, per-layer statistics of its last step: output mean and std, dead ReLU

@@ -4,30 +4,8 @@
 
 use crate::engine::cpu::matmul::{Mat, Threads, gemm};
 use crate::engine::cpu::{for_chunks, for_chunks_with};
-
-/// A channel range of an NCHW tensor: where a convolution reads or writes (an Inception path's
-/// slice of the concatenated output).
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Slab {
-    pub offset: usize,
-    /// The tensor's channels: the stride between images, in planes.
-    pub total: usize,
-}
-
-/// One convolution's sizes.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct ConvShape {
-    pub batch: usize,
-    pub cin: usize,
-    pub h: usize,
-    pub w: usize,
-    pub cout: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub kernel: usize,
-    pub stride: usize,
-    pub padding: usize,
-}
+use crate::engine::op::ConvShape;
+use crate::engine::tensor::Slab;
 
 impl ConvShape {
     /// Rows of the column matrix: one per (input channel, kernel row, kernel column).

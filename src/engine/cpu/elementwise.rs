@@ -2,9 +2,10 @@
 //! tensor statistics. Each follows its WGSL kernel's arithmetic (same f32 formulas, same hash for
 //! dropout masks), so both engines draw the same masks and take the same steps within rounding.
 
-use crate::engine::cpu::conv::Slab;
+use crate::engine::op::{AdamStep, SgdStep};
+use crate::engine::tensor::Slab;
 use crate::engine::cpu::{ELEMENTWISE_CHUNK, for_chunks, for_chunks2, for_chunks3};
-use crate::train::augment::pcg;
+use crate::engine::augment::pcg;
 
 /// x = max(x, 0).
 pub(crate) fn relu_forward(x: &mut [f32]) {
@@ -64,7 +65,7 @@ pub(crate) fn copy_channels(src: &[f32], ss: Slab, dst: &mut [f32], ds: Slab, (b
 }
 
 /// torch.optim.SGD's update (sgd.wgsl).
-pub(crate) fn sgd(param: &mut [f32], grad: &[f32], velocity: &mut [f32], lr: f32, momentum: f32, weight_decay: f32) {
+pub(crate) fn sgd(SgdStep { lr, momentum, weight_decay }: SgdStep, param: &mut [f32], grad: &[f32], velocity: &mut [f32]) {
     let n = grad.len();
     for_chunks2(&mut param[..n], &mut velocity[..n], ELEMENTWISE_CHUNK, |chunk, p, v| {
         for ((p, v), &g) in p.iter_mut().zip(v.iter_mut()).zip(&grad[chunk * ELEMENTWISE_CHUNK..]) {
@@ -81,17 +82,6 @@ pub(crate) fn sgd(param: &mut [f32], grad: &[f32], velocity: &mut [f32], lr: f32
 }
 
 /// torch.optim.Adam's update (adam.wgsl): L2 weight decay, bias corrections from the step.
-#[derive(Clone, Copy)]
-pub(crate) struct AdamStep {
-    pub lr: f32,
-    pub beta1: f32,
-    pub beta2: f32,
-    pub eps: f32,
-    pub weight_decay: f32,
-    pub bias_correction1: f32,
-    pub bias_correction2_sqrt: f32,
-}
-
 pub(crate) fn adam(a: AdamStep, param: &mut [f32], grad: &[f32], m: &mut [f32], v: &mut [f32]) {
     let n = grad.len();
     for_chunks3(&mut param[..n], &mut m[..n], &mut v[..n], ELEMENTWISE_CHUNK, |chunk, p, m, v| {

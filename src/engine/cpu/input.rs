@@ -1,11 +1,10 @@
 //! The batch gather on the CPU (gather_resize.wgsl's arithmetic): images picked by the epoch's
 //! order, resized bilinearly with half-pixel centres in f32, scaled to [0, 1], and with `augment`
-//! flipped, cropped and jittered by the same hashed draws ([`crate::train::augment`]).
+//! flipped, cropped and jittered by the same hashed draws ([`crate::engine::augment`]).
 
 use crate::engine::cpu::for_chunks;
 use crate::engine::error::{EngineError, Result};
-use crate::ops::input::Augment;
-use crate::train::augment::Augmentation;
+use crate::engine::augment::{Augment, Augmentation};
 
 /// Where the dataset lies: `count` images of `h × w` u8 pixels, packed four to a word.
 pub(crate) struct Dataset<'a> {
@@ -68,7 +67,7 @@ pub(crate) fn gather_resize(data: &Dataset, order: &[f32], first: usize, side: u
                 for (y, row) in plain.chunks_exact_mut(side).enumerate() {
                     resized(row, y);
                 }
-                out.copy_from_slice(&a.apply(&plain, side));
+                apply(&a, &plain, side, out);
             }
         }
     });
@@ -76,4 +75,18 @@ pub(crate) fn gather_resize(data: &Dataset, order: &[f32], first: usize, side: u
         *label = data.labels[order[first + b].to_bits() as usize];
     }
     Ok(())
+}
+
+/// `out` = `image` (side × side) flipped, cropped and jittered as `a` draws it (gather_resize.wgsl's
+/// arithmetic in f32; `crate::reference::augment` is the tests' f64 version).
+fn apply(a: &Augmentation, image: &[f32], side: usize, out: &mut [f32]) {
+    for y in 0..side {
+        for x in 0..side {
+            let x_flipped = if a.flip { side - 1 - x } else { x };
+            let (sy, sx) = (y as i64 + a.dy as i64, x_flipped as i64 + a.dx as i64);
+            let inside = (0..side as i64).contains(&sy) && (0..side as i64).contains(&sx);
+            let v = if inside { image[sy as usize * side + sx as usize] } else { 0.0 };
+            out[y * side + x] = ((v * a.brightness - 0.5) * a.contrast + 0.5).clamp(0.0, 1.0);
+        }
+    }
 }

@@ -5,14 +5,17 @@
 //! rest are plain loops. docs/ENGINE.md ("The CPU engine") gives the measurements.
 //!
 //! Tensors keep their values in host memory ([`Buffer`]); ops check shapes exactly as for the GPU
-//! (`crate::ops`) and record a task that runs these kernels when the recorder is submitted, so a
-//! step means the same on both engines: nothing runs until it is submitted, in recording order.
+//! (`crate::ops`) and record an [`crate::engine::op::Op`], which becomes a task running these
+//! kernels ([`tasks`]) when the recorder is submitted ([`queue`]), so a step means the same on both
+//! engines: nothing runs until it is submitted, in recording order.
 
 pub(crate) mod conv;
 pub(crate) mod elementwise;
 pub(crate) mod input;
 pub(crate) mod matmul;
 pub(crate) mod pool;
+pub(crate) mod queue;
+pub(crate) mod tasks;
 
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
@@ -148,7 +151,7 @@ impl Buffer {
     /// `len` zeros, or an error (never an abort) when the host cannot give the memory.
     pub(crate) fn zeros(len: usize, label: &str) -> Result<Buffer> {
         let mut values = Vec::new();
-        values.try_reserve_exact(len).map_err(|_| EngineError::shape(label, format!("the host could not allocate {len} values")))?;
+        values.try_reserve_exact(len).map_err(|_| EngineError::HostOutOfMemory { what: label.into(), values: len })?;
         values.resize(len, 0.0);
         Ok(Buffer(Arc::new(RwLock::new(values))))
     }
@@ -165,7 +168,7 @@ impl Buffer {
     /// The values, writable. A kernel that would write a tensor it also reads is refused when it
     /// is recorded (`ops::check_distinct`), so this never waits on the same task's own reader.
     pub(crate) fn write(&self) -> Result<RwLockWriteGuard<'_, Vec<f32>>> {
-        self.0.try_write().map_err(|_| EngineError::shape("cpu engine", "a kernel's output is also one of its inputs"))
+        self.0.try_write().map_err(|_| EngineError::Aliased { kernel: "cpu engine".into(), detail: "a kernel's output is also one of its inputs".into() })
     }
 }
 

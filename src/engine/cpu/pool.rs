@@ -3,20 +3,7 @@
 //! position within the plane; average pooling counts padding as zeros and divides by kh·kw.
 
 use crate::engine::cpu::{for_chunks, for_chunks2};
-
-/// One pooling's sizes; `planes` is images × channels.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct PoolShape {
-    pub planes: usize,
-    pub h: usize,
-    pub w: usize,
-    pub oh: usize,
-    pub ow: usize,
-    pub kh: usize,
-    pub kw: usize,
-    pub stride: usize,
-    pub padding: usize,
-}
+use crate::engine::op::PoolShape;
 
 impl PoolShape {
     /// The input rows (or columns, with `kw` and `w`) of output row `o`'s window that lie inside

@@ -3,23 +3,10 @@
 //! and linear, forward and backward) describe their loads and stores and leave the rest here.
 
 use crate::engine::error::{EngineError, Result};
-use crate::engine::wgsl::Access;
-use crate::engine::recorder::Recorder;
+use crate::engine::wgsl::queue::Queue;
+use crate::engine::wgsl::{Access, Gpu};
+use crate::engine::wgsl::gemm_core::GemmCore;
 use crate::engine::wgsl::shaders::{self, Tile};
-
-/// Which GEMM core the convolution and linear kernels are built on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum GemmCore {
-    /// Workgroup-memory tiles, several outputs per invocation (the engine's kernel).
-    #[default]
-    Tiled,
-    /// One output per invocation reading straight from memory: the baseline the benchmark compares to.
-    Naive,
-    /// Each workgroup one subgroup, rows of A exchanged by subgroupBroadcast (gemm_subgroup.wgsl):
-    /// the fastest core on CPU adapters, where workgroup memory costs as much as any memory. On an
-    /// adapter without subgroups of one fixed size, the tiled core runs instead.
-    Subgroup,
-}
 
 /// A kernel whose work is one GEMM of shape m×n×k, written as loaders for the GEMM core.
 pub(crate) struct GemmKernel<'a> {
@@ -95,22 +82,15 @@ impl GemmKernel<'_> {
     /// The plan for this GEMM; where the driver stops loops early, k is split so that no
     /// invocation's depth loop passes [`safe_depth`], and a GEMM that may not split (its epilogue
     /// needs the whole sum) and is that deep is refused instead of summed short.
-    fn plan(&self, rec: &Recorder, allow_split: bool) -> Result<Plan> {
-        let mut plan = self.plan_unbounded(rec, allow_split);
-        let Some(limit) = rec.device().gpu_ref().and_then(|g| g.loop_limit()) else { return Ok(plan) };
+    fn plan(&self, q: &Queue, gpu: &Gpu, allow_split: bool) -> Result<Plan> {
+        let mut plan = self.plan_unbounded(q, gpu, allow_split);
+        let Some(limit) = gpu.loop_limit() else { return Ok(plan) };
         let needed = self.k.div_ceil(safe_depth(limit));
         if needed <= plan.splits {
             return Ok(plan);
         }
-        if !allow_split || needed > self.splits_by_memory(rec) {
-            return Err(EngineError::shape(
-                self.name,
-                format!(
-                    "a product {} deep (k) in one pass: this adapter's driver (llvmpipe) stops every loop of a kernel after {limit} iterations, \
-                     which would sum it short; train on the CPU engine (--device cpu, or auto), which is faster on this adapter anyway",
-                    self.k
-                ),
-            ));
+        if !allow_split || needed > self.splits_by_memory(gpu) {
+            return Err(EngineError::LoopLimit { kernel: self.name.to_string(), depth: self.k, limit });
         }
         // More splits of the same core and tile: each workgroup's share of k shrinks.
         plan.workgroups = plan.workgroups / plan.splits as u64 * needed as u64;
@@ -119,22 +99,22 @@ impl GemmKernel<'_> {
     }
 
     /// The most k splits whose partial sums fit the scratch memory split-k may use.
-    fn splits_by_memory(&self, rec: &Recorder) -> usize {
+    fn splits_by_memory(&self, gpu: &Gpu) -> usize {
         let slab = (self.m * self.n * 4) as u64;
-        (MAX_SPLIT_BYTES.min(rec.device().max_binding_bytes()) / slab.max(1)) as usize
+        (MAX_SPLIT_BYTES.min(gpu.max_binding_bytes()) / slab.max(1)) as usize
     }
 
-    fn plan_unbounded(&self, rec: &Recorder, allow_split: bool) -> Plan {
-        let target = rec.target_workgroups;
+    fn plan_unbounded(&self, q: &Queue, gpu: &Gpu, allow_split: bool) -> Plan {
+        let target = q.target_workgroups;
         let tile = tile_for(self.m, self.n);
         let outputs = self.m * self.n;
         let max_splits = if allow_split {
-            (self.k / MIN_K_PER_SPLIT).min(self.splits_by_memory(rec)).max(1)
+            (self.k / MIN_K_PER_SPLIT).min(self.splits_by_memory(gpu)).max(1)
         } else {
             1
         };
         // The subgroup core asked for on an adapter without fixed-size subgroups runs tiled.
-        match (rec.gemm, rec.device().gpu_ref().and_then(|g| g.subgroup_size)) {
+        match (q.gemm, gpu.subgroup_size) {
             (GemmCore::Naive, _) => Plan { core: GemmCore::Naive, tile, splits: 1, workgroups: outputs.div_ceil(256) as u64 },
             (GemmCore::Subgroup, Some(sg)) => {
                 let tile = subgroup_tile_for(self.m, self.n, sg);
@@ -157,41 +137,41 @@ impl GemmKernel<'_> {
 
     /// Records the GEMM writing `out` directly (no split-k: for kernels whose epilogue cannot work
     /// on partial sums). `params_tail` follows (m, n, k, splits) in the kernel's parameters.
-    pub fn record(&self, rec: &mut Recorder, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
-        let plan = self.plan(rec, false)?;
-        self.dispatch(rec, &plan, params_tail, buffers)
+    pub fn record(&self, q: &mut Queue, gpu: &Gpu, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
+        let plan = self.plan(q, gpu, false)?;
+        self.dispatch(q, gpu, &plan, params_tail, buffers)
     }
 
-    fn dispatch(&self, rec: &mut Recorder, plan: &Plan, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
+    fn dispatch(&self, q: &mut Queue, gpu: &Gpu, plan: &Plan, params_tail: &[u32], buffers: &[&wgpu::Buffer]) -> Result<()> {
         let (core, tile) = (plan.core, plan.tile);
         let key = format!("{}/{core:?}/{tile:?}", self.name);
-        let pipeline = rec.gpu()?.pipeline(&key, self.storage, || shaders::gemm_source(core, tile, self.parts));
+        let pipeline = gpu.pipeline(&key, self.storage, || shaders::gemm_source(core, tile, self.parts));
         let mut params = vec![self.m as u32, self.n as u32, self.k as u32, plan.splits as u32];
         params.extend_from_slice(params_tail);
-        rec.dispatch(pipeline, &params, buffers, plan.workgroups)
+        q.dispatch(gpu, pipeline, &params, buffers, plan.workgroups)
     }
 }
 
 /// out = the sum of `splits` slabs of `count` values in `partial`.
-pub(crate) fn reduce_splits(rec: &mut Recorder, partial: &wgpu::Buffer, out: &wgpu::Buffer, count: usize, splits: usize) -> Result<()> {
-    let pipeline = rec.gpu()?.pipeline("reduce_splits", &[Access::Read, Access::ReadWrite], || shaders::REDUCE_SPLITS.to_string());
-    rec.dispatch(pipeline, &[count as u32, splits as u32], &[partial, out], count.div_ceil(256) as u64)
+fn reduce_splits(q: &mut Queue, gpu: &Gpu, partial: &wgpu::Buffer, out: &wgpu::Buffer, count: usize, splits: usize) -> Result<()> {
+    let pipeline = gpu.pipeline("reduce_splits", &[Access::Read, Access::ReadWrite], || shaders::REDUCE_SPLITS.to_string());
+    q.dispatch(gpu, pipeline, &[count as u32, splits as u32], &[partial, out], count.div_ceil(256) as u64)
 }
 
 /// Records a GEMM whose output is `out` (m×n, overwritten): directly when one split suffices, else
 /// through scratch partial sums and a reduction. `inputs` are the kernel's other buffers.
-pub(crate) fn record_split(rec: &mut Recorder, gemm: &GemmKernel, params_tail: &[u32], inputs: &[&wgpu::Buffer], out: &wgpu::Buffer) -> Result<()> {
-    let plan = gemm.plan(rec, true)?;
+pub(crate) fn record_split(q: &mut Queue, gpu: &Gpu, gemm: &GemmKernel, params_tail: &[u32], inputs: &[&wgpu::Buffer], out: &wgpu::Buffer) -> Result<()> {
+    let plan = gemm.plan(q, gpu, true)?;
     let mut buffers = inputs.to_vec();
     if plan.splits == 1 {
         buffers.push(out);
-        return gemm.dispatch(rec, &plan, params_tail, &buffers);
+        return gemm.dispatch(q, gpu, &plan, params_tail, &buffers);
     }
     let count = gemm.m * gemm.n;
-    let scratch = rec.gpu()?.scratch((plan.splits * count * 4) as u64);
+    let scratch = gpu.scratch((plan.splits * count * 4) as u64);
     buffers.push(&scratch);
-    gemm.dispatch(rec, &plan, params_tail, &buffers)?;
-    reduce_splits(rec, &scratch, out, count, plan.splits)
+    gemm.dispatch(q, gpu, &plan, params_tail, &buffers)?;
+    reduce_splits(q, gpu, &scratch, out, count, plan.splits)
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use crate::engine::error::{EngineError, Result};
-use crate::engine::wgsl::gemm::GemmCore;
+use crate::engine::wgsl::gemm_core::GemmCore;
 use crate::engine::wgsl::shaders;
 
 /// What the engine needs from any adapter. WebGPU's defaults satisfy all of it; a smaller adapter

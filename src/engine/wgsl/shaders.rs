@@ -1,7 +1,7 @@
 //! The WGSL sources (in `shaders/`, one file per kernel) and how kernels built on the GEMM core are
 //! assembled from them.
 
-use crate::engine::wgsl::gemm::GemmCore;
+use crate::engine::wgsl::gemm_core::GemmCore;
 
 macro_rules! wgsl {
     ($($name:ident = $file:literal;)*) => {
@@ -30,6 +30,7 @@ wgsl! {
     MAX_POOL_BACKWARD_CELLS = "max_pool_backward_cells.wgsl";
     AVG_POOL_FORWARD = "avg_pool_forward.wgsl";
     AVG_POOL_BACKWARD = "avg_pool_backward.wgsl";
+    VEC4_MAP = "vec4_map.wgsl";
     RELU = "relu.wgsl";
     TENSOR_STATS = "tensor_stats.wgsl";
     ZERO = "zero.wgsl";
@@ -41,6 +42,12 @@ wgsl! {
     SGD = "sgd.wgsl";
     ADAM = "adam.wgsl";
     GATHER_RESIZE = "gather_resize.wgsl";
+}
+
+/// A kernel of the vec4-map shape (zero, accumulate, relu): its bindings and `apply`, and the
+/// shared entry point of vec4_map.wgsl.
+pub(crate) fn vec4_map(kernel: &str) -> String {
+    format!("{VEC4_MAP}\n{kernel}")
 }
 
 /// `template` with each `//! marker` line (at any indentation) replaced by its code. Every marker

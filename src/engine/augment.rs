@@ -1,5 +1,6 @@
 //! Data augmentation, AlexNet's fourth idea (the lesson: flips, crops and colour changes fought
-//! its overfitting), done inside the GPU-side batch gather (`shaders/gather_resize.wgsl`).
+//! its overfitting), done inside the batch gather of both engines (`shaders/gather_resize.wgsl`,
+//! [`crate::engine::cpu`]'s gather): the arithmetic both engines share lives here, below them.
 //!
 //! Each training image gets, after resizing to the network's side:
 //! - a horizontal flip, with probability ½;
@@ -11,6 +12,15 @@
 //! The draws are a stateless hash of the seed, the step and the image's place in the batch, so
 //! an augmented run is as reproducible as any other and resumes exactly from a checkpoint (no
 //! generator state to keep). The shader computes the same draws as [`Augmentation::draw`].
+
+/// A training step's augmentation: its salt ([`salt`]) and the row, in the step's batch, of the
+/// first image gathered: draws are per row of the whole batch, so a micro-batch draws exactly
+/// what the whole batch would.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Augment {
+    pub salt: u32,
+    pub first_row: u32,
+}
 
 /// PCG's output permutation of a 32-bit state: the hash behind every draw.
 pub fn pcg(v: u32) -> u32 {
@@ -52,21 +62,6 @@ impl Augmentation {
         let offset = |r: u32| (r % (2 * pad + 1)) as i32 - pad as i32;
         Augmentation { flip: r0 & 1 == 1, dy: offset(r1), dx: offset(r2), brightness: 0.75 + 0.5 * unit(r3), contrast: 0.75 + 0.5 * unit(r4) }
     }
-
-    /// Applies the augmentation to a resized `side × side` image (the CPU reference).
-    pub fn apply(&self, image: &[f32], side: usize) -> Vec<f32> {
-        let mut out = vec![0.0; side * side];
-        for y in 0..side {
-            for x in 0..side {
-                let x_flipped = if self.flip { side - 1 - x } else { x };
-                let (sy, sx) = (y as i64 + self.dy as i64, x_flipped as i64 + self.dx as i64);
-                let inside = (0..side as i64).contains(&sy) && (0..side as i64).contains(&sx);
-                let v = if inside { image[sy as usize * side + sx as usize] } else { 0.0 };
-                out[y * side + x] = ((v * self.brightness - 0.5) * self.contrast + 0.5).clamp(0.0, 1.0);
-            }
-        }
-        out
-    }
 }
 
 #[cfg(test)]
@@ -84,17 +79,5 @@ mod tests {
         assert!(draws.iter().all(|a| (-8..=8).contains(&a.dy) && (0.75..1.25).contains(&a.brightness) && (0.75..1.25).contains(&a.contrast)));
         assert_ne!(salt(7, 1), salt(7, 2));
         assert_ne!(salt(7, 1), salt(8, 1));
-    }
-
-    #[test]
-    fn the_identity_draw_changes_nothing() {
-        let image: Vec<f32> = (0..9).map(|v| v as f32 / 8.0).collect();
-        let same = Augmentation { flip: false, dy: 0, dx: 0, brightness: 1.0, contrast: 1.0 };
-        assert_eq!(same.apply(&image, 3), image);
-        let flipped = Augmentation { flip: true, ..same }.apply(&image, 3);
-        assert_eq!(&flipped[..3], &[image[2], image[1], image[0]]);
-        let shifted = Augmentation { dy: 1, ..same }.apply(&image, 3);
-        assert_eq!(&shifted[..6], &image[3..]);
-        assert_eq!(&shifted[6..], &[0.0; 3], "padding is black");
     }
 }
