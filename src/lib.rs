@@ -13,6 +13,10 @@
 //! - [`data`]: Fashion-MNIST's IDX files, checked and uploaded once;
 //! - [`reference`]: plain f64 versions of every kernel, the tests' first oracle.
 
+// The one unsafe block (the CPU engine's call into the gemm crate, engine/cpu/matmul.rs) allows
+// itself; everything else is safe Rust, and stays so.
+#![deny(unsafe_code)]
+
 pub mod data;
 pub mod engine;
 pub mod model;

@@ -153,6 +153,18 @@ fn own_design_with_inception() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// Modules named like the graph's input (`image`) and output (`logits`): each value is still
+/// defined once, and onnxruntime runs the model (it refused the graph that defined `image` twice,
+/// issue 33.8).
+#[test]
+fn modules_named_like_the_graphs_input_and_output() {
+    let dir = scratch("names-design");
+    let design = dir.join("names.net");
+    std::fs::write(&design, "image: conv 16 k=3 p=1\nlogits: relu\nmaxpool k=2\nflatten\nlinear 10\n").unwrap();
+    exported_model_agrees("names", &["--net", text(&design), "--ratio", "1", "--side", "28", "--init", "xavier"], false);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
 /// Every bad input to `export` is an error with the reason, never a panic, and writes nothing.
 #[test]
 fn bad_input_to_export_is_refused() {

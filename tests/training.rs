@@ -57,6 +57,7 @@ both_engines!(
     an_own_network_trains_as_in_pytorch,
     an_output_that_ignores_the_input_is_detected,
     a_resumed_run_continues_exactly,
+    impossible_counters_are_refused,
     a_micro_batched_run_resumes_exactly_and_anywhere,
     a_split_step_equals_the_whole_one,
     the_learning_rate_changes_between_steps,
@@ -297,6 +298,29 @@ fn a_resumed_run_continues_exactly() {
     let checkpoint = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
     let err = Trainer::resume(device(), &checkpoint, data().train.truncated(320).upload(device()).unwrap()).err().unwrap().to_string();
     assert_eq!(err, "resume: the run was training on 256 images, this data has 320: resume with the same --limit (or none)");
+}
+
+/// A checkpoint whose counters no run writes is refused with what is wrong, before any step: a
+/// batch past its epoch (2^32 − 1 at batch 1 wrapped the batch's offset on wasm32 and panicked
+/// the CPU engine's gather; here 256 images at batch 32 make 8 batches, so 8 is already past), and
+/// an update count at u32's end (the next step would overflow it). The last batch of an epoch is
+/// taken (issue 33.8).
+fn impossible_counters_are_refused() {
+    let trainer = small_trainer(true);
+    let bytes = pollster::block_on(trainer.checkpoint(device(), 1, String::new())).unwrap().to_bytes().unwrap();
+    let good = cnnscope::train::Checkpoint::from_bytes(&bytes).unwrap();
+    let resume = |batch_in_epoch: usize, optimizer_steps: u32| {
+        let mut hostile = good.clone();
+        (hostile.state.batch_in_epoch, hostile.state.optimizer_steps) = (batch_in_epoch, optimizer_steps);
+        Trainer::resume(device(), &hostile, data().train.truncated(256).upload(device()).unwrap()).err().map(|e| e.to_string())
+    };
+    let past = resume(u32::MAX as usize, 0).unwrap();
+    assert!(past.contains("stopped at batch 4294967295 of an epoch of 8 batches (batch size 32, 256 images): the file is damaged"), "{past}");
+    let past = resume(8, 0).unwrap();
+    assert!(past.contains("stopped at batch 8 of an epoch of 8 batches"), "{past}");
+    let overflow = resume(0, u32::MAX).unwrap();
+    assert!(overflow.contains("counts 4294967295 optimiser updates: the file is damaged"), "{overflow}");
+    assert_eq!(resume(7, 41), None, "the last batch of an epoch resumes");
 }
 
 /// A run in micro-batches (AlexNet ÷16 at 67, augmented, batch 32 as 10 + 11 + 11 on a device

@@ -295,6 +295,22 @@ impl Trainer {
         fit::check(device, &net, Run::Weights)?;
         let params = Parameters::upload(device, net.root.params(""), &checkpoint.params)?;
         let mut trainer = Trainer::new(device, Model { net, params }, data, checkpoint.config)?;
+        // Counters no run writes are a damaged or hostile file: a batch past the epoch would index
+        // past the batch order (on wasm32 its offset wraps), an update count at u32's end would
+        // overflow at the next step.
+        let batches = trainer.batches_per_epoch();
+        if state.batch_in_epoch >= batches {
+            return Err(EngineError::setting(
+                "resume",
+                format!(
+                    "the checkpoint stopped at batch {} of an epoch of {batches} batches (batch size {}, {} images): the file is damaged",
+                    state.batch_in_epoch, checkpoint.config.batch, state.train_images
+                ),
+            ));
+        }
+        if state.optimizer_steps == u32::MAX {
+            return Err(EngineError::setting("resume", format!("the checkpoint counts {} optimiser updates: the file is damaged", state.optimizer_steps)));
+        }
         trainer.optimizer.restore(device, &checkpoint.first, &checkpoint.second, state.optimizer_steps)?;
         trainer.steps = state.steps;
         trainer.epoch = state.epoch;

@@ -1,5 +1,7 @@
 //! The CPU engine's one matrix product: the `gemm` crate's kernels behind a safe, bounds-checked
-//! call. Every convolution and linear layer, forward and backward, is built on it.
+//! call. Every convolution and linear layer, forward and backward, is built on it. The crate's one
+//! `unsafe` block is here (the crate denies `unsafe_code` everywhere else).
+#![allow(unsafe_code)]
 
 /// A row-major or strided matrix view: `rows × cols` values of `data`, element (i, j) at
 /// `i·row_stride + j·col_stride`. A transposed matrix is the same memory with the strides swapped.
@@ -23,8 +25,15 @@ impl<'a> Mat<'a> {
         Mat { rows: self.cols, cols: self.rows, row_stride: self.col_stride, col_stride: self.row_stride, ..self }
     }
 
+    /// Whether every element lies inside `data`, in checked arithmetic (a stride that overflowed
+    /// would otherwise wrap to an index inside the slice), and the strides fit the `isize` the
+    /// product takes.
     fn fits(&self) -> bool {
-        self.rows == 0 || self.cols == 0 || (self.rows - 1) * self.row_stride + (self.cols - 1) * self.col_stride < self.data.len()
+        if self.rows == 0 || self.cols == 0 {
+            return true;
+        }
+        let last = (self.rows - 1).checked_mul(self.row_stride).zip((self.cols - 1).checked_mul(self.col_stride)).and_then(|(r, c)| r.checked_add(c));
+        last.is_some_and(|last| last < self.data.len()) && isize::try_from(self.row_stride).is_ok() && isize::try_from(self.col_stride).is_ok()
     }
 }
 
@@ -106,6 +115,26 @@ mod tests {
             }
         }
         c
+    }
+
+    /// A view whose last element's index overflows is refused (it wrapped to an index inside the
+    /// slice before the arithmetic was checked), as is one past the slice.
+    #[test]
+    fn views_past_their_memory_are_refused_in_checked_arithmetic() {
+        let data = [0.0f32; 4];
+        let wrapped = Mat { data: &data, rows: 2, cols: 2, row_stride: usize::MAX, col_stride: 1 };
+        assert!(!wrapped.fits());
+        let huge = Mat { data: &data, rows: 2, cols: 1, row_stride: usize::MAX / 2 + 1, col_stride: 1 };
+        assert!(!huge.fits());
+        assert!(!Mat::rows(&data, 2, 3).fits());
+        assert!(Mat::rows(&data, 2, 2).fits() && Mat::rows(&data, 2, 2).t().fits());
+        let result = std::panic::catch_unwind(|| {
+            let mut c = [0.0f32; 4];
+            gemm(&mut c, 2, false, wrapped, Mat::rows(&data, 2, 2), Threads::One);
+        });
+        let message = result.unwrap_err();
+        let message = message.downcast_ref::<&str>().copied().or(message.downcast_ref::<String>().map(String::as_str)).unwrap_or_default().to_string();
+        assert!(message.contains("reaches past its memory"), "{message}");
     }
 
     #[test]

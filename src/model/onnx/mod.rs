@@ -57,7 +57,25 @@ pub const BATCH: &str = "batch";
 /// in `net.root.params("")` order (as [`crate::model::Parameters::read`] and
 /// [`weights::from_safetensors`] give them).
 pub fn to_bytes<V: AsRef<[f32]>>(net: &Net, values: &[V]) -> Result<Vec<u8>> {
-    Ok(model(net, values)?.encode_to_vec())
+    encode_within(&model(net, values)?, MAX_MESSAGE_BYTES)
+}
+
+/// The largest message protobuf reads: 2 GiB − 1 (its sizes are signed 32-bit). A model past it
+/// would need ONNX's external data (the tensors in files beside the model), which cnnscope does
+/// not write; every runtime refuses the whole message instead.
+pub const MAX_MESSAGE_BYTES: usize = (1 << 31) - 1;
+
+/// `model`'s bytes, refused when they pass `limit`.
+fn encode_within(model: &ModelProto, limit: usize) -> Result<Vec<u8>> {
+    let bytes = model.encoded_len();
+    if bytes > limit {
+        return Err(error(format!(
+            "the model would be {} bytes ({}), past the {limit} bytes one protobuf message holds (ONNX's limit without external data files, which cnnscope does not write): export a narrower network (a larger width ratio)",
+            bytes,
+            crate::engine::error::human(bytes as u64)
+        )));
+    }
+    Ok(model.encode_to_vec())
 }
 
 /// The ONNX model for `net` with `values` (see [`to_bytes`]).
@@ -88,7 +106,10 @@ pub fn model<V: AsRef<[f32]>>(net: &Net, values: &[V]) -> Result<ModelProto> {
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let mut graph = Builder::default();
+    // Values are named after the modules that produce them, but never like the graph's input or
+    // output or an initializer (a module named `image` or `logits` would define a name twice,
+    // which runtimes refuse).
+    let mut graph = Builder { nodes: Vec::new(), names: [INPUT, OUTPUT].into_iter().map(String::from).chain(specs.iter().map(|s| s.name.clone())).collect() };
     let input = net.input_shape();
     let (last, shape) = graph.layer(&net.root, "", INPUT.to_string(), input)?;
     if shape != Shape::Flat(CLASSES) {
@@ -186,12 +207,24 @@ fn int(name: &str, value: i64) -> AttributeProto {
 }
 
 /// The graph's nodes, in order; each value is named after the module that produced it.
-#[derive(Default)]
 struct Builder {
     nodes: Vec<NodeProto>,
+    /// Every name the graph defines so far: its input and output, the initializers, the values.
+    names: std::collections::HashSet<String>,
 }
 
 impl Builder {
+    /// `name`, or the first of `name_1`, `name_2`, … that the graph does not define yet.
+    fn fresh(&mut self, name: &str) -> String {
+        let mut candidate = name.to_string();
+        let mut n = 1;
+        while !self.names.insert(candidate.clone()) {
+            candidate = format!("{name}_{n}");
+            n += 1;
+        }
+        candidate
+    }
+
     fn node(&mut self, op: &str, name: &str, input: Vec<String>, output: String, attribute: Vec<AttributeProto>) {
         self.nodes.push(NodeProto {
             name: Some(name.into()),
@@ -203,10 +236,12 @@ impl Builder {
         });
     }
 
-    /// One node whose output is named like the node.
+    /// One node whose output is named like the node (or as near as the graph's other names let
+    /// it, [`Builder::fresh`]).
     fn op(&mut self, op: &str, name: &str, input: Vec<String>, attribute: Vec<AttributeProto>) -> String {
-        self.node(op, name, input, name.to_string(), attribute);
-        name.to_string()
+        let output = self.fresh(name);
+        self.node(op, name, input, output.clone(), attribute);
+        output
     }
 
     /// `layer` (named `path`) applied to the value `input` of shape `shape`: its output's name and
@@ -335,6 +370,36 @@ mod tests {
         let mut values = zeros(&net);
         values[2][3] = f32::NAN;
         assert!(model(&net, &values).unwrap_err().to_string().contains("0.2.weight holds NaN at index 3"));
+    }
+
+    /// Modules named like the graph's input and output get values of their own names, so each
+    /// name is defined once (onnxruntime refused the graph that defined `image` twice); the output
+    /// is the last node's.
+    #[test]
+    fn every_value_is_defined_once() {
+        let design = "image: conv 4 k=3 p=1\nlogits: relu\nmaxpool k=2\nflatten\nlinear 10\n";
+        let net = Net::new(NetConfig::new(Arch::Own(design.into()), 1).with_side(28)).unwrap();
+        let graph = model(&net, &zeros(&net)).unwrap().graph.unwrap();
+        let mut defined: Vec<String> = graph.input.iter().map(|v| v.name.clone().unwrap()).collect();
+        defined.extend(graph.initializer.iter().map(|t| t.name.clone().unwrap()));
+        defined.extend(graph.node.iter().flat_map(|n| n.output.clone()));
+        let unique: std::collections::HashSet<_> = defined.iter().collect();
+        assert_eq!(unique.len(), defined.len(), "{defined:?}");
+        assert_eq!(graph.node[0].output, ["image_1"]);
+        assert_eq!(graph.node[1].output, ["logits_1"]);
+        assert_eq!(graph.node.last().unwrap().output, [OUTPUT]);
+        assert_eq!(graph.node[1].input, ["image_1"], "the next node reads the renamed value");
+    }
+
+    /// A model past what one protobuf message holds is refused with its size, not written.
+    #[test]
+    fn a_model_past_protobufs_limit_is_refused() {
+        let net = Net::new(NetConfig::new(Arch::Nin, 16)).unwrap();
+        let model = model(&net, &zeros(&net)).unwrap();
+        let size = model.encoded_len();
+        assert_eq!(encode_within(&model, size).unwrap().len(), size);
+        let err = encode_within(&model, size - 1).unwrap_err().to_string();
+        assert!(err.contains(&format!("the model would be {size} bytes")) && err.contains("external data"), "{err}");
     }
 
     /// The same network and values give the same bytes.
