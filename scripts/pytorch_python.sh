@@ -3,13 +3,13 @@
 # tests/onnx.rs and tests/e2e/app.test.mjs look in the same place).
 #   - $PYTHON when it is set (resolved against the caller's directory before any `cd`);
 #   - else target/pytorch-venv/bin/python, the environment `scripts/setup.sh --pytorch` makes with
-#     the pinned torch, safetensors, numpy, onnx and onnxruntime, made here when it is missing.
+#     the pinned torch, safetensors, numpy, onnx, onnxruntime and hypothesis, made here when it is missing.
 # Never the system's python3, even where it has torch: the tests ran with the pinned versions, and
 # CI must see what a newcomer sees (a machine that had torch once kept an earlier CI green while a
 # newcomer's run failed, issue 30).
 # Needs $repo (the checkout's absolute path) and, for a relative $PYTHON, $caller (the directory
 # the script was called from).
-pytorch_needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime"
+pytorch_needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime, hypothesis"
 if [ -n "${PYTHON:-}" ]; then
     case $PYTHON in
         */*) python=$(cd "${caller:-$PWD}" && realpath "$PYTHON") ;;
@@ -21,4 +21,4 @@ else
         "$repo/scripts/setup.sh" --pytorch
     fi
 fi
-"$python" -c "$pytorch_needs" || { echo "$python lacks torch, safetensors, numpy, onnx or onnxruntime: run scripts/setup.sh --pytorch (or unset PYTHON)" >&2; exit 1; }
+"$python" -c "$pytorch_needs" || { echo "$python lacks torch, safetensors, numpy, onnx, onnxruntime or hypothesis: run scripts/setup.sh --pytorch (or unset PYTHON)" >&2; exit 1; }

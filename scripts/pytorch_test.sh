@@ -6,7 +6,8 @@
 #     Adam with weight decay and augmentation), weights and moments within 1e-5 relative;
 #   - the ONNX export checked by onnxruntime against PyTorch (first 1,000 test images, image for
 #     image) and cnnscope eval (the correct count on all 10,000);
-#   - bad input answered in one line.
+#   - bad input answered in one line, the designs both readers refuse (tests/fixtures/
+#     hostile_designs.json), and a hypothesis fuzz pass over the checkpoint, weights and design readers.
 # Usage: scripts/pytorch_test.sh [path/to/cnnscope] [unittest args, e.g. test_exact]
 # The binary is the argument, else $CNNSCOPE_BIN, else this checkout's target/release/cnnscope
 # (`cargo build --release`, a no-op when it is up to date). The Python is $PYTHON, else
@@ -53,6 +54,6 @@ cd pytorch/tests
 if [ $# -gt 0 ]; then
     "$python" -m unittest -v "$@"
 else
-    "$python" -m unittest -v test_bad_input test_exact test_export test_journey
+    "$python" -m unittest -v test_bad_input test_designs test_fuzz test_exact test_export test_journey
 fi
 echo "pytorch_test: passed in $(( $(date +%s) - start )) s"

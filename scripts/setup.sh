@@ -15,7 +15,7 @@ SUDO=""
 if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 
 # The PyTorch half (pytorch/, scripts/pytorch_test.sh, docs/PYTORCH.md): torch, safetensors, numpy,
-# onnx and onnxruntime at the versions the tests were last run with, from PyPI into
+# onnx, onnxruntime and hypothesis (its readers' fuzz test) at the versions the tests were last run with, from PyPI into
 # target/pytorch-venv (an absolute path: the tests `cd`). Always there, never the system's python3,
 # even where that has torch: a newcomer's machine has none, and CI must see what a newcomer sees
 # (issue 30; scripts/pytorch_python.sh is the one place that chooses the Python).
@@ -29,7 +29,7 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # CNNSCOPE_TORCH_INDEX=https://download.pytorch.org/whl/cpu uses them where it can.
 setup_pytorch() {
     local venv=$PWD/target/pytorch-venv
-    local needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime"
+    local needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime, hypothesis"
     if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$needs" 2>/dev/null; then return; fi
     echo "setup: installing torch, safetensors, onnx and onnxruntime into target/pytorch-venv"
     # A venv made without --system-site-packages: neither the system's nor the user's packages
@@ -42,7 +42,7 @@ setup_pytorch() {
     if [ -n "${CNNSCOPE_TORCH_INDEX:-}" ]; then index=(--index-url "$CNNSCOPE_TORCH_INDEX" --extra-index-url https://pypi.org/simple); fi
     "$venv/bin/pip" install -q --upgrade pip setuptools
     # The versions the tests were last run with (2026-12-03).
-    "$venv/bin/pip" install -q "${index[@]}" torch==2.15.0 safetensors==0.8.0 numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0
+    "$venv/bin/pip" install -q "${index[@]}" torch==2.15.0 safetensors==0.8.0 numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 hypothesis==6.170.27
     "$venv/bin/python" -c "$needs"
 }
 # `--pytorch`: the PyTorch half alone; `--no-pytorch`: everything else (scripts/serve.sh: serving

@@ -137,3 +137,29 @@ fn the_modules_before_a_mistake_still_build() {
     let whole: Design = Arch::GoogLeNet.preset().unwrap().parse().unwrap();
     assert_eq!((whole.fitting(8, 96).0, whole.fitting(8, 96).1), (whole.build(8, 96).unwrap(), None));
 }
+
+/// The hostile designs the Rust and Python readers share (tests/fixtures/hostile_designs.json,
+/// also read by pytorch/tests): each is refused, never built and never a panic, with the words
+/// the file gives. An entry is `design` (the text), or `repeat_line` written `times` times, one
+/// per line; `ratio` and `side` are the network's (issue 33.9: one set of limits on both sides).
+#[test]
+fn hostile_designs_shared_with_python_are_refused() {
+    let entries: Vec<serde_json::Value> = serde_json::from_str(include_str!("fixtures/hostile_designs.json")).unwrap();
+    assert!(entries.len() >= 12, "the shared list holds the issue's cases");
+    for entry in &entries {
+        let name = entry["name"].as_str().unwrap();
+        let design = match entry["design"].as_str() {
+            Some(text) => text.to_string(),
+            None => format!("{}\n", entry["repeat_line"].as_str().unwrap()).repeat(entry["times"].as_u64().unwrap() as usize),
+        };
+        let (ratio, side) = (entry["ratio"].as_u64().unwrap() as usize, entry["side"].as_u64().unwrap() as usize);
+        let built = std::panic::catch_unwind(|| Net::new(NetConfig::new(Arch::Own(design.as_str().into()), ratio).with_side(side)));
+        let err = match built {
+            Ok(Ok(_)) => panic!("{name}: built"),
+            Ok(Err(e)) => e.to_string(),
+            Err(_) => panic!("{name}: panicked"),
+        };
+        let want = entry["error"].as_str().unwrap();
+        assert!(err.contains(want), "{name}: expected “{want}”, got “{err}”");
+    }
+}

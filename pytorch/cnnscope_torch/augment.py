@@ -1,4 +1,4 @@
-"""cnnscope's augmentation (src/train/augment.rs), draw for draw: each training image, after resizing,
+"""cnnscope's augmentation (src/engine/augment.rs), draw for draw: each training image, after resizing,
 gets a horizontal flip (probability ½), a pad-and-crop shift of up to side/8 pixels (black padding)
 and brightness/contrast jitter v <- clamp((v*b - 1/2)*c + 1/2, 0, 1), b and c uniform in [0.75, 1.25].
 

@@ -17,13 +17,20 @@ and string metadata:
   (the epoch's running loss / correct / example sums as f32 bit patterns), train_images, notes
   (the app's JSON as a string; "" from the CLI) and augment.
 
-`read` refuses anything else with a one-line reason (`CheckpointError`); `write` writes what
-cnnscope reads, whole or not at all (a temporary file renamed over the target).
+`read` refuses anything else with a one-line reason (`CheckpointError`), as cnnscope's reader
+(src/train/checkpoint.rs, src/model/weights.rs) refuses it: every tensor F32 and of its shape, the
+tensors back to back to the file's end, no key twice, an SGD run without Adam's second moments,
+counters and hyperparameters in their ranges, an own network's design within cnnscope's limits
+(design.py). `write` writes what cnnscope reads, whole or not at all (a temporary file flushed,
+renamed over the target, and the directory flushed so the rename lasts).
 """
 import json
+import math
 import os
+import re
 import struct
 import tempfile
+import warnings
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
@@ -35,6 +42,14 @@ from . import d2l_nets, design
 METADATA_KEY = "cnnscope.checkpoint"
 FORMAT = 1
 NETS = ("alexnet", "vgg11", "nin", "googlenet")
+# As cnnscope names the networks in its messages (src/net/zoo.rs, Arch's Display).
+TITLES = {"alexnet": "AlexNet", "vgg11": "VGG-11", "nin": "NiN", "googlenet": "GoogLeNet", "own": "Own network"}
+# The largest value of each whole number of the training state: its Rust type's (u32, u64, usize).
+U32, U64 = 2**32 - 1, 2**64 - 1
+WHOLES = {"format": U32, "batch": U64, "seed": U64, "epochs": U64, "steps": U64, "epoch": U64, "batch_in_epoch": U64,
+          "optimizer_steps": U32, "train_images": U64}
+# A whole number as Rust's `parse` reads one: ASCII digits ("²" and "١" pass str.isdigit).
+_WHOLE = re.compile(r"\+?[0-9]+")
 
 
 class CheckpointError(Exception):
@@ -43,8 +58,22 @@ class CheckpointError(Exception):
 
 def f32(x):
     """`x` rounded to f32, as the shortest decimal that reads back as that f32 (what cnnscope's
-    serde_json writes for an f32 field, and the value its engine computes with)."""
-    return float(str(np.float32(x)))
+    serde_json writes for an f32 field, and the value its engine computes with); past f32's range,
+    ±inf, without numpy's overflow warning."""
+    with np.errstate(over="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return float(str(np.float32(x)))
+
+
+def whole_number(text, largest):
+    """`text` as a whole number from 0 to `largest` if it is one written in ASCII digits (as Rust
+    parses it), else None."""
+    if not isinstance(text, str) or not _WHOLE.fullmatch(text):
+        return None
+    digits = text.lstrip("+").lstrip("0") or "0"
+    # int() refuses 4,300 digits with a ValueError; past 40 digits it is past u128 anyway.
+    n = int(digits) if len(digits) <= 40 else largest + 1
+    return n if n <= largest else None
 
 
 def bits_to_f32(bits):
@@ -84,8 +113,7 @@ class Checkpoint:
         return [bits_to_f32(b) for b in self.state["sums"]]
 
     def title(self):
-        name = {"alexnet": "AlexNet", "vgg11": "VGG-11", "nin": "NiN", "googlenet": "GoogLeNet", "own": "Own network"}[self.net]
-        return f"{name} ÷{self.ratio} at {self.side}"
+        return f"{TITLES[self.net]} ÷{self.ratio} at {self.side}"
 
     def build_model(self):
         """The PyTorch module of this network, with the checkpoint's parameters loaded strictly."""
@@ -97,13 +125,17 @@ class Checkpoint:
 
 def build_model(net, ratio, side, second_hidden=True, design_text=None):
     """The network a checkpoint or weights file names, as d2l builds it (own networks through
-    `design.build`)."""
+    `design.build`, which refuses what cnnscope refuses); the width ratio and side in cnnscope's
+    ranges."""
     try:
+        design.check_scale(TITLES[net], ratio, side)
         if net == "own":
             return design.build(design_text, ratio, side)
         return d2l_nets.build(net, ratio, side, second_hidden)
+    except design.DesignError as e:
+        raise CheckpointError(f"its design, {e}" if e.line is not None else str(e)) from None
     except (ValueError, IndexError, KeyError, RuntimeError) as e:
-        raise CheckpointError(f"its network ({net} ÷{ratio} at {side}) cannot be built in PyTorch ({e})") from None
+        raise CheckpointError(f"its network ({net} ÷{ratio} at {side}) cannot be built in PyTorch ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
 
 
 def check_keys(model, params):
@@ -123,8 +155,20 @@ def check_keys(model, params):
             raise CheckpointError(f"{k} has shape {list(params[k].shape)}, the network needs {list(shape)}")
 
 
+def _unique(pairs):
+    """A JSON object's pairs as a dict, refusing a key given twice (json keeps the last silently;
+    cnnscope refuses the file: src/model/weights.rs `duplicate_key`)."""
+    out = {}
+    for key, value in pairs:
+        if key in out:
+            raise CheckpointError(f"its header names {key} twice: which one is meant is unclear")
+        out[key] = value
+    return out
+
+
 def _header(path):
-    """The safetensors header of `path` as a dict, or a one-line reason it is not one."""
+    """The safetensors header of `path` as a dict, the offset of its first tensor byte and the
+    file's size, or a one-line reason it is not one."""
     try:
         with open(path, "rb") as f:
             start = f.read(8)
@@ -142,20 +186,53 @@ def _header(path):
     except PermissionError:
         raise CheckpointError("permission denied") from None
     try:
-        header = json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        # UTF-8 only, as safetensors reads it (json.loads would take UTF-16 and UTF-32 bytes too).
+        header = json.loads(text.decode("utf-8"), object_pairs_hook=_unique)
+    except (ValueError, RecursionError):  # JSONDecodeError, UnicodeDecodeError, a 4,300-digit int
         raise CheckpointError("it is not a safetensors file (its header is not JSON)") from None
     if not isinstance(header, dict):
         raise CheckpointError("it is not a safetensors file (its header is not a JSON object)")
     return header, 8 + n, size
 
 
+def _tensors(path, header, start, size):
+    """The file's tensors (name -> f32 CPU tensor), each entry of the header checked first as
+    cnnscope checks it: F32 (src/model/weights.rs `values`: "NAME is F16, expected F32"), a shape
+    whose bytes its offsets hold, the tensors back to back to the file's end."""
+    spans = []
+    for name, entry in header.items():
+        if name == "__metadata__":
+            continue
+        dtype = entry.get("dtype") if isinstance(entry, dict) else repr(entry)
+        if dtype != "F32":
+            raise CheckpointError(f"{name} is {dtype}, expected F32")
+        shape, offsets = entry.get("shape"), entry.get("data_offsets")
+        naturals = lambda v: isinstance(v, list) and all(isinstance(d, int) and not isinstance(d, bool) and d >= 0 for d in v)
+        if not (naturals(shape) and naturals(offsets) and len(offsets) == 2):
+            raise CheckpointError(f"{name}: its header entry gives no shape and data_offsets")
+        if 4 * math.prod(shape) != offsets[1] - offsets[0]:
+            raise CheckpointError(f"{name}: its bytes do not match its shape")
+        spans.append(tuple(offsets))
+    at = 0
+    for begin, end in sorted(spans):
+        if begin != at:
+            break
+        at = end
+    if at != size - start:
+        raise CheckpointError("it is not a valid safetensors file (its tensors do not fill the file back to back)")
+    try:
+        from safetensors.torch import load_file
+        return load_file(path)
+    except Exception as e:  # safetensors raises its own error types for a damaged body
+        raise CheckpointError(f"it is not a valid safetensors file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
+
+
 def read_metadata(path):
     """The file's metadata strings (`{}` where it has none)."""
     header, _, _ = _header(path)
     meta = header.get("__metadata__") or {}
-    if not isinstance(meta, dict):
-        raise CheckpointError("its metadata is not a JSON object")
+    if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
+        raise CheckpointError("its metadata is not a JSON object of strings")
     return meta
 
 
@@ -174,9 +251,10 @@ def read_net(meta):
         value = meta.get(key)
         if value is None:
             return default
-        if not value.isdigit() or int(value) < 1:
+        n = whole_number(value, U64)
+        if not n:
             raise CheckpointError(f"its metadata gives {key} = {value!r}, which is not a positive whole number")
-        return int(value)
+        return n
 
     ratio = number("ratio", 1)
     side = number("side", 28 if net == "own" else d2l_nets.NATIVE_SIDE[net])
@@ -187,6 +265,8 @@ def read_net(meta):
 
 
 def _check_state(state):
+    """The training state's fields, each of the type and in the range cnnscope reads (its Rust
+    types, `TrainConfig::check`), or the one that is not."""
     need = {"format": int, "batch": int, "optimizer": dict, "seed": int, "epochs": int, "steps": int, "epoch": int,
             "batch_in_epoch": int, "optimizer_steps": int, "order_position": str, "sums": list, "train_images": int}
     for key, kind in need.items():
@@ -194,25 +274,43 @@ def _check_state(state):
             raise CheckpointError(f"its training state has no {key}")
         if not isinstance(state[key], kind) or isinstance(state[key], bool):
             raise CheckpointError(f"its training state's {key} is {state[key]!r}, not a {kind.__name__}")
+    for key, largest in WHOLES.items():
+        if not 0 <= state[key] <= largest:
+            raise CheckpointError(f"its training state's {key} is {state[key]}, not a whole number from 0 to {largest}")
     if state["format"] != FORMAT:
         raise CheckpointError(f"it is a checkpoint of format {state['format']}, cnnscope_torch reads format {FORMAT}")
     opt = state["optimizer"]
     fields = {"adam": ("lr", "beta1", "beta2", "eps", "weight_decay"), "sgd": ("lr", "momentum", "weight_decay")}
-    if opt.get("kind") not in fields:
+    if not isinstance(opt.get("kind"), str) or opt["kind"] not in fields:
         raise CheckpointError(f"its optimizer {opt.get('kind')!r} is neither adam nor sgd")
     for key in fields[opt["kind"]]:
         if not isinstance(opt.get(key), (int, float)) or isinstance(opt.get(key), bool):
             raise CheckpointError(f"its optimizer has no number {key}")
-    if len(state["sums"]) != 3 or not all(isinstance(s, int) and 0 <= s < 2**32 for s in state["sums"]):
+    # As f32, the values cnnscope computes with (src/train/optimizer.rs `check`).
+    value = {key: f32(opt[key]) for key in fields[opt["kind"]]}
+    if not (math.isfinite(value["lr"]) and value["lr"] > 0):
+        raise CheckpointError(f"its learning rate {opt['lr']} is not a finite positive number")
+    if not (math.isfinite(value["weight_decay"]) and value["weight_decay"] >= 0):
+        raise CheckpointError(f"its weight decay {opt['weight_decay']} is not a finite number ≥ 0")
+    for key in ("momentum", "beta1", "beta2"):
+        if key in value and not 0 <= value[key] < 1:
+            raise CheckpointError(f"its optimizer's {key} {opt[key]} is not at least 0 and below 1")
+    if "eps" in value and not (math.isfinite(value["eps"]) and value["eps"] > 0):
+        raise CheckpointError(f"its Adam epsilon {opt['eps']} is not a finite positive number")
+    if len(state["sums"]) != 3 or not all(isinstance(s, int) and not isinstance(s, bool) and 0 <= s < 2**32 for s in state["sums"]):
         raise CheckpointError("its running sums are not three f32 bit patterns")
-    try:
-        state["order_position"] = int(state["order_position"])
-    except ValueError:
-        raise CheckpointError(f"its batch-order position {state['order_position']!r} is not a number") from None
-    if state["batch"] < 1 or state["train_images"] < 0:
+    position = whole_number(state["order_position"], 2**128 - 1)
+    if position is None:
+        raise CheckpointError(f"its batch-order position {state['order_position']!r} is not a number")
+    state["order_position"] = position
+    if state["batch"] < 1:
         raise CheckpointError("its batch is 0")
     state.setdefault("notes", "")
     state.setdefault("augment", False)
+    if not isinstance(state["notes"], str):
+        raise CheckpointError("its training state's notes are not a string")
+    if not isinstance(state["augment"], bool):
+        raise CheckpointError(f"its training state's augment is {state['augment']!r}, not true or false")
 
 
 def read(path):
@@ -224,34 +322,32 @@ def read(path):
 
 
 def _read(path):
-    header, _, _ = _header(path)
+    header, start, size = _header(path)
     meta = read_metadata(path)
     if METADATA_KEY not in meta:
         raise CheckpointError("it holds weights but no training state, so it is not a checkpoint "
                               "(save one with `cnnscope train --checkpoint FILE` or the page's checkpoint download)")
     try:
         state = json.loads(meta[METADATA_KEY])
-    except json.JSONDecodeError as e:
-        raise CheckpointError(f"its training state cannot be read ({e})") from None
+    except (ValueError, RecursionError) as e:  # JSONDecodeError, a 4,300-digit int, nesting past the stack
+        raise CheckpointError(f"its training state cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     if not isinstance(state, dict):
         raise CheckpointError("its training state is not a JSON object")
     _check_state(state)
     net, ratio, side, second_hidden, text = read_net(meta)
-    for name, entry in header.items():
-        if name != "__metadata__" and (not isinstance(entry, dict) or entry.get("dtype") != "F32"):
-            raise CheckpointError(f"{name} is {entry.get('dtype') if isinstance(entry, dict) else entry!r}, expected F32")
-    try:
-        from safetensors.torch import load_file
-        tensors = load_file(path)
-    except Exception as e:  # safetensors raises its own error types for a damaged body
-        raise CheckpointError(f"it is not a valid safetensors file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
     model = build_model(net, ratio, side, second_hidden, text)
+    tensors = _tensors(path, header, start, size)
     names = list(model.state_dict().keys())
+    adam = state["optimizer"]["kind"] == "adam"
+    if not adam and any(k.startswith("optimizer.second.") for k in tensors):
+        # cnnscope reads exactly the tensors of its optimizer: SGD keeps one buffer per parameter.
+        extra = sorted(k for k in tensors if k.startswith("optimizer.second."))
+        raise CheckpointError(f"it is an SGD run but holds Adam's second moments ({', '.join(extra[:4])}"
+                              + (f" and {len(extra) - 4} more" if len(extra) > 4 else "") + "): cnnscope refuses it too")
     params = OrderedDict((k, tensors.pop(k)) for k in names if k in tensors)
     first = OrderedDict((k, tensors.pop("optimizer.first." + k)) for k in names if "optimizer.first." + k in tensors)
-    second = OrderedDict((k, tensors.pop("optimizer.second." + k)) for k in names if "optimizer.second." + k in tensors)
+    second = OrderedDict((k, tensors.pop("optimizer.second." + k)) for k in names if adam and "optimizer.second." + k in tensors)
     check_keys(model, params)
-    adam = state["optimizer"]["kind"] == "adam"
     for what, buffers, wanted in (("optimizer.first", first, True), ("optimizer.second", second, adam)):
         if wanted and len(buffers) != len(names):
             missing = [k for k in names if k not in buffers]
@@ -307,3 +403,20 @@ def write(path, ckpt):
         if os.path.exists(tmp):
             os.unlink(tmp)
         raise
+    sync_directory(directory)
+
+
+def sync_directory(directory):
+    """Flushes `directory`'s entries, so a rename into it outlasts a power cut (the file's bytes
+    were flushed before); quietly nothing where the OS will not open or flush a directory
+    (Windows)."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

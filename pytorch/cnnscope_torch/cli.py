@@ -1,9 +1,25 @@
 """`python -m cnnscope_torch train|export|predict …` (see `--help`)."""
 import argparse
+import re
 import sys
 
 from . import checkpoint as ck
 from . import fashion_mnist
+
+
+def whole(text):
+    """A whole number in ASCII digits, as cnnscope's flags take one (int() takes "١٦" as 16)."""
+    n = ck.whole_number(text, ck.U64)
+    if n is None:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number (digits 0-9)")
+    return n
+
+
+def decimal(text):
+    """A decimal number in ASCII (float() takes "١.٥" and "1_0")."""
+    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number (like 0.001 or 1e-3)")
+    return float(text)
 
 
 def parser():
@@ -14,11 +30,17 @@ def parser():
                                    "Under `torchrun --nproc_per_node K` it trains with DistributedDataParallel (gloo on CPUs, NCCL on "
                                    "GPUs), the global batch split K ways; rank 0 writes the checkpoint.")
     t.add_argument("--resume", required=True, metavar="CKPT", help="the checkpoint to continue (cnnscope's, the page's, or this package's)")
-    t.add_argument("--epochs", type=int, help="the total number of epochs, as in `cnnscope train --resume` [default: the checkpoint's]")
-    t.add_argument("--save-checkpoint", metavar="FILE", help="write the run here after every epoch (cnnscope's format)")
-    t.add_argument("--lr", type=float, help="another learning rate [default: the checkpoint's]")
-    t.add_argument("--batch", type=int, help="another global batch size (at an epoch boundary) [default: the checkpoint's]")
-    t.add_argument("--limit", type=int, metavar="N", help="the first N training (and test) images, as the run was trained on")
+    t.add_argument("--epochs", type=whole, help="the total number of epochs, as in `cnnscope train --resume` [default: the checkpoint's]")
+    t.add_argument("--save-checkpoint", metavar="FILE", help="write the run here after every epoch whose loss and tensors are all "
+                                                             "finite (cnnscope's format); a run that diverges stops, exit 1, and "
+                                                             "leaves FILE as its last finite epoch wrote it. Not the --resume file "
+                                                             "itself unless --overwrite")
+    t.add_argument("--overwrite", action="store_true", help="let --save-checkpoint be the --resume checkpoint itself, replaced "
+                                                            "after each finite epoch (refused without it: the run you resume "
+                                                            "stays as it was)")
+    t.add_argument("--lr", type=decimal, help="another learning rate [default: the checkpoint's]")
+    t.add_argument("--batch", type=whole, help="another global batch size (at an epoch boundary) [default: the checkpoint's]")
+    t.add_argument("--limit", type=whole, metavar="N", help="the first N training (and test) images, as the run was trained on")
     t.add_argument("--data", metavar="DIR", help=f"Fashion-MNIST's .gz files [default: {fashion_mnist.ROOT}]")
     t.add_argument("--device", choices=["auto", "cuda", "cpu", "mps"], default="auto", help="[default: cuda when there is one]")
     t.add_argument("--progress", action="store_true", help="a line on stderr every 20 batches")
@@ -27,16 +49,23 @@ def parser():
     e.add_argument("dst", metavar="MODEL.onnx")
     r = sub.add_parser("predict", help="the predicted class of the first N test images, one a line (PyTorch, or onnxruntime with --onnx)")
     r.add_argument("src", metavar="CKPT_OR_ONNX")
-    r.add_argument("--limit", type=int, default=1000, metavar="N")
+    r.add_argument("--limit", type=whole, default=1000, metavar="N")
     r.add_argument("--data", metavar="DIR")
     return p
+
+
+def one_line(text):
+    """`text` with its line breaks and other control characters escaped (a name read from a file
+    may hold any): what is printed stays one line."""
+    breaks = [c for c in set(str(text)) if ord(c) < 32 or c in "\x7f\x85\u2028\u2029"]
+    return str(text).translate({ord(c): c.encode("unicode_escape").decode("ascii") for c in breaks})
 
 
 def _error(text):
     """One line on stderr; under torchrun from rank 0 only (every rank meets the same bad input)."""
     import os
     if os.environ.get("RANK", "0") == "0":
-        print(f"cnnscope_torch: error: {text}", file=sys.stderr)
+        print(f"cnnscope_torch: error: {one_line(text)}", file=sys.stderr)
     return 1
 
 

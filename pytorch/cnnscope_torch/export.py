@@ -18,20 +18,23 @@ OPSET = 17
 
 
 def model_of(path):
-    """The module of a checkpoint or a weights file cnnscope saved (net named in its metadata)."""
-    meta = ck.read_metadata(path)
-    if ck.METADATA_KEY in meta:
+    """The module of a checkpoint or a weights file cnnscope saved (net named in its metadata),
+    checked as cnnscope's weights reader checks it (src/model/weights.rs): every tensor F32 ("NAME
+    is F16, expected F32") and of its parameter's shape, no other tensor. CheckpointError naming
+    `path` otherwise."""
+    try:
+        checkpoint = ck.METADATA_KEY in ck.read_metadata(path)
+        if not checkpoint:
+            header, start, size = ck._header(path)
+            net, ratio, side, second_hidden, text = ck.read_net(ck.read_metadata(path))
+            model = ck.build_model(net, ratio, side, second_hidden, text)
+            params = ck._tensors(path, header, start, size)
+            ck.check_keys(model, params)
+    except ck.CheckpointError as e:
+        raise ck.CheckpointError(f"{path}: {e}") from None
+    if checkpoint:
         c = ck.read(path)
         return c.build_model(), c.side, c.title()
-    net, ratio, side, second_hidden, text = ck.read_net(meta)
-    from safetensors.torch import load_file
-    try:
-        tensors = load_file(path)
-    except Exception as e:
-        raise ck.CheckpointError(f"{path}: it is not a valid safetensors file ({e})") from None
-    model = ck.build_model(net, ratio, side, second_hidden, text)
-    params = d2l_nets.parameters(tensors)
-    ck.check_keys(model, params)
     model.load_state_dict(params, strict=True)
     return model, side, f"{net} ÷{ratio} at {side}"
 
@@ -41,7 +44,7 @@ def _traceable(module):
     as a constant: the same mean as AdaptiveAvgPool2d(1) (ONNX's GlobalAveragePool)."""
     for name, child in list(module.named_children()):
         if isinstance(child, d2l_nets.GlobalAvgPool2d):
-            setattr(module, name, nn.AdaptiveAvgPool2d(1))
+            module.add_module(name, nn.AdaptiveAvgPool2d(1))
         else:
             _traceable(child)
     return module

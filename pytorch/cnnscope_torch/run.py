@@ -18,6 +18,11 @@ What is PyTorch's own (docs/PYTORCH.md, "What is exact"):
   cnnscope run would have drawn — that one depends on cnnscope's generator, which PyTorch does not
   advance).
 Augmentation draws are cnnscope's own hash of (seed, step, place in the batch) (augment.py).
+
+What is kept: an epoch is saved only when the training loss (read every 20 batches and at the end)
+and every parameter and optimiser buffer are finite; a run that diverges stops with a one-line
+error (exit 1) and leaves --save-checkpoint as the last finite epoch wrote it. --save-checkpoint
+may not be the --resume file itself (the same file by any path) unless --overwrite says so.
 """
 import json
 import math
@@ -33,7 +38,25 @@ from . import checkpoint as ck
 
 
 class RunError(Exception):
-    """A setting this run cannot use, with the reason."""
+    """A setting this run cannot use, or a run that diverged, with the reason."""
+
+
+def same_file(a, b):
+    """Whether the paths `a` and `b` name one file (through links, `..`, or two hard links)."""
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def not_finite(named):
+    """The first name of `named` (name -> tensor) whose tensor holds a NaN or an infinity, or None."""
+    for name, t in named:
+        if not bool(torch.isfinite(t).all()):
+            return name
+    return None
 
 
 def _device(choice, local_rank):
@@ -208,8 +231,11 @@ def _train(args, dist):
             raise RunError(f"--save-checkpoint {args.save_checkpoint}: {where} is not a directory this process can write to")
         if os.path.isdir(args.save_checkpoint):
             raise RunError(f"--save-checkpoint {args.save_checkpoint} is a directory: give a file name")
+        if same_file(args.save_checkpoint, args.resume) and not getattr(args, "overwrite", False):
+            raise RunError(f"--save-checkpoint {args.save_checkpoint} is the checkpoint this run resumes: save to another file "
+                           "(the run you resume stays as it was), or add --overwrite to replace it after each finite epoch")
     if args.limit is not None and args.limit < 1:
-        raise RunError("--limit 0 leaves nothing to train on: give 1 or more")
+        raise RunError(f"--limit {args.limit} leaves nothing to train on: give 1 or more")
 
     train_x, train_y = fashion_mnist.load("train", args.data)
     test_x, test_y = fashion_mnist.load("test", args.data)
@@ -254,6 +280,15 @@ def _train(args, dist):
     torch.manual_seed((seed * 1_000_003 + steps * 7919 + dist.rank) % (2**63))
     model.train()
     out = None
+    saved = None
+
+    def diverged(what):
+        """The run's end when it diverged: nothing of this epoch is kept (src/engine/error.rs `Diverged`)."""
+        kept = "" if not args.save_checkpoint else \
+            f"; {args.save_checkpoint} holds the run at step {saved[0]} (epoch {saved[1]})" if saved else \
+            f"; {args.save_checkpoint} is left as it was"
+        return RunError(f"training diverged at step {steps}: {what} (learning rate {lr}); nothing of epoch {ep} is kept{kept}. "
+                        f"Lower the learning rate (try --lr {ck.f32(lr / 10)}) and resume again")
     for ep in range(epoch + 1, epochs + 1):
         sampler = DistributedSampler(range(n), num_replicas=dist.world, rank=dist.rank, shuffle=True, seed=seed, drop_last=True)
         sampler.set_epoch(ep - 1)
@@ -283,6 +318,8 @@ def _train(args, dist):
             last = j + 1 == batches
             if (j + 1) % 20 == 0 or last:
                 total = dist.sum(local.cpu().tolist())
+                if not math.isfinite(total[0]):
+                    raise diverged(f"the loss is {total[0] / max(total[2], 1.0)}")
                 now = [base[i] + total[i] for i in range(3)]
                 if notes is not None and now[2] > seen[2]:
                     k = now[2] - seen[2]
@@ -304,6 +341,11 @@ def _train(args, dist):
             notes["epoch_lines"].append(line)
             notes["seen"] = [0.0, 0.0, 0.0]
         first, second = optimizer_buffers(opt, ckpt, named)
+        # Every rank decides alike (their tensors are the same under DDP; one sum makes it sure).
+        bad = not_finite([*model.state_dict().items(), *(("optimizer.first." + k, v) for k, v in first.items()),
+                          *(("optimizer.second." + k, v) for k, v in second.items())])
+        if dist.sum([0.0 if bad is None else 1.0])[0] > 0:
+            raise diverged(f"{bad or 'a tensor of another process'} is not finite")
         new_state = dict(state, batch=batch, optimizer=dict(ckpt.optimizer, lr=lr), epochs=epochs, steps=steps, epoch=epoch,
                          batch_in_epoch=0, optimizer_steps=opt_steps, sums=[0, 0, 0],
                          notes=json.dumps(notes, separators=(",", ":")) if notes is not None else state.get("notes", ""))
@@ -312,6 +354,7 @@ def _train(args, dist):
         if args.save_checkpoint and dist.rank == 0:
             # After every epoch, as cnnscope does: a run cut short keeps its last whole epoch.
             ck.write(args.save_checkpoint, out)
+        saved = (steps, epoch)
     if args.save_checkpoint:
         _log(dist, f"saved the run (step {steps}, epoch {epoch}) to {args.save_checkpoint}")
     return 0
