@@ -1,4 +1,4 @@
-//! GoogLeNet's Inception block on the GPU: four paths reading one input, each writing its channel
+//! GoogLeNet's Inception block on the device (either engine): four paths reading one input, each writing its channel
 //! slice of the output directly (no concatenation copy), and the backward pass that sums the four
 //! paths' input gradients.
 

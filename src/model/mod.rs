@@ -1,4 +1,4 @@
-//! A network on the GPU: its parameters ([`Parameters`]), the compiled forward and backward passes
+//! A network on a device (either engine): its parameters ([`Parameters`]), the compiled forward and backward passes
 //! for a batch size ([`Graph`]), weights files ([`weights`]) and ONNX export ([`onnx`]).
 
 mod graph;

@@ -1,4 +1,4 @@
-//! A network's parameters on the GPU, in PyTorch's `state_dict` order, and their initialisation.
+//! A network's parameters on the device (a GPU buffer or the CPU engine's memory), in PyTorch's `state_dict` order, and their initialisation.
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

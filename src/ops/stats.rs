@@ -1,4 +1,4 @@
-//! A tensor summarised on the GPU in one workgroup (`tensor_stats.wgsl`): what per-layer
+//! A tensor summarised where it lives (on the WGSL engine one workgroup, `tensor_stats.wgsl`): what per-layer
 //! statistics read back instead of whole activations (`train::layer_stats`).
 
 use crate::engine::error::{EngineError, Result};

@@ -1,5 +1,5 @@
 //! Test-set evaluation: forward passes without dropout over every example, loss and accuracy summed
-//! on the GPU.
+//! on the device, read back once.
 
 use crate::data::DeviceSplit;
 use crate::engine::error::{EngineError, Result};

@@ -7,7 +7,7 @@
 //! - the ratio of the step's update norm to the parameters' norm (about 1e-3 is the usual
 //!   healthy order; far below, the layer has stopped moving; far above, it is thrashing).
 //!
-//! Each tensor is summarised on the GPU by one workgroup (`ops::tensor_stats`); only four numbers
+//! Each tensor is summarised where it lives (`ops::tensor_stats`: one workgroup on the WGSL engine); only four numbers
 //! per tensor come back. The CLI (`train --stats`) and the app show the same figures and hints.
 
 use crate::engine::error::Result;

@@ -1,6 +1,7 @@
 //! Training with d2l's semantics: the whole step (gather and resize the batch, forward, loss,
-//! backward, update) in one command buffer; loss and accuracy accumulate on the GPU and are read
-//! once per reporting interval.
+//! backward, update) recorded as one step and submitted together (on the WGSL engine one command
+//! buffer, or a few where a watchdog needs shorter submissions; on the CPU engine its tasks in
+//! order); loss and accuracy accumulate on the device and are read once per reporting interval.
 
 pub mod checkpoint;
 mod evaluate;

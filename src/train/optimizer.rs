@@ -1,4 +1,4 @@
-//! The optimiser of a training run and the per-parameter state it keeps on the GPU.
+//! The optimiser of a training run and the per-parameter state it keeps on the device.
 
 use crate::engine::error::{EngineError, Result};
 use crate::engine::device::Device;

@@ -1,4 +1,5 @@
-//! The training loop's engine: epochs of seeded-shuffled batches, each step one command buffer.
+//! The training loop's engine: epochs of seeded-shuffled batches, each step recorded once and
+//! submitted together (in micro-batches where the whole batch does not fit).
 
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
