@@ -9,16 +9,15 @@
 # newcomer's run failed, issue 30).
 # Needs $repo (the checkout's absolute path) and, for a relative $PYTHON, $caller (the directory
 # the script was called from).
-pytorch_needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime, hypothesis"
 if [ -n "${PYTHON:-}" ]; then
     case $PYTHON in
-        */*) python=$(cd "${caller:-$PWD}" && realpath "$PYTHON") ;;
+        # -s: a venv's python is a link to the base interpreter; resolving it would leave the venv.
+        */*) python=$(cd "${caller:-$PWD}" && realpath -s "$PYTHON") ;;
         *) python=$(command -v "$PYTHON") ;;
     esac
+    "$repo/scripts/setup.sh" --check-python "$python" || { echo "$python lacks torch, safetensors, numpy, onnx, onnxruntime or hypothesis: run scripts/setup.sh --pytorch (or unset PYTHON)" >&2; exit 1; }
 else
+    # Made, or checked and left as it is, by setup.sh (which holds the list of what it needs).
     python=$repo/target/pytorch-venv/bin/python
-    if ! { [ -x "$python" ] && "$python" -c "$pytorch_needs" 2>/dev/null; }; then
-        "$repo/scripts/setup.sh" --pytorch
-    fi
+    "$repo/scripts/setup.sh" --pytorch
 fi
-"$python" -c "$pytorch_needs" || { echo "$python lacks torch, safetensors, numpy, onnx, onnxruntime or hypothesis: run scripts/setup.sh --pytorch (or unset PYTHON)" >&2; exit 1; }

@@ -27,10 +27,11 @@ if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
 # install with its nvidia-* wheels took 140 s (5.5 GB) and trains on the CPU. PyTorch's CPU-only
 # wheels (~10x smaller) are on download.pytorch.org, which this machine cannot reach:
 # CNNSCOPE_TORCH_INDEX=https://download.pytorch.org/whl/cpu uses them where it can.
+# What the PyTorch half imports: the one list (scripts/pytorch_python.sh asks `--check-python`).
+PYTORCH_IMPORTS="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime, hypothesis"
 setup_pytorch() {
     local venv=$PWD/target/pytorch-venv
-    local needs="import torch, torch.distributed, safetensors, numpy, onnx, onnxruntime, hypothesis"
-    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$needs" 2>/dev/null; then return; fi
+    if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "$PYTORCH_IMPORTS" 2>/dev/null; then return; fi
     echo "setup: installing torch, safetensors, onnx and onnxruntime into target/pytorch-venv"
     # A venv made without --system-site-packages: neither the system's nor the user's packages
     # (~/.local) are seen, so what passes here passes on a machine that never had torch.
@@ -43,13 +44,17 @@ setup_pytorch() {
     "$venv/bin/pip" install -q --upgrade pip setuptools
     # The versions the tests were last run with (2026-12-03).
     "$venv/bin/pip" install -q "${index[@]}" torch==2.15.0 safetensors==0.8.0 numpy==2.4.6 onnx==1.23.2 onnxruntime==1.32.0 hypothesis==6.170.27
-    "$venv/bin/python" -c "$needs"
+    "$venv/bin/python" -c "$PYTORCH_IMPORTS"
 }
 # `--pytorch`: the PyTorch half alone; `--no-pytorch`: everything else (scripts/serve.sh: serving
 # the app needs no torch).
 if [ "${1:-}" = "--pytorch" ]; then
     setup_pytorch
     exit 0
+fi
+# `--check-python PYTHON`: whether that Python imports all the PyTorch half needs.
+if [ "${1:-}" = "--check-python" ]; then
+    exec "$2" -c "$PYTORCH_IMPORTS"
 fi
 
 # firefox-esr: the end-to-end test's Firefox pass (Debian's; where apt has none it is skipped).

@@ -27,7 +27,6 @@ renamed over the target, and the directory flushed so the rename lasts).
 import json
 import math
 import os
-import re
 import struct
 import tempfile
 import warnings
@@ -38,6 +37,7 @@ import numpy as np
 import torch
 
 from . import d2l_nets, design
+from .design import whole_number
 
 METADATA_KEY = "cnnscope.checkpoint"
 FORMAT = 1
@@ -48,8 +48,6 @@ TITLES = {"alexnet": "AlexNet", "vgg11": "VGG-11", "nin": "NiN", "googlenet": "G
 U32, U64 = 2**32 - 1, 2**64 - 1
 WHOLES = {"format": U32, "batch": U64, "seed": U64, "epochs": U64, "steps": U64, "epoch": U64, "batch_in_epoch": U64,
           "optimizer_steps": U32, "train_images": U64}
-# A whole number as Rust's `parse` reads one: ASCII digits ("²" and "١" pass str.isdigit).
-_WHOLE = re.compile(r"\+?[0-9]+")
 
 
 class CheckpointError(Exception):
@@ -63,17 +61,6 @@ def f32(x):
     with np.errstate(over="ignore"), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return float(str(np.float32(x)))
-
-
-def whole_number(text, largest):
-    """`text` as a whole number from 0 to `largest` if it is one written in ASCII digits (as Rust
-    parses it), else None."""
-    if not isinstance(text, str) or not _WHOLE.fullmatch(text):
-        return None
-    digits = text.lstrip("+").lstrip("0") or "0"
-    # int() refuses 4,300 digits with a ValueError; past 40 digits it is past u128 anyway.
-    n = int(digits) if len(digits) <= 40 else largest + 1
-    return n if n <= largest else None
 
 
 def bits_to_f32(bits):
@@ -229,7 +216,11 @@ def _tensors(path, header, start, size):
 
 def read_metadata(path):
     """The file's metadata strings (`{}` where it has none)."""
-    header, _, _ = _header(path)
+    return _metadata(_header(path)[0])
+
+
+def _metadata(header):
+    """A header's metadata strings (`{}` where it has none)."""
     meta = header.get("__metadata__") or {}
     if not isinstance(meta, dict) or not all(isinstance(v, str) for v in meta.values()):
         raise CheckpointError("its metadata is not a JSON object of strings")

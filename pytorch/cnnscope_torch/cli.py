@@ -1,9 +1,9 @@
 """`python -m cnnscope_torch train|export|predict …` (see `--help`)."""
 import argparse
-import re
 import sys
 
 from . import checkpoint as ck
+from . import design
 from . import fashion_mnist
 
 
@@ -17,7 +17,7 @@ def whole(text):
 
 def decimal(text):
     """A decimal number in ASCII (float() takes "١.٥" and "1_0")."""
-    if not re.fullmatch(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", text):
+    if not design.DECIMAL.fullmatch(text):
         raise argparse.ArgumentTypeError(f"{text!r} is not a decimal number (like 0.001 or 1e-3)")
     return float(text)
 

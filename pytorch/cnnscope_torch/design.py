@@ -36,9 +36,10 @@ MODULES = ("conv, maxpool, avgpool, global_avg_pool, relu, dropout, flatten, lin
 WHITESPACE = ("\t\n\x0b\x0c\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008"
               "\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 _SPLIT = re.compile("[" + re.escape(WHITESPACE + "(),") + "]+")
-# Rust's usize and f32 `parse`: ASCII digits only ("²" and "١" are digits to str.isdigit and int).
-_WHOLE = re.compile(r"\+?[0-9]+")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+# Rust's integer and f32 `parse`: ASCII digits only ("²" and "١" are digits to str.isdigit and
+# int, "1_0" to float). The one home of both rules: checkpoint.py and cli.py read numbers with them.
+WHOLE = re.compile(r"\+?[0-9]+")
+DECIMAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 _NAME = re.compile(r"[A-Za-z0-9_]+")
 WINDOW = ("k", "kernel_size", "s", "stride", "p", "padding")
 
@@ -72,14 +73,23 @@ class Design(nn.Sequential):
         return x
 
 
+def whole_number(text, largest):
+    """`text` as a whole number from 0 to `largest` if it is one written in ASCII digits (as Rust
+    parses it), else None."""
+    if not isinstance(text, str) or not WHOLE.fullmatch(text):
+        return None
+    digits = text.lstrip("+").lstrip("0") or "0"
+    # int() refuses 4,300 digits with a ValueError; past 40 digits it is past u128 anyway.
+    n = int(digits) if len(digits) <= 40 else largest + 1
+    return n if n <= largest else None
+
+
 def whole(name, text, low, high):
     """`text` as a whole number from `low` to `high` (ASCII digits, as Rust's `parse` reads them),
     or cnnscope's reason it is not one."""
-    if _WHOLE.fullmatch(text):
-        digits = text.lstrip("+").lstrip("0") or "0"
-        # Past 20 digits it is past u64 (and int() refuses 4,300 digits with a ValueError).
-        if len(digits) <= 20 and low <= int(digits) <= high:
-            return int(digits)
+    n = whole_number(text, high)
+    if n is not None and n >= low:
+        return n
     raise _Why(f"{name} = «{text}» is not a whole number from {low} to {high}")
 
 
@@ -223,7 +233,7 @@ def _parse_module(code):
         rate = words.numbers[0]
         # As Rust reads an f32: ASCII only, rounded to f32 before the range is checked (0.99999999
         # is 1 as an f32, -1e-50 is -0).
-        value = float(rate) if _DECIMAL.fullmatch(rate) else math.nan
+        value = float(rate) if DECIMAL.fullmatch(rate) else math.nan
         value = float(np.float32(value)) if abs(value) < 2 else value
         if not 0.0 <= value < 1.0:
             raise _Why(f"dropout's rate «{rate}» is not a number from 0 up to (not including) 1")

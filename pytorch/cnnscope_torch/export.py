@@ -23,10 +23,11 @@ def model_of(path):
     is F16, expected F32") and of its parameter's shape, no other tensor. CheckpointError naming
     `path` otherwise."""
     try:
-        checkpoint = ck.METADATA_KEY in ck.read_metadata(path)
+        header, start, size = ck._header(path)
+        meta = ck._metadata(header)
+        checkpoint = ck.METADATA_KEY in meta
         if not checkpoint:
-            header, start, size = ck._header(path)
-            net, ratio, side, second_hidden, text = ck.read_net(ck.read_metadata(path))
+            net, ratio, side, second_hidden, text = ck.read_net(meta)
             model = ck.build_model(net, ratio, side, second_hidden, text)
             params = ck._tensors(path, header, start, size)
             ck.check_keys(model, params)

@@ -15,7 +15,7 @@ pub(super) fn gather_resize(q: &mut Queue, gpu: &Gpu, (src_h, src_w): (usize, us
     let (salt, first_row) = augment.map_or((0, 0), |a| (a.salt, a.first_row));
     let params = [batch as u32, side as u32, src_h as u32, src_w as u32, first as u32, augment.is_some() as u32, salt, first_row];
     let storage = [Access::Read, Access::Read, Access::Read, Access::ReadWrite, Access::ReadWrite];
-    let [pixels, all_labels, order, images, labels] = tensors.map(Tensor::buffer);
-    let buffers = [pixels?, all_labels?, order?, images?, labels?];
-    per_element(q, gpu, "gather_resize", || format!("{}\n{}", shaders::INDEX_MATH, shaders::GATHER_RESIZE), &storage, &params, &buffers, tensors[3].len())
+    let [pixels, all_labels, order, image_buffer, labels] = tensors.map(Tensor::buffer);
+    let buffers = [pixels?, all_labels?, order?, image_buffer?, labels?];
+    per_element(q, gpu, "gather_resize", || format!("{}\n{}", shaders::INDEX_MATH, shaders::GATHER_RESIZE), &storage, &params, &buffers, images.len())
 }
