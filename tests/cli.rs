@@ -106,7 +106,8 @@ fn checkpoint_and_resume() {
     let (ok, _, err) = run(&["--epochs", "1", "--checkpoint", &path("run.ckpt")]);
     assert!(ok, "{err}");
     let ckpt = path("run.ckpt");
-    let resume = ["train", "--net", "alexnet", "--limit", "256", "--resume", &ckpt, "--epochs", "2"];
+    // The checkpoint names its net: no --net needed.
+    let resume = ["train", "--limit", "256", "--resume", &ckpt, "--epochs", "2"];
     let (ok, resumed, err) = cnnscope(&[&resume[..], &["--save", &path("resumed.safetensors")]].concat());
     assert!(ok, "{err}");
     assert!(err.contains("resuming at step 8 (epoch 2, batch 0) from"), "{err}");
@@ -120,14 +121,29 @@ fn checkpoint_and_resume() {
     assert!(!ok);
     assert!(err.contains("error: training diverged at step 16: the loss is "), "{err}");
     assert!(err.contains(&format!("note: {ckpt} holds the run as it was at its last checkpoint; continue it with `--resume {ckpt} --lr 100000000`")), "{err}");
-    let (ok, out, err) = cnnscope(&[&resume[..], &["--lr", "1e-3"]].concat());
+    // Flags that agree with the checkpoint are fine.
+    let (ok, out, err) = cnnscope(&[&resume[..], &["--lr", "1e-3", "--net", "alexnet", "--batch", "32", "--seed", "0"]].concat());
     assert!(ok, "{err}");
     assert!(err.contains("resuming at step 8"), "{err}");
     assert!(out.starts_with("epoch 2, loss "), "{out}");
 
-    // Flags that would change the run are refused with a resume.
-    let (ok, _, err) = cnnscope(&[&resume[..], &["--batch", "64"]].concat());
-    assert!(!ok && err.contains("cannot be used with"), "{err}");
+    // Flags that would change the run are refused with what the checkpoint holds.
+    for (flags, holds) in [
+        (&["--batch", "64"][..], "--batch 64 contradicts"),
+        (&["--batch", "64"][..], "which trains at batch 32: leave --batch out to go on with that run"),
+        (&["--net", "nin"][..], "--net nin contradicts"),
+        (&["--ratio", "8"][..], "which holds width ratio 16"),
+        (&["--side", "64"][..], "which trains at side 67"),
+        (&["--opt", "sgd"][..], "which trains with Adam(lr="),
+        (&["--seed", "3"][..], "which was seeded with 0"),
+        (&["--augment"][..], "which trains without augmentation"),
+        (&["--d2l"][..], "--d2l only picks a new run's"),
+    ] {
+        let (ok, _, err) = cnnscope(&[&resume[..], flags].concat());
+        assert!(!ok && err.contains(holds) && err.contains(&ckpt), "{flags:?}: {err}");
+    }
+    let (ok, _, err) = cnnscope(&["train", "--limit", "256", "--epochs", "1"]);
+    assert!(!ok && err.contains("which network? Give --net"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

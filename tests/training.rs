@@ -65,6 +65,7 @@ both_engines!(
     layer_statistics_match_pytorch,
     a_timed_step_is_the_same_step_and_says_where_its_time_goes,
     a_streamed_checkpoint_is_the_checkpoint,
+    a_run_reports_at_its_cadence_and_trains_as_the_trainer_does,
 );
 
 fn data() -> &'static FashionMnist {
@@ -703,4 +704,87 @@ fn a_streamed_checkpoint_is_the_checkpoint() {
     assert_eq!(short, "weights file: not a valid safetensors file (its tensors do not fill the file back to back); the current model is unchanged");
     let resumed = Trainer::resume(device, &read, data().train.truncated(256).upload(device).unwrap()).unwrap();
     assert_eq!(resumed.steps, 3);
+}
+
+/// `train::Run`, the driver the CLI and the page share, on a clock that ticks a second per read:
+/// the same steps as the trainer's own (each epoch's sums bit for bit), and what happened at the
+/// cadence asked for: the first step, the second timed, a readback every 3 steps and at each
+/// epoch's end, layer statistics every second readback and at each end, the epoch's line with
+/// the evaluation outside its training time, a keep after each epoch and when asked, a rest
+/// counted nowhere, and the end.
+fn a_run_reports_at_its_cadence_and_trains_as_the_trainer_does() {
+    use cnnscope::train::{Cadence, Happened, Run};
+    use std::rc::Rc;
+    let device = device();
+    let mut direct = small_trainer(true);
+    let expected: Vec<Stats> = (0..2)
+        .map(|_| {
+            direct.reset_stats(device).unwrap();
+            while !direct.step(device).unwrap() {}
+            pollster::block_on(direct.stats(device)).unwrap()
+        })
+        .collect();
+
+    let time = Rc::new(Cell::new(0.0));
+    let ticks = time.clone();
+    let clock = Box::new(move || {
+        ticks.set(ticks.get() + 1.0);
+        ticks.get()
+    });
+    let cadence = Cadence { readback_every: 3, layer_stats_every: Some(2), layer_stats_at_epochs: true, time_second_step: true, keep_every_secs: 1e6 };
+    let test = data().test.truncated(100).upload(device).unwrap();
+    let mut run = Run::new(device, small_trainer(true), test, 2, cadence, clock).unwrap();
+    let mut log = Vec::new();
+    let mut ends = Vec::new();
+    let mut interval_images = 0.0;
+    let mut rates = Vec::new();
+    while !run.finished() {
+        if run.taken() == 8 {
+            // Paused for 1000 s between the epochs, asking for a keep meanwhile.
+            run.rest();
+            time.set(time.get() + 1000.0);
+            run.keep_soon();
+        }
+        for happened in pollster::block_on(run.step(device, |_, _| {})).unwrap() {
+            let step = run.trainer.steps;
+            log.push(match happened {
+                Happened::FirstStep { .. } => format!("{step} first"),
+                Happened::Timing { step: timed, .. } => format!("{timed} timed"),
+                Happened::Readback(r) => {
+                    interval_images += r.interval.examples;
+                    assert_eq!((r.progress.steps, r.progress.batches, r.progress.epochs), (step, 8, 2));
+                    rates.push(r.progress.images_per_sec);
+                    format!("{step} readback {}/{}", r.progress.epoch, r.progress.batch)
+                }
+                Happened::Layers { step: at, layers, .. } => {
+                    assert!(!layers.is_empty());
+                    format!("{at} layers")
+                }
+                Happened::Epoch(end) => {
+                    assert!(end.train_secs < end.secs && end.secs < 1000.0, "{end:?}: evaluation outside the training time, the rest outside both");
+                    assert!(end.line().starts_with(&format!("epoch {}, loss ", end.epoch)));
+                    ends.push(end.clone());
+                    format!("{step} epoch {}", end.epoch)
+                }
+                Happened::KeepDue => {
+                    let began = run.now();
+                    run.kept(began);
+                    format!("{step} keep")
+                }
+                Happened::Finished => format!("{step} finished"),
+            });
+        }
+    }
+    assert_eq!(
+        log,
+        [
+            "1 first", "2 timed", "3 readback 1/3", "6 readback 1/6", "6 layers", "8 readback 1/8", "8 layers", "8 epoch 1", "8 keep",
+            "11 readback 2/3", "11 layers", "11 keep", "14 readback 2/6", "16 readback 2/8", "16 layers", "16 epoch 2", "16 keep", "16 finished"
+        ]
+    );
+    assert_eq!(ends.iter().map(|e| e.train).collect::<Vec<_>>(), expected, "the run's steps are the trainer's");
+    assert_eq!(interval_images, 2.0 * 8.0 * 32.0, "the intervals cover every image once");
+    // (A clock read per part of the timed step makes the fake seconds uneven: a ratio, not a value.)
+    assert!(rates[3] > 0.5 * rates[2], "{rates:?}: the 1000 s rest is not training time");
+    assert!(ends.iter().all(|e| e.test.examples == 100.0));
 }

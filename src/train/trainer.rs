@@ -353,6 +353,11 @@ impl Trainer {
         Ok(stats)
     }
 
+    /// The running sums as the last check read them (a resumed run's: as its checkpoint held them).
+    pub fn last_checked(&self) -> Stats {
+        self.checked.get()
+    }
+
     /// Starts a new reporting interval.
     pub fn reset_stats(&self, device: &Device) -> Result<()> {
         self.checked.set(Stats::default());

@@ -54,10 +54,13 @@ pub enum Opt {
     Sgd,
 }
 
+/// `train`'s flags. A `--resume` run is the checkpoint's own: its net, batch, optimiser, seed and
+/// augmentation come from the file, and a flag that says otherwise is refused with what the file
+/// holds (`--lr` may change the rate, `--epochs` the total).
 #[derive(Args)]
 pub struct TrainArgs {
     #[command(flatten)]
-    pub net: NetArgs,
+    pub net: FileNetArgs,
     /// Use d2l's published recipe (full width, native side) instead of the quick one.
     #[arg(long)]
     pub d2l: bool,
@@ -68,12 +71,12 @@ pub struct TrainArgs {
     /// Learning rate [default: the recipe's].
     #[arg(long)]
     pub lr: Option<f32>,
-    /// SGD momentum.
-    #[arg(long, default_value_t = 0.0)]
-    pub momentum: f32,
-    /// L2 weight decay.
-    #[arg(long, default_value_t = 0.0)]
-    pub weight_decay: f32,
+    /// SGD momentum [default: 0].
+    #[arg(long)]
+    pub momentum: Option<f32>,
+    /// L2 weight decay [default: 0].
+    #[arg(long)]
+    pub weight_decay: Option<f32>,
     /// default (PyTorch's U(±1/√fan_in)) or xavier.
     #[arg(long, value_parser = parse_init)]
     pub init: Option<Init>,
@@ -82,8 +85,9 @@ pub struct TrainArgs {
     /// Train on the first N training images only (and test on the first N test images).
     #[arg(long)]
     pub limit: Option<usize>,
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
+    /// Seeds the shuffles and dropout masks, and the initialisation [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
     /// Flip, crop and jitter each training image (AlexNet's augmentation; see
     /// `cnnscope::engine::augment`).
     #[arg(long)]
@@ -96,16 +100,16 @@ pub struct TrainArgs {
     #[arg(long)]
     pub save: Option<PathBuf>,
     /// Start from these weights (a file `--save` wrote) instead of a fresh initialisation; the
-    /// network's width and side come from the file unless given.
+    /// network, its width and side come from the file unless given.
     #[arg(long, conflicts_with = "resume")]
     pub weights: Option<PathBuf>,
     /// Keep the whole run (weights, optimiser state, counters) in this file: written after every
-    /// epoch and every two minutes, whole or not at all.
+    /// epoch and at least every two minutes, whole or not at all.
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
     /// Continue the run a checkpoint holds, exactly where it stopped (its net, batch, optimiser
     /// and seed; `--lr` may change the rate, `--epochs` the total).
-    #[arg(long, conflicts_with_all = ["batch", "opt", "momentum", "weight_decay", "init", "seed", "augment", "ratio", "side", "d2l"])]
+    #[arg(long)]
     pub resume: Option<PathBuf>,
     #[command(flatten)]
     pub device: DeviceArgs,
@@ -148,7 +152,9 @@ pub struct ExportArgs {
 /// page save name their network), each field overridden by its flag.
 #[derive(Args, Clone)]
 pub struct FileNetArgs {
-    /// The network, if the file does not name it.
+    /// alexnet, vgg11, nin or googlenet, or your own network's design file (FILE.net, the format
+    /// docs/APP.md describes); a file that names its network (all that cnnscope and the page
+    /// save) needs none.
     #[arg(long, value_parser = parse_arch)]
     pub net: Option<Arch>,
     #[arg(long)]

@@ -10,7 +10,7 @@ use cnnscope::model::onnx;
 use cnnscope::model::{Init, Model};
 use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
-use cnnscope::train::{Checkpoint, Evaluator, Optimizer, Recipe, SUBMIT_BUDGET_SECS, TrainConfig, Trainer, epoch_line};
+use cnnscope::train::{Cadence, Checkpoint, Evaluator, Happened, Optimizer, Recipe, Run, TrainConfig, Trainer};
 use cnnscope::net::fit;
 use cnnscope::{Device, EngineError, LayerTime};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -100,9 +100,10 @@ fn optimizer(args: &TrainArgs, recipe: &Recipe) -> Optimizer {
         Optimizer::Adam(_) => Opt::Adam,
         Optimizer::Sgd(_) => Opt::Sgd,
     });
+    let weight_decay = args.weight_decay.unwrap_or(0.0);
     match opt {
-        Opt::Adam => Optimizer::Adam(Adam { lr, weight_decay: args.weight_decay, ..Adam::default() }),
-        Opt::Sgd => Optimizer::Sgd(Sgd { lr, momentum: args.momentum, weight_decay: args.weight_decay }),
+        Opt::Adam => Optimizer::Adam(Adam { lr, weight_decay, ..Adam::default() }),
+        Opt::Sgd => Optimizer::Sgd(Sgd { lr, momentum: args.momentum.unwrap_or(0.0), weight_decay }),
     }
 }
 
@@ -116,32 +117,94 @@ fn progress_bar(len: usize) -> ProgressBar {
     bar
 }
 
-async fn train(args: &TrainArgs) -> Result<()> {
-    let recipe = if args.d2l { Recipe::d2l(args.net.net.clone()) } else { Recipe::quick(args.net.net.clone()) };
-    let mut resumed = args.resume.as_deref().map(read_checkpoint).transpose()?;
-    let start_weights = args.weights.as_deref().map(read_weights).transpose()?;
-    let (net_config, config, epochs) = match &mut resumed {
-        Some(c) => {
-            if c.net.arch != args.net.net {
-                return Err(EngineError::setting("--resume", format!("the checkpoint holds {}, not {}", c.net.arch, args.net.net)));
-            }
-            // Another rate is the way out of a diverged run; everything else is the run's own.
-            if let Some(lr) = args.lr {
-                c.config.optimizer = c.config.optimizer.with_lr(lr);
-            }
-            (c.net.clone(), c.config, args.epochs.unwrap_or(c.epochs))
+/// What a `train` command runs: a new run from the flags (on the recipe, and on a `--weights`
+/// file's network), or the run a `--resume` checkpoint holds.
+struct Plan {
+    net: NetConfig,
+    config: TrainConfig,
+    epochs: usize,
+    init: Init,
+    /// The `--weights` file's bytes.
+    weights: Option<Vec<u8>>,
+    resumed: Option<Checkpoint>,
+}
+
+fn plan(args: &TrainArgs) -> Result<Plan> {
+    if let Some(path) = &args.resume {
+        let mut checkpoint = read_checkpoint(path)?;
+        refuse_contradictions(args, &checkpoint, path)?;
+        // Another rate is the way out of a diverged run; everything else is the run's own.
+        if let Some(lr) = args.lr {
+            checkpoint.config.optimizer = checkpoint.config.optimizer.with_lr(lr);
         }
-        None => {
-            let net = match &start_weights {
-                Some(bytes) => file_config(&args.net, bytes, args.weights.as_deref().unwrap_or(Path::new("")), recipe.net.clone())?,
-                None => net_config(&args.net, &recipe),
-            };
-            let config = TrainConfig { batch: args.batch.unwrap_or(recipe.batch), optimizer: optimizer(args, &recipe), seed: args.seed, augment: args.augment };
-            (net, config, args.epochs.unwrap_or(recipe.epochs))
+        let (net, config, epochs) = (checkpoint.net.clone(), checkpoint.config, args.epochs.unwrap_or(checkpoint.epochs));
+        return Ok(Plan { net, config, epochs, init: Init::Default, weights: None, resumed: Some(checkpoint) });
+    }
+    let weights = args.weights.as_deref().map(|path| Ok::<_, EngineError>((read_weights(path)?, path))).transpose()?;
+    let arch = match (&args.net.net, &weights) {
+        (Some(arch), _) => arch.clone(),
+        (None, Some((bytes, path))) => SavedNet::read(bytes)
+            .map_err(|e| e.in_file(&path.display().to_string()))?
+            .arch
+            .ok_or_else(|| EngineError::setting("--net", format!("{} does not name its network: pass --net", path.display())))?,
+        (None, None) => {
+            return Err(EngineError::setting("--net", "which network? Give --net alexnet, vgg11, nin, googlenet or a design file (FILE.net), or --resume a checkpoint"));
         }
     };
-    let net = Net::new(net_config)?;
-    let (batch, init) = (config.batch, args.init.unwrap_or(recipe.init));
+    let recipe = if args.d2l { Recipe::d2l(arch.clone()) } else { Recipe::quick(arch.clone()) };
+    let net = match &weights {
+        Some((bytes, path)) => file_config(&args.net, arch, bytes, path, recipe.net.clone())?,
+        None => NetConfig { arch, ratio: args.net.ratio.unwrap_or(recipe.net.ratio), side: args.net.side.unwrap_or(recipe.net.side), second_hidden: !args.net.one_hidden },
+    };
+    let config = TrainConfig { batch: args.batch.unwrap_or(recipe.batch), optimizer: optimizer(args, &recipe), seed: args.seed.unwrap_or(0), augment: args.augment };
+    let (epochs, init) = (args.epochs.unwrap_or(recipe.epochs), args.init.unwrap_or(recipe.init));
+    Ok(Plan { net, config, epochs, init, weights: weights.map(|(bytes, _)| bytes), resumed: None })
+}
+
+/// A `--resume` run is the checkpoint's own: a flag that says otherwise is refused with what the
+/// file holds (a flag that agrees with it is fine).
+fn refuse_contradictions(args: &TrainArgs, checkpoint: &Checkpoint, path: &Path) -> Result<()> {
+    let (net, config) = (&checkpoint.net, &checkpoint.config);
+    let (sgd, adam) = match config.optimizer {
+        Optimizer::Sgd(o) => (Some(o), None),
+        Optimizer::Adam(o) => (None, Some(o)),
+    };
+    let weight_decay = sgd.map(|o| o.weight_decay).or(adam.map(|o| o.weight_decay));
+    let optimizer = config.optimizer;
+    let contradictions: [(&'static str, Option<String>, String); 12] = [
+        ("--net", args.net.net.as_ref().filter(|a| **a != net.arch).map(|a| if matches!(a, Arch::Own(_)) { "(a design file)" } else { a.id() }.into()), match &net.arch {
+            Arch::Own(_) => "holds a network of its own design".into(),
+            preset => format!("holds {preset}"),
+        }),
+        ("--ratio", args.net.ratio.filter(|r| *r != net.ratio).map(|r| r.to_string()), format!("holds width ratio {}", net.ratio)),
+        ("--side", args.net.side.filter(|s| *s != net.side).map(|s| s.to_string()), format!("trains at side {}", net.side)),
+        ("--one-hidden", (args.net.one_hidden && net.second_hidden).then(String::new), "holds AlexNet's two hidden layers".into()),
+        ("--batch", args.batch.filter(|b| *b != config.batch).map(|b| b.to_string()), format!("trains at batch {}", config.batch)),
+        ("--opt", args.opt.filter(|o| (*o == Opt::Sgd) != sgd.is_some()).map(|o| if o == Opt::Sgd { "sgd" } else { "adam" }.into()), format!("trains with {optimizer}")),
+        ("--momentum", args.momentum.filter(|m| sgd.is_none_or(|o| o.momentum != *m)).map(|m| m.to_string()), format!("trains with {optimizer}")),
+        ("--weight-decay", args.weight_decay.filter(|w| weight_decay != Some(*w)).map(|w| w.to_string()), format!("trains with {optimizer}")),
+        ("--seed", args.seed.filter(|s| *s != config.seed).map(|s| s.to_string()), format!("was seeded with {}", config.seed)),
+        ("--augment", (args.augment && !config.augment).then(String::new), "trains without augmentation".into()),
+        ("--init", args.init.map(|i| format!("{i:?}").to_lowercase()), "holds trained weights (--init only sets a new run's)".into()),
+        ("--d2l", args.d2l.then(String::new), "follows its own recipe (--d2l only picks a new run's)".into()),
+    ];
+    match contradictions.into_iter().find(|(_, given, _)| given.is_some()) {
+        Some((flag, Some(given), holds)) => Err(EngineError::setting(
+            flag,
+            format!(
+                "{flag}{}{given} contradicts {}, which {holds}: leave {flag} out to go on with that run (or start a new one without --resume)",
+                if given.is_empty() { "" } else { " " },
+                path.display()
+            ),
+        )),
+        _ => Ok(()),
+    }
+}
+
+async fn train(args: &TrainArgs) -> Result<()> {
+    let Plan { net, config, epochs, init, weights, resumed } = plan(args)?;
+    let net = Net::new(net)?;
+    let batch = config.batch;
     config.check()?;
     check_counts(epochs, args.limit, args.save.is_some())?;
 
@@ -161,19 +224,19 @@ async fn train(args: &TrainArgs) -> Result<()> {
         data.test.len()
     );
     let (train_set, test_set) = (data.train.upload(&device)?, data.test.upload(&device)?);
-    let mut trainer = match (&resumed, &start_weights, &args.weights) {
+    let trainer = match (&resumed, &weights, &args.weights) {
         (Some(c), _, _) => {
             let trainer = Trainer::resume(&device, c, train_set)?;
             eprintln!("resuming at step {} (epoch {}, batch {}) from {}", trainer.steps, trainer.epoch + 1, trainer.batch_in_epoch, path_text(&args.resume));
             trainer
         }
         (None, Some(bytes), Some(path)) => {
-            let model = Model::new(&device, net, init, args.seed)?;
+            let model = Model::new(&device, net, init, config.seed)?;
             model.load_weights(&device, bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
             eprintln!("starting from the weights in {}", path.display());
             Trainer::new(&device, model, train_set, config)?
         }
-        _ => Trainer::new(&device, Model::new(&device, net, init, args.seed)?, train_set, config)?,
+        _ => Trainer::new(&device, Model::new(&device, net, init, config.seed)?, train_set, config)?,
     };
     let micro = trainer.micro_batches();
     if micro.is_split() {
@@ -183,74 +246,63 @@ async fn train(args: &TrainArgs) -> Result<()> {
             cnnscope::engine::error::human(device.max_binding_bytes())
         );
     }
-    let mut evaluator = Evaluator::new(&device, &trainer.model, &test_set, batch.max(256))?;
-    let batches = trainer.batches_per_epoch();
-    let mut saved_at = Instant::now();
-
-    for epoch in trainer.epoch + 1..=epochs {
-        let bar = progress_bar(batches);
-        bar.set_prefix(format!("epoch {epoch}"));
-        bar.set_position(trainer.batch_in_epoch as u64);
-        let start = Instant::now();
-        // A run resumed mid-epoch keeps the epoch's running sums.
-        if trainer.batch_in_epoch == 0 {
-            trainer.reset_stats(&device)?;
-        }
-        let (mut last_read, mut steps_at_read) = (Instant::now(), trainer.steps);
-        loop {
-            let done = trainer.step(&device)?;
-            bar.inc(1);
-            // Reading the running sums waits for the GPU: only every 20 steps.
-            if done || trainer.batch_in_epoch % 20 == 0 {
-                let stats = trainer.stats(&device).await.inspect_err(|e| resume_note(e, args))?;
-                let rate = stats.examples / start.elapsed().as_secs_f64();
-                bar.set_message(format!("loss {:.4} · train acc {:.3} · {rate:.1} images/s", stats.loss(), stats.accuracy()));
-                let steps = (trainer.steps - steps_at_read).max(1) as f64;
-                trainer.fit_submits(last_read.elapsed().as_secs_f64() / steps, SUBMIT_BUDGET_SECS);
-                (last_read, steps_at_read) = (Instant::now(), trainer.steps);
-                if let Some(path) = &args.checkpoint
-                    && !done
-                    && saved_at.elapsed().as_secs() >= CHECKPOINT_EVERY_SECS
-                {
-                    keep_checkpoint(&device, &trainer, epochs, path).await;
-                    saved_at = Instant::now();
+    let began = Instant::now();
+    let mut run = Run::new(&device, trainer, test_set, epochs, Cadence::cli(args.stats), Box::new(move || began.elapsed().as_secs_f64()))?;
+    let mut bar: Option<ProgressBar> = None;
+    // Printed after the epoch's line.
+    let mut layers = None;
+    while !run.finished() {
+        let shown = bar.get_or_insert_with(|| {
+            let bar = progress_bar(run.trainer.batches_per_epoch());
+            bar.set_prefix(format!("epoch {}", run.trainer.epoch + 1));
+            bar.set_position(run.trainer.batch_in_epoch as u64);
+            bar
+        });
+        let happened = run.step(&device, |_, _| {}).await.inspect_err(|e| resume_note(e, args))?;
+        shown.inc(1);
+        for event in happened {
+            match event {
+                Happened::Readback(r) => {
+                    shown.set_message(format!("loss {:.4} · train acc {:.3} · {:.1} images/s", r.epoch.loss(), r.epoch.accuracy(), r.progress.images_per_sec))
                 }
-            }
-            if done {
-                break;
+                Happened::Layers { layers: measured, .. } => layers = Some(measured),
+                Happened::Epoch(end) => {
+                    shown.finish_and_clear();
+                    println!("{}", end.line());
+                    if let Some(layers) = layers.take() {
+                        print!("{}", cnnscope::train::layer_stats::table(&layers));
+                    }
+                    if let Some(why) = &end.dead {
+                        eprintln!("note: {why}; another --seed or a smaller --ratio avoids it.");
+                    }
+                }
+                Happened::KeepDue => {
+                    if let Some(path) = &args.checkpoint {
+                        let began = run.now();
+                        // The last epoch's checkpoint is the run's result: failing to write it fails the run.
+                        if run.finished() {
+                            save_checkpoint(&device, &run, path).await?;
+                        } else {
+                            keep_checkpoint(&device, &run, path).await;
+                        }
+                        run.kept(began);
+                    }
+                }
+                Happened::FirstStep { .. } | Happened::Timing { .. } | Happened::Finished => {}
             }
         }
-        let train_stats = trainer.stats(&device).await.inspect_err(|e| resume_note(e, args))?;
-        let train_secs = start.elapsed().as_secs_f64();
-        let test = evaluator.run(&device, &trainer.model, &test_set).await?;
-        bar.finish_and_clear();
-        println!("{}", epoch_line(epoch, &train_stats, &test, start.elapsed().as_secs_f64(), train_secs));
-        if args.stats {
-            print!("{}", cnnscope::train::layer_stats::table(&trainer.layer_stats(&device).await?));
-        }
-        if let Some(why) = evaluator.dead_start(&device, &trainer.model, &test_set, &train_stats).await? {
-            eprintln!("note: {why}; another --seed or a smaller --ratio avoids it.");
-        }
-        if let Some(path) = &args.checkpoint {
-            // The last epoch's checkpoint is the run's result: failing to write it fails the run.
-            if epoch == epochs {
-                save_checkpoint(&device, &trainer, epochs, path).await?;
-            } else {
-                keep_checkpoint(&device, &trainer, epochs, path).await;
-            }
-            saved_at = Instant::now();
+        // A new epoch, a new bar.
+        if run.trainer.batch_in_epoch == 0 {
+            bar = None;
         }
     }
     if let Some(path) = &args.save {
-        let bytes = trainer.model.save_weights(&device).await?;
+        let bytes = run.trainer.model.save_weights(&device).await?;
         write_file(path, &bytes)?;
         eprintln!("saved weights to {}", path.display());
     }
     Ok(())
 }
-
-/// Seconds of training between mid-epoch checkpoints (one is also written after every epoch).
-const CHECKPOINT_EVERY_SECS: u64 = 120;
 
 fn path_text(path: &Option<std::path::PathBuf>) -> String {
     path.as_deref().map(|p| p.display().to_string()).unwrap_or_default()
@@ -295,14 +347,14 @@ fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 
 /// Saves a checkpoint during training; one that cannot be written is reported and training goes
 /// on (the page does the same), so a full disk costs a save, not the run.
-async fn keep_checkpoint(device: &Device, trainer: &Trainer, epochs: usize, path: &Path) {
-    if let Err(e) = save_checkpoint(device, trainer, epochs, path).await {
+async fn keep_checkpoint(device: &Device, run: &Run, path: &Path) {
+    if let Err(e) = save_checkpoint(device, run, path).await {
         eprintln!("warning: the checkpoint was not saved: {e}; training goes on");
     }
 }
 
-async fn save_checkpoint(device: &Device, trainer: &Trainer, epochs: usize, path: &Path) -> Result<()> {
-    let bytes = trainer.checkpoint(device, epochs, String::new()).await?.to_bytes()?;
+async fn save_checkpoint(device: &Device, run: &Run, path: &Path) -> Result<()> {
+    let bytes = run.trainer.checkpoint(device, run.epochs, String::new()).await?.to_bytes()?;
     write_file(path, &bytes)
 }
 
@@ -317,11 +369,11 @@ fn read_weights(path: &Path) -> Result<Vec<u8>> {
 
 /// The network a weights file was saved for: its metadata (written by `--save`), overridden by
 /// the flags, else `defaults`.
-fn file_config(flags: &NetArgs, bytes: &[u8], path: &Path, defaults: NetConfig) -> Result<NetConfig> {
+fn file_config(flags: &FileNetArgs, arch: Arch, bytes: &[u8], path: &Path, defaults: NetConfig) -> Result<NetConfig> {
     let saved = SavedNet::read(bytes).map_err(|e| e.in_file(&path.display().to_string()))?;
-    let file = saved.config(NetConfig { arch: flags.net.clone(), ..defaults });
+    let file = saved.config(NetConfig { arch: arch.clone(), ..defaults });
     Ok(NetConfig {
-        arch: flags.net.clone(),
+        arch,
         ratio: flags.ratio.unwrap_or(file.ratio),
         side: flags.side.unwrap_or(file.side),
         second_hidden: !flags.one_hidden && file.second_hidden,
@@ -336,8 +388,7 @@ fn open_saved(path: &Path, flags: &FileNetArgs) -> Result<(Vec<u8>, Net)> {
     let Some(arch) = flags.net.clone().or(saved.arch) else {
         return Err(EngineError::Weights(format!("{} does not name its network: pass --net", path.display())));
     };
-    let net_flags = NetArgs { net: arch.clone(), ratio: flags.ratio, side: flags.side, one_hidden: flags.one_hidden };
-    let net = Net::new(file_config(&net_flags, &bytes, path, NetConfig::new(arch, 1))?)?;
+    let net = Net::new(file_config(flags, arch.clone(), &bytes, path, NetConfig::new(arch, 1))?)?;
     Ok((bytes, net))
 }
 
