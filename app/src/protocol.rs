@@ -162,16 +162,8 @@ pub enum Status {
     DeviceLost(String),
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Progress {
-    pub epoch: usize,
-    pub epochs: usize,
-    pub batch: usize,
-    pub batches: usize,
-    pub steps: u64,
-    pub images_per_sec: f64,
-    pub eta_secs: f64,
-}
+/// Where a run stands: the run driver's own (`cnnscope::train::Run`), as the CLI's progress bar shows it too.
+pub use cnnscope::train::Progress;
 
 /// The adapter as the page shows it, and the limit its fit check needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

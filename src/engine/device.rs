@@ -212,6 +212,15 @@ impl Device {
         self.gpu_ref().and_then(Gpu::lost)
     }
 
+    /// Resolves with the reason once the device is lost ([`Gpu::lost_notice`]); never on the CPU
+    /// engine, which cannot be.
+    pub async fn lost_notice(&self) -> String {
+        match self {
+            Device::Wgsl(gpu) => gpu.lost_notice().await,
+            Device::Cpu(_) => std::future::pending().await,
+        }
+    }
+
     /// Runs `f` with the device's errors discarded ([`Gpu::discarding_errors`]).
     pub fn discarding_errors<T>(&self, f: impl FnOnce() -> T) -> T {
         match self {

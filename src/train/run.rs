@@ -49,7 +49,7 @@ impl Cadence {
 }
 
 /// Where a run stands, as a progress bar or the page's progress line shows it.
-#[derive(Clone, Copy, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Progress {
     /// The epoch being trained, from 1 (the one just finished at an epoch's end).
     pub epoch: usize,
@@ -187,6 +187,13 @@ impl Run {
     /// The run's first step counts its time from `when` (a page counts the model's set-up too).
     pub fn asked_at(&mut self, when: f64) {
         self.asked = when;
+    }
+
+    /// The running sums at the run's last readback before it was kept (the page keeps them in the
+    /// run's notes), where they are not the checkpoint's own (a keep between readbacks): the first
+    /// interval after resuming is then the one the run would have had without stopping.
+    pub fn seen_at(&mut self, seen: Stats) {
+        self.seen = seen;
     }
 
     /// Whether its epochs are done.

@@ -1,41 +1,39 @@
-//! The engine's Web Worker: it owns everything on the GPU (adapter, device, the dataset, the
+//! The engine's Web Worker: it owns everything on the device (adapter, device, the dataset, the
 //! model, the run) and answers the page's `Command`s with `Event`s (`protocol`). The page holds no
-//! GPU objects, so parsing the dataset, building pipelines and encoding steps never block it.
+//! device objects, so parsing the dataset, building pipelines and encoding steps never block it.
 //!
-//! One run at a time: `session` drives it; a new run (start, an opened file or kept run) stops
-//! the old one, whose loop then writes nothing more (`is_current`).
+//! The worker is one actor (docs/APP.md, "The worker's loop"): [`Actor`] owns the device, the
+//! data and the run on screen, and one loop takes a message (a command, a finished load or
+//! download, a lock granted, a lost device) or, while a run trains or kernels compile ahead,
+//! does one piece of that work (a step, a kernel) — so every command is answered in that loop, in
+//! the order it came, between two steps.
 
 pub mod data;
 pub mod inspect;
 pub mod session;
 
-use std::cell::{Cell, RefCell};
+use std::cell::{OnceCell, RefCell};
 use std::rc::Rc;
 
-use cnnscope::train::Checkpoint;
-use cnnscope::{Choice, Device};
 use cnnscope::data::{CLASS_NAMES, FashionMnist};
+use cnnscope::train::Checkpoint;
+use cnnscope::{Choice, Device, EngineError};
+use futures_channel::mpsc::{TryRecvError, UnboundedReceiver, UnboundedSender, unbounded};
+use futures_util::StreamExt;
+use futures_util::future::{Either, select};
 use gloo_worker::{HandlerId, Worker, WorkerScope};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Inspection, Status};
+use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Inspection, Notes, Status};
 use crate::setup::Setup;
 use session::Session;
 
 thread_local! {
     /// Where events go: the page's bridge (or a test's sink, `connect`).
     static OUTBOX: RefCell<Option<Rc<dyn Fn(Event)>>> = const { RefCell::new(None) };
-    /// The number of the run that owns the page.
-    static CURRENT_RUN: Cell<u64> = const { Cell::new(0) };
-    /// The last run number handed out: a run being built while the old one is kept (an await)
-    /// must not share its number with one built meanwhile.
-    static LAST_RUN: Cell<u64> = const { Cell::new(0) };
-    /// Set while a lost device is being replaced: whoever needs the GPU meanwhile waits.
-    static REOPENING: Cell<bool> = const { Cell::new(false) };
-    /// Bumped by every `Prepare` and `Start`: compiling ahead for an older setup stops.
-    static PREPARING: Cell<u64> = const { Cell::new(0) };
-    static STATE: State = State::default();
+    /// The actor's mailbox, made (and the actor started) by the first message.
+    static MAILBOX: OnceCell<UnboundedSender<Message>> = const { OnceCell::new() };
 }
 
 /// Sends `event` to the page.
@@ -52,51 +50,36 @@ pub fn connect(sink: impl Fn(Event) + 'static) {
     OUTBOX.with(|o| *o.borrow_mut() = Some(Rc::new(sink)));
 }
 
-/// Whether run `id` still owns the page.
-pub(crate) fn is_current(id: u64) -> bool {
-    CURRENT_RUN.with(|c| c.get() == id)
+/// Hands `command` to the actor, which answers it in turn: every command ends in exactly one
+/// answer, whatever the state (docs/APP.md, "The protocol"); one with nothing to act on ends in
+/// `Event::Nothing`, saying why.
+pub fn handle(command: Command) {
+    post(Message::Command(command));
 }
 
-#[derive(Default)]
-struct State {
-    gpu: RefCell<Option<Rc<Device>>>,
-    data: RefCell<Option<Rc<FashionMnist>>>,
-    session: RefCell<Option<Rc<RefCell<Session>>>>,
-    /// Weights the user opened: "continue" trains them further, "new run" starts from scratch.
-    loaded: RefCell<Option<Rc<Vec<u8>>>>,
-    /// Whether `session` is those weights, not a run.
-    weights_only: Cell<bool>,
+fn post(message: Message) {
+    MAILBOX.with(|mailbox| {
+        let sender = mailbox.get_or_init(|| {
+            let (sender, inbox) = unbounded();
+            spawn_local(Actor::default().serve(inbox));
+            sender
+        });
+        // The actor never ends, so its mailbox never closes.
+        let _ = sender.unbounded_send(message);
+    });
 }
 
-fn state<T>(f: impl FnOnce(&State) -> T) -> T {
-    STATE.with(f)
-}
-
-fn gpu() -> Result<Rc<Device>, String> {
-    state(|s| s.gpu.borrow().clone()).ok_or_else(|| "the GPU is not open yet".to_string())
-}
-
-/// The GPU, replaced first if its device was lost (a driver reset, the OS's watchdog, a laptop's
-/// sleep). A run's loop notices a loss at its next step; everything else that needs the GPU comes
-/// here first, so a loss while no loop runs (a finished or stopped run, loaded weights) is noticed
-/// at the next click, which then goes on with the run as it was last kept.
-async fn live_gpu() -> Result<Rc<Device>, String> {
-    while REOPENING.get() {
-        gloo_timers::future::TimeoutFuture::new(50).await;
-    }
-    let gpu = gpu()?;
-    match gpu.lost() {
-        None => Ok(gpu),
-        Some(reason) => reopen(reason).await,
-    }
-}
-
-fn data() -> Result<Rc<FashionMnist>, String> {
-    state(|s| s.data.borrow().clone()).ok_or_else(|| "the dataset is not loaded yet".to_string())
-}
-
-fn session() -> Option<Rc<RefCell<Session>>> {
-    state(|s| s.session.borrow().clone())
+/// What the actor takes, one at a time.
+enum Message {
+    Command(Command),
+    /// The dataset a `LoadData` asked for, loaded in a task of its own (it parses for seconds).
+    Data(Result<FashionMnist, String>),
+    /// The file an `OpenUrl` asked for, downloaded while the run on screen was `asked_during`.
+    Fetched { name: String, setup: Setup, asked_during: Option<u64>, bytes: Result<Vec<u8>, String> },
+    /// This tab now holds the lock of the run `name` (`lock`).
+    Locked(String),
+    /// The device was lost while nothing ran on it (a paused run: a laptop's sleep).
+    Lost(String),
 }
 
 /// The worker gloo-worker runs: commands in, events out.
@@ -135,156 +118,574 @@ impl Worker for Engine {
 /// failed): every command the page waits on is answered.
 const NO_MODEL: &str = "start training or load weights first: there is no model yet";
 
-/// Answers `command`: every command ends in exactly one answer, whatever the state (docs/APP.md,
-/// "The protocol"); one with nothing to act on ends in `Event::Nothing`, saying why.
-pub fn handle(command: Command) {
-    match command {
-        Command::LoadData { source, limit } => spawn_local(async move {
-            let loaded = data::load(source, limit, |p| send(Event::DataProgress(p))).await;
-            send(Event::Data(loaded.map(|d| {
+/// The longest a test's `LoseDevice` waits for the browser's lost notice (Chromium: 1–2 s).
+const LOST_NOTICE_AFTER_DESTROY_MS: u32 = 10_000;
+
+/// Everything the worker holds.
+#[derive(Default)]
+struct Actor {
+    device: Option<Rc<Device>>,
+    data: Option<Rc<FashionMnist>>,
+    /// The run, or opened weights, on screen.
+    shown: Option<Session>,
+    /// Weights the user opened: "continue" trains them further, "new run" starts from scratch.
+    loaded: Option<Rc<Vec<u8>>>,
+    /// Kernels being compiled ahead for a setup the user is still choosing (`Command::Prepare`).
+    ahead: Option<Ahead>,
+    /// The last run number handed out.
+    last_run: u64,
+}
+
+/// Compiling ahead: on a software adapter the kernels are most of the wait for a first step
+/// (AlexNet ÷8: 13 s of 25), and a run started after they are ready only trains.
+struct Ahead {
+    setup: Setup,
+    done: usize,
+    total: usize,
+}
+
+impl Actor {
+    /// The loop: a message when one waits, else a piece of work while there is some; with no work,
+    /// it sleeps until a message comes (or the device of a paused run is lost).
+    async fn serve(mut self, mut inbox: UnboundedReceiver<Message>) {
+        loop {
+            let message = if self.busy() {
+                match inbox.try_recv() {
+                    Ok(message) => Some(message),
+                    Err(TryRecvError::Empty) => None,
+                    Err(TryRecvError::Closed) => return,
+                }
+            } else {
+                match self.wait(&mut inbox).await {
+                    Some(message) => Some(message),
+                    None => return,
+                }
+            };
+            match message {
+                Some(message) => self.take(message).await,
+                None => {
+                    self.work().await;
+                    // Let the page's messages in between two pieces of work.
+                    gloo_timers::future::TimeoutFuture::new(0).await;
+                }
+            }
+        }
+    }
+
+    fn busy(&self) -> bool {
+        self.ahead.is_some() || self.shown.as_ref().is_some_and(Session::training)
+    }
+
+    /// The next message; while a paused run waits on a device that can be lost, its loss too, so
+    /// the page learns of it when it happens, not at "resume".
+    async fn wait(&self, inbox: &mut UnboundedReceiver<Message>) -> Option<Message> {
+        let watched = self.shown.as_ref().filter(|s| s.live()).and(self.device.clone()).filter(|d| d.gpu_ref().is_some());
+        let Some(device) = watched else { return inbox.next().await };
+        match select(inbox.next(), std::pin::pin!(device.lost_notice())).await {
+            Either::Left((message, _)) => message,
+            Either::Right((reason, _)) => Some(Message::Lost(reason)),
+        }
+    }
+
+    /// One piece of work: a kernel compiled ahead, or else a step of the run.
+    async fn work(&mut self) {
+        if let Some(ahead) = self.ahead.as_mut() {
+            let compiled = match self.device.as_deref().and_then(Device::gpu_ref) {
+                Some(gpu) => gpu.compile_next().await,
+                None => false,
+            };
+            if compiled {
+                ahead.done += 1;
+                send(Event::Prepared { setup: ahead.setup.clone(), done: ahead.done, total: ahead.total.max(ahead.done) });
+            } else {
+                self.ahead = None;
+            }
+            return;
+        }
+        let (Some(device), Some(session)) = (self.device.clone(), self.shown.as_mut().filter(|s| s.training())) else { return };
+        if let Err(e) = session.step(&device).await {
+            self.failed(e, &device).await;
+        }
+    }
+
+    /// A step failed: from a lost device (a new one opens, and the run as last kept), or from
+    /// anything else (divergence, the engine's errors), which ends the run.
+    async fn failed(&mut self, e: EngineError, device: &Device) {
+        let lost = session::lost_behind(device).await;
+        let Some(session) = self.shown.as_mut() else { return };
+        match lost {
+            Some(reason) => {
+                session.set_status(Status::DeviceLost(reason.clone()));
+                let _ = self.reopen(reason).await;
+            }
+            None => session.failed(e.to_string()),
+        }
+    }
+
+    async fn take(&mut self, message: Message) {
+        match message {
+            Message::Command(command) => self.command(command).await,
+            Message::Data(loaded) => send(Event::Data(loaded.map(|d| {
                 let summary = summarize(&d);
-                state(|s| *s.data.borrow_mut() = Some(Rc::new(d)));
+                self.data = Some(Rc::new(d));
                 summary
-            })));
-        }),
-        Command::Prepare { setup } => {
-            let generation = PREPARING.get() + 1;
-            PREPARING.set(generation);
-            spawn_local(prepare(setup, generation))
-        }
-        Command::Start { setup, from_loaded } => spawn_local(async move {
-            PREPARING.set(PREPARING.get() + 1);
-            // A lost device is replaced first; should that fail, start says why.
-            let _ = live_gpu().await;
-            start(setup, from_loaded).await
-        }),
-        // Answered by the run's loop: its next status.
-        Command::Control { run, control } => match session().filter(|s| s.borrow().id == run) {
-            Some(s) if s.borrow().looping() && s.borrow().control.get() != control => s.borrow().control.set(control),
-            Some(s) if s.borrow().looping() => send(Event::Nothing(format!("run {run} is already {control:?}"))),
-            _ => send(Event::Nothing(format!("run {run} is not running here"))),
-        },
-        // Answered by the run's loop: `Saved` at its next readback.
-        Command::Keep => match session().filter(|s| s.borrow().looping() && s.borrow().control.get() == Control::Run) {
-            Some(s) => s.borrow().keep_next.set(true),
-            None => send(Event::Nothing("no run is training: nothing new to keep".into())),
-        },
-        // Answered by the run's loop: `Timing` of its next step (a paused run's first after "resume").
-        Command::TimeStep { run } => match session().filter(|s| s.borrow().id == run && s.borrow().looping()) {
-            Some(s) => s.borrow().time_next.set(true),
-            None => send(Event::Nothing(format!("run {run} is not training: no step to time"))),
-        },
-        Command::SetLr { lr } => send(match set_lr(lr) {
-            Ok(Some(said)) => Event::Message(Ok(said)),
-            Ok(None) => Event::Nothing(format!("learning rate {lr}: no paused run takes it (a new run starts with the knobs')")),
-            Err(e) => Event::Message(Err(e)),
-        }),
-        Command::OpenFile { name, bytes, setup } => spawn_local(async move {
-            let _ = live_gpu().await;
-            open_file(name, bytes, setup).await
-        }),
-        Command::OpenUrl { url, setup } => spawn_local(async move {
-            let name = url.rsplit('/').next().unwrap_or(&url).to_string();
-            let asked_during = CURRENT_RUN.get();
-            match data::fetch(&url, data::MAX_RUN_FILE, &|_, _| {}).await {
+            }))),
+            Message::Fetched { name, setup, asked_during, bytes } => match bytes {
                 // A run started or opened while the file downloaded stays: the user chose it later.
-                Ok(_) if CURRENT_RUN.get() != asked_during => {
-                    send(Event::Message(Err(format!("{name} arrived after another run was started, so it was not opened: open it with the file button"))))
-                }
+                Ok(_) if self.shown.as_ref().map(|s| s.id) != asked_during => send(Event::Message(Err(format!(
+                    "{name} arrived after another run was started, so it was not opened: open it with the file button"
+                )))),
                 Ok(bytes) => {
-                    let _ = live_gpu().await;
-                    open_file(name, bytes, setup).await
+                    let _ = self.live_device().await;
+                    self.open_file(name, bytes, setup).await
                 }
                 Err(e) => send(Event::Message(Err(e))),
-            }
-        }),
-        Command::OpenKept { name } => spawn_local(async move {
-            let _ = live_gpu().await;
-            // Its newest state is the one training on screen, not the one kept a while ago.
-            if session().is_some_and(|s| s.borrow().name() == name) && !state(|s| s.weights_only.get()) {
-                return send(Event::Message(Ok(format!("the run {name} is the one on screen"))));
-            }
-            // One tab owns a run: a second copy training here would overwrite the other's keeps.
-            if !crate::lock::acquire_soon(&name).await {
-                return send(Event::Message(Err(format!(
-                    "the run {name} is open in another tab: download its checkpoint there and open the file here to work on a copy"
-                ))));
-            }
-            let opened = match crate::runs::read(&name).await {
-                Ok(checkpoint) => replace_with_checkpoint(&checkpoint, false).await.map(|at| format!("opened the run {name}, {at}")),
-                Err(e) => Err(e),
-            };
-            if opened.is_err() {
-                crate::lock::release(&name);
-            }
-            send(Event::Message(opened));
-        }),
-        Command::Inspect(image) => spawn_local(async move {
-            let _ = live_gpu().await;
-            let Some(s) = session() else {
-                send(Event::Inspection(Err(NO_MODEL.into())));
-                return;
-            };
-            let (gpu, model, test) = s.borrow().snapshot();
-            let inspection = match &image {
-                Image::Test(i) => inspect::inspect(&gpu, &model, &test, *i).await,
-                Image::Pixels(pixels) => inspect::inspect_pixels(&gpu, &model, pixels.clone()).await,
-            };
-            // Why the predicted class, right after.
-            let predicted = inspection.as_ref().ok().map(Inspection::predicted);
-            send(Event::Inspection(inspection));
-            if let Some(class) = predicted {
-                send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await));
-            }
-        }),
-        Command::Explain { image, class } => spawn_local(async move {
-            let _ = live_gpu().await;
-            let Some(s) = session() else {
-                send(Event::Explanation(Err(NO_MODEL.into())));
-                return;
-            };
-            let (gpu, model, test) = s.borrow().snapshot();
-            send(Event::Explanation(inspect::explain(&gpu, &model, &test, &image, class).await))
-        }),
-        Command::Evaluate => spawn_local(async move {
-            let _ = live_gpu().await;
-            let (s, d) = match (session(), data()) {
-                (Some(s), Ok(d)) => (s, d),
-                (None, _) => return send(Event::Evaluation(Err(NO_MODEL.into()))),
-                (_, Err(e)) => return send(Event::Evaluation(Err(e))),
-            };
-            let (gpu, model, test) = s.borrow().snapshot();
-            let batch = s.borrow().setup.batch.max(100);
-            send(Event::Evaluation(inspect::evaluate(&gpu, &model, &test, &d.test, batch).await))
-        }),
-        Command::Download(what) => spawn_local(async move {
-            let _ = live_gpu().await;
-            let Some(s) = session() else {
-                send(Event::Message(Err(NO_MODEL.into())));
-                return;
-            };
-            let file = match what {
-                Download::Weights => weights_file(&s).await,
-                Download::Checkpoint => checkpoint_file(&s).await,
-                Download::Onnx => onnx_file(&s).await,
-            };
-            match file {
-                Ok((name, bytes)) => send(Event::File { name, bytes }),
-                Err(e) => send(Event::Message(Err(e))),
-            }
-        }),
-        Command::OpenEngine { choice, webgpu } => spawn_local(open_engine(choice, webgpu)),
-        Command::LoseDevice => {
-            if let Some(gpu) = gpu().ok().as_deref().and_then(Device::gpu_ref) {
-                gpu.destroy();
+            },
+            // This tab owns the run on screen, and no other.
+            Message::Locked(name) => match &self.shown {
+                Some(s) if s.name() == name => crate::lock::keep_only(&name),
+                _ => crate::lock::release(&name),
+            },
+            Message::Lost(reason) => {
+                if let Some(session) = self.shown.as_mut() {
+                    session.set_status(Status::DeviceLost(reason.clone()));
+                }
+                let _ = self.reopen(reason).await;
             }
         }
-        // Where a bug is hardest to report: in a task, inside a one-time initialisation (as a
-        // pipeline's compiling is).
-        Command::Panic => spawn_local(async {
-            static NEVER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
-            NEVER.get_or_init(|| panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"));
-        }),
+    }
+
+    async fn command(&mut self, command: Command) {
+        match command {
+            Command::LoadData { source, limit } => spawn_local(async move {
+                let loaded = data::load(source, limit, |p| send(Event::DataProgress(p))).await;
+                post(Message::Data(loaded));
+            }),
+            Command::Prepare { setup } => self.prepare(setup).await,
+            Command::Start { setup, from_loaded } => self.start(setup, from_loaded).await,
+            // Answered with the run's new status.
+            Command::Control { run, control } => {
+                let device = self.device.clone();
+                match (self.shown.as_mut().filter(|s| s.id == run && s.live()), device) {
+                    (Some(s), _) if s.control == control => send(Event::Nothing(format!("run {run} is already {control:?}"))),
+                    (Some(s), Some(device)) => match control {
+                        Control::Pause => s.pause(&device).await,
+                        Control::Run => s.resume(),
+                        Control::Stop => s.stop(),
+                    },
+                    _ => send(Event::Nothing(format!("run {run} is not running here"))),
+                }
+            }
+            // Answered with `Saved` at the run's next readback.
+            Command::Keep => match self.shown.as_mut().filter(|s| s.training()) {
+                Some(s) => s.run.keep_soon(),
+                None => send(Event::Nothing("no run is training: nothing new to keep".into())),
+            },
+            // Answered with `Timing` of the run's next step (a paused run's first after "resume").
+            Command::TimeStep { run } => match self.shown.as_mut().filter(|s| s.id == run && s.live()) {
+                Some(s) => s.run.time_next(),
+                None => send(Event::Nothing(format!("run {run} is not training: no step to time"))),
+            },
+            Command::SetLr { lr } => send(match self.set_lr(lr) {
+                Ok(Some(said)) => Event::Message(Ok(said)),
+                Ok(None) => Event::Nothing(format!("learning rate {lr}: no paused run takes it (a new run starts with the knobs')")),
+                Err(e) => Event::Message(Err(e)),
+            }),
+            Command::OpenFile { name, bytes, setup } => {
+                let _ = self.live_device().await;
+                self.open_file(name, bytes, setup).await
+            }
+            Command::OpenUrl { url, setup } => {
+                let name = url.rsplit('/').next().unwrap_or(&url).to_string();
+                let asked_during = self.shown.as_ref().map(|s| s.id);
+                spawn_local(async move {
+                    let bytes = data::fetch(&url, data::MAX_RUN_FILE, &|_, _| {}).await;
+                    post(Message::Fetched { name, setup, asked_during, bytes });
+                })
+            }
+            Command::OpenKept { name } => {
+                let _ = self.live_device().await;
+                let opened = self.open_kept(&name).await;
+                send(Event::Message(opened))
+            }
+            Command::Inspect(image) => {
+                let _ = self.live_device().await;
+                let (Ok(device), Some(s)) = (self.device(), self.shown.as_ref()) else {
+                    return send(Event::Inspection(Err(NO_MODEL.into())));
+                };
+                let (model, test) = (&s.run.trainer.model, &s.run.test);
+                let inspection = match &image {
+                    Image::Test(i) => inspect::inspect(&device, model, test, *i).await,
+                    Image::Pixels(pixels) => inspect::inspect_pixels(&device, model, pixels.clone()).await,
+                };
+                // Why the predicted class, right after.
+                let predicted = inspection.as_ref().ok().map(Inspection::predicted);
+                send(Event::Inspection(inspection));
+                if let Some(class) = predicted {
+                    send(Event::Explanation(inspect::explain(&device, model, test, &image, class).await));
+                }
+            }
+            Command::Explain { image, class } => {
+                let _ = self.live_device().await;
+                let (Ok(device), Some(s)) = (self.device(), self.shown.as_ref()) else {
+                    return send(Event::Explanation(Err(NO_MODEL.into())));
+                };
+                send(Event::Explanation(inspect::explain(&device, &s.run.trainer.model, &s.run.test, &image, class).await))
+            }
+            Command::Evaluate => {
+                let _ = self.live_device().await;
+                let evaluation = match (self.device(), self.shown.as_ref(), self.data()) {
+                    (_, None, _) => Err(NO_MODEL.into()),
+                    (_, _, Err(e)) | (Err(e), _, _) => Err(e),
+                    (Ok(device), Some(s), Ok(data)) => {
+                        let batch = s.setup.batch.max(cnnscope::train::EVAL_BATCH);
+                        inspect::evaluate(&device, &s.run.trainer.model, &s.run.test, &data.test, batch).await
+                    }
+                };
+                send(Event::Evaluation(evaluation))
+            }
+            Command::Download(what) => {
+                let _ = self.live_device().await;
+                let (Ok(device), Some(s)) = (self.device(), self.shown.as_ref()) else {
+                    return send(Event::Message(Err(NO_MODEL.into())));
+                };
+                match download(&device, s, what).await {
+                    Ok((name, bytes)) => send(Event::File { name, bytes }),
+                    Err(e) => send(Event::Message(Err(e))),
+                }
+            }
+            Command::OpenEngine { choice, webgpu } => self.open_engine(choice, webgpu).await,
+            // A test's driver reset. The loss is learnt as a real one is, from the device's lost
+            // notice, which is awaited here: Chromium resolves it a second or two after `destroy`,
+            // and meanwhile the destroyed device still runs submissions and reads (where a real
+            // loss rejects them), so a run would go on and keep what it read. After the notice a
+            // training run's next step fails, a paused run's wait ends, anything else finds it at
+            // the next command.
+            Command::LoseDevice => {
+                if let Some(device) = self.device.clone().filter(|d| d.gpu_ref().is_some()) {
+                    device.gpu_ref().map(cnnscope::Gpu::destroy);
+                    let notice = std::pin::pin!(device.lost_notice());
+                    select(notice, gloo_timers::future::TimeoutFuture::new(LOST_NOTICE_AFTER_DESTROY_MS)).await;
+                }
+            }
+            // Where a bug is hardest to report: in a task, inside a one-time initialisation (as a
+            // pipeline's compiling is).
+            Command::Panic => spawn_local(async {
+                static NEVER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+                NEVER.get_or_init(|| panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"));
+            }),
+        }
+    }
+
+    fn device(&self) -> Result<Rc<Device>, String> {
+        self.device.clone().ok_or_else(|| "the engine is not open yet".to_string())
+    }
+
+    fn data(&self) -> Result<Rc<FashionMnist>, String> {
+        self.data.clone().ok_or_else(|| "the dataset is not loaded yet".to_string())
+    }
+
+    /// The device, replaced first if it was lost (a driver reset, the OS's watchdog, a laptop's
+    /// sleep). A training run notices a loss at its next step and a paused one at once; everything
+    /// else that needs the device comes here first, so a loss while no run trains (a finished or
+    /// stopped run, loaded weights) is noticed at the next click, which then goes on with the run
+    /// as it was last kept.
+    async fn live_device(&mut self) -> Result<Rc<Device>, String> {
+        let device = self.device()?;
+        match device.lost() {
+            None => Ok(device),
+            Some(reason) => self.reopen(reason).await,
+        }
+    }
+
+    fn next_run(&mut self) -> u64 {
+        self.last_run += 1;
+        self.last_run
+    }
+
+    /// `session` is shown from now on: the page learns of it before any of its events, and this
+    /// tab takes its lock (`Message::Locked`).
+    fn take_over(&mut self, session: Session) {
+        session.announce();
+        let name = session.name();
+        self.shown = Some(session);
+        spawn_local(async move {
+            crate::lock::acquire(&name).await;
+            post(Message::Locked(name));
+        });
+    }
+
+    /// Before a new run replaces the one on screen: that run stops and is kept in the browser as it
+    /// stands (loaded weights are not a run, and stay a file). Says what happened to it, when it
+    /// needs saying.
+    async fn keep_replaced(&mut self) -> Option<Result<String, String>> {
+        let device = self.device.clone()?;
+        let old = self.shown.as_mut().filter(|s| !s.weights_only)?;
+        match old.stop_and_keep(&device).await {
+            Ok(Some(name)) => Some(Ok(format!("the previous run was kept in this browser as {name}"))),
+            Ok(None) => None,
+            Err(e) => Some(Err(format!("the previous run could not be kept ({e}): it ended where it stood"))),
+        }
+    }
+
+    async fn start(&mut self, setup: Setup, from_loaded: bool) {
+        self.ahead = None;
+        // The time to the first step counts the model's set-up too.
+        let asked = session::now();
+        // A lost device is replaced first; should that fail, start says why.
+        let _ = self.live_device().await;
+        let weights = if from_loaded {
+            self.loaded.clone()
+        } else {
+            // A run from scratch forgets the loaded weights.
+            self.loaded = None;
+            None
+        };
+        let id = self.next_run();
+        let made = self.device().and_then(|device| Session::new(id, &device, &*self.data()?, setup.clone(), weights.as_deref().map(Vec::as_slice), false));
+        match made {
+            Ok(mut session) => {
+                session.run.asked_at(asked);
+                let kept = self.keep_replaced().await;
+                self.take_over(session);
+                if let Some(kept) = kept {
+                    send(Event::Message(kept));
+                }
+            }
+            // The run on screen, if any, stays as it was and is shown again; the page says so.
+            Err(e) => match &self.shown {
+                Some(old) => {
+                    old.announce();
+                    send(Event::Message(Err(format!("the new run could not start: {e}; the run before it is as it was"))));
+                }
+                None => {
+                    send(Event::Run { run: id, setup, notes: Notes::default(), weights_only: false });
+                    send(Event::Status { run: id, status: Status::Failed(e) });
+                }
+            },
+        }
+    }
+
+    /// Opens the run a checkpoint holds, paused, in place of the one on screen (which is not
+    /// kept: the same run moving to a new device); says where it stopped and what "resume" does.
+    fn open_checkpoint(&mut self, checkpoint: &Checkpoint) -> Result<String, String> {
+        let id = self.next_run();
+        let session = Session::from_checkpoint(id, &*self.device()?, &*self.data()?, checkpoint, false)?;
+        Ok(self.show_checkpoint(session))
+    }
+
+    /// [`Actor::open_checkpoint`] in place of the run on screen, which is kept first
+    /// ([`Actor::keep_replaced`]); a file opens as a `branch`, a kept run as itself.
+    async fn replace_with_checkpoint(&mut self, checkpoint: &Checkpoint, branch: bool) -> Result<String, String> {
+        let id = self.next_run();
+        let session = Session::from_checkpoint(id, &*self.device()?, &*self.data()?, checkpoint, branch)?;
+        let kept = self.keep_replaced().await;
+        Ok(with_note(self.show_checkpoint(session), kept))
+    }
+
+    fn show_checkpoint(&mut self, session: Session) -> String {
+        let (steps, finished) = (session.run.trainer.steps, session.run.finished());
+        self.take_over(session);
+        if finished {
+            format!("finished at step {steps}: “resume” trains it one epoch more")
+        } else {
+            format!("paused at step {steps}: “resume” continues it")
+        }
+    }
+
+    async fn open_kept(&mut self, name: &str) -> Result<String, String> {
+        // Its newest state is the one training on screen, not the one kept a while ago.
+        if self.shown.as_ref().is_some_and(|s| s.name() == name && !s.weights_only) {
+            return Ok(format!("the run {name} is the one on screen"));
+        }
+        // One tab owns a run: a second copy training here would overwrite the other's keeps.
+        if !crate::lock::acquire_soon(name).await {
+            return Err(format!("the run {name} is open in another tab: download its checkpoint there and open the file here to work on a copy"));
+        }
+        let opened = match crate::runs::read(name).await {
+            Ok(checkpoint) => self.replace_with_checkpoint(&checkpoint, false).await.map(|at| format!("opened the run {name}, {at}")),
+            Err(e) => Err(e),
+        };
+        if opened.is_err() {
+            crate::lock::release(name);
+        }
+        opened
+    }
+
+    /// A picked file: a checkpoint becomes its run, paused; weights become a new model of the
+    /// file's network (its metadata sets the net, width and side; the other knobs stay) that
+    /// "continue" trains. A file that does not load is refused with the reason, and nothing
+    /// changes; one that does replaces the run on screen, which is kept first.
+    async fn open_file(&mut self, name: String, bytes: Vec<u8>, setup: Setup) {
+        let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
+            match Checkpoint::from_bytes(&bytes).map_err(|e| e.to_string()) {
+                Ok(checkpoint) => self.replace_with_checkpoint(&checkpoint, true).await,
+                Err(e) => Err(e),
+            }
+            .map(|at| format!("opened the run in {name}, {at}"))
+            .map_err(|e| format!("{name}: {e}"))
+        } else {
+            self.open_weights(&name, bytes, setup).await
+        };
+        send(Event::Message(opened));
+    }
+
+    async fn open_weights(&mut self, name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, String> {
+        let saved = cnnscope::model::weights::SavedNet::read(&bytes).map_err(|e| e.in_file(name).to_string())?;
+        let config = saved.config(setup.config());
+        let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
+        let title = setup.net().ok().and_then(|net| cnnscope::net::Summary::new(&net).ok()).map(|s| s.title).unwrap_or_default();
+        let weights = self.weights_session(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
+        let kept = self.keep_replaced().await;
+        self.take_over(weights);
+        self.loaded = Some(Rc::new(bytes));
+        let loaded = format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over");
+        Ok(with_note(loaded, kept))
+    }
+
+    /// Weights (a safetensors file) as the model of `setup`, with no run: they stand until a run
+    /// starts.
+    fn weights_session(&mut self, bytes: &[u8], setup: Setup) -> Result<Session, String> {
+        let id = self.next_run();
+        Session::new(id, &*self.device()?, &*self.data()?, setup, Some(bytes), true)
+    }
+
+    /// A learning rate set while the run is paused applies to it when it resumes (nothing to say
+    /// when there is no paused run or the rate is the run's own).
+    fn set_lr(&mut self, lr: f32) -> Result<Option<String>, String> {
+        let Some(s) = self.shown.as_mut().filter(|s| s.live() && s.control == Control::Pause) else { return Ok(None) };
+        if s.run.trainer.config.optimizer.lr() == lr {
+            return Ok(None);
+        }
+        s.run.trainer.set_lr(lr).map_err(|e| e.to_string())?;
+        s.setup.lr = lr;
+        Ok(Some(format!("the run resumes with learning rate {lr}")))
+    }
+
+    /// Asks for the kernels a run of `setup` would take and compiles them one per turn of the
+    /// loop ([`Actor::work`]) while the user is still choosing; a newer setup or a start ends it.
+    /// A setup that cannot run is left to "start" to explain.
+    async fn prepare(&mut self, setup: Setup) {
+        self.ahead = None;
+        let nothing = |why: &str| send(Event::Nothing(format!("nothing compiled ahead: {why}")));
+        let (Ok(device), Ok(data)) = (self.live_device().await, self.data()) else { return nothing("no engine or no data yet") };
+        // The CPU engine has nothing to compile.
+        let Some(gpu) = device.gpu_ref() else { return nothing("the CPU engine compiles no kernels") };
+        // This setup's kernels alone: those of a setup the user has left wait until asked for again.
+        gpu.forget_pending();
+        if session::request_kernels(&device, &data, &setup).is_err() {
+            return nothing("this setup cannot run (start says why)");
+        }
+        let total = device.pending_pipelines();
+        send(Event::Prepared { setup: setup.clone(), done: 0, total });
+        self.ahead = Some(Ahead { setup, done: 0, total });
+    }
+
+    /// Opens the engine `choice` asks for and says which it got and why (`Event::Adapter`); the
+    /// run on screen moves to it, paused where it stood, and opened weights are opened again.
+    /// Where opening fails, the engine that ran stays.
+    async fn open_engine(&mut self, choice: Choice, webgpu: bool) {
+        let (device, reason) = match pick(choice, webgpu).await {
+            Ok(picked) => picked,
+            Err(e) => {
+                match self.device {
+                    Some(_) => send(Event::Message(Err(format!("the engine could not be switched: {e}")))),
+                    None => send(Event::Adapter(Err(e))),
+                }
+                return;
+            }
+        };
+        let carried = match (&self.shown, self.device.clone()) {
+            (Some(s), Some(old)) if !s.weights_only => Some(s.checkpoint(&old).await),
+            _ => None,
+        };
+        let mut adapter = Adapter::of(&device);
+        if adapter.name.is_empty() {
+            adapter.name = browser_adapter_info().await.unwrap_or_default();
+        }
+        (adapter.choice, adapter.reason) = (choice, reason);
+        let name = device.name();
+        self.device = Some(Rc::new(device));
+        send(Event::Adapter(Ok(adapter)));
+        let loaded = self.shown.as_ref().filter(|s| s.weights_only).and(self.loaded.clone());
+        let moved = match (carried, loaded) {
+            (Some(Ok(bytes)), _) => Checkpoint::from_bytes(&bytes)
+                .map_err(|e| e.to_string())
+                .and_then(|c| self.open_checkpoint(&c))
+                .map(|at| format!("the run moved to {name}, {at}")),
+            (Some(Err(e)), _) => Err(format!("the run could not move to {name}: {e}")),
+            (None, Some(bytes)) => self.reload_weights(&bytes).map(|()| format!("the loaded weights moved to {name}")),
+            (None, None) => return,
+        };
+        send(Event::Message(moved));
+    }
+
+    /// The opened weights again, as the model of the setup on screen.
+    fn reload_weights(&mut self, bytes: &[u8]) -> Result<(), String> {
+        let Some(setup) = self.shown.as_ref().map(|s| s.setup.clone()) else { return Ok(()) };
+        let session = self.weights_session(bytes, setup)?;
+        self.take_over(session);
+        Ok(())
+    }
+
+    /// Replaces the lost device (`reason`) with a new one and reopens the run on screen on it,
+    /// paused, as it was last kept; weights that were opened are opened again.
+    async fn reopen(&mut self, reason: String) -> Result<Rc<Device>, String> {
+        let device = match Device::gpu().await {
+            Ok(device) => Rc::new(device),
+            Err(e) => {
+                let message = format!("the GPU device was lost ({reason}) and no new one could be opened: {e}");
+                if let Some(s) = self.shown.as_mut().filter(|s| s.live()) {
+                    s.set_status(Status::Idle);
+                }
+                send(Event::Message(Err(message.clone())));
+                return Err(message);
+            }
+        };
+        self.device = Some(device.clone());
+        let Some(shown) = self.shown.as_ref() else { return Ok(device) };
+        let lost = format!("The GPU device was lost ({reason}). A new device is open");
+        let name = shown.name();
+        let reopened = match shown.weights_only.then(|| self.loaded.clone()).flatten() {
+            Some(bytes) => self.reload_weights(&bytes).map(|()| format!("{lost} and the weights are loaded again")),
+            None => match crate::runs::read(&name).await {
+                Ok(checkpoint) => self.open_checkpoint(&checkpoint).map(|at| format!("{lost} and the run is back as kept, {at}")),
+                Err(e) => Err(format!("it had not been kept yet ({e}): start it again")),
+            },
+        };
+        if reopened.is_err()
+            && let Some(s) = self.shown.as_mut()
+        {
+            s.set_status(Status::Idle);
+        }
+        send(Event::Message(reopened.map_err(|e| format!("{lost}, but the run could not be reopened: {e}"))));
+        Ok(device)
+    }
+}
+
+/// A download of the model on screen: its weights (`.safetensors`, PyTorch keys), the whole run
+/// as a checkpoint (which `cnnscope train --resume` continues natively and the page opens again),
+/// or an ONNX model written in the worker from the network's description.
+async fn download(device: &Device, s: &Session, what: Download) -> Result<(String, Vec<u8>), String> {
+    let model = &s.run.trainer.model;
+    let c = &model.net.config;
+    let file = |ext: &str| format!("cnnscope-{}-r{}-s{}.{ext}", c.arch.id(), c.ratio, c.side);
+    match what {
+        Download::Weights => Ok((file("safetensors"), model.save_weights(device).await.map_err(|e| e.to_string())?)),
+        Download::Onnx => Ok((file("onnx"), model.save_onnx(device).await.map_err(|e| e.to_string())?)),
+        Download::Checkpoint => {
+            let bytes = s.checkpoint(device).await?;
+            let steps = cnnscope::train::checkpoint::Header::read(&bytes).map(|h| h.state.steps).map_err(|e| e.to_string())?;
+            Ok((format!("{}-step{steps}.ckpt", s.name()), bytes))
+        }
+    }
+}
+
+/// `message`, then what happened to the run it replaced.
+fn with_note(message: String, kept: Option<Result<String, String>>) -> String {
+    match kept {
+        None => message,
+        Some(Ok(note) | Err(note)) => format!("{message}; {note}"),
     }
 }
 
@@ -314,285 +715,6 @@ fn summarize(d: &FashionMnist) -> DataSummary {
     DataSummary { train: d.train.len(), test: d.test.len(), rows, cols, samples }
 }
 
-/// Run `id` owns the page from now on: the old run stops, and nothing it does reaches the page.
-fn retire(id: u64) {
-    if let Some(old) = session() {
-        old.borrow().control.set(Control::Stop);
-    }
-    CURRENT_RUN.with(|c| c.set(id));
-}
-
-/// `session` becomes the run that owns the page: the old run stops, the page learns of the new
-/// one before any of its events.
-fn take_over(session: Session, weights_only: bool) -> Rc<RefCell<Session>> {
-    retire(session.id);
-    send(Event::Run { run: session.id, setup: session.setup.clone(), notes: session.notes.borrow().clone(), weights_only });
-    let status = match (weights_only, session.control.get()) {
-        (true, _) => Status::Idle,
-        (false, Control::Pause) => Status::Paused,
-        (false, _) => Status::Running,
-    };
-    send(Event::Status { run: session.id, status });
-    let name = session.name();
-    let session = Rc::new(RefCell::new(session));
-    state(|s| {
-        *s.session.borrow_mut() = Some(session.clone());
-        s.weights_only.set(weights_only);
-    });
-    // This tab owns the run on screen, and no other.
-    spawn_local(async move {
-        crate::lock::acquire(&name).await;
-        match self::session() {
-            Some(s) if s.borrow().name() == name => crate::lock::keep_only(&name),
-            _ => crate::lock::release(&name),
-        }
-    });
-    session
-}
-
-fn next_run() -> u64 {
-    let id = LAST_RUN.get().max(CURRENT_RUN.get()) + 1;
-    LAST_RUN.set(id);
-    id
-}
-
-/// Trains `session` in the background; a lost device reopens the run as last kept.
-fn run(session: Rc<RefCell<Session>>) {
-    spawn_local(async move {
-        if session::run(session).await.is_some() {
-            let _ = live_gpu().await;
-        }
-    });
-}
-
-async fn start(setup: Setup, from_loaded: bool) {
-    let weights = if from_loaded {
-        state(|s| s.loaded.borrow().clone())
-    } else {
-        // A run from scratch forgets the loaded weights.
-        state(|s| s.loaded.borrow_mut().take());
-        None
-    };
-    let id = next_run();
-    let started = session::now();
-    match gpu().and_then(|gpu| Session::new(id, gpu, &*data()?, setup.clone(), weights.as_deref().map(|w| w.as_slice()))) {
-        Ok(s) => {
-            // The time to the first step counts the model's set-up too.
-            s.started.set(started);
-            let kept = keep_replaced().await;
-            run(take_over(s, false));
-            if let Some(kept) = kept {
-                send(Event::Message(kept));
-            }
-        }
-        // The run on screen, if any, stays as it was and is shown again; the page says so.
-        Err(e) => match session() {
-            Some(old) => {
-                announce(&old);
-                send(Event::Message(Err(format!("the new run could not start: {e}; the run before it is as it was"))));
-            }
-            None => {
-                retire(id);
-                send(Event::Run { run: id, setup, notes: crate::protocol::Notes::default(), weights_only: false });
-                send(Event::Status { run: id, status: Status::Failed(e) });
-            }
-        },
-    }
-}
-
-/// Before a new run replaces the one on screen: that run stops and is kept in the browser as it
-/// stands (loaded weights are not a run, and stay a file). Says what happened to it, when it
-/// needs saying.
-async fn keep_replaced() -> Option<Result<String, String>> {
-    let old = session().filter(|_| !state(|s| s.weights_only.get()))?;
-    match session::stop_and_keep(&old).await {
-        Ok(Some(name)) => Some(Ok(format!("the previous run was kept in this browser as {name}"))),
-        Ok(None) => None,
-        Err(e) => Some(Err(format!("the previous run could not be kept ({e}): it ended where it stood"))),
-    }
-}
-
-/// Shows `session` on the page again, as it is.
-fn announce(session: &Rc<RefCell<Session>>) {
-    let s = session.borrow();
-    let weights_only = state(|st| st.weights_only.get());
-    send(Event::Run { run: s.id, setup: s.setup.clone(), notes: s.notes.borrow().clone(), weights_only });
-    send(Event::Status { run: s.id, status: s.status.borrow().clone() });
-}
-
-/// Opens the run a checkpoint holds, paused; says where it stopped and what "resume" does. A run
-/// whose epochs are done (a finished run kept, the CLI's last checkpoint) trains one epoch more
-/// at each "resume", as `cnnscope train --resume` goes on with a larger `--epochs`.
-fn open_checkpoint(checkpoint: &Checkpoint) -> Result<String, String> {
-    Ok(show_checkpoint(Session::from_checkpoint(next_run(), gpu()?, &*data()?, checkpoint, false)?))
-}
-
-/// A checkpoint file's bytes, read.
-fn parse(bytes: &[u8]) -> Result<Checkpoint, String> {
-    Checkpoint::from_bytes(bytes).map_err(|e| e.to_string())
-}
-
-/// [`open_checkpoint`] in place of the run on screen, which is kept first ([`keep_replaced`]); a
-/// file opens as a `branch`, a kept run as itself.
-async fn replace_with_checkpoint(checkpoint: &Checkpoint, branch: bool) -> Result<String, String> {
-    let s = Session::from_checkpoint(next_run(), gpu()?, &*data()?, checkpoint, branch)?;
-    let kept = keep_replaced().await;
-    Ok(with_note(show_checkpoint(s), kept))
-}
-
-fn show_checkpoint(s: Session) -> String {
-    let (steps, finished) = (s.trainer.steps, s.trainer.epoch >= s.setup.epochs);
-    run(take_over(s, false));
-    if finished {
-        format!("finished at step {steps}: “resume” trains it one epoch more")
-    } else {
-        format!("paused at step {steps}: “resume” continues it")
-    }
-}
-
-/// `message`, then what happened to the run it replaced.
-fn with_note(message: String, kept: Option<Result<String, String>>) -> String {
-    match kept {
-        None => message,
-        Some(Ok(note) | Err(note)) => format!("{message}; {note}"),
-    }
-}
-
-/// A picked file: a checkpoint becomes its run, paused; weights become a new model of the file's
-/// network (its metadata sets the net, width and side; the other knobs stay) that "continue"
-/// trains. A file that does not load is refused with the reason, and nothing changes; one that
-/// does replaces the run on screen, which is kept first.
-async fn open_file(name: String, bytes: Vec<u8>, setup: Setup) {
-    let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
-        async { replace_with_checkpoint(&parse(&bytes)?, true).await }.await.map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
-    } else {
-        open_weights(&name, bytes, setup).await
-    };
-    send(Event::Message(opened));
-}
-
-async fn open_weights(name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, String> {
-    let saved = cnnscope::model::weights::SavedNet::read(&bytes).map_err(|e| e.in_file(name).to_string())?;
-    let config = saved.config(setup.config());
-    let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
-    let title = setup.net().ok().and_then(|net| cnnscope::net::Summary::new(&net).ok()).map(|s| s.title).unwrap_or_default();
-    let weights = weights_session(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
-    let kept = keep_replaced().await;
-    take_over(weights, true);
-    state(|s| *s.loaded.borrow_mut() = Some(Rc::new(bytes)));
-    let loaded = format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over");
-    Ok(with_note(loaded, kept))
-}
-
-/// Weights (a safetensors file) as the model of `setup`, with no run: they stand until a run starts.
-fn take_over_weights(bytes: &[u8], setup: Setup) -> Result<(), String> {
-    take_over(weights_session(bytes, setup)?, true);
-    Ok(())
-}
-
-fn weights_session(bytes: &[u8], setup: Setup) -> Result<Session, String> {
-    Session::new(next_run(), gpu()?, &*data()?, setup, Some(bytes))
-}
-
-/// A learning rate set while the run is paused applies to it when it resumes (nothing to say
-/// when there is no paused run or the rate is the run's own).
-fn set_lr(lr: f32) -> Result<Option<String>, String> {
-    let Some(s) = session() else { return Ok(None) };
-    let mut s = s.try_borrow_mut().map_err(|_| "the run is busy saving: set the learning rate again in a moment".to_string())?;
-    if s.control.get() != Control::Pause || s.trainer.config.optimizer.lr() == lr {
-        return Ok(None);
-    }
-    s.trainer.set_lr(lr).map_err(|e| e.to_string())?;
-    s.setup.lr = lr;
-    Ok(Some(format!("the run resumes with learning rate {lr}")))
-}
-
-/// The model's parameters as a `.safetensors` file (PyTorch keys).
-async fn weights_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>), String> {
-    let (gpu, model, _) = session.borrow().snapshot();
-    let bytes = model.save_weights(&gpu).await.map_err(|e| e.to_string())?;
-    let c = model.net.config;
-    Ok((format!("cnnscope-{}-r{}-s{}.safetensors", c.arch.id(), c.ratio, c.side), bytes))
-}
-
-/// The network and its weights as an ONNX model (written in the worker from the network's
-/// description: nothing outside the page is asked).
-async fn onnx_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>), String> {
-    let (gpu, model, _) = session.borrow().snapshot();
-    let bytes = model.save_onnx(&gpu).await.map_err(|e| e.to_string())?;
-    let c = model.net.config;
-    Ok((format!("cnnscope-{}-r{}-s{}.onnx", c.arch.id(), c.ratio, c.side), bytes))
-}
-
-/// The whole run (weights, optimiser state, counters, curves) as a checkpoint, which
-/// `cnnscope train --resume` continues natively and the page opens again.
-async fn checkpoint_file(session: &Rc<RefCell<Session>>) -> Result<(String, Vec<u8>), String> {
-    let bytes = Session::checkpoint(session).await?;
-    let steps = cnnscope::train::checkpoint::Header::read(&bytes).map(|h| h.state.steps).map_err(|e| e.to_string())?;
-    Ok((format!("{}-step{steps}.ckpt", session.borrow().name()), bytes))
-}
-
-/// Compiles the kernels a run of `setup` would take while the user is still choosing: on a
-/// software adapter they are most of the wait for a first step (AlexNet ÷8: 13 s of 25), and a run
-/// started after they are ready only trains. Ends when a newer setup or a start comes
-/// (`PREPARING` moves past `generation`); a setup that cannot run is left to "start" to explain.
-async fn prepare(setup: Setup, generation: u64) {
-    let nothing = |why: &str| send(Event::Nothing(format!("nothing compiled ahead: {why}")));
-    let (Ok(gpu), Ok(data)) = (live_gpu().await, data()) else { return nothing("no engine or no data yet") };
-    let current = || PREPARING.get() == generation;
-    if !current() {
-        return nothing("a newer setup or a start came first");
-    }
-    // The CPU engine has nothing to compile.
-    let Some(wgsl) = gpu.gpu_ref() else { return nothing("the CPU engine compiles no kernels") };
-    // This setup's kernels alone: those of a setup the user has left wait until asked for again.
-    wgsl.forget_pending();
-    if session::request_kernels(&gpu, &data, &setup).is_err() {
-        return nothing("this setup cannot run (start says why)");
-    }
-    let said = |done, total| send(Event::Prepared { setup: setup.clone(), done, total });
-    said(0, gpu.pending_pipelines());
-    wgsl.compile_pending_until(|done, total| if current() { said(done, total) }, || !current()).await;
-}
-
-/// Opens the engine `choice` asks for and says which it got and why (`Event::Adapter`); the run on
-/// screen moves to it, paused where it stood (taken between two steps if it was training), and
-/// opened weights are opened again. Where opening fails, the engine that ran stays.
-async fn open_engine(choice: Choice, webgpu: bool) {
-    let (device, reason) = match pick(choice, webgpu).await {
-        Ok(picked) => picked,
-        Err(e) => {
-            match gpu() {
-                Ok(_) => send(Event::Message(Err(format!("the engine could not be switched: {e}")))),
-                Err(_) => send(Event::Adapter(Err(e))),
-            }
-            return;
-        }
-    };
-    let carried = match session() {
-        Some(s) if !state(|st| st.weights_only.get()) => Some(Session::checkpoint(&s).await),
-        _ => None,
-    };
-    let mut adapter = Adapter::of(&device);
-    if adapter.name.is_empty() {
-        adapter.name = browser_adapter_info().await.unwrap_or_default();
-    }
-    (adapter.choice, adapter.reason) = (choice, reason);
-    let name = device.name();
-    state(|s| *s.gpu.borrow_mut() = Some(Rc::new(device)));
-    send(Event::Adapter(Ok(adapter)));
-    let moved = match (carried, state(|s| s.weights_only.get().then(|| s.loaded.borrow().clone()).flatten())) {
-        (Some(Ok(bytes)), _) => parse(&bytes).and_then(|c| open_checkpoint(&c)).map(|at| format!("the run moved to {name}, {at}")),
-        (Some(Err(e)), _) => Err(format!("the run could not move to {name}: {e}")),
-        (None, Some(bytes)) => session()
-            .map(|s| s.borrow().setup.clone())
-            .map_or(Ok(()), |setup| take_over_weights(&bytes, setup))
-            .map(|()| format!("the loaded weights moved to {name}")),
-        (None, None) => return,
-    };
-    send(Event::Message(moved));
-}
-
 /// The engine for `choice` and why, in words for the adapter card. `auto` takes the WGSL engine on
 /// a real GPU and the CPU engine where WebGPU's adapter is a CPU (wgpu's WebGPU backend names no
 /// adapter, so the browser's own description decides) or where there is no WebGPU at all.
@@ -612,38 +734,3 @@ async fn pick(choice: Choice, webgpu: bool) -> Result<(Device, String), String> 
     Ok((device, picked.reason))
 }
 
-/// Replaces the lost device (`reason`) with a new one and reopens the current run on it, paused,
-/// as it was last kept; weights that were opened are opened again. One at a time (`REOPENING`).
-async fn reopen(reason: String) -> Result<Rc<Device>, String> {
-    REOPENING.set(true);
-    let reopened = reopen_run(reason).await;
-    REOPENING.set(false);
-    reopened
-}
-
-async fn reopen_run(reason: String) -> Result<Rc<Device>, String> {
-    let gpu = match Device::gpu().await {
-        Ok(gpu) => Rc::new(gpu),
-        Err(e) => {
-            let message = format!("the GPU device was lost ({reason}) and no new one could be opened: {e}");
-            send(Event::Message(Err(message.clone())));
-            return Err(message);
-        }
-    };
-    state(|s| *s.gpu.borrow_mut() = Some(gpu.clone()));
-    let Some(session) = session() else { return Ok(gpu) };
-    let lost = format!("The GPU device was lost ({reason}). A new device is open");
-    let (id, name, setup) = (session.borrow().id, session.borrow().name(), session.borrow().setup.clone());
-    let reopened = match state(|s| s.weights_only.get().then(|| s.loaded.borrow().clone()).flatten()) {
-        Some(bytes) => take_over_weights(&bytes, setup).map(|()| format!("{lost} and the weights are loaded again")),
-        None => match crate::runs::read(&name).await {
-            Ok(checkpoint) => open_checkpoint(&checkpoint).map(|at| format!("{lost} and the run is back as kept, {at}")),
-            Err(e) => Err(format!("it had not been kept yet ({e}): start it again")),
-        },
-    };
-    if reopened.is_err() && is_current(id) {
-        send(Event::Status { run: id, status: Status::Idle });
-    }
-    send(Event::Message(reopened.map_err(|e| format!("{lost}, but the run could not be reopened: {e}"))));
-    Ok(gpu)
-}

@@ -64,6 +64,8 @@ pub struct Gpu {
     errors: Arc<Mutex<Vec<String>>>,
     /// Why the device was lost, once it is (driver reset, watchdog, another tab, `destroy`).
     lost: Arc<Mutex<Option<String>>>,
+    /// Whoever waits for the loss ([`Gpu::lost_notice`]): woken by the device's lost callback.
+    lost_waiting: Arc<Mutex<Vec<std::task::Waker>>>,
     scratch: Mutex<Option<wgpu::Buffer>>,
     placeholder: OnceLock<wgpu::Buffer>,
 }
@@ -132,13 +134,15 @@ impl Gpu {
             sink.lock().unwrap().push(e.to_string());
         }));
         let lost = Arc::new(Mutex::new(None));
-        let why = lost.clone();
+        let lost_waiting: Arc<Mutex<Vec<std::task::Waker>>> = Arc::default();
+        let (why, waiting) = (lost.clone(), lost_waiting.clone());
         device.set_device_lost_callback(move |reason, message| {
             let reason = match reason {
                 wgpu::DeviceLostReason::Destroyed => "destroyed",
                 wgpu::DeviceLostReason::Unknown => "lost by the driver or browser",
             };
             *why.lock().unwrap() = Some(if message.is_empty() { reason.to_string() } else { format!("{reason}: {message}") });
+            waiting.lock().unwrap().drain(..).for_each(std::task::Waker::wake);
         });
         Ok(Gpu {
             device,
@@ -152,6 +156,7 @@ impl Gpu {
             pending: Mutex::new(Vec::new()),
             errors,
             lost,
+            lost_waiting,
             scratch: Mutex::new(None),
             placeholder: OnceLock::new(),
         })
@@ -248,19 +253,26 @@ impl Gpu {
     pub async fn compile_pending_until(&self, progress: impl Fn(usize, usize), stop: impl Fn() -> bool) {
         let total = self.pending_pipelines();
         let mut done = 0;
-        while !stop() {
-            let next = {
-                let mut pending = self.pending.lock().unwrap();
-                pending.retain(|p| p.compiled.get().is_none());
-                (!pending.is_empty()).then(|| pending.remove(0))
-            };
-            let Some(pipeline) = next else { return };
-            self.compiled(&pipeline);
-            #[cfg(target_arch = "wasm32")]
-            self.idle().await;
+        while !stop() && self.compile_next().await {
             done += 1;
             progress(done, total.max(done));
         }
+    }
+
+    /// Compiles the next pending pipeline, if there is one (in the browser, waiting until the GPU
+    /// process has); says whether there was. A page compiling ahead takes one at a time, so that
+    /// a click between two is answered at once.
+    pub async fn compile_next(&self) -> bool {
+        let next = {
+            let mut pending = self.pending.lock().unwrap();
+            pending.retain(|p| p.compiled.get().is_none());
+            (!pending.is_empty()).then(|| pending.remove(0))
+        };
+        let Some(pipeline) = next else { return false };
+        self.compiled(&pipeline);
+        #[cfg(target_arch = "wasm32")]
+        self.idle().await;
+        true
     }
 
     /// Runs `f` (which must not wait on anything) with the device's errors discarded, not kept for
@@ -404,6 +416,24 @@ impl Gpu {
     /// Why the device was lost, if it was: its memory is gone, a new `Gpu` is needed.
     pub fn lost(&self) -> Option<String> {
         self.lost.lock().unwrap().clone()
+    }
+
+    /// Resolves with the reason once the device is lost: a page waiting for its user learns of a
+    /// loss (a laptop's sleep, a driver reset) when it happens, with no timer.
+    pub async fn lost_notice(&self) -> String {
+        std::future::poll_fn(|cx| match self.lost() {
+            Some(reason) => std::task::Poll::Ready(reason),
+            None => {
+                let mut waiting = self.lost_waiting.lock().unwrap();
+                if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                    waiting.push(cx.waker().clone());
+                }
+                // The callback may have run between the check and the registration.
+                drop(waiting);
+                self.lost().map_or(std::task::Poll::Pending, std::task::Poll::Ready)
+            }
+        })
+        .await
     }
 
     /// Destroys the device, as a driver reset would: for tests of what survives a lost device.
