@@ -66,6 +66,7 @@ both_engines!(
     a_timed_step_is_the_same_step_and_says_where_its_time_goes,
     a_streamed_checkpoint_is_the_checkpoint,
     a_run_reports_at_its_cadence_and_trains_as_the_trainer_does,
+    weights_that_are_not_finite_are_never_kept,
 );
 
 fn data() -> &'static FashionMnist {
@@ -739,10 +740,16 @@ fn a_run_reports_at_its_cadence_and_trains_as_the_trainer_does() {
     let mut interval_images = 0.0;
     let mut rates = Vec::new();
     while !run.finished() {
+        if run.taken() == 7 {
+            // A keep asked for just before the epoch's end is the epoch's keep, not one more after it.
+            run.keep_soon();
+        }
         if run.taken() == 8 {
             // Paused for 1000 s between the epochs, asking for a keep meanwhile.
             run.rest();
             time.set(time.get() + 1000.0);
+        }
+        if run.taken() == 12 {
             run.keep_soon();
         }
         for happened in pollster::block_on(run.step(device, |_, _| {})).unwrap() {
@@ -779,7 +786,7 @@ fn a_run_reports_at_its_cadence_and_trains_as_the_trainer_does() {
         log,
         [
             "1 first", "2 timed", "3 readback 1/3", "6 readback 1/6", "6 layers", "8 readback 1/8", "8 layers", "8 epoch 1", "8 keep",
-            "11 readback 2/3", "11 layers", "11 keep", "14 readback 2/6", "16 readback 2/8", "16 layers", "16 epoch 2", "16 keep", "16 finished"
+            "11 readback 2/3", "11 layers", "14 readback 2/6", "14 keep", "16 readback 2/8", "16 layers", "16 epoch 2", "16 keep", "16 finished"
         ]
     );
     assert_eq!(ends.iter().map(|e| e.train).collect::<Vec<_>>(), expected, "the run's steps are the trainer's");
@@ -787,4 +794,27 @@ fn a_run_reports_at_its_cadence_and_trains_as_the_trainer_does() {
     // (A clock read per part of the timed step makes the fake seconds uneven: a ratio, not a value.)
     assert!(rates[3] > 0.5 * rates[2], "{rates:?}: the 1000 s rest is not training time");
     assert!(ends.iter().all(|e| e.test.examples == 100.0));
+}
+
+/// Issue 33.7: divergence by the weights. The loss is computed before the update, so the state
+/// right after an exploding step has a finite loss and may have infinite weights: both ways of
+/// keeping a run (the whole checkpoint, the stream the page keeps) refuse parameters that are not
+/// finite, naming the tensor, however finite the loss.
+fn weights_that_are_not_finite_are_never_kept() {
+    let device = device();
+    let mut trainer = small_trainer(true);
+    trainer.step(device).unwrap();
+    let first = &trainer.model.params.tensors[2];
+    let mut values = pollster::block_on(first.read_f32(device)).unwrap();
+    let middle = values.len() / 2;
+    values[middle] = f32::INFINITY;
+    first.write_f32(device, &values).unwrap();
+    assert!(pollster::block_on(trainer.stats(device)).unwrap().loss().is_finite(), "the loss alone says nothing");
+    let name = &trainer.model.params.specs[2].name;
+    let whole = pollster::block_on(trainer.checkpoint(device, 1, String::new())).map(|_| ()).unwrap_err().to_string();
+    assert!(whole.starts_with(&format!("training diverged at step 1: {name} holds a value that is not finite")), "{whole}");
+    let stream = pollster::block_on(trainer.checkpoint_stream(device, 1, "")).unwrap();
+    let mut written = Vec::new();
+    let streamed = pollster::block_on(stream.write_to(device, async |piece: &[u8]| Ok::<_, String>(written.extend_from_slice(piece)), |e| e.to_string())).unwrap_err();
+    assert!(streamed.contains(&format!("{name} holds a value that is not finite")), "{streamed}");
 }

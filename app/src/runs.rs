@@ -182,10 +182,11 @@ pub async fn prune(keep: usize, spare: &[String]) -> Result<Vec<String>, String>
     Ok(deleted)
 }
 
-/// A new run's name: the time it began (so names sort by age) and its network, e.g.
-/// `2026-11-30T07-51-12-345-alexnet`.
+/// A new run's name: the time it began (so names sort by age), a random part (two tabs starting in
+/// the same millisecond get two runs), and its network, e.g. `2026-11-30T07-51-12-345-3fa2-alexnet`.
 pub fn new_name(arch: &str) -> String {
     let iso = js_sys::Date::new_0().to_iso_string().as_string().unwrap_or_default();
     let stamp: String = iso.chars().take(23).map(|c| if c == ':' || c == '.' { '-' } else { c }).collect();
-    format!("{stamp}-{arch}")
+    let random = (js_sys::Math::random() * 65536.0) as u32 & 0xffff;
+    format!("{stamp}-{random:04x}-{arch}")
 }

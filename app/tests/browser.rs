@@ -415,6 +415,7 @@ async fn every_command_is_answered_in_every_state() {
     };
 
     assert!(matches!(ask(Command::OpenEngine { choice: cnnscope::Choice::Cpu, webgpu: true }, "start-up").await, Event::Adapter(Ok(_))));
+    assert!(matches!(ask(Command::LoseDevice, "the CPU engine").await, Event::Nothing(_)), "no GPU device to lose, and it says so");
     each("no data", 0).await;
     ask(Command::Control { run: 1, control: Control::Pause }, "no data").await;
     let files = ["train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"];
@@ -440,7 +441,45 @@ async fn every_command_is_answered_in_every_state() {
     worker::handle(Command::TimeStep { run: training });
     assert!(matches!(ask(Command::Control { run: training, control: Control::Run }, "paused").await, Event::Status { status: Status::Running, .. }));
     assert!(matches!(ask(Command::TimeStep { run: training }, "training").await, Event::Timing { .. }));
-    assert!(matches!(ask(Command::Control { run: training, control: Control::Stop }, "training").await, Event::Status { status: Status::Idle, .. }));
+    // Asked while paused and never taken (the run stops): answered when it stops.
+    assert!(matches!(ask(Command::Control { run: training, control: Control::Pause }, "training").await, Event::Status { status: Status::Paused, .. }));
+    let from = events.borrow().len();
+    worker::handle(Command::TimeStep { run: training });
+    assert!(matches!(ask(Command::Control { run: training, control: Control::Stop }, "paused").await, Event::Status { status: Status::Idle, .. }));
+    gloo_timers::future::TimeoutFuture::new(500).await;
+    assert!(events.borrow()[from..].iter().any(|e| matches!(e, Event::Nothing(why) if why.contains("no step to time"))), "the timing asked for is answered");
+
+    // Issue 33.4: moving to another engine mid-run keeps the state that moves: it is the kept run
+    // at once. (Without that the kept run is the last epoch's end, 16 steps of 4 images, or a
+    // timed keep: this catches it unless the move falls on one.)
+    assert!(matches!(ask(Command::Start { setup: setup(50, 4), from_loaded: false }, "stopped").await, Event::Status { status: Status::Running, .. }));
+    let name = events.borrow().iter().rev().find_map(|e| if let Event::Run { notes, .. } = e { Some(notes.name.clone()) } else { None }).unwrap();
+    let at_step = |n: u64| move |e: &Event| matches!(e, Event::Progress { progress, .. } if progress.steps >= n);
+    for _ in 0..600 {
+        if events.borrow().iter().any(at_step(5)) {
+            break;
+        }
+        gloo_timers::future::TimeoutFuture::new(10).await;
+    }
+    let moved = ask(Command::OpenEngine { choice: cnnscope::Choice::Cpu, webgpu: true }, "training mid-epoch").await;
+    assert!(matches!(moved, Event::Adapter(Ok(_))), "{moved:?}");
+    let moved = ask(Command::Keep, "moved").await;
+    let Event::Saved { result: Ok(said), .. } = &moved else { panic!("{moved:?}") };
+    let at: u64 = said.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(at > 0, "{said}");
+    assert_eq!(cnnscope_app::runs::read(&name).await.map(|c| c.state.steps), Ok(at), "{said}: the run was kept as it moved");
+
+    // Issue 33.3: a start that fails changes nothing, the loaded weights included.
+    let Event::File { bytes, .. } = ask(Command::Download(Download::Weights), "moved").await else { panic!("no weights") };
+    let opened = ask(Command::OpenFile { name: "w.safetensors".into(), bytes, setup: setup(1, 16) }, "moved").await;
+    assert!(matches!(&opened, Event::Message(Ok(m)) if m.starts_with("loaded w.safetensors")), "{opened:?}");
+    let from = events.borrow().len();
+    ask(Command::Start { setup: setup(1, 128), from_loaded: false }, "loaded").await;
+    gloo_timers::future::TimeoutFuture::new(200).await;
+    let said: Vec<String> = events.borrow()[from..].iter().map(|e| format!("{e:?}").chars().take(200).collect()).collect();
+    assert!(said.iter().any(|e| e.starts_with("Message(Err(") && e.contains("could not start")), "the weights on screen again, and why: {said:?}");
+    let resumed = ask(Command::Start { setup: setup(1, 16), from_loaded: true }, "loaded, after a failed start").await;
+    assert!(matches!(resumed, Event::Status { status: Status::Running, .. }), "the loaded weights are still there: {resumed:?}");
 
     // Finished: one epoch of 4 steps.
     ask(Command::Start { setup: setup(1, 16), from_loaded: false }, "stopped").await;
@@ -458,7 +497,8 @@ async fn every_command_is_answered_in_every_state() {
 
     // A lost GPU device: the finished run moves to the WGSL engine, whose device is then lost.
     assert!(matches!(ask(Command::OpenEngine { choice: cnnscope::Choice::Wgsl, webgpu: true }, "finished").await, Event::Adapter(Ok(_))));
-    worker::handle(Command::LoseDevice);
+    let lost = ask(Command::LoseDevice, "paused on the WGSL engine").await;
+    assert!(matches!(lost, Event::Status { status: Status::DeviceLost(_), .. }), "{lost:?}");
     each("device lost", run()).await;
 }
 
@@ -480,7 +520,8 @@ fn ends(command: &Command) -> impl Fn(&Event) -> bool + use<> {
                 Command::Evaluate => matches!(e, Event::Evaluation(_)),
                 Command::Download(_) => matches!(e, Event::File { .. } | Event::Message(_)),
                 Command::OpenEngine { .. } => matches!(e, Event::Adapter(_) | Event::Message(_)),
-                Command::LoseDevice | Command::Panic => true,
+                Command::LoseDevice => matches!(e, Event::Status { status: cnnscope_app::protocol::Status::DeviceLost(_), .. }),
+                Command::Panic => true,
             }
     }
 }
@@ -497,4 +538,12 @@ fn idx(magic: u32, dims: &[u32]) -> Vec<u8> {
     let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
     gz.write_all(&raw).unwrap();
     gz.finish().unwrap()
+}
+
+/// Issue 33.6: two tabs starting in the same millisecond name their runs apart.
+#[wasm_bindgen_test]
+fn run_names_have_a_random_part() {
+    let (a, b) = (cnnscope_app::runs::new_name("alexnet"), cnnscope_app::runs::new_name("alexnet"));
+    assert_ne!(a, b);
+    assert!(a.ends_with("-alexnet") && a.len() == "2026-11-30T07-51-12-345-3fa2-alexnet".len(), "{a}");
 }

@@ -70,6 +70,12 @@ pub enum EngineError {
     Diverged { step: u64, loss: f64, lr: f32 },
 
     #[error(
+        "training diverged at step {step}: {tensor} holds a value that is not finite, so this state is not kept. \
+         Lower the learning rate (try {}) and go on from the last keep", lr / 10.0
+    )]
+    NotFinite { step: u64, tensor: String, lr: f32 },
+
+    #[error(
         "the GPU device was lost ({0}); what it held is gone: open a new device and continue from the run's last checkpoint"
     )]
     DeviceLost(String),

@@ -140,6 +140,11 @@ fn metadata(net: &NetConfig, config: &TrainConfig, epochs: usize, s: RunState, n
 pub struct CheckpointStream<'t> {
     pub header: Vec<u8>,
     pub tensors: Vec<&'t crate::Tensor>,
+    /// The parameters' names (they come first in `tensors`): each is checked finite as it is read.
+    pub(crate) params: Vec<String>,
+    /// The run's step and rate, for the refusal of a diverged state.
+    pub(crate) step: u64,
+    pub(crate) lr: f32,
 }
 
 impl CheckpointStream<'_> {
@@ -157,11 +162,23 @@ impl CheckpointStream<'_> {
         engine: impl Fn(EngineError) -> E,
     ) -> std::result::Result<(), E> {
         write(&self.header).await?;
-        for tensor in self.tensors {
+        for (i, tensor) in self.tensors.into_iter().enumerate() {
             let values = tensor.read_f32(device).await.map_err(&engine)?;
+            if let Some(name) = self.params.get(i) {
+                finite(name, &values, self.step, self.lr).map_err(&engine)?;
+            }
             write(bytemuck::cast_slice(&values)).await?;
         }
         Ok(())
+    }
+}
+
+/// A parameter about to be kept must be finite: an update can explode after a finite loss (the loss
+/// is computed before the update), and a keep must never hold a diverged state.
+pub(crate) fn finite(name: &str, values: &[f32], step: u64, lr: f32) -> Result<()> {
+    match values.iter().all(|v| v.is_finite()) {
+        true => Ok(()),
+        false => Err(EngineError::NotFinite { step, tensor: name.to_string(), lr }),
     }
 }
 

@@ -222,6 +222,12 @@ impl Run {
         self.keep_next = true;
     }
 
+    /// Takes back what was asked of the next steps and not done yet — (a keep, a timing) — for a
+    /// run that takes no more steps (stopped, failed, replaced): each request is answered once.
+    pub fn take_requests(&mut self) -> (bool, bool) {
+        (std::mem::take(&mut self.keep_next), std::mem::take(&mut self.time_next))
+    }
+
     /// The shell kept the run, starting at `began` by [`Run::now`]: the next keep within an epoch
     /// waits fifty times as long as this one took (at least the cadence's interval), and its time
     /// counts neither in the epoch's time nor in the rate.
@@ -229,6 +235,8 @@ impl Run {
         let now = (self.clock)();
         let cost = (now - began).max(0.0);
         self.keep_every = (KEEP_EVERY_TIMES_ITS_COST * cost).max(self.cadence.keep_every_secs);
+        // A keep asked for is this one: it is answered once.
+        self.keep_next = false;
         self.kept = now;
         self.last += cost;
         self.epoch_began += cost;

@@ -238,12 +238,16 @@ impl Trainer {
     pub async fn checkpoint(&self, device: &Device, epochs: usize, notes: String) -> Result<Checkpoint> {
         let (first, second, _) = self.optimizer.state();
         let state = self.run_state(device).await?;
+        let params = self.model.params.read(device).await?;
+        for (spec, values) in self.model.params.specs.iter().zip(&params) {
+            crate::train::checkpoint::finite(&spec.name, values, self.steps, self.config.optimizer.lr())?;
+        }
         Ok(Checkpoint {
             net: self.model.net.config.clone(),
             config: self.config,
             epochs,
             state,
-            params: self.model.params.read(device).await?,
+            params,
             first: Tensor::read_all_f32(device, first).await?,
             second: Tensor::read_all_f32(device, second).await?,
             notes,
@@ -257,7 +261,8 @@ impl Trainer {
         let state = self.run_state(device).await?;
         let header = crate::train::checkpoint::streamed(&self.model.net.config, &self.config, epochs, state, notes)?;
         let tensors = self.model.params.tensors.iter().chain(first).chain(second).collect();
-        Ok(CheckpointStream { header, tensors })
+        let params = self.model.params.specs.iter().map(|s| s.name.clone()).collect();
+        Ok(CheckpointStream { header, tensors, params, step: self.steps, lr: self.config.optimizer.lr() })
     }
 
     /// Where the run stands (counters, the batch order's source, the epoch's running sums).

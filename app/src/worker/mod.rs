@@ -76,8 +76,8 @@ enum Message {
     Data(Result<FashionMnist, String>),
     /// The file an `OpenUrl` asked for, downloaded while the run on screen was `asked_during`.
     Fetched { name: String, setup: Setup, asked_during: Option<u64>, bytes: Result<Vec<u8>, String> },
-    /// This tab now holds the lock of the run `name` (`lock`).
-    Locked(String),
+    /// Whether this tab got the lock of the run `name` (`lock`): another tab may hold it.
+    Locked(String, bool),
     /// The device was lost while nothing ran on it (a paused run: a laptop's sleep).
     Lost(String),
 }
@@ -241,9 +241,16 @@ impl Actor {
                 }
                 Err(e) => send(Event::Message(Err(e))),
             },
-            // This tab owns the run on screen, and no other.
-            Message::Locked(name) => match &self.shown {
-                Some(s) if s.name() == name => crate::lock::keep_only(&name),
+            // This tab owns the run on screen, and no other; a run another tab owns stops here
+            // (two copies training would overwrite each other's keeps).
+            Message::Locked(name, got) => match self.shown.as_mut() {
+                Some(s) if s.name() == name && got => crate::lock::keep_only(&name),
+                Some(s) if s.name() == name && !s.weights_only => {
+                    s.stop();
+                    send(Event::Message(Err(format!(
+                        "the run {name} is open in another tab, so it stopped here: download its checkpoint there and open the file here to work on a copy"
+                    ))));
+                }
                 _ => crate::lock::release(&name),
             },
             Message::Lost(reason) => {
@@ -276,10 +283,13 @@ impl Actor {
                     _ => send(Event::Nothing(format!("run {run} is not running here"))),
                 }
             }
-            // Answered with `Saved` at the run's next readback.
-            Command::Keep => match self.shown.as_mut().filter(|s| s.training()) {
-                Some(s) => s.run.keep_soon(),
-                None => send(Event::Nothing("no run is training: nothing new to keep".into())),
+            // Answered with `Saved`: at a training run's next readback, a paused run's at once (a
+            // hidden page asks, and may never come back).
+            Command::Keep => match (self.shown.as_mut().filter(|s| s.live()), self.device.clone()) {
+                (Some(s), _) if s.training() => s.run.keep_soon(),
+                (Some(s), Some(device)) if s.unkept() => s.keep(&device).await,
+                (Some(s), _) => send(Event::Saved { run: s.id, result: Ok(format!("kept in this browser at step {}", s.run.trainer.steps)) }),
+                (None, _) => send(Event::Nothing("no run is training or paused: nothing new to keep".into())),
             },
             // Answered with `Timing` of the run's next step (a paused run's first after "resume").
             Command::TimeStep { run } => match self.shown.as_mut().filter(|s| s.id == run && s.live()) {
@@ -361,11 +371,17 @@ impl Actor {
             // loss rejects them), so a run would go on and keep what it read. After the notice a
             // training run's next step fails, a paused run's wait ends, anything else finds it at
             // the next command.
+            // Answered by the run's `Status(DeviceLost)` when a run trains or waits paused, else
+            // by `Nothing`.
             Command::LoseDevice => {
-                if let Some(device) = self.device.clone().filter(|d| d.gpu_ref().is_some()) {
-                    device.gpu_ref().map(cnnscope::Gpu::destroy);
-                    let notice = std::pin::pin!(device.lost_notice());
-                    select(notice, gloo_timers::future::TimeoutFuture::new(LOST_NOTICE_AFTER_DESTROY_MS)).await;
+                let Some(device) = self.device.clone().filter(|d| d.gpu_ref().is_some()) else {
+                    return send(Event::Nothing("the CPU engine (or none) is open: there is no GPU device to lose".into()));
+                };
+                device.gpu_ref().map(cnnscope::Gpu::destroy);
+                let notice = std::pin::pin!(device.lost_notice());
+                select(notice, gloo_timers::future::TimeoutFuture::new(LOST_NOTICE_AFTER_DESTROY_MS)).await;
+                if !self.shown.as_ref().is_some_and(Session::live) {
+                    send(Event::Nothing("the GPU device was destroyed: the next command that needs it opens a new one".into()));
                 }
             }
             // Where a bug is hardest to report: in a task, inside a one-time initialisation (as a
@@ -406,57 +422,71 @@ impl Actor {
     /// `session` is shown from now on: the page learns of it before any of its events, and this
     /// tab takes its lock (`Message::Locked`).
     fn take_over(&mut self, session: Session) {
+        if let Some(old) = self.shown.as_mut() {
+            old.settle("was replaced");
+        }
         session.announce();
         let name = session.name();
         self.shown = Some(session);
         spawn_local(async move {
-            crate::lock::acquire(&name).await;
-            post(Message::Locked(name));
+            let got = crate::lock::acquire(&name).await;
+            post(Message::Locked(name, got));
         });
     }
 
-    /// Before a new run replaces the one on screen: that run stops and is kept in the browser as it
-    /// stands (loaded weights are not a run, and stay a file). Says what happened to it, when it
-    /// needs saying.
-    async fn keep_replaced(&mut self) -> Option<Result<String, String>> {
-        let device = self.device.clone()?;
-        let old = self.shown.as_mut().filter(|s| !s.weights_only)?;
-        match old.stop_and_keep(&device).await {
-            Ok(Some(name)) => Some(Ok(format!("the previous run was kept in this browser as {name}"))),
-            Ok(None) => None,
-            Err(e) => Some(Err(format!("the previous run could not be kept ({e}): it ended where it stood"))),
+    /// Before a new run replaces the one on screen: that run is kept in the browser as it stands
+    /// (loaded weights are not a run, and stay a file). Says what happened to it when that needs
+    /// saying; when it could not be kept, the replacement must not happen (the caller says so,
+    /// and the run stays as it was).
+    async fn keep_replaced(&mut self) -> Result<Option<String>, String> {
+        let (Some(device), Some(old)) = (self.device.clone(), self.shown.as_mut().filter(|s| !s.weights_only)) else { return Ok(None) };
+        let name = old.name();
+        match old.keep_before_replacing(&device).await {
+            Ok(kept) => Ok(kept.map(|name| format!("the previous run was kept in this browser as {name}"))),
+            Err(e) => Err(format!("the run on screen ({name}) could not be kept first ({e}), so it stays as it was")),
         }
     }
 
+    /// A new run of `setup`, from scratch or from the loaded weights, in place of the run on screen
+    /// (kept first). A start that fails changes nothing: the run on screen stays, and so do the
+    /// loaded weights.
     async fn start(&mut self, setup: Setup, from_loaded: bool) {
         self.ahead = None;
         // The time to the first step counts the model's set-up too.
         let asked = session::now();
         // A lost device is replaced first; should that fail, start says why.
         let _ = self.live_device().await;
-        let weights = if from_loaded {
-            self.loaded.clone()
-        } else {
-            // A run from scratch forgets the loaded weights.
-            self.loaded = None;
-            None
-        };
         let id = self.next_run();
-        let made = self.device().and_then(|device| Session::new(id, &device, &*self.data()?, setup.clone(), weights.as_deref().map(Vec::as_slice), false));
-        match made {
-            Ok(mut session) => {
+        let weights = match (from_loaded, self.loaded.clone()) {
+            (true, None) => Err("there are no loaded weights to continue: open a weights file first, or start a new run from scratch".to_string()),
+            (true, Some(bytes)) => Ok(Some(bytes)),
+            (false, _) => Ok(None),
+        };
+        let made = weights.and_then(|weights| {
+            let (device, data) = (self.device()?, self.data()?);
+            Session::new(id, &device, &data, setup.clone(), weights.as_deref().map(Vec::as_slice), false)
+        });
+        let kept = match made {
+            Ok(session) => self.keep_replaced().await.map(|kept| (session, kept)),
+            Err(e) => Err(format!("the new run could not start: {e}")),
+        };
+        match kept {
+            Ok((mut session, kept)) => {
                 session.run.asked_at(asked);
-                let kept = self.keep_replaced().await;
+                // A run from scratch forgets the loaded weights.
+                if !from_loaded {
+                    self.loaded = None;
+                }
                 self.take_over(session);
                 if let Some(kept) = kept {
-                    send(Event::Message(kept));
+                    send(Event::Message(Ok(kept)));
                 }
             }
             // The run on screen, if any, stays as it was and is shown again; the page says so.
             Err(e) => match &self.shown {
                 Some(old) => {
                     old.announce();
-                    send(Event::Message(Err(format!("the new run could not start: {e}; the run before it is as it was"))));
+                    send(Event::Message(Err(format!("{e}; the run on screen is as it was"))));
                 }
                 None => {
                     send(Event::Run { run: id, setup, notes: Notes::default(), weights_only: false });
@@ -478,9 +508,15 @@ impl Actor {
     /// ([`Actor::keep_replaced`]); a file opens as a `branch`, a kept run as itself.
     async fn replace_with_checkpoint(&mut self, checkpoint: &Checkpoint, branch: bool) -> Result<String, String> {
         let id = self.next_run();
-        let session = Session::from_checkpoint(id, &*self.device()?, &*self.data()?, checkpoint, branch)?;
-        let kept = self.keep_replaced().await;
-        Ok(with_note(self.show_checkpoint(session), kept))
+        let device = self.device()?;
+        let session = Session::from_checkpoint(id, &device, &*self.data()?, checkpoint, branch)?;
+        let kept = self.keep_replaced().await?;
+        let opened = self.show_checkpoint(session);
+        // An opened file is a kept run at once: closing the tab next loses nothing.
+        if branch && let Some(s) = self.shown.as_mut() {
+            s.keep(&device).await;
+        }
+        Ok(with_note(opened, kept))
     }
 
     fn show_checkpoint(&mut self, session: Session) -> String {
@@ -536,7 +572,7 @@ impl Actor {
         let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
         let title = setup.net().ok().and_then(|net| cnnscope::net::Summary::new(&net).ok()).map(|s| s.title).unwrap_or_default();
         let weights = self.weights_session(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
-        let kept = self.keep_replaced().await;
+        let kept = self.keep_replaced().await?;
         self.take_over(weights);
         self.loaded = Some(Rc::new(bytes));
         let loaded = format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over");
@@ -599,6 +635,14 @@ impl Actor {
             (Some(s), Some(old)) if !s.weights_only => Some(s.checkpoint(&old).await),
             _ => None,
         };
+        // The state that moves is kept first when it is newer than the kept one: the moved run
+        // starts paused, and a tab closed then must lose nothing.
+        let mut unkept = None;
+        if let (Some(Ok(bytes)), Some(s)) = (&carried, self.shown.as_ref().filter(|s| s.unkept())) {
+            if let Err(e) = crate::runs::save(&s.name(), bytes).await {
+                unkept = Some(e);
+            }
+        }
         let mut adapter = Adapter::of(&device);
         if adapter.name.is_empty() {
             adapter.name = browser_adapter_info().await.unwrap_or_default();
@@ -612,11 +656,19 @@ impl Actor {
             (Some(Ok(bytes)), _) => Checkpoint::from_bytes(&bytes)
                 .map_err(|e| e.to_string())
                 .and_then(|c| self.open_checkpoint(&c))
-                .map(|at| format!("the run moved to {name}, {at}")),
+                .map(|at| match &unkept {
+                    None => format!("the run moved to {name}, {at}"),
+                    Some(e) => format!("the run moved to {name}, {at}; it could not be kept in this browser ({e})"),
+                }),
             (Some(Err(e)), _) => Err(format!("the run could not move to {name}: {e}")),
             (None, Some(bytes)) => self.reload_weights(&bytes).map(|()| format!("the loaded weights moved to {name}")),
             (None, None) => return,
         };
+        if unkept.is_some()
+            && let Some(s) = self.shown.as_mut()
+        {
+            s.mark_unkept();
+        }
         send(Event::Message(moved));
     }
 
@@ -682,10 +734,10 @@ async fn download(device: &Device, s: &Session, what: Download) -> Result<(Strin
 }
 
 /// `message`, then what happened to the run it replaced.
-fn with_note(message: String, kept: Option<Result<String, String>>) -> String {
+fn with_note(message: String, kept: Option<String>) -> String {
     match kept {
         None => message,
-        Some(Ok(note) | Err(note)) => format!("{message}; {note}"),
+        Some(note) => format!("{message}; {note}"),
     }
 }
 

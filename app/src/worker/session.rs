@@ -70,6 +70,9 @@ impl Session {
     /// branches. A run whose epochs are done (a finished run kept, the CLI's last checkpoint)
     /// trains one epoch more at each "resume", as `cnnscope train --resume` goes on with a larger
     /// `--epochs`.
+    ///
+    /// A run opened as itself (kept in the browser, or moved to another engine after a keep) is
+    /// kept as it stands; a branch is not kept yet.
     pub fn from_checkpoint(id: u64, device: &Device, data: &FashionMnist, checkpoint: &Checkpoint, branch: bool) -> Result<Session, String> {
         // The CLI writes no notes: a run from it starts with empty curves.
         let mut notes: Notes = serde_json::from_str(&checkpoint.notes).unwrap_or_default();
@@ -107,7 +110,8 @@ impl Session {
         }
         // Its first step counts from when it resumes.
         run.rest();
-        Ok(Session { id, run, setup, notes, control: Control::Pause, status: Status::Paused, weights_only: false, kept_at: None })
+        let kept_at = (!branch).then_some(checkpoint.state.steps);
+        Ok(Session { id, run, setup, notes, control: Control::Pause, status: Status::Paused, weights_only: false, kept_at })
     }
 
     /// The name the run is kept under in the browser (`runs`).
@@ -145,7 +149,7 @@ impl Session {
         self.control = Control::Pause;
         self.run.rest();
         self.set_status(Status::Paused);
-        if self.kept_at != Some(self.run.trainer.steps) {
+        if self.unkept() {
             self.keep(device).await;
         }
     }
@@ -163,6 +167,34 @@ impl Session {
     pub fn stop(&mut self) {
         self.control = Control::Stop;
         self.set_status(Status::Idle);
+        self.settle("was stopped before its next step");
+    }
+
+    /// Answers what was asked of the run's next steps and will not be done, since it takes no
+    /// more (`why`): every command gets its one answer.
+    pub fn settle(&mut self, why: &str) {
+        let (id, (keep, time)) = (self.id, self.run.take_requests());
+        if keep {
+            send(Event::Nothing(format!("run {id} {why}: nothing new was kept")));
+        }
+        if time {
+            send(Event::Nothing(format!("run {id} {why}: no step to time")));
+        }
+    }
+
+    /// Whether the state on screen is newer than the one kept in the browser.
+    pub fn unkept(&self) -> bool {
+        !self.weights_only && self.kept_at != Some(self.run.trainer.steps)
+    }
+
+    /// The state on screen was kept in the browser (by whoever wrote it).
+    pub fn mark_kept(&mut self) {
+        self.kept_at = Some(self.run.trainer.steps);
+    }
+
+    /// The state on screen is not the one kept (a keep of it failed).
+    pub fn mark_unkept(&mut self) {
+        self.kept_at = None;
     }
 
     /// Takes one step and tells the page what happened (keeping the run when a keep is due).
@@ -211,7 +243,10 @@ impl Session {
                 send(Event::Epoch { run, test_acc, lines });
             }
             Happened::KeepDue => self.keep(device).await,
-            Happened::Finished => self.set_status(Status::Finished),
+            Happened::Finished => {
+                self.set_status(Status::Finished);
+                self.settle("finished");
+            }
         }
     }
 
@@ -244,20 +279,17 @@ impl Session {
         checkpoint.to_bytes().map_err(|e| e.to_string())
     }
 
-    /// Stops the run and keeps it in the browser as it stands, unless it is kept at that step
-    /// already: what replacing it on the page (a start, an opened file or kept run) does first, so
-    /// no step it took is lost. Says under which name it was kept (`None`: nothing new to keep).
-    pub async fn stop_and_keep(&mut self, device: &Device) -> Result<Option<String>, String> {
-        self.control = Control::Stop;
-        let steps = self.run.trainer.steps;
-        if steps == 0 || self.kept_at == Some(steps) {
+    /// Keeps the run in the browser as it stands, unless it is kept at that step already: what
+    /// replacing it on the page (a start, an opened file or kept run) does first, so no step it
+    /// took is lost. Streamed, as every keep. Says under which name it was kept (`None`: nothing
+    /// new to keep); on failure the run stays on screen as it was, and is not replaced.
+    pub async fn keep_before_replacing(&mut self, device: &Device) -> Result<Option<String>, String> {
+        if self.run.trainer.steps == 0 || !self.unkept() {
             return Ok(None);
         }
-        let bytes = self.checkpoint(device).await?;
-        let name = self.name();
-        crate::runs::save(&name, &bytes).await?;
-        self.kept_at = Some(steps);
-        Ok(Some(name))
+        self.keep_streamed(device).await?;
+        self.mark_kept();
+        Ok(Some(self.name()))
     }
 
     /// Why the run failed, with where its last keep is (a diverged state is never kept).
@@ -267,6 +299,7 @@ impl Session {
             None => e,
         };
         self.set_status(Status::Failed(e));
+        self.settle("failed");
     }
 }
 
