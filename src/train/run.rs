@@ -247,6 +247,10 @@ impl Run {
     /// software adapter). Fails on divergence (the interval's loss ran away) and on the device's
     /// errors, as the trainer does.
     pub async fn step(&mut self, device: &Device, compiling: impl Fn(usize, usize)) -> Result<Vec<Happened>> {
+        // A device known lost takes no step (its submissions would vanish, its reads fail later).
+        if let Some(reason) = device.lost() {
+            return Err(crate::engine::error::EngineError::DeviceLost(reason));
+        }
         if let Some(since) = self.rested.take() {
             let rest = (self.clock)() - since;
             if self.taken == 0 {

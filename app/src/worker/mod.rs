@@ -118,9 +118,6 @@ impl Worker for Engine {
 /// failed): every command the page waits on is answered.
 const NO_MODEL: &str = "start training or load weights first: there is no model yet";
 
-/// The longest a test's `LoseDevice` waits for the browser's lost notice (Chromium: 1–2 s).
-const LOST_NOTICE_AFTER_DESTROY_MS: u32 = 10_000;
-
 /// Everything the worker holds.
 #[derive(Default)]
 struct Actor {
@@ -365,25 +362,19 @@ impl Actor {
                 }
             }
             Command::OpenEngine { choice, webgpu } => self.open_engine(choice, webgpu).await,
-            // A test's driver reset. The loss is learnt as a real one is, from the device's lost
-            // notice, which is awaited here: Chromium resolves it a second or two after `destroy`,
-            // and meanwhile the destroyed device still runs submissions and reads (where a real
-            // loss rejects them), so a run would go on and keep what it read. After the notice a
-            // training run's next step fails, a paused run's wait ends, anything else finds it at
-            // the next command.
-            // Answered by the run's `Status(DeviceLost)` when a run trains or waits paused, else
-            // by `Nothing`.
-            Command::LoseDevice => {
-                let Some(device) = self.device.clone().filter(|d| d.gpu_ref().is_some()) else {
-                    return send(Event::Nothing("the CPU engine (or none) is open: there is no GPU device to lose".into()));
-                };
-                device.gpu_ref().map(cnnscope::Gpu::destroy);
-                let notice = std::pin::pin!(device.lost_notice());
-                select(notice, gloo_timers::future::TimeoutFuture::new(LOST_NOTICE_AFTER_DESTROY_MS)).await;
-                if !self.shown.as_ref().is_some_and(Session::live) {
-                    send(Event::Nothing("the GPU device was destroyed: the next command that needs it opens a new one".into()));
+            // A test's driver reset: the device is destroyed and known lost at once, as after a
+            // real reset (`Gpu::destroy_as_reset`). A training run's next step fails and a paused
+            // run's wait ends (both answer with the run's `Status(DeviceLost)`); with no run
+            // going, the next command that needs the device opens a new one.
+            Command::LoseDevice => match self.device.as_deref().and_then(Device::gpu_ref) {
+                None => send(Event::Nothing("the CPU engine (or none) is open: there is no GPU device to lose".into())),
+                Some(gpu) => {
+                    gpu.destroy_as_reset();
+                    if !self.shown.as_ref().is_some_and(Session::live) {
+                        send(Event::Nothing("the GPU device was destroyed: the next command that needs it opens a new one".into()));
+                    }
                 }
-            }
+            },
             // Where a bug is hardest to report: in a task, inside a one-time initialisation (as a
             // pipeline's compiling is).
             Command::Panic => spawn_local(async {

@@ -436,6 +436,21 @@ impl Gpu {
         .await
     }
 
+    /// Destroys the device and knows it lost at once, as every call after a driver reset does: the
+    /// page's test hook for a loss mid-run. (After [`Gpu::destroy`] alone Chromium goes on
+    /// running submissions and reads for a second or more, until it resolves the device's `lost`
+    /// promise: measured 1.2–2 s, and longer under load, enough for a run to finish and keep what
+    /// it read from a destroyed device.)
+    pub fn destroy_as_reset(&self) {
+        self.device.destroy();
+        let mut lost = self.lost.lock().unwrap();
+        if lost.is_none() {
+            *lost = Some("destroyed (a driver reset, as the test asked)".into());
+        }
+        drop(lost);
+        self.lost_waiting.lock().unwrap().drain(..).for_each(std::task::Waker::wake);
+    }
+
     /// Destroys the device, as a driver reset would: for tests of what survives a lost device.
     /// The loss is learnt as a real one is, from the device's lost callback (natively at once; in
     /// the browser when its `lost` promise resolves, which may be after a readback has failed).
