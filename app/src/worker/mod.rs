@@ -34,6 +34,9 @@ thread_local! {
     static OUTBOX: RefCell<Option<Rc<dyn Fn(Event)>>> = const { RefCell::new(None) };
     /// The actor's mailbox, made (and the actor started) by the first message.
     static MAILBOX: OnceCell<UnboundedSender<Message>> = const { OnceCell::new() };
+    /// The device the actor runs on, for the test's driver reset (`Command::LoseDevice`), which
+    /// strikes at once, as a real one does, not between two pieces of the actor's work.
+    static LOSABLE: RefCell<std::rc::Weak<Device>> = RefCell::new(std::rc::Weak::new());
 }
 
 /// Sends `event` to the page.
@@ -54,6 +57,13 @@ pub fn connect(sink: impl Fn(Event) + 'static) {
 /// answer, whatever the state (docs/APP.md, "The protocol"); one with nothing to act on ends in
 /// `Event::Nothing`, saying why.
 pub fn handle(command: Command) {
+    // A driver reset does not wait for the worker: the device goes now (a readback in flight
+    // fails), and the actor answers in turn.
+    if matches!(command, Command::LoseDevice)
+        && let Some(gpu) = LOSABLE.with(|d| d.borrow().upgrade()).as_deref().and_then(Device::gpu_ref)
+    {
+        gpu.destroy_as_reset();
+    }
     post(Message::Command(command));
 }
 
@@ -362,18 +372,15 @@ impl Actor {
                 }
             }
             Command::OpenEngine { choice, webgpu } => self.open_engine(choice, webgpu).await,
-            // A test's driver reset: the device is destroyed and known lost at once, as after a
-            // real reset (`Gpu::destroy_as_reset`). A training run's next step fails and a paused
-            // run's wait ends (both answer with the run's `Status(DeviceLost)`); with no run
-            // going, the next command that needs the device opens a new one.
+            // A test's driver reset, done when the command came (`handle`): a training run's step
+            // fails and a paused run's wait ends (both answer with the run's `Status(DeviceLost)`);
+            // with no run going, the next command that needs the device opens a new one.
             Command::LoseDevice => match self.device.as_deref().and_then(Device::gpu_ref) {
                 None => send(Event::Nothing("the CPU engine (or none) is open: there is no GPU device to lose".into())),
-                Some(gpu) => {
-                    gpu.destroy_as_reset();
-                    if !self.shown.as_ref().is_some_and(Session::live) {
-                        send(Event::Nothing("the GPU device was destroyed: the next command that needs it opens a new one".into()));
-                    }
+                Some(_) if !self.shown.as_ref().is_some_and(Session::live) => {
+                    send(Event::Nothing("the GPU device was destroyed: the next command that needs it opens a new one".into()))
                 }
+                Some(_) => {}
             },
             // Where a bug is hardest to report: in a task, inside a one-time initialisation (as a
             // pipeline's compiling is).
@@ -382,6 +389,11 @@ impl Actor {
                 NEVER.get_or_init(|| panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"));
             }),
         }
+    }
+
+    fn set_device(&mut self, device: Rc<Device>) {
+        LOSABLE.with(|d| *d.borrow_mut() = Rc::downgrade(&device));
+        self.device = Some(device);
     }
 
     fn device(&self) -> Result<Rc<Device>, String> {
@@ -640,7 +652,7 @@ impl Actor {
         }
         (adapter.choice, adapter.reason) = (choice, reason);
         let name = device.name();
-        self.device = Some(Rc::new(device));
+        self.set_device(Rc::new(device));
         send(Event::Adapter(Ok(adapter)));
         let loaded = self.shown.as_ref().filter(|s| s.weights_only).and(self.loaded.clone());
         let moved = match (carried, loaded) {
@@ -685,7 +697,7 @@ impl Actor {
                 return Err(message);
             }
         };
-        self.device = Some(device.clone());
+        self.set_device(device.clone());
         let Some(shown) = self.shown.as_ref() else { return Ok(device) };
         let lost = format!("The GPU device was lost ({reason}). A new device is open");
         let name = shown.name();
