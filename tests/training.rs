@@ -732,7 +732,7 @@ fn a_run_reports_at_its_cadence_and_trains_as_the_trainer_does() {
         ticks.set(ticks.get() + 1.0);
         ticks.get()
     });
-    let cadence = Cadence { readback_every: 3, layer_stats_every: Some(2), layer_stats_at_epochs: true, time_second_step: true, keep_every_secs: 1e6 };
+    let cadence = Cadence { readback_every: 3, layer_stats_every: Some(2), layer_stats_at_epochs: true, time_second_step: true, keep_every_secs: 1e6, eval_batch: 256 };
     let test = data().test.truncated(100).upload(device).unwrap();
     let mut run = Run::new(device, small_trainer(true), test, 2, cadence, clock).unwrap();
     let mut log = Vec::new();

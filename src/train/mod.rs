@@ -16,7 +16,7 @@ pub use evaluate::{Evaluator, argmax};
 pub use layer_stats::LayerStats;
 pub use optimizer::Optimizer;
 pub use recipe::{Recipe, TrainConfig, check_batch, sgd};
-pub use run::{Cadence, EVAL_BATCH, EpochEnd, Happened, Progress, Readback, Run};
+pub use run::{Cadence, EpochEnd, Happened, Progress, Readback, Run};
 pub use trainer::Trainer;
 
 /// The longest a submission should run: GPU watchdogs reset a device whose submission takes

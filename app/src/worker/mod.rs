@@ -355,7 +355,7 @@ impl Actor {
                     (_, None, _) => Err(NO_MODEL.into()),
                     (_, _, Err(e)) | (Err(e), _, _) => Err(e),
                     (Ok(device), Some(s), Ok(data)) => {
-                        let batch = s.setup.batch.max(cnnscope::train::EVAL_BATCH);
+                        let batch = s.setup.batch.max(cnnscope::train::Cadence::PAGE.eval_batch);
                         inspect::evaluate(&device, &s.run.trainer.model, &s.run.test, &data.test, batch).await
                     }
                 };
