@@ -173,6 +173,22 @@ impl CheckpointStream<'_> {
     }
 }
 
+/// The buffer a whole checkpoint file of `size` bytes is written into, set aside at once: grown by
+/// doubling, a file past 1 GiB asks wasm32 for 2^31 bytes and the worker aborts ("capacity
+/// overflow") where the file itself would have fit. One that cannot be set aside is refused with
+/// its size.
+fn file_buffer(size: u64) -> Result<Vec<u8>> {
+    let mut file = Vec::new();
+    let reserved = usize::try_from(size).map_err(|_| ()).and_then(|n| file.try_reserve_exact(n).map_err(|_| ()));
+    match reserved {
+        Ok(()) => Ok(file),
+        Err(()) => Err(error(format!(
+            "the checkpoint file is {}, more than this process can set aside in one piece: download the run's weights instead, or keep it natively",
+            crate::engine::error::human(size)
+        ))),
+    }
+}
+
 /// A parameter about to be kept must be finite: an update can explode after a finite loss (the loss
 /// is computed before the update), and a keep must never hold a diverged state.
 pub(crate) fn finite(name: &str, values: &[f32], step: u64, lr: f32) -> Result<()> {
@@ -222,7 +238,10 @@ impl Checkpoint {
             return Err(error(format!("a checkpoint of {} tensors for {} expected", values.len(), specs.len())));
         }
         // The streamed layout, whole: one way a checkpoint file is laid out.
-        let mut file = stream_header(&specs, metadata(&self.net, &self.config, self.epochs, self.state, &self.notes)?)?;
+        let header = stream_header(&specs, metadata(&self.net, &self.config, self.epochs, self.state, &self.notes)?)?;
+        let size = values.iter().fold(header.len() as u64, |sum, v| sum.saturating_add(4 * v.len() as u64));
+        let mut file = file_buffer(size)?;
+        file.extend_from_slice(&header);
         for (spec, v) in specs.iter().zip(values) {
             if v.len() as u64 != spec.shape.iter().map(|&d| d as u64).product::<u64>() {
                 return Err(error(format!("{} holds {} values for shape {:?}", spec.name, v.len(), spec.shape)));
@@ -369,5 +388,16 @@ impl Header {
             },
             notes: meta.notes,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// A file too big to set aside is refused with its size, never a "capacity overflow" abort.
+    #[test]
+    fn a_file_that_cannot_be_set_aside_is_refused_with_its_size() {
+        assert!(super::file_buffer(1 << 20).is_ok_and(|v| v.capacity() == 1 << 20 && v.is_empty()));
+        let refused = super::file_buffer(u64::MAX).unwrap_err().to_string();
+        assert!(refused.contains("the checkpoint file is 17179869184.0 GiB, more than this process can set aside in one piece"), "{refused}");
     }
 }
