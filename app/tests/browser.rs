@@ -547,3 +547,21 @@ fn run_names_have_a_random_part() {
     assert_ne!(a, b);
     assert!(a.ends_with("-alexnet") && a.len() == "2026-11-30T07-51-12-345-3fa2-alexnet".len(), "{a}");
 }
+
+/// Issue 33.1: a download past 1 GiB grows to exactly what it needs where doubling would pass
+/// wasm32's largest block (2^31 − 1 bytes: a doubling `Vec` aborts with "capacity overflow"), and
+/// one that cannot be set aside is refused with what it needed, never an abort.
+#[wasm_bindgen_test]
+fn a_download_grows_within_what_the_tab_can_address() {
+    use cnnscope_app::worker::data::{grown, make_room};
+    let gib = 1usize << 30;
+    assert_eq!(grown(1000, 1500, usize::MAX), Some(2000), "doubling while it fits");
+    assert_eq!(grown(gib, gib + 5, usize::MAX), Some(isize::MAX as usize), "past 1 GiB: the largest block, not 2^31");
+    assert_eq!(grown(gib, gib + 5, gib + 100), Some(gib + 100), "never past the file's limit");
+    assert_eq!(grown(0, 100, 50), None, "past the limit: refused");
+    let mut bytes = vec![1u8; 10];
+    assert_eq!(make_room(&mut bytes, 90, 1000), Ok(()));
+    assert!(bytes.capacity() >= 100);
+    assert_eq!(make_room(&mut bytes, usize::MAX, usize::MAX), Err(usize::MAX), "refused, not an abort");
+    assert_eq!(make_room(&mut bytes, isize::MAX as usize, usize::MAX), Err(10 + isize::MAX as usize));
+}

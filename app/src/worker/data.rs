@@ -41,6 +41,10 @@ pub async fn fetch(url: &str, max_bytes: f64, progress: &dyn Fn(f64, Option<f64>
     let body = response.body().ok_or_else(|| format!("{url}: empty response"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
     let mut bytes = Vec::new();
+    let no_room = |needed: usize| format!("{url}: the tab could not set aside {} MiB for it: open it from your disk with the file button instead, or use the command line", needed >> 20);
+    if let Some(total) = total {
+        make_room(&mut bytes, total as usize, max_bytes as usize).map_err(no_room)?;
+    }
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_error(url, e))?;
         if Reflect::get(&chunk, &"done".into()).is_ok_and(|d| d.is_truthy()) {
@@ -51,10 +55,31 @@ pub async fn fetch(url: &str, max_bytes: f64, progress: &dyn Fn(f64, Option<f64>
             let _ = reader.cancel();
             return Err(too_big());
         }
+        make_room(&mut bytes, value.length() as usize, max_bytes as usize).map_err(no_room)?;
         bytes.extend(value.to_vec());
         progress(bytes.len() as f64, total);
     }
     Ok(bytes)
+}
+
+/// Sets aside room for `more` bytes after `bytes`, never past `limit` in all: doubling as a `Vec`
+/// grows, except where doubling would pass the limit (or wasm32's largest block, 2^31 − 1 bytes,
+/// where a doubling `Vec` aborts the worker with "capacity overflow" once past 1 GiB), where it
+/// takes what is needed exactly. Fails with the bytes it needed in all.
+pub fn make_room(bytes: &mut Vec<u8>, more: usize, limit: usize) -> Result<(), usize> {
+    let needed = bytes.len().checked_add(more).ok_or(usize::MAX)?;
+    if needed <= bytes.capacity() {
+        return Ok(());
+    }
+    let target = grown(bytes.capacity(), needed, limit).ok_or(needed)?;
+    bytes.try_reserve_exact(target - bytes.len()).map_err(|_| needed)
+}
+
+/// The capacity [`make_room`] asks for: twice the current one, capped at `limit` and at the
+/// largest block the target can address, and never less than `needed`; `None` past those.
+pub fn grown(capacity: usize, needed: usize, limit: usize) -> Option<usize> {
+    let largest = (isize::MAX as usize).min(limit);
+    (needed <= largest).then(|| capacity.saturating_mul(2).clamp(needed, largest))
 }
 
 /// The dataset from `source`, its first `limit` images of each split; `progress(fraction of the
