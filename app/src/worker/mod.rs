@@ -197,7 +197,8 @@ impl Actor {
     /// One piece of work: a kernel compiled ahead, or else a step of the run.
     async fn work(&mut self) {
         if let Some(ahead) = self.ahead.as_mut() {
-            let compiled = match self.device.as_deref().and_then(Device::gpu_ref) {
+            // Nothing is compiled on a lost device: a new one compiles its own when asked.
+            let compiled = match self.device.as_deref().and_then(Device::gpu_ref).filter(|gpu| gpu.lost().is_none()) {
                 Some(gpu) => gpu.compile_next().await,
                 None => false,
             };

@@ -388,7 +388,32 @@ impl Gpu {
             let _ = sender.send(());
         });
         self.poll();
-        let _ = receiver.await;
+        let _ = self.or_lost(receiver).await;
+    }
+
+    /// `receiver`'s answer, or `None` once the device is lost: a destroyed device may never answer
+    /// (Chromium can leave a destroyed device's `onSubmittedWorkDone` pending, and the worker
+    /// that waited on it then waited forever).
+    async fn or_lost<T>(&self, receiver: futures_channel::oneshot::Receiver<T>) -> Option<T> {
+        use std::future::Future;
+        use std::task::Poll;
+        let mut receiver = std::pin::pin!(receiver);
+        std::future::poll_fn(|cx| {
+            if let Poll::Ready(answer) = receiver.as_mut().poll(cx) {
+                return Poll::Ready(answer.ok());
+            }
+            if self.lost().is_some() {
+                return Poll::Ready(None);
+            }
+            let mut waiting = self.lost_waiting.lock().unwrap();
+            if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+                waiting.push(cx.waker().clone());
+            }
+            drop(waiting);
+            // The loss may have come between the check and the registration.
+            if self.lost().is_some() { Poll::Ready(None) } else { Poll::Pending }
+        })
+        .await
     }
 
     /// Waits for submitted work natively; in the browser the event loop drives it, so this returns.
@@ -405,9 +430,9 @@ impl Gpu {
             let _ = sender.send(result);
         });
         self.poll();
-        let mapped = receiver.await;
+        let mapped = self.or_lost(receiver).await;
         self.take_error()?;
-        mapped.map_err(|_| EngineError::Readback("the device dropped the request".into()))?.map_err(|e| EngineError::Readback(e.to_string()))?;
+        mapped.ok_or_else(|| EngineError::Readback("the device dropped the request".into()))?.map_err(|e| EngineError::Readback(e.to_string()))?;
         let bytes = staging.get_mapped_range(..).map_err(|e| EngineError::Readback(e.to_string()))?.to_vec();
         staging.unmap();
         Ok(bytes)
