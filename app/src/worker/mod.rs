@@ -687,6 +687,11 @@ impl Actor {
     /// Replaces the lost device (`reason`) with a new one and reopens the run on screen on it,
     /// paused, as it was last kept; weights that were opened are opened again.
     async fn reopen(&mut self, reason: String) -> Result<Rc<Device>, String> {
+        // The run says so first, whoever noticed (its step, its wait, or a command that needs the
+        // device: a click right after a loss gets here before the paused run's wait).
+        if let Some(s) = self.shown.as_mut().filter(|s| s.live()) {
+            s.set_status(Status::DeviceLost(reason.clone()));
+        }
         let device = match Device::gpu().await {
             Ok(device) => Rc::new(device),
             Err(e) => {
