@@ -219,14 +219,13 @@ impl Actor {
     /// A step failed: from a lost device (a new one opens, and the run as last kept), or from
     /// anything else (divergence, the engine's errors), which ends the run.
     async fn failed(&mut self, e: EngineError, device: &Device) {
-        let lost = session::lost_behind(device).await;
-        let Some(session) = self.shown.as_mut() else { return };
-        match lost {
-            Some(reason) => {
-                session.set_status(Status::DeviceLost(reason.clone()));
-                let _ = self.reopen(reason).await;
+        match session::lost_behind(device).await {
+            Some(reason) => drop(self.reopen(reason).await),
+            None => {
+                if let Some(session) = self.shown.as_mut() {
+                    session.failed(e.to_string());
+                }
             }
-            None => session.failed(e.to_string()),
         }
     }
 
@@ -261,12 +260,8 @@ impl Actor {
                 }
                 _ => crate::lock::release(&name),
             },
-            Message::Lost(reason) => {
-                if let Some(session) = self.shown.as_mut() {
-                    session.set_status(Status::DeviceLost(reason.clone()));
-                }
-                let _ = self.reopen(reason).await;
-            }
+            // `reopen` shows the run's DeviceLost status first.
+            Message::Lost(reason) => drop(self.reopen(reason).await),
         }
     }
 

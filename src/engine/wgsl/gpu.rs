@@ -398,20 +398,9 @@ impl Gpu {
         use std::future::Future;
         use std::task::Poll;
         let mut receiver = std::pin::pin!(receiver);
-        std::future::poll_fn(|cx| {
-            if let Poll::Ready(answer) = receiver.as_mut().poll(cx) {
-                return Poll::Ready(answer.ok());
-            }
-            if self.lost().is_some() {
-                return Poll::Ready(None);
-            }
-            let mut waiting = self.lost_waiting.lock().unwrap();
-            if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
-                waiting.push(cx.waker().clone());
-            }
-            drop(waiting);
-            // The loss may have come between the check and the registration.
-            if self.lost().is_some() { Poll::Ready(None) } else { Poll::Pending }
+        std::future::poll_fn(|cx| match receiver.as_mut().poll(cx) {
+            Poll::Ready(answer) => Poll::Ready(answer.ok()),
+            Poll::Pending => self.poll_lost(cx).map(|_| None),
         })
         .await
     }
@@ -446,19 +435,22 @@ impl Gpu {
     /// Resolves with the reason once the device is lost: a page waiting for its user learns of a
     /// loss (a laptop's sleep, a driver reset) when it happens, with no timer.
     pub async fn lost_notice(&self) -> String {
-        std::future::poll_fn(|cx| match self.lost() {
-            Some(reason) => std::task::Poll::Ready(reason),
-            None => {
-                let mut waiting = self.lost_waiting.lock().unwrap();
-                if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
-                    waiting.push(cx.waker().clone());
-                }
-                // The callback may have run between the check and the registration.
-                drop(waiting);
-                self.lost().map_or(std::task::Poll::Pending, std::task::Poll::Ready)
-            }
-        })
-        .await
+        std::future::poll_fn(|cx| self.poll_lost(cx)).await
+    }
+
+    /// Ready with the reason once the device is lost; until then `cx` is woken by the device's
+    /// lost callback (or by [`Gpu::destroy_as_reset`]).
+    fn poll_lost(&self, cx: &mut std::task::Context<'_>) -> std::task::Poll<String> {
+        if let Some(reason) = self.lost() {
+            return std::task::Poll::Ready(reason);
+        }
+        let mut waiting = self.lost_waiting.lock().unwrap();
+        if !waiting.iter().any(|w| w.will_wake(cx.waker())) {
+            waiting.push(cx.waker().clone());
+        }
+        // The callback may have run between the check and the registration.
+        drop(waiting);
+        self.lost().map_or(std::task::Poll::Pending, std::task::Poll::Ready)
     }
 
     /// Destroys the device and knows it lost at once, as every call after a driver reset does: the
