@@ -148,7 +148,7 @@ fn what_the_gpu_cannot_hold() {
         ),
         (
             "`train --net vgg11 --ratio 1 --side 1024 --limit 64 --device cpu`",
-            "training at batch 64 in micro-batches of 1 needs 90.6 GiB, but cnnscope gives one run at most … of memory on the CPU engine: lower the side or raise the width ratio",
+            "training at batch 64 in micro-batches of 1 needs 66.3 GiB, but cnnscope gives one run at most … of memory on the CPU engine: lower the side or raise the width ratio",
         ),
         (
             "`train --net alexnet --batch 10000000 --device cpu`",

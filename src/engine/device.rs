@@ -47,8 +47,8 @@ pub struct Picked {
 
 /// What a device lets one run take: a GPU binds at most `max_binding` bytes per tensor within
 /// [`crate::net::fit::MEMORY_BUDGET`] in all, and where the host's memory is bounded (`host`: the
-/// browser's wasm32 worker, 4 GiB of address space) what the host holds beside it (a checkpoint
-/// being saved) fits that; the CPU engine binds nothing and has `budget` in all
+/// browser's wasm32 worker, 4 GiB of address space) what the host holds of it (a checkpoint
+/// being opened: its file and its tensors) fits that; the CPU engine binds nothing and has `budget` in all
 /// ([`crate::engine::cpu::Cpu::budget`]), each tensor at most `max_tensor` (the budget, unless the
 /// user set less). `Device::capacity` says which; the page gets it from its worker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

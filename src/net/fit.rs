@@ -17,6 +17,8 @@ pub const MEMORY_BUDGET: u64 = 4 << 30;
 
 /// The planned tensor of the training images ([`MemoryPlan::with_dataset`]).
 const DATASET: &str = "the training images' buffer";
+/// What the host holds while a run opens from its checkpoint ([`MemoryPlan::in_micro_batches`]).
+const OPENING: &str = "a checkpoint being opened (its tensors, beside the run they become)";
 
 /// What a run allocates besides the parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -139,10 +141,13 @@ impl MemoryPlan {
             tensors.push(Planned { name: format!("parameter {}", spec.name), bytes, buffers: copies, per_image: None, on_host: false });
         }
         if let Run::Training { moments, .. } = run {
-            // Saving reads the parameters and the optimiser's moments back, then writes the file.
+            // A run is opened (resumed, reopened, moved to another engine) from its checkpoint's
+            // tensors, the parameters and the optimiser's moments, held beside the run they
+            // become. Saving holds one tensor at a time (`CheckpointStream`), and a downloaded
+            // checkpoint is the kept file itself.
             let state = tensors.iter().fold(0u64, |sum, t| sum.saturating_add(t.bytes));
             let bytes = mul(state, 1 + moments as u64);
-            tensors.push(Planned { name: "a checkpoint being saved".into(), bytes, buffers: 2, per_image: None, on_host: true });
+            tensors.push(Planned { name: OPENING.into(), bytes, buffers: 1, per_image: None, on_host: true });
         }
         let training = match run {
             Run::Weights => return MemoryPlan { run, micro, tensors },
@@ -230,17 +235,17 @@ impl MemoryPlan {
         }
     }
 
-    /// What the host holds beside a GPU's tensors (a checkpoint being saved: read back, then
-    /// written as a file) against the host's `budget`: the browser's worker aborts, with no word to
-    /// the page, when it passes wasm32's 4 GiB. (Its copy of the dataset, 55 MB at most, is left
+    /// What the host holds of a GPU's run against the host's `budget`: opening its checkpoint file
+    /// holds the file and its tensors at once, before they go to the GPU (the browser's worker
+    /// aborts when it passes wasm32's 4 GiB). (Its copy of the dataset, 55 MB at most, is left
     /// out.)
     fn check_host(&self, budget: u64) -> Result<()> {
-        let held = self.sum(|t| t.on_host);
+        let held = mul(self.sum(|t| t.on_host), 2);
         if held <= budget {
             return Ok(());
         }
         Err(EngineError::DoesNotFit {
-            what: "saving the run (the parameters and the optimiser's moments, read back and written as a file)".into(),
+            what: "opening the run (its checkpoint file and the parameters and optimiser's moments it holds)".into(),
             bytes: held,
             limit: format!("this browser tab's engine has at most {} of memory", human(budget)),
             advice: "raise the width ratio, lower the side, or train with SGD (one moment, not Adam's two)".into(),
@@ -441,27 +446,28 @@ mod tests {
     }
 
     /// The CPU engine's budget holds the run's tensors, the training images and a checkpoint being
-    /// saved (the parameters and Adam's two moments, read back and then written as a file); a GPU's
-    /// budget holds what it allocates: the images, not the host's copies.
+    /// opened (the parameters and Adam's two moments, beside the run they become); a GPU's budget
+    /// holds what it allocates: the images, not the host's copies.
     #[test]
     fn the_cpu_engine_counts_what_the_host_holds() {
         let net = Net::new(NetConfig::new(Arch::AlexNet, 8)).unwrap();
         let plan = MemoryPlan::new(&net, Run::Training { batch: 64, moments: 2 }).with_dataset(47 << 20);
         let params: u64 = plan.tensors.iter().filter(|t| t.name.starts_with("parameter")).map(|t| t.bytes).sum();
         let engine = plan.total();
-        assert_eq!(plan.total_for(Capacity::Cpu { budget: 0, max_tensor: 0 }), engine + 2 * 3 * params);
+        assert_eq!(plan.total_for(Capacity::Cpu { budget: 0, max_tensor: 0 }), engine + 3 * params);
         assert_eq!(plan.total_for(Capacity::Gpu { max_binding: 0, host: None }), engine);
         assert!(plan.tensors.iter().any(|t| t.name == "the training images' buffer" && !t.on_host && t.bytes == 47 << 20));
         // A budget between the two: enough for a GPU's count, not for the CPU engine's.
-        let budget = engine + 3 * params;
+        let budget = engine + 2 * params;
         let err = plan.check_capacity(Capacity::Cpu { budget, max_tensor: budget }).unwrap_err().to_string();
         assert!(err.contains("of memory on the CPU engine"), "{err}");
         plan.check(u64::MAX, budget).unwrap();
     }
 
-    /// In the browser a GPU run's checkpoint is read back into the worker's 4 GiB: VGG-11 at full
-    /// width with Adam (a 1.55 GB checkpoint, twice while saved) fits; a net whose save alone needs
-    /// more is refused before it trains, not aborted at its first keep. Natively nothing bounds it.
+    /// In the browser a GPU run's checkpoint is opened in the worker's 4 GiB: VGG-11 at full width
+    /// with Adam (a 1.55 GB checkpoint, its file and its tensors while it opens) fits; a net whose
+    /// opening alone needs more is refused before it trains, not aborted when it is reopened.
+    /// Natively nothing bounds it.
     #[test]
     fn a_gpu_run_in_the_browser_counts_its_checkpoint_against_the_tab() {
         let tab = Capacity::Gpu { max_binding: u64::MAX, host: Some(4 << 30) };
@@ -470,7 +476,7 @@ mod tests {
         let wide = Net::new(NetConfig::new(Arch::Vgg11, 1).with_side(320)).unwrap();
         let plan = MemoryPlan::new(&wide, Run::Training { batch: 1, moments: 2 });
         let err = plan.check_capacity(tab).unwrap_err().to_string();
-        assert!(err.starts_with("saving the run (the parameters and the optimiser's moments, read back and written as a file) needs "), "{err}");
+        assert!(err.starts_with("opening the run (its checkpoint file and the parameters and optimiser's moments it holds) needs "), "{err}");
         assert!(err.contains("but this browser tab's engine has at most 4.0 GiB of memory"), "{err}");
         plan.check_capacity(Capacity::Gpu { max_binding: u64::MAX, host: None }).unwrap();
     }

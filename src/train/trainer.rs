@@ -7,7 +7,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::data::DeviceSplit;
 use crate::engine::error::{EngineError, Result};
-use crate::net::fit::{self, MicroBatches, Run};
+use crate::net::fit::{self, MicroBatches};
 use crate::engine::device::Device;
 use crate::model::{Graph, Model, Parameters};
 use crate::net::Net;
@@ -58,15 +58,8 @@ pub struct Trainer {
 
 impl Trainer {
     pub fn new(device: &Device, model: Model, data: DeviceSplit, config: TrainConfig) -> Result<Trainer> {
-        config.check()?;
         let dataset = 4 * (data.pixels.len() as u64 + data.labels.len() as u64);
-        let micro = fit::fit_training(device.capacity(), &model.net, config.batch, config.optimizer.moments(), dataset)?.micro;
-        if data.count < config.batch {
-            return Err(EngineError::shape(
-                "training",
-                format!("{} training images make no full batch of {}: lower the batch size or raise the limit", data.count, config.batch),
-            ));
-        }
+        let micro = Trainer::check(device, &model.net, &config, data.count, dataset)?;
         let graph = Graph::new(device, &model.net, micro.size, true)?;
         let first = match micro.last() {
             last if last < micro.size => Some((Graph::new(device, &model.net, last, true)?, Tensor::zeros(device, &[last], DType::U32, "first micro-batch labels")?)),
@@ -150,6 +143,22 @@ impl Trainer {
     /// step's dispatches: one each). The result is the same either way.
     pub fn split_submits(&mut self, pieces: usize) {
         self.submits = pieces.max(1);
+    }
+
+    /// What [`Trainer::new`] refuses before it allocates anything: its settings, a run that does
+    /// not fit `device` with `dataset_bytes` of training images beside it, and a batch that
+    /// `images` cannot fill; else how its steps run their batch. The page asks first when it must
+    /// let a run go to make room for this one.
+    pub fn check(device: &Device, net: &Net, config: &TrainConfig, images: usize, dataset_bytes: u64) -> Result<MicroBatches> {
+        config.check()?;
+        let micro = fit::fit_training(device.capacity(), net, config.batch, config.optimizer.moments(), dataset_bytes)?.micro;
+        if images < config.batch {
+            return Err(EngineError::shape(
+                "training",
+                format!("{images} training images make no full batch of {}: lower the batch size or raise the limit", config.batch),
+            ));
+        }
+        Ok(micro)
     }
 
     /// Splits steps so that no submission takes much over `budget` seconds, given that a step has
@@ -287,36 +296,12 @@ impl Trainer {
     /// The run `checkpoint` saved, on `data` (the same training images), ready to take its next
     /// step exactly as it would have without stopping.
     pub fn resume(device: &Device, checkpoint: &Checkpoint, data: DeviceSplit) -> Result<Trainer> {
+        let dataset = 4 * (data.pixels.len() as u64 + data.labels.len() as u64);
+        Trainer::check_resume(device, checkpoint, data.count, dataset)?;
         let state = checkpoint.state;
-        if data.count != state.train_images {
-            return Err(EngineError::setting(
-                "resume",
-                format!(
-                    "the run was training on {} images, this data has {}: resume with the same --limit (or none)",
-                    state.train_images, data.count
-                ),
-            ));
-        }
         let net = Net::new(checkpoint.net.clone())?;
-        fit::check(device, &net, Run::Weights)?;
         let params = Parameters::upload(device, net.root.params(""), &checkpoint.params)?;
         let mut trainer = Trainer::new(device, Model { net, params }, data, checkpoint.config)?;
-        // Counters no run writes are a damaged or hostile file: a batch past the epoch would index
-        // past the batch order (on wasm32 its offset wraps), an update count at u32's end would
-        // overflow at the next step.
-        let batches = trainer.batches_per_epoch();
-        if state.batch_in_epoch >= batches {
-            return Err(EngineError::setting(
-                "resume",
-                format!(
-                    "the checkpoint stopped at batch {} of an epoch of {batches} batches (batch size {}, {} images): the file is damaged",
-                    state.batch_in_epoch, checkpoint.config.batch, state.train_images
-                ),
-            ));
-        }
-        if state.optimizer_steps == u32::MAX {
-            return Err(EngineError::setting("resume", format!("the checkpoint counts {} optimiser updates: the file is damaged", state.optimizer_steps)));
-        }
         trainer.optimizer.restore(device, &checkpoint.first, &checkpoint.second, state.optimizer_steps)?;
         trainer.steps = state.steps;
         trainer.epoch = state.epoch;
@@ -330,6 +315,37 @@ impl Trainer {
         trainer.stats.write_f32(device, &sums)?;
         trainer.checked.set(Stats::from_sums(&sums));
         Ok(trainer)
+    }
+
+    /// What [`Trainer::resume`] refuses before it allocates anything: training images other than
+    /// the run's (`images`, `dataset_bytes` of them on the device), a net that does not build or
+    /// fit, and counters no run writes: a damaged or hostile file (a batch past the epoch would
+    /// index past the batch order, and on wasm32 its offset wraps; an update count at u32's end
+    /// would overflow at the next step).
+    pub fn check_resume(device: &Device, checkpoint: &Checkpoint, images: usize, dataset_bytes: u64) -> Result<()> {
+        let state = checkpoint.state;
+        if images != state.train_images {
+            return Err(EngineError::setting(
+                "resume",
+                format!("the run was training on {} images, this data has {images}: resume with the same --limit (or none)", state.train_images),
+            ));
+        }
+        let net = Net::new(checkpoint.net.clone())?;
+        Trainer::check(device, &net, &checkpoint.config, images, dataset_bytes)?;
+        let batches = images / checkpoint.config.batch;
+        if state.batch_in_epoch >= batches {
+            return Err(EngineError::setting(
+                "resume",
+                format!(
+                    "the checkpoint stopped at batch {} of an epoch of {batches} batches (batch size {}, {} images): the file is damaged",
+                    state.batch_in_epoch, checkpoint.config.batch, state.train_images
+                ),
+            ));
+        }
+        if state.optimizer_steps == u32::MAX {
+            return Err(EngineError::setting("resume", format!("the checkpoint counts {} optimiser updates: the file is damaged", state.optimizer_steps)));
+        }
+        Ok(())
     }
 
     /// The parameters' gradients from the last step, in `state_dict` order.

@@ -324,25 +324,39 @@ fn resume_note(e: &EngineError, args: &TrainArgs) {
 /// target, and the directory flushed so the rename survives a power cut. On failure the temporary
 /// file is removed and the previous file stays as it was.
 fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_whole(path, bytes).map_err(|e| EngineError::Weights(format!("cannot write {} ({e})", path.display())))
+    write_whole(path, bytes).map_err(|e| cannot_write(path, e))
 }
 
 /// [`write_file`]'s way of writing, with the plain I/O error.
 fn write_whole(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
+    let mut file = partial_beside(path)?;
+    file.write_all(bytes)?;
+    commit(file, path)
+}
+
+fn cannot_write(path: &Path, e: std::io::Error) -> EngineError {
+    EngineError::Weights(format!("cannot write {} ({e})", path.display()))
+}
+
+/// The temporary file a save of `path` writes into ([`write_file`]); dropped unwritten, it is
+/// removed.
+fn partial_beside(path: &Path) -> std::io::Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
-    tempfile::Builder::new().prefix(".cnnscope-").suffix(".partial").tempfile_in(dir).and_then(|mut file| {
-        file.write_all(bytes)?;
-        file.as_file().sync_all()?;
-        file.persist(path).map_err(|e| e.error)?;
-        // Flushing a directory is how POSIX makes a rename durable; elsewhere it is not needed.
-        #[cfg(unix)]
-        std::fs::File::open(dir)?.sync_all()?;
-        Ok(())
-    })
+    tempfile::Builder::new().prefix(".cnnscope-").suffix(".partial").tempfile_in(dir)
+}
+
+/// Makes the written temporary `file` the file at `path` ([`write_file`]).
+fn commit(file: tempfile::NamedTempFile, path: &Path) -> std::io::Result<()> {
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    // Flushing a directory is how POSIX makes a rename durable; elsewhere it is not needed.
+    #[cfg(unix)]
+    std::fs::File::open(path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")))?.sync_all()?;
+    Ok(())
 }
 
 /// Saves a checkpoint during training; one that cannot be written is reported and training goes
@@ -353,9 +367,14 @@ async fn keep_checkpoint(device: &Device, run: &Run, path: &Path) {
     }
 }
 
+/// Streamed, as the page keeps a run: one tensor read back at a time, never the whole file in
+/// memory (the fit check counts no copy of it), written as [`write_file`] writes.
 async fn save_checkpoint(device: &Device, run: &Run, path: &Path) -> Result<()> {
-    let bytes = run.trainer.checkpoint(device, run.epochs, String::new()).await?.to_bytes()?;
-    write_file(path, &bytes)
+    use std::io::Write;
+    let stream = run.trainer.checkpoint_stream(device, run.epochs, "").await?;
+    let mut file = partial_beside(path).map_err(|e| cannot_write(path, e))?;
+    stream.write_to(device, async |piece| file.write_all(piece).map_err(|e| cannot_write(path, e)), |e| e).await?;
+    commit(file, path).map_err(|e| cannot_write(path, e))
 }
 
 fn read_checkpoint(path: &Path) -> Result<Checkpoint> {
