@@ -23,6 +23,8 @@ server=$!
 trap 'kill $server' EXIT
 sleep 1
 node tests/e2e/app.test.mjs "http://127.0.0.1:$port/" target/debug/cnnscope target/e2e dist
+# A run past 1 GiB, alone in its browser (tests/e2e/big.test.mjs).
+node tests/e2e/big.test.mjs "http://127.0.0.1:$port/" target/e2e
 # The same page in Firefox, over WebDriver BiDi (tests/e2e/firefox.test.mjs).
 if [ -x /usr/bin/firefox-esr ]; then
     node tests/e2e/firefox.test.mjs "http://127.0.0.1:$port/" target/e2e

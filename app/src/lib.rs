@@ -9,9 +9,11 @@ pub mod page;
 pub mod protocol;
 pub mod worker;
 // Both sides use these.
+pub mod incoming;
 pub mod lock;
 pub mod runs;
 pub mod setup;
+pub mod site;
 
 /// A JavaScript error (an exception or a rejected promise) as text, after `what` failed.
 pub(crate) fn js_error(what: &str, e: wasm_bindgen::JsValue) -> String {
@@ -50,13 +52,25 @@ pub fn lose_device_test() {
 /// (`wasmBindings.worker_crash_test()`) to see that a bug there shows the page's notice too.
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn worker_crash_test() {
-    page::bridge::send(protocol::Command::Panic);
+    page::bridge::send(protocol::Command::Panic { abort: false });
+}
+
+/// Ends the engine's worker as a failed allocation does (an abort: no panic, no hook): the
+/// end-to-end test calls it (`wasmBindings.worker_abort_test()`) to see the page say so, with what
+/// was kept, instead of waiting for a worker that is gone.
+#[wasm_bindgen::prelude::wasm_bindgen]
+pub fn worker_abort_test() {
+    page::bridge::send(protocol::Command::Panic { abort: true });
 }
 
 /// Puts a notice at the top of the page: what happened, that the page must be reloaded, and how
-/// to report it. Plain DOM calls: after a panic the reactive system cannot be trusted.
+/// to report it. Plain DOM calls: after a panic the reactive system cannot be trusted. The first
+/// notice stays: a panic in the worker is followed by its abort, which says less.
 pub(crate) fn crash_notice(message: &str) {
     let Some(document) = web_sys::window().and_then(|w| w.document()) else { return };
+    if document.query_selector("[data-testid=crash]").ok().flatten().is_some() {
+        return;
+    }
     let Ok(notice) = document.create_element("section") else { return };
     notice.set_class_name("card error crash");
     let _ = notice.set_attribute("data-testid", "crash");

@@ -2,8 +2,11 @@
 //! of the origin) named after each run it has open; a tab that asks to open a kept run whose lock
 //! another tab holds is told so instead of training a second copy that would overwrite the first.
 //! A lock goes when its run leaves the page, and with the tab (the browser drops a closed tab's
-//! locks). Where a browser has no Web Locks, every run counts as free. The page asks which runs
-//! are open anywhere before it prunes the kept ones (`runs::prune`).
+//! locks). The page asks which runs are open anywhere before it prunes the kept ones
+//! (`runs::prune`). Where a browser cannot lock (no Web Locks, or a request or query that fails),
+//! every kept run counts as taken, not free: none is opened as itself, none is deleted. Every
+//! browser with the storage runs are kept in (OPFS) has Web Locks, so this is the rule for a
+//! browser that breaks, not one a user meets.
 
 use std::cell::RefCell;
 
@@ -20,15 +23,20 @@ fn lock_name(run: &str) -> String {
     format!("cnnscope-run:{run}")
 }
 
-/// Takes run `run`'s lock if no tab holds it; `true` when this worker holds it now (or the browser
-/// has no Web Locks).
-pub async fn acquire(run: &str) -> bool {
+/// The browser's Web Locks (`navigator.locks`), where it has them.
+fn locks() -> Option<Object> {
+    let locks = Reflect::get(&js_sys::global(), &"navigator".into()).and_then(|n| Reflect::get(&n, &"locks".into())).ok()?;
+    locks.is_object().then(|| locks.unchecked_into())
+}
+
+/// Takes run `run`'s lock if no tab holds it: `Some(true)` when this worker holds it now,
+/// `Some(false)` when another tab does, `None` when this browser cannot lock.
+pub async fn acquire(run: &str) -> Option<bool> {
     if HELD.with(|h| h.borrow().iter().any(|(name, _)| name == run)) {
-        return true;
+        return Some(true);
     }
-    let locks = Reflect::get(&js_sys::global(), &"navigator".into()).and_then(|n| Reflect::get(&n, &"locks".into()));
-    let Ok(locks) = locks.map(JsValue::unchecked_into::<Object>) else { return true };
-    let Ok(request) = Reflect::get(&locks, &"request".into()).and_then(|r| r.dyn_into::<Function>()) else { return true };
+    let locks = locks()?;
+    let request = Reflect::get(&locks, &"request".into()).ok()?.dyn_into::<Function>().ok()?;
     let (sender, receiver) = oneshot::channel::<bool>();
     let sender = RefCell::new(Some(sender));
     let name = run.to_string();
@@ -54,19 +62,17 @@ pub async fn acquire(run: &str) -> bool {
     });
     let options = Object::new();
     let _ = Reflect::set(&options, &"ifAvailable".into(), &true.into());
-    if request.call3(&locks, &lock_name(run).into(), &options, &granted).is_err() {
-        return true;
-    }
-    receiver.await.unwrap_or(true)
+    request.call3(&locks, &lock_name(run).into(), &options, &granted).ok()?;
+    receiver.await.ok()
 }
 
 /// [`acquire`], asked again for up to two seconds: a tab that was just reloaded or closed holds its
 /// locks until its old worker is gone, so a run opened right after a reload would otherwise be
 /// "open in another tab" — the tab it was open in.
-pub async fn acquire_soon(run: &str) -> bool {
+pub async fn acquire_soon(run: &str) -> Option<bool> {
     for _ in 0..8 {
-        if acquire(run).await {
-            return true;
+        if acquire(run).await != Some(false) {
+            break;
         }
         gloo_timers::future::TimeoutFuture::new(250).await;
     }
@@ -97,15 +103,18 @@ fn let_go(leaving: impl Fn(&str) -> bool) {
 }
 
 /// The runs open in some tab of this browser (this one included): those whose locks are held.
-pub async fn open_anywhere() -> Vec<String> {
-    let locks = Reflect::get(&js_sys::global(), &"navigator".into()).and_then(|n| Reflect::get(&n, &"locks".into()));
-    let Ok(locks) = locks.map(JsValue::unchecked_into::<Object>) else { return Vec::new() };
-    let Ok(query) = Reflect::get(&locks, &"query".into()).and_then(|q| q.dyn_into::<Function>()) else { return Vec::new() };
-    let Ok(snapshot) = query.call0(&locks).and_then(|p| p.dyn_into::<Promise>()) else { return Vec::new() };
-    let Ok(snapshot) = wasm_bindgen_futures::JsFuture::from(snapshot).await else { return Vec::new() };
-    let held = Reflect::get(&snapshot, &"held".into()).ok().filter(|h| h.is_object()).map(|h| js_sys::Array::from(&h)).unwrap_or_default();
-    held.iter()
-        .filter_map(|lock| Reflect::get(&lock, &"name".into()).ok()?.as_string())
-        .filter_map(|name| name.strip_prefix(&lock_name("")).map(str::to_string))
-        .collect()
+/// `None` when this browser cannot say (no Web Locks, or its query failed).
+pub async fn open_anywhere() -> Option<Vec<String>> {
+    let locks = locks()?;
+    let query = Reflect::get(&locks, &"query".into()).ok()?.dyn_into::<Function>().ok()?;
+    let snapshot = query.call0(&locks).ok()?.dyn_into::<Promise>().ok()?;
+    let snapshot = wasm_bindgen_futures::JsFuture::from(snapshot).await.ok()?;
+    let held = Reflect::get(&snapshot, &"held".into()).ok().filter(|h| h.is_object())?;
+    let held = js_sys::Array::from(&held);
+    Some(
+        held.iter()
+            .filter_map(|lock| Reflect::get(&lock, &"name".into()).ok()?.as_string())
+            .filter_map(|name| name.strip_prefix(&lock_name("")).map(str::to_string))
+            .collect(),
+    )
 }

@@ -43,7 +43,7 @@ pub enum Command {
     TimeStep { run: u64 },
     /// A file the user picked: a checkpoint opens its run paused; weights become a model that
     /// "continue" trains (`setup` gives the knobs the file does not set).
-    OpenFile { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8>, setup: Setup },
+    OpenFile { name: String, file: Incoming, setup: Setup },
     /// A weights file or checkpoint on the page's own site (`?weights=`), opened as `OpenFile`.
     OpenUrl { url: String, setup: Setup },
     /// A run kept in the browser (`runs`), by name.
@@ -63,8 +63,9 @@ pub enum Command {
     OpenEngine { choice: cnnscope::Choice, webgpu: bool },
     /// Test-only: destroy the GPU device, as a driver reset would (`lose_device_test`).
     LoseDevice,
-    /// Test-only: panic in the worker, as a bug would (`worker_crash_test`).
-    Panic,
+    /// Test-only: end the worker as a bug would: a panic (`worker_crash_test`), or, with `abort`, an
+    /// allocation that fails, which Rust answers with an abort, not a panic (`worker_abort_test`).
+    Panic { abort: bool },
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -73,6 +74,15 @@ pub enum DataSource {
     Server(String),
     /// The four files the user picked, by name.
     Files(Vec<PickedFile>),
+}
+
+/// A file on its way to the worker to be opened: copied into the browser's storage by the page
+/// (`incoming`, by name), which the worker reads a piece at a time, or, where that storage is not
+/// there or full, its bytes in the message.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Incoming {
+    Stored(String),
+    Bytes(#[serde(with = "serde_bytes")] Vec<u8>),
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -144,6 +154,10 @@ pub enum Event {
     Evaluation(Result<Evaluation, String>),
     /// A file for the page to offer as a download.
     File { name: String, #[serde(with = "serde_bytes")] bytes: Vec<u8> },
+    /// The run kept in the browser as `run` (`runs`), for the page to offer as a download named
+    /// `name`: the kept file itself, handed from the browser's storage to its downloads, never
+    /// through the worker's memory (a checkpoint can be 1.5 GB).
+    KeptFile { run: String, name: String },
     /// The worker panicked (a bug in cnnscope): the message, for the page's crash notice.
     Crashed(String),
     /// A command had nothing to act on (pause a run that is not training, keep with no run…):

@@ -10,11 +10,14 @@ use web_sys::{FileSystemDirectoryHandle, FileSystemFileHandle, FileSystemGetDire
 
 const DIRECTORY: &str = "runs";
 const EXTENSION: &str = ".ckpt";
+/// A keep being written: `<name>.ckpt.<random>.partial`, its own for each writer (two tabs, or a
+/// double-clicked "start", never write into one file), moved over `<name>.ckpt` once whole.
+const PARTIAL: &str = ".partial";
 
 use crate::js_error;
 
 /// The origin's storage, from the page or the engine's worker.
-fn storage() -> Result<web_sys::StorageManager, String> {
+pub(crate) fn storage() -> Result<web_sys::StorageManager, String> {
     let navigator = Reflect::get(&js_sys::global(), &"navigator".into()).map_err(|e| js_error("browser storage is not available", e))?;
     let storage = Reflect::get(&navigator, &"storage".into()).map_err(|e| js_error("browser storage is not available", e))?;
     if storage.is_undefined() {
@@ -48,20 +51,26 @@ pub async fn save(name: &str, bytes: &[u8]) -> Result<(), String> {
 }
 
 /// An OPFS file being written, piece by piece.
-pub struct Writer(web_sys::FileSystemWritableFileStream);
+pub struct Writer(pub(crate) web_sys::FileSystemWritableFileStream);
 
 impl Writer {
     pub async fn write(&self, bytes: &[u8]) -> Result<(), JsValue> {
         JsFuture::from(self.0.write_with_u8_array(bytes)?).await.map(|_| ())
+    }
+
+    /// Writes bytes that are already the browser's (a download's chunk), with no copy into wasm.
+    pub async fn write_js(&self, bytes: &Uint8Array) -> Result<(), JsValue> {
+        JsFuture::from(self.0.write_with_buffer_source(bytes)?).await.map(|_| ())
     }
 }
 
 /// Keeps run `name` as `fill` writes it (`bytes` in all, for a full quota's message), replacing
 /// what was kept before, whole or not at all: written to a temporary file, then moved over the
 /// old one. A checkpoint is written tensor by tensor (`CheckpointStream`), never whole in memory.
+/// A keep cut short (a closed tab) leaves its temporary file behind; [`prune`] deletes it.
 pub async fn save_with(name: &str, bytes: f64, fill: impl AsyncFnOnce(&Writer) -> Result<(), JsValue>) -> Result<(), String> {
     let dir = directory().await?;
-    let partial = format!("{name}{EXTENSION}.partial");
+    let partial = format!("{name}{EXTENSION}.{:08x}{PARTIAL}", (js_sys::Math::random() * 4294967296.0) as u32);
     let written = async {
         let options = FileSystemGetFileOptions::new();
         options.set_create(true);
@@ -111,7 +120,24 @@ pub async fn save_with(name: &str, bytes: f64, fill: impl AsyncFnOnce(&Writer) -
 
 /// The names of the kept runs, newest first (names start with the time they began).
 pub async fn names() -> Result<Vec<String>, String> {
-    let dir = directory().await?;
+    let mut names: Vec<String> = entries().await?.iter().filter_map(|key| key.strip_suffix(EXTENSION)).map(str::to_string).collect();
+    names.sort_unstable_by(|a, b| b.cmp(a));
+    Ok(names)
+}
+
+/// Keeps cut short (a tab closed while it wrote): each temporary file, with the run it was for.
+pub async fn partials() -> Result<Vec<(String, String)>, String> {
+    let run_of = |key: &str| Some(key.strip_suffix(PARTIAL)?.rsplit_once('.')?.0.strip_suffix(EXTENSION)?.to_string());
+    Ok(entries().await?.into_iter().filter_map(|key| Some((run_of(&key)?, key))).collect())
+}
+
+/// Every file in the runs' directory.
+async fn entries() -> Result<Vec<String>, String> {
+    keys(&directory().await?).await
+}
+
+/// The names of the files in `dir`.
+pub(crate) async fn keys(dir: &FileSystemDirectoryHandle) -> Result<Vec<String>, String> {
     let iterator = dir.keys();
     let mut names = Vec::new();
     loop {
@@ -121,16 +147,13 @@ pub async fn names() -> Result<Vec<String>, String> {
         if Reflect::get(&next, &"done".into()).is_ok_and(|d| d.is_truthy()) {
             break;
         }
-        let key = Reflect::get(&next, &"value".into()).ok().and_then(|v| v.as_string()).unwrap_or_default();
-        if let Some(name) = key.strip_suffix(EXTENSION) {
-            names.push(name.to_string());
-        }
+        names.extend(Reflect::get(&next, &"value".into()).ok().and_then(|v| v.as_string()));
     }
-    names.sort_unstable_by(|a, b| b.cmp(a));
     Ok(names)
 }
 
-async fn file(name: &str) -> Result<web_sys::File, String> {
+/// The file run `name` is kept in: the browser reads it from its storage as it is needed.
+pub async fn file(name: &str) -> Result<web_sys::File, String> {
     let dir = directory().await?;
     let what = format!("reading saved run {name}");
     let handle: FileSystemFileHandle =
@@ -138,28 +161,48 @@ async fn file(name: &str) -> Result<web_sys::File, String> {
     Ok(JsFuture::from(handle.get_file()).await.map_err(|e| js_error(&what, e))?.unchecked_into())
 }
 
-async fn bytes(blob: &web_sys::Blob, name: &str) -> Result<Vec<u8>, String> {
-    let buffer = JsFuture::from(blob.array_buffer()).await.map_err(|e| js_error(&format!("reading saved run {name}"), e))?;
+async fn bytes(blob: &web_sys::Blob, what: &str) -> Result<Vec<u8>, String> {
+    let buffer = JsFuture::from(blob.array_buffer()).await.map_err(|e| js_error(&format!("reading {what}"), e))?;
     Ok(Uint8Array::new(&buffer).to_vec())
 }
 
 /// The checkpoint kept as `name`, read a tensor at a time (`Checkpoint::from_pieces`): never the
 /// whole file in memory beside its tensors.
 pub async fn read(name: &str) -> Result<cnnscope::train::Checkpoint, String> {
-    let file = file(name).await?;
-    let (start, size) = read_header(name).await?;
-    let slice = |from: u64, to: u64| file.slice_with_f64_and_f64(from as f64, to as f64).map_err(|e| js_error(&format!("reading saved run {name}"), e));
-    cnnscope::train::Checkpoint::from_pieces(&start, size as u64, async |from, to| bytes(&slice(from, to)?, name).await, |e| format!("saved run {name}: {e}")).await
+    read_checkpoint(&file(name).await?, &format!("saved run {name}")).await
+}
+
+/// The checkpoint in `file` (`what`, for messages), read a tensor at a time.
+pub async fn read_checkpoint(file: &web_sys::File, what: &str) -> Result<cnnscope::train::Checkpoint, String> {
+    let (start, size) = header_of(file, what).await?;
+    let slice = |from: u64, to: u64| file.slice_with_f64_and_f64(from as f64, to as f64).map_err(|e| js_error(&format!("reading {what}"), e));
+    cnnscope::train::Checkpoint::from_pieces(&start, size as u64, async |from, to| bytes(&slice(from, to)?, what).await, |e| format!("{what}: {e}")).await
 }
 
 /// The start of the checkpoint kept as `name` that holds its header (not its tensors, which a
 /// full-width run has hundreds of megabytes of), and the file's size in bytes.
 pub async fn read_header(name: &str) -> Result<(Vec<u8>, f64), String> {
-    let file = file(name).await?;
-    let slice = |end: f64| file.slice_with_f64_and_f64(0.0, end).map_err(|e| js_error(&format!("reading saved run {name}"), e));
-    let start = bytes(&slice(8.0)?, name).await?;
-    let end = cnnscope::train::checkpoint::header_len(&start).ok_or_else(|| format!("saved run {name} is shorter than a header"))?;
-    Ok((bytes(&slice(end as f64)?, name).await?, file.size()))
+    header_of(&file(name).await?, &format!("saved run {name}")).await
+}
+
+/// The start of safetensors `file` that holds its header, and the file's size in bytes.
+pub async fn header_of(file: &web_sys::File, what: &str) -> Result<(Vec<u8>, f64), String> {
+    let slice = |end: f64| file.slice_with_f64_and_f64(0.0, end).map_err(|e| js_error(&format!("reading {what}"), e));
+    let start = bytes(&slice(8.0)?, what).await?;
+    let end = cnnscope::train::checkpoint::header_len(&start).ok_or_else(|| format!("{what} is shorter than a header"))?;
+    Ok((bytes(&slice(end as f64)?, what).await?, file.size()))
+}
+
+/// All of `file` (`what`, for messages), set aside at once or refused with its size.
+pub async fn read_whole(file: &web_sys::File, what: &str) -> Result<Vec<u8>, String> {
+    let size = file.size() as usize;
+    let mut whole = Vec::new();
+    whole.try_reserve_exact(size).map_err(|_| format!("{what} is {} MiB, more than this tab can set aside", size >> 20))?;
+    let buffer = JsFuture::from(file.array_buffer()).await.map_err(|e| js_error(&format!("reading {what}"), e))?;
+    let array = Uint8Array::new(&buffer);
+    whole.resize(array.length() as usize, 0);
+    array.copy_to(&mut whole);
+    Ok(whole)
 }
 
 /// Forgets run `name`.
@@ -169,12 +212,33 @@ pub async fn remove(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Keeps the newest `keep` runs and those in `spare` (the run on screen, runs open in any tab),
-/// and deletes the rest, oldest first; returns what it deleted.
-pub async fn prune(keep: usize, spare: &[String]) -> Result<Vec<String>, String> {
+/// Deletes what no tab needs: the keeps cut short of runs no tab has open, and, with `keep`, all
+/// but the newest `keep` runs; spares the runs in `open` (open in some tab, the one on screen
+/// included) whatever their age, and a keep one of them may be writing. `open` is `None` where the
+/// browser cannot say which runs are open (no Web Locks, or its query failed): then every run
+/// counts as open, and nothing is deleted. Returns what it deleted.
+pub async fn prune(keep: Option<usize>, open: Option<&[String]>) -> Result<Vec<String>, String> {
     let mut deleted = Vec::new();
-    for name in names().await?.into_iter().skip(keep) {
-        if !spare.contains(&name) {
+    match crate::incoming::prune().await? {
+        0 => {}
+        1 => deleted.push("a file a closed tab left while opening it".to_string()),
+        n => deleted.push(format!("{n} files closed tabs left while opening them")),
+    }
+    let Some(open) = open else {
+        return match keep {
+            Some(_) => Err("this browser cannot say which runs other tabs have open, so no run was deleted".into()),
+            None => Ok(deleted),
+        };
+    };
+    let dir = directory().await?;
+    for (run, file) in partials().await? {
+        if !open.contains(&run) {
+            JsFuture::from(dir.remove_entry(&file)).await.map_err(|e| js_error(&format!("deleting {file}, a keep cut short"), e))?;
+            deleted.push(format!("a keep of {run} cut short"));
+        }
+    }
+    for name in names().await?.into_iter().skip(keep.unwrap_or(usize::MAX)) {
+        if !open.contains(&name) {
             remove(&name).await?;
             deleted.push(name);
         }

@@ -293,6 +293,32 @@ fn a_setup_lives_in_the_address() {
     check("`?weights=https://example.com/w.safetensors`", &other);
 }
 
+/// The one rule for what the address fetches (`site`): a page with no site of its own (`file://`,
+/// origin "null") fetches nothing by address, though a `data:` URL's origin is "null" too; a
+/// served page fetches its own site's files only.
+#[wasm_bindgen_test]
+fn a_page_from_a_file_fetches_nothing_by_address() {
+    use cnnscope_app::page::share::weights_url;
+    use cnnscope_app::site::{on_this_site, same_site};
+    let page = "file:///home/u/cnnscope/dist/index.html";
+    for path in ["data:application/octet-stream;base64,AAAA", "w.safetensors", "file:///etc/passwd", "blob:null/1234"] {
+        let refused = weights_url(&format!("?weights={path}"), page).unwrap().unwrap_err();
+        assert!(refused.contains("this page was opened from a file, not a site: it fetches nothing by address"), "{refused}");
+        if path.starts_with("data:") {
+            check(&format!("`?weights={path}` on file://"), &refused);
+        }
+    }
+    assert!(on_this_site("data", "data/fashion-mnist/", page).is_err());
+    assert!(!same_site("null", "null"), "two opaque origins are not one site");
+    assert!(!same_site("file://", "file://"), "nor two files (Chromium's spelling of a file's origin)");
+    let data_page = weights_url("?weights=https://example.com/w.safetensors", "data:text/html,<p>cnnscope</p>").unwrap().unwrap_err();
+    assert!(data_page.contains("fetches nothing by address"), "a data: page has no site either: {data_page}");
+    assert!(same_site("http://127.0.0.1:8080", "http://127.0.0.1:8080"));
+    let served = "http://127.0.0.1:8080/index.html";
+    let data = weights_url("?weights=data:application/octet-stream;base64,AAAA", served).unwrap().unwrap_err();
+    assert!(data.ends_with("which is on another site: only files from this site are opened"), "{data}");
+}
+
 /// A device lost under a readback: the browser rejects the read in flight before it resolves the
 /// device's `lost` promise, so the failure alone does not say "lost"; the worker waits for the
 /// notice (`session::lost_behind`) and reopens the run instead of showing "failed: reading
@@ -316,7 +342,9 @@ async fn a_device_lost_under_a_readback_is_known_as_lost() {
 }
 
 /// "Keep the last N runs": the newest N stay, and so do the spared ones (the run on screen, runs
-/// open in a tab) however old; the rest are deleted from the browser's storage.
+/// open in a tab) however old; the rest are deleted from the browser's storage, and so are keeps
+/// cut short (a tab closed mid-write) of runs no tab has open. Where the browser cannot say which
+/// runs are open, nothing is deleted (issue 33.6).
 #[wasm_bindgen_test]
 async fn pruning_keeps_the_newest_runs_and_the_spared_ones() {
     use cnnscope_app::runs;
@@ -324,14 +352,59 @@ async fn pruning_keeps_the_newest_runs_and_the_spared_ones() {
     for name in ["9999-prune-a", "9999-prune-b", "9999-prune-c"] {
         runs::save(name, name.as_bytes()).await.unwrap();
     }
-    let deleted = runs::prune(1, &["9999-prune-a".to_string()]).await.unwrap();
+    // Two keeps cut short: one of a run open in a tab (it may be writing), one of a closed run.
+    for file in ["9999-prune-a.ckpt.0badc0de.partial", "9999-prune-b.ckpt.0000beef.partial"] {
+        leave_partial(file).await;
+    }
+    assert_eq!(runs::partials().await.unwrap().len(), 2);
+    let unknown = runs::prune(Some(1), None).await.unwrap_err();
+    assert_eq!(unknown, "this browser cannot say which runs other tabs have open, so no run was deleted");
+    assert_eq!(runs::names().await.unwrap().len(), 3, "nothing deleted where the open runs are unknown");
+    assert_eq!(runs::prune(None, None).await, Ok(vec![]), "nor cut-short keeps");
+    assert_eq!(runs::partials().await.unwrap().len(), 2);
+    let deleted = runs::prune(None, Some(&["9999-prune-a".to_string()])).await.unwrap();
+    assert_eq!(deleted, ["a keep of 9999-prune-b cut short"], "without a limit, only the closed run's cut-short keep");
+    let deleted = runs::prune(Some(1), Some(&["9999-prune-a".to_string()])).await.unwrap();
     assert!(deleted.contains(&"9999-prune-b".to_string()), "{deleted:?}");
     let left = runs::names().await.unwrap();
     assert_eq!(left, ["9999-prune-c", "9999-prune-a"], "the newest and the spared one stay");
+    assert_eq!(runs::partials().await.unwrap(), [("9999-prune-a".to_string(), "9999-prune-a.ckpt.0badc0de.partial".to_string())]);
     // Nothing set aside, the newest alone stays.
-    runs::prune(1, &[]).await.unwrap();
+    runs::prune(Some(1), Some(&[])).await.unwrap();
     assert_eq!(runs::names().await.unwrap(), ["9999-prune-c"]);
+    assert_eq!(runs::partials().await.unwrap(), []);
     runs::remove("9999-prune-c").await.unwrap();
+}
+
+/// A keep cut short: its temporary file left in the runs' directory.
+async fn leave_partial(file: &str) {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let storage = web_sys::window().unwrap().navigator().storage();
+    let root: web_sys::FileSystemDirectoryHandle = JsFuture::from(storage.get_directory()).await.unwrap().unchecked_into();
+    let dir: web_sys::FileSystemDirectoryHandle = JsFuture::from(root.get_directory_handle("runs")).await.unwrap().unchecked_into();
+    let options = web_sys::FileSystemGetFileOptions::new();
+    options.set_create(true);
+    JsFuture::from(dir.get_file_handle_with_options(file, &options)).await.unwrap();
+}
+
+/// Issue 33.6: where the browser cannot lock (no Web Locks), no run counts as free.
+#[wasm_bindgen_test]
+async fn without_web_locks_every_run_is_taken() {
+    use cnnscope_app::lock;
+    assert_eq!(lock::acquire("9999-locks-a").await, Some(true));
+    assert!(lock::open_anywhere().await.is_some_and(|open| open.contains(&"9999-locks-a".to_string())));
+    lock::release("9999-locks-a");
+    let navigator = web_sys::window().unwrap().navigator();
+    let hidden = js_sys::Object::new();
+    js_sys::Reflect::set(&hidden, &"value".into(), &wasm_bindgen::JsValue::UNDEFINED).unwrap();
+    js_sys::Reflect::set(&hidden, &"configurable".into(), &true.into()).unwrap();
+    js_sys::Object::define_property(&navigator, &"locks".into(), &hidden);
+    let (acquired, open) = (lock::acquire("9999-locks-b").await, lock::open_anywhere().await);
+    js_sys::Reflect::delete_property(&navigator, &"locks".into()).unwrap();
+    assert_eq!(acquired, None, "no lock, and no answer that it is free");
+    assert_eq!(open, None, "unknown, not \"none open\"");
+    assert!(lock::open_anywhere().await.is_some(), "the browser's own locks are back");
 }
 
 /// The no-WebGPU advice is right for each browser and system (user agents as the browsers send them).
@@ -356,7 +429,7 @@ fn webgpu_advice_fits_the_browser() {
 /// result, a message, the run's next status, or `Nothing` with why) within a minute.
 #[wasm_bindgen_test]
 async fn every_command_is_answered_in_every_state() {
-    use cnnscope_app::protocol::{Control, DataSource, Download, Image, PickedFile, Status};
+    use cnnscope_app::protocol::{Control, DataSource, Download, Image, Incoming, PickedFile, Status};
     use cnnscope_app::worker;
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -392,7 +465,7 @@ async fn every_command_is_answered_in_every_state() {
         let ask = &ask;
         let paused = matches!(state, "paused" | "device lost");
         async move {
-            let garbage = || Command::OpenFile { name: "x.ckpt".into(), bytes: b"not a checkpoint".to_vec(), setup: setup(1, 16) };
+            let garbage = || Command::OpenFile { name: "x.ckpt".into(), file: Incoming::Bytes(b"not a checkpoint".to_vec()), setup: setup(1, 16) };
             if !paused {
                 ask(Command::TimeStep { run }, state).await;
             }
@@ -471,7 +544,7 @@ async fn every_command_is_answered_in_every_state() {
 
     // Issue 33.3: a start that fails changes nothing, the loaded weights included.
     let Event::File { bytes, .. } = ask(Command::Download(Download::Weights), "moved").await else { panic!("no weights") };
-    let opened = ask(Command::OpenFile { name: "w.safetensors".into(), bytes, setup: setup(1, 16) }, "moved").await;
+    let opened = ask(Command::OpenFile { name: "w.safetensors".into(), file: Incoming::Bytes(bytes), setup: setup(1, 16) }, "moved").await;
     assert!(matches!(&opened, Event::Message(Ok(m)) if m.starts_with("loaded w.safetensors")), "{opened:?}");
     let from = events.borrow().len();
     ask(Command::Start { setup: setup(1, 128), from_loaded: false }, "loaded").await;
@@ -518,10 +591,10 @@ fn ends(command: &Command) -> impl Fn(&Event) -> bool + use<> {
                 Command::Inspect(_) => matches!(e, Event::Inspection(_)),
                 Command::Explain { .. } => matches!(e, Event::Explanation(_)),
                 Command::Evaluate => matches!(e, Event::Evaluation(_)),
-                Command::Download(_) => matches!(e, Event::File { .. } | Event::Message(_)),
+                Command::Download(_) => matches!(e, Event::File { .. } | Event::KeptFile { .. } | Event::Message(_)),
                 Command::OpenEngine { .. } => matches!(e, Event::Adapter(_) | Event::Message(_)),
                 Command::LoseDevice => matches!(e, Event::Status { status: cnnscope_app::protocol::Status::DeviceLost(_), .. }),
-                Command::Panic => true,
+                Command::Panic { .. } => true,
             }
     }
 }

@@ -778,7 +778,25 @@ await workerCrash.getByTestId("adapter").waitFor({ timeout: 60_000 });
 await workerCrash.evaluate(() => window.wasmBindings.worker_crash_test());
 await workerCrash.getByTestId("crash").waitFor({ timeout: 30_000 });
 assert.match(await workerCrash.getByTestId("crash").innerText(), /^cnnscope stopped because of a bug: in the engine's worker, panicked at .*worker_crash_test\(\) was called.*Reload the page to go on/);
+assert.equal(await workerCrash.getByTestId("crash").count(), 1, "one notice: the panic's, not also its abort's");
 await workerCrash.close();
+// An abort (what a failed allocation does: no panic, no hook) ends the worker's wasm without a
+// word from Rust; its loader tells the page, which says what was kept (issue 33.2).
+const workerAbort = await browser.newPage({ viewport: { width: 1200, height: 700 } });
+await workerAbort.goto(`${url}?device=cpu&limit=320&ratio=16&side=67&batch=32&epochs=3`);
+await workerAbort.getByTestId("data-ready").waitFor({ timeout: 180_000 });
+await workerAbort.getByTestId("start").click();
+await workerAbort.waitForFunction(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps ?? 0) >= 3, null, { timeout: 300_000 });
+await workerAbort.getByTestId("pause").click();
+await workerAbort.waitForFunction(() => document.querySelector("[data-testid=saved]")?.innerText.startsWith("kept in this browser at step"), null, { timeout: 120_000 });
+const abortKept = await workerAbort.getByTestId("saved").innerText();
+await workerAbort.evaluate(() => window.wasmBindings.worker_abort_test());
+await workerAbort.getByTestId("crash").waitFor({ timeout: 30_000 });
+const abortNotice = await workerAbort.getByTestId("crash").innerText();
+assert.match(abortNotice, /^cnnscope stopped because of a bug: in the engine's worker, RuntimeError: unreachable.* \(its memory: [\d.]+ GiB of wasm32's 4 GiB\)\. The run \S+-alexnet was kept in this browser at step \d+: after reloading, open it from “Runs kept in this browser”\. Reload the page to go on/);
+assert.ok(abortNotice.includes(`was ${abortKept}:`), `${abortNotice} names the keep (${abortKept})`);
+await workerAbort.getByTestId("crash").screenshot({ path: `${shots}/worker-abort.png` });
+await workerAbort.close();
 
 step("1c auto on a software adapter picks the CPU engine; a paused run switches engine and goes on");
 const auto = await browser.newPage({ viewport: { width: 1200, height: 900 } });

@@ -25,10 +25,10 @@ pub fn parse_limit(search: &str) -> Result<Option<usize>, String> {
 }
 
 /// Where the files are served, as an absolute URL: `data/fashion-mnist/` beside the page, or
-/// `?data=<dir>/` on the page's own site ([`crate::page::share::on_this_site`]).
+/// `?data=<dir>/` on the page's own site ([`crate::site::on_this_site`]).
 pub fn data_url(search: &str, page: &str) -> Result<String, String> {
     let dir = crate::page::share::param(search, "data").map_or_else(|| "data/fashion-mnist".to_string(), |d| d.trim_end_matches('/').to_string());
-    crate::page::share::on_this_site("data", &format!("{dir}/"), page)
+    crate::site::on_this_site("data", &format!("{dir}/"), page)
 }
 
 /// [`data_url`] for this page.

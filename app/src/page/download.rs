@@ -9,7 +9,13 @@ pub fn offer(name: &str, bytes: &[u8]) -> Result<String, String> {
     let options = web_sys::BlobPropertyBag::new();
     options.set_type("application/octet-stream");
     let blob = web_sys::Blob::new_with_u8_array_sequence_and_options(&parts, &options).map_err(|e| format!("{e:?}"))?;
-    let url = web_sys::Url::create_object_url_with_blob(&blob).map_err(|e| format!("{e:?}"))?;
+    offer_blob(name, &blob)
+}
+
+/// Offers `blob` as a download named `name`: a run kept in the browser's storage goes from there to
+/// the browser's downloads as it is, never through wasm memory.
+pub fn offer_blob(name: &str, blob: &web_sys::Blob) -> Result<String, String> {
+    let url = web_sys::Url::create_object_url_with_blob(blob).map_err(|e| format!("{e:?}"))?;
     let document = web_sys::window().and_then(|w| w.document()).ok_or("no document")?;
     let a: web_sys::HtmlAnchorElement = document.create_element("a").map_err(|e| format!("{e:?}"))?.unchecked_into();
     a.set_href(&url);
@@ -21,5 +27,11 @@ pub fn offer(name: &str, bytes: &[u8]) -> Result<String, String> {
         let _ = web_sys::Url::revoke_object_url(&url);
     })
     .forget();
-    Ok(format!("downloaded {name} ({} KiB)", bytes.len() / 1024))
+    Ok(format!("downloaded {name} ({} KiB)", blob.size() as u64 / 1024))
+}
+
+/// Offers run `run`, as kept in the browser, as a download named `name`.
+pub async fn offer_kept(run: &str, name: &str) -> Result<String, String> {
+    let file = crate::runs::file(run).await?;
+    offer_blob(name, &file)
 }

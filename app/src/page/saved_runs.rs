@@ -47,10 +47,12 @@ fn keep_last() -> Option<usize> {
 }
 
 /// Deletes the runs past the newest `keep`, sparing the run on screen and any open in a tab.
-async fn prune(keep: usize, on_screen: String) -> Result<Vec<String>, String> {
-    let mut spare = crate::lock::open_anywhere().await;
-    spare.push(on_screen);
-    crate::runs::prune(keep, &spare).await
+async fn prune(keep: Option<usize>, on_screen: String) -> Result<Vec<String>, String> {
+    let open = crate::lock::open_anywhere().await.map(|mut open| {
+        open.push(on_screen);
+        open
+    });
+    crate::runs::prune(keep, open.as_deref()).await
 }
 
 /// Lists the kept runs whenever one is saved; "open" has the worker open one, paused.
@@ -64,12 +66,14 @@ pub fn SavedRuns() -> impl IntoView {
         stored.track();
         let (limit, on_screen) = (limit.get(), view.run_name.get_untracked());
         async move {
-            if let Some(keep) = limit {
-                match prune(keep, on_screen).await {
-                    Ok(deleted) if !deleted.is_empty() => message.set(Some(format!("deleted {} (keeping the last {keep})", deleted.join(", ")))),
-                    Ok(_) => {}
-                    Err(e) => message.set(Some(e)),
-                }
+            // Keeps cut short always go; runs only past "keep the last N".
+            match prune(limit, on_screen).await {
+                Ok(deleted) if !deleted.is_empty() => message.set(Some(match limit {
+                    Some(keep) => format!("deleted {} (keeping the last {keep})", deleted.join(", ")),
+                    None => format!("deleted {}", deleted.join(", ")),
+                })),
+                Ok(_) => {}
+                Err(e) => message.set(Some(e)),
             }
             let mut out = Vec::new();
             for name in crate::runs::names().await? {

@@ -108,18 +108,8 @@ pub fn param(search: &str, key: &str) -> Option<String> {
     pairs(search).into_iter().find(|(k, _)| k == key).map(|(_, v)| v)
 }
 
-/// The one rule for everything the address asks the page to fetch (`?weights=`, `?data=`): `path`
-/// resolved against the page, as an absolute URL, only on the page's own site — another site's
-/// files would be trained on, or opened, as if they were the user's. The worker's fetch holds the
-/// same rule and refuses redirects, so a redirect on this site cannot lead elsewhere.
-pub fn on_this_site(key: &str, path: &str, page: &str) -> Result<String, String> {
-    let url = web_sys::Url::new_with_base(path, page).map_err(|_| format!("the address asks for {key}={path}, which is not a path on this site"))?;
-    let page_origin = web_sys::Url::new(page).map(|u| u.origin()).unwrap_or_default();
-    if url.origin() == page_origin { Ok(url.href()) } else { Err(format!("the address asks for {key}={path}, which is on another site: only files from this site are opened")) }
-}
-
 /// `?weights=`: a weights file or checkpoint on this site to open, as an absolute URL.
 pub fn weights_url(search: &str, page: &str) -> Option<Result<String, String>> {
     let path = param(search, "weights")?;
-    Some(on_this_site("weights", &path, page))
+    Some(crate::site::on_this_site("weights", &path, page))
 }

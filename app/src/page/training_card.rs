@@ -7,7 +7,7 @@ use wasm_bindgen_futures::JsFuture;
 
 use crate::page::bridge::send;
 use crate::page::charts::Chart;
-use crate::protocol::{Command, Control, Download, Status};
+use crate::protocol::{Command, Control, Download, Incoming, Status};
 use crate::page::view::use_view;
 
 #[component]
@@ -59,10 +59,17 @@ pub fn TrainingCard(fit: Memo<Result<crate::setup::Fit, String>>) -> impl IntoVi
         }
         // The worker decides: a checkpoint opens its run; weights make a new model whose network
         // (the file's metadata) sets the knobs. A file that does not load changes nothing.
+        // The file goes to the worker through the browser's storage, which the browser copies it
+        // into itself: a checkpoint of 1.5 GB is never whole in the page's memory, nor in the
+        // worker's beside its tensors. Where that storage is not there or full, as bytes.
         leptos::task::spawn_local(async move {
             let name = file.name();
+            let setup = view.setup.get_untracked();
+            if let Ok(stored) = crate::incoming::store_blob(&file).await {
+                return send(Command::OpenFile { name, file: Incoming::Stored(stored), setup });
+            }
             match JsFuture::from(file.array_buffer()).await {
-                Ok(buffer) => send(Command::OpenFile { name, bytes: Uint8Array::new(&buffer).to_vec(), setup: view.setup.get_untracked() }),
+                Ok(buffer) => send(Command::OpenFile { name, file: Incoming::Bytes(Uint8Array::new(&buffer).to_vec()), setup }),
                 Err(e) => view.message.set(Some(Err(crate::js_error(&name, e)))),
             }
         });

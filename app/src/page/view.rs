@@ -155,6 +155,18 @@ impl View {
         })
     }
 
+    /// The engine's worker is gone (a panic, or an abort its loader reported, `bridge`): the crash
+    /// notice, with where the run on screen was last kept, the one thing the user needs next.
+    pub fn worker_crashed(&self, message: &str) {
+        let name = self.run_name.get_untracked();
+        let kept = match self.saved.get_untracked() {
+            _ if name.is_empty() || self.weights_only.get_untracked() => String::new(),
+            Some(Ok(when)) => format!(". The run {name} was {when}: after reloading, open it from “Runs kept in this browser”"),
+            _ => format!(". The run {name} was not kept in this browser since it was shown"),
+        };
+        crate::crash_notice(&format!("in the engine's worker, {message}{kept}"))
+    }
+
     /// A run is training or paused (the knobs are locked).
     pub fn running(&self) -> bool {
         matches!(self.status.get(), Status::Running | Status::Paused)
@@ -243,7 +255,11 @@ impl View {
                 self.evaluating.set(false);
             }
             Event::File { name, bytes } => self.message.set(Some(crate::page::download::offer(&name, &bytes))),
-            Event::Crashed(message) => crate::crash_notice(&format!("in the engine's worker, {message}")),
+            Event::KeptFile { run, name } => {
+                let message = self.message;
+                leptos::task::spawn_local(async move { message.set(Some(crate::page::download::offer_kept(&run, &name).await)) });
+            }
+            Event::Crashed(message) => self.worker_crashed(&message),
             Event::Nothing(why) => web_sys::console::debug_1(&format!("cnnscope: {why}").into()),
         }
     }

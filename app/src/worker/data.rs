@@ -17,12 +17,48 @@ pub const MAX_RUN_FILE: f64 = 2048.0 * 1024.0 * 1024.0;
 
 /// Downloads one file of at most `max_bytes`, calling `progress(bytes so far, total if known)` as
 /// chunks arrive, with the global `fetch` (a window's or a worker's). The page's one rule for what
-/// it fetches holds here too: only from this origin, and no redirects (one on this site could
+/// it fetches (`site`) holds here too: only from this origin, and no redirects (one on this site could
 /// lead to another); a larger file is refused as soon as its size shows, before it is kept whole.
 pub async fn fetch(url: &str, max_bytes: f64, progress: &dyn Fn(f64, Option<f64>)) -> Result<Vec<u8>, String> {
+    let mut bytes = Vec::new();
+    let no_room = |needed: usize| format!("{url}: the tab could not set aside {} MiB for it: open it from your disk with the file button instead, or use the command line", needed >> 20);
+    fetch_with(url, max_bytes, async |chunk: Uint8Array, total: Option<f64>| {
+        if bytes.is_empty()
+            && let Some(total) = total
+        {
+            make_room(&mut bytes, total as usize, max_bytes as usize).map_err(no_room)?;
+        }
+        make_room(&mut bytes, chunk.length() as usize, max_bytes as usize).map_err(no_room)?;
+        bytes.extend(chunk.to_vec());
+        progress(bytes.len() as f64, total);
+        Ok(())
+    })
+    .await?;
+    Ok(bytes)
+}
+
+/// [`fetch`] into the browser's storage as it arrives (`incoming`), for the worker to open from
+/// there: a checkpoint is never whole in the worker. `Err(None)` where that storage failed (not
+/// there, or full): the caller fetches into memory instead.
+pub async fn fetch_stored(url: &str, max_bytes: f64) -> Result<String, Option<String>> {
+    let mut failed = None;
+    let stored = crate::incoming::store(async |file| {
+        let written = fetch_with(url, max_bytes, async |chunk: Uint8Array, _| file.write_js(&chunk).await.map_err(|e| js_error(url, e))).await;
+        written.map_err(|e| {
+            failed = Some(e.clone());
+            wasm_bindgen::JsValue::from_str(&e)
+        })
+    })
+    .await;
+    stored.map_err(|_| failed)
+}
+
+/// Downloads one file of at most `max_bytes` for [`fetch`] and [`fetch_stored`], handing `take`
+/// each chunk as it arrives with the file's size when the server says it.
+async fn fetch_with(url: &str, max_bytes: f64, mut take: impl AsyncFnMut(Uint8Array, Option<f64>) -> Result<(), String>) -> Result<(), String> {
     let here = Reflect::get(&js_sys::global(), &"location".into()).and_then(|l| Reflect::get(&l, &"origin".into())).ok().and_then(|o| o.as_string());
     let there = web_sys::Url::new(url).map(|u| u.origin()).ok();
-    if here.is_none() || here != there {
+    if !here.zip(there).is_some_and(|(here, there)| crate::site::same_site(&here, &there)) {
         return Err(format!("{url}: is not on this site: only files from this site are fetched"));
     }
     let init = js_sys::Object::new();
@@ -40,26 +76,23 @@ pub async fn fetch(url: &str, max_bytes: f64, progress: &dyn Fn(f64, Option<f64>
     }
     let body = response.body().ok_or_else(|| format!("{url}: empty response"))?;
     let reader: web_sys::ReadableStreamDefaultReader = body.get_reader().unchecked_into();
-    let mut bytes = Vec::new();
-    let no_room = |needed: usize| format!("{url}: the tab could not set aside {} MiB for it: open it from your disk with the file button instead, or use the command line", needed >> 20);
-    if let Some(total) = total {
-        make_room(&mut bytes, total as usize, max_bytes as usize).map_err(no_room)?;
-    }
+    let mut received = 0.0;
     loop {
         let chunk = JsFuture::from(reader.read()).await.map_err(|e| js_error(url, e))?;
         if Reflect::get(&chunk, &"done".into()).is_ok_and(|d| d.is_truthy()) {
-            break;
+            return Ok(());
         }
         let value: Uint8Array = Reflect::get(&chunk, &"value".into()).map_err(|e| js_error(url, e))?.unchecked_into();
-        if (bytes.len() + value.length() as usize) as f64 > max_bytes {
+        received += f64::from(value.length());
+        if received > max_bytes {
             let _ = reader.cancel();
             return Err(too_big());
         }
-        make_room(&mut bytes, value.length() as usize, max_bytes as usize).map_err(no_room)?;
-        bytes.extend(value.to_vec());
-        progress(bytes.len() as f64, total);
+        if let Err(e) = take(value, total).await {
+            let _ = reader.cancel();
+            return Err(e);
+        }
     }
-    Ok(bytes)
 }
 
 /// Sets aside room for `more` bytes after `bytes`, never past `limit` in all: doubling as a `Vec`

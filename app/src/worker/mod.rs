@@ -25,7 +25,7 @@ use gloo_worker::{HandlerId, Worker, WorkerScope};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Inspection, Notes, Status};
+use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Incoming, Inspection, Notes, Status};
 use crate::setup::Setup;
 use session::Session;
 
@@ -85,7 +85,7 @@ enum Message {
     /// The dataset a `LoadData` asked for, loaded in a task of its own (it parses for seconds).
     Data(Result<FashionMnist, String>),
     /// The file an `OpenUrl` asked for, downloaded while the run on screen was `asked_during`.
-    Fetched { name: String, setup: Setup, asked_during: Option<u64>, bytes: Result<Vec<u8>, String> },
+    Fetched { name: String, setup: Setup, asked_during: Option<u64>, file: Result<Incoming, String> },
     /// Whether this tab got the lock of the run `name` (`lock`): another tab may hold it.
     Locked(String, bool),
     /// The device was lost while nothing ran on it (a paused run: a laptop's sleep).
@@ -149,6 +149,16 @@ struct Ahead {
     setup: Setup,
     done: usize,
     total: usize,
+}
+
+/// What a replacement let go to make room ([`Actor::set_aside`]), to bring back should it fail.
+enum Aside {
+    /// Nothing on screen, or nothing to lose (a run that took no step, or failed before any keep).
+    Nothing,
+    /// A run, by the name it was kept under just before.
+    Run(String),
+    /// Opened weights (they stay in `loaded`), as the model of this setup.
+    Weights(Setup),
 }
 
 impl Actor {
@@ -237,14 +247,17 @@ impl Actor {
                 self.data = Some(Rc::new(d));
                 summary
             }))),
-            Message::Fetched { name, setup, asked_during, bytes } => match bytes {
+            Message::Fetched { name, setup, asked_during, file } => match file {
                 // A run started or opened while the file downloaded stays: the user chose it later.
-                Ok(_) if self.shown.as_ref().map(|s| s.id) != asked_during => send(Event::Message(Err(format!(
-                    "{name} arrived after another run was started, so it was not opened: open it with the file button"
-                )))),
-                Ok(bytes) => {
+                Ok(file) if self.shown.as_ref().map(|s| s.id) != asked_during => {
+                    if let Incoming::Stored(stored) = file {
+                        crate::incoming::remove(&stored).await;
+                    }
+                    send(Event::Message(Err(format!("{name} arrived after another run was started, so it was not opened: open it with the file button"))))
+                }
+                Ok(file) => {
                     let _ = self.live_device().await;
-                    self.open_file(name, bytes, setup).await
+                    self.open_file(name, file, setup).await
                 }
                 Err(e) => send(Event::Message(Err(e))),
             },
@@ -290,8 +303,8 @@ impl Actor {
             // hidden page asks, and may never come back).
             Command::Keep => match (self.shown.as_mut().filter(|s| s.live()), self.device.clone()) {
                 (Some(s), _) if s.training() => s.run.keep_soon(),
-                (Some(s), Some(device)) if s.unkept() => s.keep(&device).await,
-                (Some(s), _) => send(Event::Saved { run: s.id, result: Ok(format!("kept in this browser at step {}", s.run.trainer.steps)) }),
+                (Some(s), Some(device)) if s.unkept() => drop(s.keep(&device).await),
+                (Some(s), _) => send(Event::Saved { run: s.id, result: Ok(session::kept_at_step(s.run.trainer.steps)) }),
                 (None, _) => send(Event::Nothing("no run is training or paused: nothing new to keep".into())),
             },
             // Answered with `Timing` of the run's next step (a paused run's first after "resume").
@@ -304,16 +317,21 @@ impl Actor {
                 Ok(None) => Event::Nothing(format!("learning rate {lr}: no paused run takes it (a new run starts with the knobs')")),
                 Err(e) => Event::Message(Err(e)),
             }),
-            Command::OpenFile { name, bytes, setup } => {
+            Command::OpenFile { name, file, setup } => {
                 let _ = self.live_device().await;
-                self.open_file(name, bytes, setup).await
+                self.open_file(name, file, setup).await
             }
+            // Into the browser's storage as it arrives, or where that fails, into memory.
             Command::OpenUrl { url, setup } => {
                 let name = url.rsplit('/').next().unwrap_or(&url).to_string();
                 let asked_during = self.shown.as_ref().map(|s| s.id);
                 spawn_local(async move {
-                    let bytes = data::fetch(&url, data::MAX_RUN_FILE, &|_, _| {}).await;
-                    post(Message::Fetched { name, setup, asked_during, bytes });
+                    let file = match data::fetch_stored(&url, data::MAX_RUN_FILE).await {
+                        Ok(stored) => Ok(Incoming::Stored(stored)),
+                        Err(Some(e)) => Err(e),
+                        Err(None) => data::fetch(&url, data::MAX_RUN_FILE, &|_, _| {}).await.map(Incoming::Bytes),
+                    };
+                    post(Message::Fetched { name, setup, asked_during, file });
                 })
             }
             Command::OpenKept { name } => {
@@ -362,6 +380,9 @@ impl Actor {
                 let (Ok(device), Some(s)) = (self.device(), self.shown.as_ref()) else {
                     return send(Event::Message(Err(NO_MODEL.into())));
                 };
+                if what == Download::Checkpoint && !s.weights_only {
+                    return self.download_kept(&device).await;
+                }
                 match download(&device, s, what).await {
                     Ok((name, bytes)) => send(Event::File { name, bytes }),
                     Err(e) => send(Event::Message(Err(e))),
@@ -380,9 +401,14 @@ impl Actor {
             },
             // Where a bug is hardest to report: in a task, inside a one-time initialisation (as a
             // pipeline's compiling is).
-            Command::Panic => spawn_local(async {
+            Command::Panic { abort: false } => spawn_local(async {
                 static NEVER: std::sync::OnceLock<()> = std::sync::OnceLock::new();
                 NEVER.get_or_init(|| panic!("worker_crash_test() was called: this is what a bug in cnnscope's engine looks like"));
+            }),
+            // What a `Vec` does when the allocator has no room for it: no panic, no hook, a trap
+            // (the worker's loader tells the page, `page::bridge`).
+            Command::Panic { abort: true } => spawn_local(async {
+                std::alloc::handle_alloc_error(std::alloc::Layout::from_size_align(isize::MAX as usize, 1).expect("a valid layout"))
             }),
         }
     }
@@ -427,8 +453,10 @@ impl Actor {
         session.announce();
         let name = session.name();
         self.shown = Some(session);
+        // Its name is new, or a kept run's whose lock `open_kept` took: where the browser cannot
+        // lock, no other tab can have it open.
         spawn_local(async move {
-            let got = crate::lock::acquire(&name).await;
+            let got = crate::lock::acquire(&name).await.unwrap_or(true);
             post(Message::Locked(name, got));
         });
     }
@@ -446,9 +474,79 @@ impl Actor {
         }
     }
 
+    /// Makes room for what replaces the run on screen: keeps that run ([`Actor::keep_replaced`]),
+    /// then lets it go. The fit check plans one run per tab, and one big run leaves no room for a
+    /// second (VGG-11 ÷1 with Adam is 2 GB of the worker's 4 GiB on the CPU engine). Asked only
+    /// once the replacement passed every check that allocates nothing ([`session::check_start`]),
+    /// so what is let go comes back only when the replacement fails as it is built
+    /// ([`Actor::bring_back`]). When the run cannot be kept, nothing is let go.
+    async fn set_aside(&mut self) -> Result<(Aside, Option<String>), String> {
+        let kept = self.keep_replaced().await?;
+        let aside = match self.shown.take() {
+            None => Aside::Nothing,
+            Some(mut old) => {
+                old.settle("was replaced");
+                match (old.weights_only, old.ever_kept()) {
+                    (true, _) => Aside::Weights(old.setup.clone()),
+                    (false, true) => Aside::Run(old.name()),
+                    // A run that took no step, or failed before its first keep: nothing to lose.
+                    (false, false) => Aside::Nothing,
+                }
+            }
+        };
+        Ok((aside, kept))
+    }
+
+    /// Brings back what [`Actor::set_aside`] let go, once its replacement failed: a run as it was
+    /// kept just before (paused), or the opened weights. Says how, to follow the failure's reason.
+    async fn bring_back(&mut self, aside: Aside) -> String {
+        let back = match aside {
+            Aside::Nothing => return String::new(),
+            Aside::Weights(setup) => match self.loaded.clone() {
+                Some(bytes) => self.reload_weights_as(&bytes, setup).map(|()| "the loaded weights are on screen again".to_string()),
+                None => return String::new(),
+            },
+            Aside::Run(name) => match crate::runs::read(&name).await {
+                Ok(checkpoint) => self.open_checkpoint(&checkpoint).map(|at| format!("the run on screen is back as it was kept, {at}")),
+                Err(e) => Err(e),
+            },
+        };
+        match back {
+            Ok(said) => format!("; {said}"),
+            Err(e) => format!("; the run on screen was kept, but could not come back ({e}): open it from “Runs kept in this browser”"),
+        }
+    }
+
+    /// A replacement refused before anything was let go: the run on screen, if any, stays as it
+    /// was and is shown again; with none, the run that could not be (`id`, `setup`) shows why.
+    fn refused(&self, id: u64, setup: Setup, e: String) {
+        match &self.shown {
+            Some(old) => {
+                old.announce();
+                send(Event::Message(Err(format!("{e}; the run on screen is as it was"))));
+            }
+            None => {
+                send(Event::Run { run: id, setup, notes: Notes::default(), weights_only: false });
+                send(Event::Status { run: id, status: Status::Failed(e) });
+            }
+        }
+    }
+
+    /// The run on screen's checkpoint as a download: kept first where the state on screen is newer
+    /// (streamed), then the kept file itself goes from the browser's storage to its downloads.
+    async fn download_kept(&mut self, device: &Device) {
+        let Some(s) = self.shown.as_mut() else { return send(Event::Message(Err(NO_MODEL.into()))) };
+        if s.unkept()
+            && let Err(e) = s.keep(device).await
+        {
+            return send(Event::Message(Err(format!("the checkpoint could not be downloaded: the run could not be kept first ({e})"))));
+        }
+        send(Event::KeptFile { run: s.name(), name: format!("{}-step{}.ckpt", s.name(), s.run.trainer.steps) });
+    }
+
     /// A new run of `setup`, from scratch or from the loaded weights, in place of the run on screen
-    /// (kept first). A start that fails changes nothing: the run on screen stays, and so do the
-    /// loaded weights.
+    /// (kept first, then let go). A start refused changes nothing: the run on screen stays, and so
+    /// do the loaded weights.
     async fn start(&mut self, setup: Setup, from_loaded: bool) {
         self.ahead = None;
         // The time to the first step counts the model's set-up too.
@@ -461,16 +559,17 @@ impl Actor {
             (true, Some(bytes)) => Ok(Some(bytes)),
             (false, _) => Ok(None),
         };
-        let made = weights.and_then(|weights| {
-            let (device, data) = (self.device()?, self.data()?);
-            Session::new(id, &device, &data, setup.clone(), weights.as_deref().map(Vec::as_slice), false)
-        });
-        let kept = match made {
-            Ok(session) => self.keep_replaced().await.map(|kept| (session, kept)),
-            Err(e) => Err(format!("the new run could not start: {e}")),
+        let checked = weights.and_then(|weights| session::check_start(&*self.device()?, &*self.data()?, &setup).map(|()| weights));
+        let (weights, aside, kept) = match checked.map_err(|e| format!("the new run could not start: {e}")) {
+            Ok(weights) => match self.set_aside().await {
+                Ok((aside, kept)) => (weights, aside, kept),
+                Err(e) => return self.refused(id, setup, format!("the new run could not start: {e}")),
+            },
+            Err(e) => return self.refused(id, setup, e),
         };
-        match kept {
-            Ok((mut session, kept)) => {
+        let made = self.device().and_then(|device| Session::new(id, &device, &*self.data()?, setup.clone(), weights.as_deref().map(Vec::as_slice), false));
+        match made {
+            Ok(mut session) => {
                 session.run.asked_at(asked);
                 // A run from scratch forgets the loaded weights.
                 if !from_loaded {
@@ -481,17 +580,10 @@ impl Actor {
                     send(Event::Message(Ok(kept)));
                 }
             }
-            // The run on screen, if any, stays as it was and is shown again; the page says so.
-            Err(e) => match &self.shown {
-                Some(old) => {
-                    old.announce();
-                    send(Event::Message(Err(format!("{e}; the run on screen is as it was"))));
-                }
-                None => {
-                    send(Event::Run { run: id, setup, notes: Notes::default(), weights_only: false });
-                    send(Event::Status { run: id, status: Status::Failed(e) });
-                }
-            },
+            Err(e) => {
+                let back = self.bring_back(aside).await;
+                self.refused(id, setup, format!("the new run could not start: {e}{back}"));
+            }
         }
     }
 
@@ -503,17 +595,21 @@ impl Actor {
         Ok(self.show_checkpoint(session))
     }
 
-    /// [`Actor::open_checkpoint`] in place of the run on screen, which is kept first
-    /// ([`Actor::keep_replaced`]); a file opens as a `branch`, a kept run as itself.
+    /// [`Actor::open_checkpoint`] in place of the run on screen, which is kept first and let go
+    /// ([`Actor::set_aside`]); a file opens as a `branch`, a kept run as itself.
     async fn replace_with_checkpoint(&mut self, checkpoint: &Checkpoint, branch: bool) -> Result<String, String> {
         let id = self.next_run();
-        let device = self.device()?;
-        let session = Session::from_checkpoint(id, &device, &*self.data()?, checkpoint, branch)?;
-        let kept = self.keep_replaced().await?;
+        let (device, data) = (self.device()?, self.data()?);
+        session::check_checkpoint(&device, &data, checkpoint)?;
+        let (aside, kept) = self.set_aside().await?;
+        let session = match Session::from_checkpoint(id, &device, &data, checkpoint, branch) {
+            Ok(session) => session,
+            Err(e) => return Err(format!("{e}{}", self.bring_back(aside).await)),
+        };
         let opened = self.show_checkpoint(session);
         // An opened file is a kept run at once: closing the tab next loses nothing.
         if branch && let Some(s) = self.shown.as_mut() {
-            s.keep(&device).await;
+            let _ = s.keep(&device).await;
         }
         Ok(with_note(opened, kept))
     }
@@ -534,8 +630,14 @@ impl Actor {
             return Ok(format!("the run {name} is the one on screen"));
         }
         // One tab owns a run: a second copy training here would overwrite the other's keeps.
-        if !crate::lock::acquire_soon(name).await {
-            return Err(format!("the run {name} is open in another tab: download its checkpoint there and open the file here to work on a copy"));
+        match crate::lock::acquire_soon(name).await {
+            Some(true) => {}
+            Some(false) => return Err(format!("the run {name} is open in another tab: download its checkpoint there and open the file here to work on a copy")),
+            None => {
+                return Err(format!(
+                    "this browser cannot lock runs (no Web Locks), so it cannot tell whether another tab has {name} open: it opens no kept run as itself"
+                ));
+            }
         }
         let opened = match crate::runs::read(name).await {
             Ok(checkpoint) => self.replace_with_checkpoint(&checkpoint, false).await.map(|at| format!("opened the run {name}, {at}")),
@@ -550,19 +652,43 @@ impl Actor {
     /// A picked file: a checkpoint becomes its run, paused; weights become a new model of the
     /// file's network (its metadata sets the net, width and side; the other knobs stay) that
     /// "continue" trains. A file that does not load is refused with the reason, and nothing
-    /// changes; one that does replaces the run on screen, which is kept first.
-    async fn open_file(&mut self, name: String, bytes: Vec<u8>, setup: Setup) {
-        let opened = if cnnscope::train::checkpoint::is_checkpoint(&bytes) {
-            match Checkpoint::from_bytes(&bytes).map_err(|e| e.to_string()) {
-                Ok(checkpoint) => self.replace_with_checkpoint(&checkpoint, true).await,
-                Err(e) => Err(e),
+    /// changes; one that does replaces the run on screen, which is kept first. A file in the
+    /// browser's storage is deleted once opened (or not).
+    async fn open_file(&mut self, name: String, file: Incoming, setup: Setup) {
+        let opened = match file {
+            Incoming::Bytes(bytes) if cnnscope::train::checkpoint::is_checkpoint(&bytes) => match Checkpoint::from_bytes(&bytes) {
+                Ok(checkpoint) => {
+                    drop(bytes);
+                    self.open_branch(&name, &checkpoint).await
+                }
+                Err(e) => Err(format!("{name}: {e}")),
+            },
+            Incoming::Bytes(bytes) => self.open_weights(&name, bytes, setup).await,
+            Incoming::Stored(stored) => {
+                let opened = self.open_stored(&name, &stored, setup).await;
+                crate::incoming::remove(&stored).await;
+                opened
             }
-            .map(|at| format!("opened the run in {name}, {at}"))
-            .map_err(|e| format!("{name}: {e}"))
-        } else {
-            self.open_weights(&name, bytes, setup).await
         };
         send(Event::Message(opened));
+    }
+
+    /// [`Actor::open_file`] for a file in the browser's storage: a checkpoint read a tensor at a
+    /// time, weights whole.
+    async fn open_stored(&mut self, name: &str, stored: &str, setup: Setup) -> Result<String, String> {
+        let file = crate::incoming::file(stored).await.map_err(|e| format!("{name}: {e}"))?;
+        let checkpoint = crate::runs::header_of(&file, name).await.is_ok_and(|(start, _)| cnnscope::train::checkpoint::is_checkpoint(&start));
+        if checkpoint {
+            let checkpoint = crate::runs::read_checkpoint(&file, name).await?;
+            return self.open_branch(name, &checkpoint).await;
+        }
+        let bytes = crate::runs::read_whole(&file, name).await?;
+        self.open_weights(name, bytes, setup).await
+    }
+
+    /// The run a picked checkpoint holds, as a new kept run (a branch).
+    async fn open_branch(&mut self, name: &str, checkpoint: &Checkpoint) -> Result<String, String> {
+        self.replace_with_checkpoint(checkpoint, true).await.map(|at| format!("opened the run in {name}, {at}")).map_err(|e| format!("{name}: {e}"))
     }
 
     async fn open_weights(&mut self, name: &str, bytes: Vec<u8>, setup: Setup) -> Result<String, String> {
@@ -570,19 +696,27 @@ impl Actor {
         let config = saved.config(setup.config());
         let setup = Setup { arch: config.arch, ratio: config.ratio, side: config.side, second_hidden: config.second_hidden, ..setup };
         let title = setup.net().ok().and_then(|net| cnnscope::net::Summary::new(&net).ok()).map(|s| s.title).unwrap_or_default();
-        let weights = self.weights_session(&bytes, setup).map_err(|e| format!("{name}: {e}"))?;
-        let kept = self.keep_replaced().await?;
+        let (device, data) = (self.device()?, self.data()?);
+        cnnscope::net::fit::check(&device, &setup.net()?, cnnscope::net::fit::Run::Weights).map_err(|e| format!("{name}: {e}"))?;
+        let (aside, kept) = self.set_aside().await?;
+        let id = self.next_run();
+        let weights = match Session::new(id, &device, &data, setup, Some(&bytes), true) {
+            Ok(weights) => weights,
+            Err(e) => return Err(format!("{name}: {e}{}", self.bring_back(aside).await)),
+        };
         self.take_over(weights);
         self.loaded = Some(Rc::new(bytes));
         let loaded = format!("loaded {name} into {title}: “continue training loaded weights” trains it further, “new run from scratch” starts over");
         Ok(with_note(loaded, kept))
     }
 
-    /// Weights (a safetensors file) as the model of `setup`, with no run: they stand until a run
-    /// starts.
-    fn weights_session(&mut self, bytes: &[u8], setup: Setup) -> Result<Session, String> {
+    /// Weights (a safetensors file) as the model of `setup`, with no run, on screen: they stand
+    /// until a run starts.
+    fn reload_weights_as(&mut self, bytes: &[u8], setup: Setup) -> Result<(), String> {
         let id = self.next_run();
-        Session::new(id, &*self.device()?, &*self.data()?, setup, Some(bytes), true)
+        let session = Session::new(id, &*self.device()?, &*self.data()?, setup, Some(bytes), true)?;
+        self.take_over(session);
+        Ok(())
     }
 
     /// A learning rate set while the run is paused applies to it when it resumes (nothing to say
@@ -630,18 +764,26 @@ impl Actor {
                 return;
             }
         };
-        let carried = match (&self.shown, self.device.clone()) {
-            (Some(s), Some(old)) if !s.weights_only => Some(s.checkpoint(&old).await),
+        // The run moves as its checkpoint's tensors, not a file: kept first when the state on
+        // screen is newer than the kept one (the moved run starts paused, and a tab closed then
+        // must lose nothing), read from the old engine, and the old run let go before the new
+        // one is built, so the worker holds one run and one copy of its state at most.
+        let mut unkept = None;
+        let carried = match (self.shown.as_mut().filter(|s| !s.weights_only), self.device.clone()) {
+            (Some(s), Some(old)) => {
+                if s.unkept()
+                    && let Err(e) = s.keep_streamed(&old).await.map(|()| s.mark_kept())
+                {
+                    unkept = Some(e);
+                }
+                let carried = s.tensors(&old).await;
+                if let Some(mut s) = self.shown.take() {
+                    s.settle("moved to another engine");
+                }
+                Some(carried)
+            }
             _ => None,
         };
-        // The state that moves is kept first when it is newer than the kept one: the moved run
-        // starts paused, and a tab closed then must lose nothing.
-        let mut unkept = None;
-        if let (Some(Ok(bytes)), Some(s)) = (&carried, self.shown.as_ref().filter(|s| s.unkept())) {
-            if let Err(e) = crate::runs::save(&s.name(), bytes).await {
-                unkept = Some(e);
-            }
-        }
         let mut adapter = Adapter::of(&device);
         if adapter.name.is_empty() {
             adapter.name = browser_adapter_info().await.unwrap_or_default();
@@ -652,13 +794,10 @@ impl Actor {
         send(Event::Adapter(Ok(adapter)));
         let loaded = self.shown.as_ref().filter(|s| s.weights_only).and(self.loaded.clone());
         let moved = match (carried, loaded) {
-            (Some(Ok(bytes)), _) => Checkpoint::from_bytes(&bytes)
-                .map_err(|e| e.to_string())
-                .and_then(|c| self.open_checkpoint(&c))
-                .map(|at| match &unkept {
-                    None => format!("the run moved to {name}, {at}"),
-                    Some(e) => format!("the run moved to {name}, {at}; it could not be kept in this browser ({e})"),
-                }),
+            (Some(Ok(checkpoint)), _) => self.open_checkpoint(&checkpoint).map(|at| match &unkept {
+                None => format!("the run moved to {name}, {at}"),
+                Some(e) => format!("the run moved to {name}, {at}; it could not be kept in this browser ({e})"),
+            }),
             (Some(Err(e)), _) => Err(format!("the run could not move to {name}: {e}")),
             (None, Some(bytes)) => self.reload_weights(&bytes).map(|()| format!("the loaded weights moved to {name}")),
             (None, None) => return,
@@ -674,9 +813,8 @@ impl Actor {
     /// The opened weights again, as the model of the setup on screen.
     fn reload_weights(&mut self, bytes: &[u8]) -> Result<(), String> {
         let Some(setup) = self.shown.as_ref().map(|s| s.setup.clone()) else { return Ok(()) };
-        let session = self.weights_session(bytes, setup)?;
-        self.take_over(session);
-        Ok(())
+        self.shown = None;
+        self.reload_weights_as(bytes, setup)
     }
 
     /// Replaces the lost device (`reason`) with a new one and reopens the run on screen on it,
@@ -729,8 +867,10 @@ async fn download(device: &Device, s: &Session, what: Download) -> Result<(Strin
     match what {
         Download::Weights => Ok((file("safetensors"), model.save_weights(device).await.map_err(|e| e.to_string())?)),
         Download::Onnx => Ok((file("onnx"), model.save_onnx(device).await.map_err(|e| e.to_string())?)),
+        // Opened weights are no kept run: their checkpoint (the weights with no training yet)
+        // is built whole, as the weights are.
         Download::Checkpoint => {
-            let bytes = s.checkpoint(device).await?;
+            let bytes = s.tensors(device).await?.to_bytes().map_err(|e| e.to_string())?;
             let steps = cnnscope::train::checkpoint::Header::read(&bytes).map(|h| h.state.steps).map_err(|e| e.to_string())?;
             Ok((format!("{}-step{steps}.ckpt", s.name()), bytes))
         }

@@ -40,8 +40,23 @@ fn new_trainer(device: &Device, train: &Split, setup: &Setup, weights: Option<&[
         model.load_weights(device, bytes).map_err(|e| e.to_string())?;
     }
     let train = train.upload(device).map_err(|e| e.to_string())?;
-    let config = TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment };
-    Trainer::new(device, model, train, config).map_err(|e| e.to_string())
+    Trainer::new(device, model, train, train_config(setup)).map_err(|e| e.to_string())
+}
+
+fn train_config(setup: &Setup) -> TrainConfig {
+    TrainConfig { batch: setup.batch, optimizer: setup.optimizer(), seed: setup.seed, augment: setup.augment }
+}
+
+/// What a run of `setup` would refuse before it allocates anything (its net, its settings, its
+/// fit, a batch the images cannot fill): asked before the run on screen is let go to make room.
+pub fn check_start(device: &Device, data: &FashionMnist, setup: &Setup) -> Result<(), String> {
+    let net = setup.net()?;
+    Trainer::check(device, &net, &train_config(setup), data.train.len(), data.train.uploaded_bytes()).map(drop).map_err(|e| e.to_string())
+}
+
+/// [`check_start`] for the run a checkpoint holds.
+pub fn check_checkpoint(device: &Device, data: &FashionMnist, checkpoint: &Checkpoint) -> Result<(), String> {
+    Trainer::check_resume(device, checkpoint, data.train.len(), data.train.uploaded_bytes()).map_err(|e| e.to_string())
 }
 
 /// Asks for the kernels a run of `setup` takes (`Trainer::request_kernels`), from a throwaway
@@ -150,7 +165,7 @@ impl Session {
         self.run.rest();
         self.set_status(Status::Paused);
         if self.unkept() {
-            self.keep(device).await;
+            let _ = self.keep(device).await;
         }
     }
 
@@ -185,6 +200,11 @@ impl Session {
     /// Whether the state on screen is newer than the one kept in the browser.
     pub fn unkept(&self) -> bool {
         !self.weights_only && self.kept_at != Some(self.run.trainer.steps)
+    }
+
+    /// Whether the run was ever kept in the browser (a run opened as itself was).
+    pub fn ever_kept(&self) -> bool {
+        self.kept_at.is_some()
     }
 
     /// The state on screen was kept in the browser (by whoever wrote it).
@@ -242,7 +262,7 @@ impl Session {
                 notes.seen = (0.0, 0.0, 0.0);
                 send(Event::Epoch { run, test_acc, lines });
             }
-            Happened::KeepDue => self.keep(device).await,
+            Happened::KeepDue => drop(self.keep(device).await),
             Happened::Finished => {
                 self.set_status(Status::Finished);
                 self.settle("finished");
@@ -250,21 +270,23 @@ impl Session {
         }
     }
 
-    /// Keeps the run in the browser (`runs`) and says when, or why not; training goes on either way.
-    pub async fn keep(&mut self, device: &Device) {
+    /// Keeps the run in the browser (`runs`) and says when, or why not (`Saved`, and to the
+    /// caller); training goes on either way.
+    pub async fn keep(&mut self, device: &Device) -> Result<String, String> {
         let began = self.run.now();
         let steps = self.run.trainer.steps;
         let result = self.keep_streamed(device).await.map(|()| {
             self.kept_at = Some(steps);
-            format!("kept in this browser at step {steps}")
+            kept_at_step(steps)
         });
         self.run.kept(began);
-        send(Event::Saved { run: self.id, result });
+        send(Event::Saved { run: self.id, result: result.clone() });
+        result
     }
 
     /// Keeps the run, streamed from the engine to the browser's storage a tensor at a time
     /// (`CheckpointStream`): the worker never holds the whole file, nor every tensor at once.
-    async fn keep_streamed(&self, device: &Device) -> Result<(), String> {
+    pub async fn keep_streamed(&self, device: &Device) -> Result<(), String> {
         let notes = serde_json::to_string(&self.notes).map_err(|e| e.to_string())?;
         let stream = self.run.trainer.checkpoint_stream(device, self.run.epochs, &notes).await.map_err(|e| format!("saving the run failed: {e}"))?;
         let bytes = stream.len() as f64;
@@ -272,19 +294,19 @@ impl Session {
         crate::runs::save_with(&self.name(), bytes, async |file| stream.write_to(device, async |piece| file.write(piece).await, engine).await).await
     }
 
-    /// The whole run as a checkpoint file with its curves.
-    pub async fn checkpoint(&self, device: &Device) -> Result<Vec<u8>, String> {
+    /// The whole run as a checkpoint's tensors, with its curves: what moves to another engine.
+    pub async fn tensors(&self, device: &Device) -> Result<Checkpoint, String> {
         let notes = serde_json::to_string(&self.notes).map_err(|e| e.to_string())?;
-        let checkpoint = self.run.trainer.checkpoint(device, self.run.epochs, notes).await.map_err(|e| e.to_string())?;
-        checkpoint.to_bytes().map_err(|e| e.to_string())
+        self.run.trainer.checkpoint(device, self.run.epochs, notes).await.map_err(|e| e.to_string())
     }
 
     /// Keeps the run in the browser as it stands, unless it is kept at that step already: what
     /// replacing it on the page (a start, an opened file or kept run) does first, so no step it
     /// took is lost. Streamed, as every keep. Says under which name it was kept (`None`: nothing
-    /// new to keep); on failure the run stays on screen as it was, and is not replaced.
+    /// new to keep); on failure the run stays on screen as it was, and is not replaced. A failed
+    /// run's state is what failed (a diverged one is never kept): its last keep stands.
     pub async fn keep_before_replacing(&mut self, device: &Device) -> Result<Option<String>, String> {
-        if self.run.trainer.steps == 0 || !self.unkept() {
+        if self.run.trainer.steps == 0 || !self.unkept() || matches!(self.status, Status::Failed(_)) {
             return Ok(None);
         }
         self.keep_streamed(device).await?;
@@ -321,6 +343,11 @@ pub async fn lost_behind(device: &Device) -> Option<String> {
 
 /// How long a failure waits for a lost device's notice ([`lost_behind`]).
 const LOST_NOTICE_MS: u32 = 1000;
+
+/// What a keep says when it worked (`Saved`).
+pub fn kept_at_step(steps: u64) -> String {
+    format!("kept in this browser at step {steps}")
+}
 
 /// Seconds since the worker (or page) started.
 pub fn now() -> f64 {
