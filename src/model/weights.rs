@@ -13,10 +13,18 @@ use crate::net::{Arch, NetConfig, ParamSpec};
 /// and reads it; a weights reader only needs to know it is there).
 pub const METADATA_KEY: &str = "cnnscope.checkpoint";
 
-/// Whether `bytes` are a checkpoint (a weights file with training state), without reading the
-/// tensors.
+/// Whether `bytes` are a checkpoint (a weights file with training state), from its header alone:
+/// the whole file, or only its start up to the header's end will do (a 1.2 GB checkpoint in the
+/// browser's storage is told from its first bytes; safetensors' own reader wants every byte).
 pub fn is_checkpoint(bytes: &[u8]) -> bool {
-    safetensors::SafeTensors::read_metadata(bytes).is_ok_and(|(_, m)| m.metadata().as_ref().is_some_and(|m| m.contains_key(METADATA_KEY)))
+    #[derive(serde::Deserialize)]
+    struct Header {
+        #[serde(rename = "__metadata__")]
+        metadata: Option<HashMap<String, String>>,
+    }
+    let length = bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
+    let header = length.and_then(|n| usize::try_from(n).ok()?.checked_add(8)).and_then(|end| bytes.get(8..end));
+    header.and_then(|json| serde_json::from_slice::<Header>(json).ok()).is_some_and(|h| h.metadata.is_some_and(|m| m.contains_key(METADATA_KEY)))
 }
 
 /// Serialises `values` (one per spec, in order) as f32 safetensors.
@@ -238,5 +246,20 @@ mod tests {
         assert_eq!(read.tensor("a.weight").unwrap().data(), bytemuck::cast_slice::<f32, u8>(&values[1]));
         let (_, meta) = SafeTensors::read_metadata(&first).unwrap();
         assert_eq!(meta.metadata().as_ref().unwrap().get("key7").map(String::as_str), Some("value 7"));
+    }
+
+    /// A checkpoint is told from its header alone: the page reads a kept or picked file's first
+    /// bytes, never all of it, to decide how to open it. (safetensors' `read_metadata` wanted the
+    /// whole file, and a 1.2 GB checkpoint's start read as weights.)
+    #[test]
+    fn a_checkpoint_is_told_from_its_header() {
+        let specs = vec![ParamSpec { name: "w".into(), shape: vec![2, 3] }];
+        let values = vec![vec![1.0f32; 6]];
+        let checkpoint = to_safetensors(&specs, &values, Some(HashMap::from([(METADATA_KEY.to_string(), "{}".to_string())]))).unwrap();
+        let weights = to_safetensors(&specs, &values, Some(HashMap::from([("other".to_string(), "x".to_string())]))).unwrap();
+        let end = 8 + u64::from_le_bytes(checkpoint[..8].try_into().unwrap()) as usize;
+        assert!(is_checkpoint(&checkpoint) && is_checkpoint(&checkpoint[..end]), "the whole file, and its header alone");
+        assert!(!is_checkpoint(&checkpoint[..end - 1]), "a header cut short");
+        assert!(!is_checkpoint(&weights) && !is_checkpoint(b"not a file"));
     }
 }
