@@ -17,6 +17,7 @@
 // itself; everything else is safe Rust, and stays so.
 #![deny(unsafe_code)]
 
+pub mod check;
 pub mod data;
 pub mod engine;
 pub mod model;

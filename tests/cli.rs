@@ -19,6 +19,19 @@ fn summary_prints_the_layer_table() {
     assert!(out.lines().last().unwrap().contains("2,018,346"), "{out}");
 }
 
+/// `check` runs the self-check on this machine's adapter (lavapipe here): every GEMM core it offers,
+/// convolutions, pools and a training step of each net, against the CPU engine. All agree.
+#[test]
+fn check_finds_the_adapter_agrees_with_the_cpu_engine() {
+    let (ok, out, err) = cnnscope(&["check", "--net", "alexnet", "googlenet", "--ratio", "16"]);
+    assert!(ok, "{out}\n{err}");
+    let last = out.lines().last().unwrap_or_default();
+    assert!(last.starts_with("checked on this GPU: ") && last.ends_with(" cases agree with the CPU engine"), "{out}");
+    for kernel in ["gemm Tiled: grad w", "convolution: grad x", "max pool: grad x", "training step: grad ", "training step: updated "] {
+        assert!(out.contains(kernel), "{kernel} is checked:\n{out}");
+    }
+}
+
 #[test]
 fn an_impossible_side_is_explained() {
     let (ok, _, err) = cnnscope(&["summary", "--net", "alexnet", "--side", "28"]);

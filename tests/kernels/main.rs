@@ -6,6 +6,7 @@
 mod common;
 
 mod bounds;
+mod check;
 mod context;
 mod conv2d;
 mod input;

@@ -29,6 +29,25 @@ pub enum Command {
     Export(ExportArgs),
     /// Measure training throughput (images/s) of the four networks.
     Bench(BenchArgs),
+    /// Check this machine's GPU: the WGSL engine's kernels (every GEMM core the adapter offers,
+    /// convolutions, pools, forward and backward) and a whole training step of each network,
+    /// against the CPU engine from the same inputs. Prints a line per case and exits 1 when any
+    /// differs.
+    Check(CheckArgs),
+}
+
+/// `check`'s flags: the networks whose training step is checked.
+#[derive(Args)]
+pub struct CheckArgs {
+    /// Networks whose training step is compared [default: all four].
+    #[arg(long, value_parser = parse_arch, num_args = 1..)]
+    pub net: Vec<Arch>,
+    /// Width divisor of those networks.
+    #[arg(long, default_value_t = 16)]
+    pub ratio: usize,
+    /// Input side [default: each net's quick recipe's].
+    #[arg(long)]
+    pub side: Option<usize>,
 }
 
 #[derive(Args, Clone)]

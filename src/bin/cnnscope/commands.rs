@@ -12,10 +12,10 @@ use cnnscope::net::{Arch, Net, NetConfig, Summary};
 use cnnscope::ops::{Adam, Sgd};
 use cnnscope::train::{Cadence, Checkpoint, Evaluator, Happened, Optimizer, Recipe, Run, TrainConfig, Trainer};
 use cnnscope::net::fit;
-use cnnscope::{Device, EngineError, LayerTime};
+use cnnscope::{Device, EngineError, Gpu, LayerTime};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::args::{BenchArgs, Cli, Command, DeviceArgs, EvalArgs, ExportArgs, FileNetArgs, NetArgs, Opt, SummaryArgs, TrainArgs};
+use crate::args::{BenchArgs, CheckArgs, Cli, Command, DeviceArgs, EvalArgs, ExportArgs, FileNetArgs, NetArgs, Opt, SummaryArgs, TrainArgs};
 
 type Result<T> = std::result::Result<T, EngineError>;
 
@@ -26,6 +26,28 @@ pub async fn run(cli: Cli) -> Result<()> {
         Command::Eval(args) => eval(&args).await,
         Command::Export(args) => export(&args),
         Command::Bench(args) => bench(&args).await,
+        Command::Check(args) => check(&args).await,
+    }
+}
+
+/// The self-check (`cnnscope::check`) of the adapter wgpu picks, against the CPU engine.
+async fn check(args: &CheckArgs) -> Result<()> {
+    let nets: Vec<Arch> = if args.net.is_empty() { Arch::ALL.to_vec() } else { args.net.clone() };
+    let configs: Vec<NetConfig> = nets
+        .into_iter()
+        .map(|arch| {
+            let recipe = Recipe::quick(arch.clone());
+            NetConfig { arch, ratio: args.ratio, side: args.side.unwrap_or(recipe.net.side), second_hidden: true }
+        })
+        .collect();
+    let gpu = Device::Wgsl(Gpu::new().await?);
+    eprintln!("checking {} against the CPU engine…", gpu.describe());
+    let report = cnnscope::check::run(&gpu, &Device::cpu(), &configs, |done, total| eprint!("\r{done}/{total}")).await?;
+    eprintln!();
+    println!("{}", report.text());
+    match report.passed() {
+        true => Ok(()),
+        false => Err(EngineError::setting("check", "this adapter's WGSL engine differs from the CPU engine (the cases marked DIFFERS above)")),
     }
 }
 

@@ -68,6 +68,8 @@ pub struct Gpu {
     lost_waiting: Arc<Mutex<Vec<std::task::Waker>>>,
     scratch: Mutex<Option<wgpu::Buffer>>,
     placeholder: OnceLock<wgpu::Buffer>,
+    /// A kernel broken on purpose ([`Gpu::break_kernel`]): what to replace, and with what.
+    broken: Mutex<Option<(String, String)>>,
 }
 
 /// The adapter's subgroup size where the subgroup core may run: it has subgroup operations, one
@@ -159,6 +161,7 @@ impl Gpu {
             lost_waiting,
             scratch: Mutex::new(None),
             placeholder: OnceLock::new(),
+            broken: Mutex::new(None),
         })
     }
 
@@ -299,11 +302,23 @@ impl Gpu {
         self.pending.lock().unwrap().iter().filter(|p| p.compiled.get().is_none()).count()
     }
 
+    /// Test-only: breaks a kernel on purpose, as a driver that miscompiles it would: from now on,
+    /// the first `needle` in the source of each kernel compiled that holds it is `with` instead.
+    /// The self-check's tests prove with it that a wrong kernel is caught (`cnnscope::check`).
+    #[doc(hidden)]
+    pub fn break_kernel(&self, needle: &str, with: &str) {
+        *self.broken.lock().unwrap() = Some((needle.to_string(), with.to_string()));
+    }
+
     fn compile(&self, p: &Pipeline) -> Compiled {
         let (key, storage) = (p.key.as_str(), p.storage.as_slice());
+        let source = match &*self.broken.lock().unwrap() {
+            Some((needle, with)) if p.source.contains(needle.as_str()) => p.source.replacen(needle.as_str(), with, 1),
+            _ => p.source.clone(),
+        };
         let module = self.device.create_shader_module(wgpu::ShaderModuleDescriptor {
             label: Some(key),
-            source: wgpu::ShaderSource::Wgsl(format!("{}\n{}", shaders::PARAMS, p.source).into()),
+            source: wgpu::ShaderSource::Wgsl(format!("{}\n{}", shaders::PARAMS, source).into()),
         });
         // Binding 0: the kernel's parameters, a read-only storage buffer (shaders/params.wgsl says why).
         let params = wgpu::BindGroupLayoutEntry {

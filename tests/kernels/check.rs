@@ -1,0 +1,51 @@
+//! The self-check (`cnnscope::check`) catches a wrong kernel: with one broken on purpose, as a
+//! driver's miscompile would break it, the check fails and names the kernel; unbroken, every case
+//! agrees. Natively: it needs a GPU of its own to break (the browser's pass is the page's).
+
+#[cfg(not(target_arch = "wasm32"))]
+mod native {
+    use cnnscope::net::{Arch, NetConfig};
+    use cnnscope::{Device, Gpu};
+
+    fn nin() -> [NetConfig; 1] {
+        [NetConfig { arch: Arch::Nin, ratio: 16, side: 67, second_hidden: true }]
+    }
+
+    /// A wrong index in a backward kernel: the convolution's input gradient reads the tap's row
+    /// where it should read its column.
+    #[test]
+    fn the_check_catches_a_wrong_index_in_a_backward_kernel() {
+        let gpu = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
+        gpu.gpu_ref().unwrap().break_kernel("let tx = c.tx - i32(t.z);", "let tx = c.tx - i32(t.y);");
+        let report = pollster::block_on(cnnscope::check::run(&gpu, &Device::cpu(), &nin(), |_, _| {})).unwrap();
+        assert!(!report.passed(), "{}", report.text());
+        let differs: Vec<&str> = report.cases.iter().filter(|c| !c.agrees()).map(|c| c.kernel.as_str()).collect();
+        assert!(differs.contains(&"convolution: grad x"), "{differs:?}");
+        assert!(differs.iter().all(|k| *k == "convolution: grad x" || k.starts_with("training step: ")), "only what the broken kernel feeds: {differs:?}");
+        assert!(report.text().contains("cases differ from the CPU engine"), "{}", report.text());
+    }
+
+    /// A subgroup core that assumes a subgroup of 32 lanes (as one written for NVIDIA's warps
+    /// would), on an adapter whose subgroups are narrower (lavapipe: 8): its blocks' columns past
+    /// the lanes that ran are never written.
+    #[test]
+    fn the_check_catches_a_subgroup_core_that_assumes_a_size() {
+        let gpu = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
+        if gpu.gpu_ref().unwrap().subgroup_size.is_none_or(|lanes| lanes >= 32) {
+            return eprintln!("this adapter offers no subgroup core narrower than 32 lanes: nothing to break");
+        }
+        gpu.gpu_ref().unwrap().break_kernel("const BN: u32 = SG * TN;", "const BN: u32 = 32u * TN;");
+        let report = pollster::block_on(cnnscope::check::run(&gpu, &Device::cpu(), &nin(), |_, _| {})).unwrap();
+        assert!(!report.passed(), "{}", report.text());
+        assert!(report.cases.iter().any(|c| !c.agrees() && c.kernel.starts_with("gemm Subgroup: ")), "{}", report.text());
+        assert!(report.cases.iter().filter(|c| c.kernel.starts_with("gemm Tiled: ")).all(|c| c.agrees()), "the tiled core is not broken: {}", report.text());
+    }
+
+    #[test]
+    fn every_case_agrees_on_this_adapter() {
+        let gpu = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
+        let report = pollster::block_on(cnnscope::check::run(&gpu, &Device::cpu(), &nin(), |_, _| {})).unwrap();
+        assert!(report.passed(), "{}", report.text());
+        eprintln!("{}", report.text());
+    }
+}
