@@ -31,7 +31,9 @@ run)
         export VK_DRIVER_FILES=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
     fi
     nvidia-smi --query-gpu=name,driver_version --format=csv > "$OUT/gpu.txt" 2>&1 || true
-    # Whole training steps first (the figures issue 3 asks for), then the kernel tables (issue 2).
+    # The self-check first: whether the kernels are right on this GPU at all (issue 31), then whole
+    # training steps (the figures issue 3 asks for), then the kernel tables (issue 2).
+    timeout 60 .device/cnnscope check --ratio 8 > "$OUT/check.txt" 2>&1 || true
     timeout 90 .device/cnnscope bench --ratio 8 --steps 20 > "$OUT/train_ratio8.md" 2>&1 || true
     timeout 90 .device/cnnscope bench --ratio 1 --steps 10 > "$OUT/train_ratio1.md" 2>&1 || true
     timeout 60 .device/cnnscope bench --net alexnet --ratio 1 --steps 3 --profile > "$OUT/profile_alexnet.md" 2>&1 || true
