@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end test of the browser app: builds it with trunk, serves dist/ on 127.0.0.1 (with a
 # deliberately corrupt copy of the dataset beside the real one), and drives the system Chromium with
-# WebGPU through playwright-core (tests/e2e/app.test.mjs), then the system Firefox over WebDriver
-# BiDi through puppeteer-core (tests/e2e/firefox.test.mjs). Screenshots land in target/e2e/.
+# WebGPU through playwright-core (tests/e2e/app.test.mjs, then a run past 1 GiB in
+# tests/e2e/big.test.mjs), then the system Firefox over WebDriver BiDi through puppeteer-core
+# (tests/e2e/firefox.test.mjs). Screenshots land in target/e2e/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 (cd tests/e2e && npm install --no-audit --no-fund --silent)
