@@ -219,11 +219,6 @@ pub async fn remove(name: &str) -> Result<(), String> {
 /// counts as open, and nothing is deleted. Returns what it deleted.
 pub async fn prune(keep: Option<usize>, open: Option<&[String]>) -> Result<Vec<String>, String> {
     let mut deleted = Vec::new();
-    match crate::incoming::prune().await? {
-        0 => {}
-        1 => deleted.push("a file a closed tab left while opening it".to_string()),
-        n => deleted.push(format!("{n} files closed tabs left while opening them")),
-    }
     let Some(open) = open else {
         return match keep {
             Some(_) => Err("this browser cannot say which runs other tabs have open, so no run was deleted".into()),

@@ -4,11 +4,15 @@
 //! row, odd sizes, a long reduction), convolutions (odd sizes, padding, strides, channel counts
 //! that are not multiples of 4), max and average pooling, forward and backward; then one whole
 //! training step of a net — its loss, every gradient and every updated weight. No GPU in any test
-//! machine has run these kernels; this is how a user's does, in seconds (`cnnscope check`).
+//! machine has run these kernels; this is how a user's does, in seconds (`cnnscope check`), and
+//! natively `--device auto` runs it once per adapter before it trains there ([`remembered`]).
 //!
 //! A case agrees when its largest difference, relative to the largest magnitude the CPU engine
 //! computed, is within [`TOLERANCE`]: float sums in another order differ by ~1e-6 of that here
 //! (lavapipe, 2 cores), a wrong index or a lost row by order 1.
+
+#[cfg(not(target_arch = "wasm32"))]
+pub mod remembered;
 
 use crate::engine::error::Result;
 use crate::model::{Init, Model};
@@ -139,6 +143,67 @@ pub async fn run(gpu: &Device, cpu: &Device, nets: &[NetConfig], mut progress: i
         progress(done, total);
     }
     Ok(Report { adapter: gpu.describe(), cases })
+}
+
+/// The nets whose training step the check takes when none is named: all four at width ÷`ratio`,
+/// each at its quick recipe's side unless `side` is given.
+pub fn nets(ratio: usize, side: Option<usize>) -> Vec<NetConfig> {
+    crate::net::Arch::ALL
+        .into_iter()
+        .map(|arch| {
+            let recipe = crate::train::Recipe::quick(arch.clone());
+            NetConfig { arch, ratio, side: side.unwrap_or(recipe.net.side), second_hidden: true }
+        })
+        .collect()
+}
+
+/// Natively, the engine `choice` asks for ([`Device::open`]), where `auto` trusts a real GPU only
+/// once its self-check agrees with the CPU engine ([`trusted`]), else trains on the CPU engine
+/// and says why. `gpu` still forces the WGSL engine.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn open(choice: crate::Choice) -> Result<(Device, crate::engine::device::Picked)> {
+    let (device, picked) = Device::open(choice).await?;
+    let Some(name) = device.gpu_ref().filter(|_| choice == crate::Choice::Auto).map(crate::Gpu::name) else { return Ok((device, picked)) };
+    Ok(match trusted(&device).await {
+        Ok(checked) => (device, crate::engine::device::Picked { reason: format!("{} ({checked})", picked.reason) }),
+        Err(why) => {
+            let reason = format!("the WGSL engine on {name} differs from the CPU engine ({why}; `cnnscope check` prints the report): training on the CPU engine");
+            (Device::cpu(), crate::engine::device::Picked { reason })
+        }
+    })
+}
+
+/// Natively, for `--device auto` on a real GPU: whether its WGSL engine may be trusted, by the
+/// self-check's verdict on its adapter, remembered ([`remembered`]) or taken now (the four nets at
+/// ÷16: about a second on lavapipe). `Ok` says so for the engine's reason; `Err` says why not, and
+/// the caller trains on the CPU engine.
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn trusted(gpu: &Device) -> std::result::Result<String, String> {
+    trusted_by(gpu, remembered::file().as_deref()).await
+}
+
+/// [`trusted`], remembering in `file` (none: check at every call).
+#[cfg(not(target_arch = "wasm32"))]
+pub async fn trusted_by(gpu: &Device, file: Option<&std::path::Path>) -> std::result::Result<String, String> {
+    let Some(adapter) = gpu.gpu_ref() else { return Ok(String::new()) };
+    let identity = remembered::identity(&adapter.info);
+    let verdict = match file.and_then(|f| remembered::lookup(f, &identity)) {
+        Some(verdict) => verdict,
+        None => {
+            let verdict = match run(gpu, &Device::cpu(), &nets(16, None), |_, _| {}).await {
+                Ok(report) => remembered::Verdict::of(&report),
+                Err(e) => remembered::Verdict { passed: false, summary: format!("its self-check could not run ({e})") },
+            };
+            if let Some(file) = file {
+                let _ = remembered::store(file, &identity, &verdict);
+            }
+            verdict
+        }
+    };
+    match verdict.passed {
+        true => Ok(verdict.summary),
+        false => Err(verdict.summary),
+    }
 }
 
 /// A case per output (`names`, in order) of one piece of work on both engines.

@@ -107,7 +107,8 @@ impl Device {
     }
 
     /// The engine `choice` asks for, and why: `auto` takes the WGSL engine on a real GPU and the CPU
-    /// engine where the adapter is a CPU ([`is_software`]) or there is no adapter at all.
+    /// engine where the adapter is a CPU ([`is_software`]) or there is no adapter at all. Natively,
+    /// `crate::check::open` goes on to trust a real GPU only once its self-check agrees.
     pub async fn open(choice: Choice) -> Result<(Device, Picked)> {
         let picked = |reason: String| Picked { reason };
         match choice {

@@ -41,6 +41,24 @@ mod native {
         assert!(report.cases.iter().filter(|c| c.kernel.starts_with("gemm Tiled: ")).all(|c| c.agrees()), "the tiled core is not broken: {}", report.text());
     }
 
+    /// `--device auto`'s trust: an adapter whose check fails is not trusted, and the verdict is
+    /// remembered for that adapter (asked again with its kernels mended, it is still the failed
+    /// check's answer: no second check ran), in the file given (the user's cache directory, natively).
+    #[test]
+    fn a_failed_check_is_remembered_and_the_adapter_not_trusted() {
+        let file = std::env::temp_dir().join(format!("cnnscope-trust-{}.tsv", std::process::id()));
+        let broken = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
+        broken.gpu_ref().unwrap().break_kernel("let tx = c.tx - i32(t.z);", "let tx = c.tx - i32(t.y);");
+        let why = pollster::block_on(cnnscope::check::trusted_by(&broken, Some(&file))).unwrap_err();
+        assert!(why.contains("cases differ from the CPU engine"), "{why}");
+        let mended = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
+        assert_eq!(pollster::block_on(cnnscope::check::trusted_by(&mended, Some(&file))), Err(why), "remembered, not checked again");
+        std::fs::remove_file(&file).unwrap();
+        let checked = pollster::block_on(cnnscope::check::trusted_by(&mended, Some(&file))).unwrap();
+        assert!(checked.starts_with("checked on this GPU: "), "{checked}");
+        std::fs::remove_file(&file).unwrap();
+    }
+
     #[test]
     fn every_case_agrees_on_this_adapter() {
         let gpu = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());

@@ -52,7 +52,13 @@ async fn prune(keep: Option<usize>, on_screen: String) -> Result<Vec<String>, St
         open.push(on_screen);
         open
     });
-    crate::runs::prune(keep, open.as_deref()).await
+    let mut deleted = match crate::incoming::prune().await? {
+        0 => Vec::new(),
+        1 => vec!["a file a closed tab left while opening it".to_string()],
+        n => vec![format!("{n} files closed tabs left while opening them")],
+    };
+    deleted.extend(crate::runs::prune(keep, open.as_deref()).await?);
+    Ok(deleted)
 }
 
 /// Lists the kept runs whenever one is saved; "open" has the worker open one, paused.

@@ -32,14 +32,14 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 /// The self-check (`cnnscope::check`) of the adapter wgpu picks, against the CPU engine.
 async fn check(args: &CheckArgs) -> Result<()> {
-    let nets: Vec<Arch> = if args.net.is_empty() { Arch::ALL.to_vec() } else { args.net.clone() };
-    let configs: Vec<NetConfig> = nets
-        .into_iter()
-        .map(|arch| {
-            let recipe = Recipe::quick(arch.clone());
-            NetConfig { arch, ratio: args.ratio, side: args.side.unwrap_or(recipe.net.side), second_hidden: true }
-        })
-        .collect();
+    let configs: Vec<NetConfig> = match args.net.is_empty() {
+        true => cnnscope::check::nets(args.ratio, args.side),
+        false => args
+            .net
+            .iter()
+            .map(|arch| NetConfig { arch: arch.clone(), ratio: args.ratio, side: args.side.unwrap_or(Recipe::quick(arch.clone()).net.side), second_hidden: true })
+            .collect(),
+    };
     let gpu = Device::Wgsl(Gpu::new().await?);
     eprintln!("checking {} against the CPU engine…", gpu.describe());
     let report = cnnscope::check::run(&gpu, &Device::cpu(), &configs, |done, total| eprint!("\r{done}/{total}")).await?;
@@ -94,7 +94,7 @@ async fn summary(args: &SummaryArgs) -> Result<()> {
 /// The engine `--device` asks for, saying which one runs and why, and binding no more than
 /// `--binding-limit` where given.
 async fn open_device(args: DeviceArgs) -> Result<Device> {
-    let (mut device, picked) = Device::open(args.choice).await?;
+    let (mut device, picked) = cnnscope::check::open(args.choice).await?;
     eprintln!("device: {} — {}", device.describe(), picked.reason);
     if let Some(limit) = args.binding_limit {
         device.limit_bindings(limit);
