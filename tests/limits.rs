@@ -185,3 +185,16 @@ fn the_batch_gather_indexes_exactly_below_the_image_bound() {
     let err = ops::gather_resize(&mut Recorder::new(gpu()), &pixels, (28, 28), &all_labels, &order_t, 0, &too_many, &too_many_labels, augment).unwrap_err().to_string();
     assert!(err.contains("2097152 images is more than one kernel indexes exactly"), "{err}");
 }
+
+/// WebGPU's default limits, the least a browser may give a page (`Gpu::at_webgpu_defaults`): the
+/// third device the kernel and training tests run on holds to them whatever the adapter has
+/// (lavapipe binds 2 GiB), so the tests there meet a browser's 128 MiB binding and its micro-batches.
+#[test]
+fn the_default_limits_device_is_what_a_browser_may_give() {
+    let gpu = pollster::block_on(Gpu::at_webgpu_defaults()).unwrap();
+    assert_eq!(u64::from(gpu.limits.max_storage_buffer_binding_size), 128 << 20);
+    assert_eq!(gpu.limits.max_compute_workgroup_storage_size, 16384);
+    assert_eq!(gpu.limits.max_compute_invocations_per_workgroup, 256);
+    assert_eq!(gpu.limits.max_compute_workgroups_per_dimension, 65535);
+    assert!(Device::Wgsl(gpu).max_binding_bytes() <= 128 << 20);
+}

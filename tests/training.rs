@@ -14,10 +14,15 @@ use cnnscope::ops::Adam;
 use cnnscope::train::{Evaluator, Optimizer, Stats, TrainConfig, Trainer};
 
 thread_local!(static ON_CPU: Cell<bool> = const { Cell::new(false) });
+thread_local!(static AT_DEFAULTS: Cell<bool> = const { Cell::new(false) });
 
 fn gpu() -> &'static Device {
     static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
-    GPU.get_or_init(|| Device::Wgsl(pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"))))
+    static AT_DEFAULTS_GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    match AT_DEFAULTS.get() {
+        false => GPU.get_or_init(|| Device::Wgsl(pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}")))),
+        true => AT_DEFAULTS_GPU.get_or_init(|| Device::Wgsl(pollster::block_on(Gpu::at_webgpu_defaults()).unwrap_or_else(|e| panic!("{e}")))),
+    }
 }
 
 fn cpu() -> &'static Device {
@@ -30,12 +35,20 @@ fn device() -> &'static Device {
     if ON_CPU.get() { cpu() } else { gpu() }
 }
 
-/// Each named test twice, as `name::wgsl` on the GPU adapter and `name::cpu` on the CPU engine.
+/// Each named test on both engines, as `name::wgsl` on the GPU adapter and `name::cpu` on the CPU
+/// engine, and as `name::wgsl_at_webgpu_defaults` on the adapter at WebGPU's default limits (what a
+/// browser may give; `Gpu::at_webgpu_defaults`).
 macro_rules! both_engines {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
             #[test]
             fn wgsl() {
+                super::$name();
+            }
+
+            #[test]
+            fn wgsl_at_webgpu_defaults() {
+                super::AT_DEFAULTS.set(true);
                 super::$name();
             }
 

@@ -6,7 +6,8 @@ use safetensors::SafeTensors;
 /// Declares `async fn name(device: &Device) { .. }` as a test of each engine, the way candle's
 /// `test_device!` does: `name::wgsl` on the GPU adapter's WGSL kernels and `name::cpu` on the CPU
 /// engine, each on both targets (natively a #[test] blocking on the future, in the browser a
-/// #[wasm_bindgen_test] awaiting it).
+/// #[wasm_bindgen_test] awaiting it); natively also `name::wgsl_at_webgpu_defaults`, the same
+/// adapter at WebGPU's default limits (what a browser may give: `Gpu::at_webgpu_defaults`).
 macro_rules! engine_test {
     ($(async fn $name:ident($device:ident: &Device) $body:block)*) => {$(
         mod $name {
@@ -19,6 +20,12 @@ macro_rules! engine_test {
             #[test]
             fn wgsl() {
                 pollster::block_on(body($crate::common::native_gpu()));
+            }
+
+            #[cfg(not(target_arch = "wasm32"))]
+            #[test]
+            fn wgsl_at_webgpu_defaults() {
+                pollster::block_on(body($crate::common::native_gpu_at_defaults()));
             }
 
             #[cfg(not(target_arch = "wasm32"))]
@@ -82,6 +89,13 @@ pub fn native_gpu() -> &'static Device {
         eprintln!("testing on {}", gpu.describe());
         Device::Wgsl(gpu)
     })
+}
+
+/// The GPU device at WebGPU's default limits, for the whole native test run.
+#[cfg(not(target_arch = "wasm32"))]
+pub fn native_gpu_at_defaults() -> &'static Device {
+    static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
+    GPU.get_or_init(|| Device::Wgsl(pollster::block_on(Gpu::at_webgpu_defaults()).unwrap_or_else(|e| panic!("{e}"))))
 }
 
 /// The CPU engine, for the whole native test run.

@@ -98,6 +98,19 @@ fn subgroup_core_size(info: &wgpu::AdapterInfo) -> Option<u32> {
 impl Gpu {
     /// Opens the best adapter (a discrete GPU where there is one) with all of its limits.
     pub async fn new() -> Result<Gpu> {
+        Gpu::with_limits(wgpu::Limits::clone).await
+    }
+
+    /// The best adapter at WebGPU's default limits, the least a browser may give a page (128 MiB
+    /// per storage binding, 256 MiB per buffer, 16 KiB of workgroup memory, 256 invocations,
+    /// 65,535 workgroups per dimension, 8 storage buffers per stage), whatever the adapter has:
+    /// the kernel and training tests run at them too, as on a browser that gives no more.
+    pub async fn at_webgpu_defaults() -> Result<Gpu> {
+        Gpu::with_limits(|_| wgpu::Limits::default()).await
+    }
+
+    /// The best adapter, with the limits `limits` picks from the adapter's own.
+    async fn with_limits(limits: impl FnOnce(&wgpu::Limits) -> wgpu::Limits) -> Result<Gpu> {
         let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
         let adapter = instance
             .request_adapter(&wgpu::RequestAdapterOptions {
@@ -106,7 +119,7 @@ impl Gpu {
             })
             .await
             .map_err(|e| EngineError::NoAdapter(e.to_string()))?;
-        let limits = adapter.limits();
+        let limits = limits(&adapter.limits());
         for (name, get, required) in REQUIRED {
             let available = get(&limits);
             if available < required {
