@@ -773,6 +773,7 @@ fn a_run_reports_at_its_cadence_and_trains_as_the_trainer_does() {
                 Happened::Readback(r) => {
                     interval_images += r.interval.examples;
                     assert_eq!((r.progress.steps, r.progress.batches, r.progress.epochs), (step, 8, 2));
+                    assert_eq!(r.progress, run.progress(), "where the run stands, as a paused run shows it");
                     rates.push(r.progress.images_per_sec);
                     format!("{step} readback {}/{}", r.progress.epoch, r.progress.batch)
                 }

@@ -289,6 +289,26 @@ impl Run {
         Ok(happened)
     }
 
+    /// Where the run stands at its last step, the rate as of its last readback: what a readback
+    /// reports, and what a paused run shows (its last readback may be steps behind).
+    pub fn progress(&self) -> Progress {
+        let steps = self.trainer.steps;
+        // Right after an epoch's last step, that epoch, complete.
+        let done = self.trainer.batch_in_epoch == 0 && steps > 0;
+        let (batches, batch) = (self.trainer.batches_per_epoch(), self.trainer.config.batch);
+        let rate = self.images / self.active_secs.max(1e-9);
+        let remaining = (self.epochs * batches) as f64 - steps as f64;
+        Progress {
+            epoch: if done { self.trainer.epoch } else { self.trainer.epoch + 1 },
+            epochs: self.epochs,
+            batch: if done { batches } else { self.trainer.batch_in_epoch },
+            batches,
+            steps,
+            images_per_sec: rate,
+            eta_secs: remaining.max(0.0) * batch as f64 / rate.max(1e-9),
+        }
+    }
+
     async fn read_back(&mut self, device: &Device, done: bool, happened: &mut Vec<Happened>) -> Result<()> {
         let epoch = self.trainer.stats(device).await?;
         let now = (self.clock)();
@@ -300,18 +320,8 @@ impl Run {
         self.active_secs += now - self.last;
         self.images += interval.examples;
         (self.last, self.steps_at_last, self.seen) = (now, steps, epoch);
-        let (batches, batch) = (self.trainer.batches_per_epoch(), self.trainer.config.batch);
-        let rate = self.images / self.active_secs.max(1e-9);
-        let remaining = (self.epochs * batches) as f64 - steps as f64;
-        let progress = Progress {
-            epoch: if done { self.trainer.epoch } else { self.trainer.epoch + 1 },
-            epochs: self.epochs,
-            batch: if done { batches } else { self.trainer.batch_in_epoch },
-            batches,
-            steps,
-            images_per_sec: rate,
-            eta_secs: remaining.max(0.0) * batch as f64 / rate.max(1e-9),
-        };
+        let progress = self.progress();
+        debug_assert_eq!(progress.batch == progress.batches, done);
         happened.push(Happened::Readback(Readback { progress, epoch, interval }));
         self.readbacks += 1;
         let within = self.cadence.layer_stats_every.is_some_and(|n| self.readbacks.is_multiple_of(n.max(1)));

@@ -53,7 +53,9 @@ const pauseAndKeep = async () => {
   await page.getByTestId("pause").click();
   await status("paused");
   await page.waitForFunction(() => document.querySelector("[data-testid=saved]")?.innerText.startsWith("kept in this browser at step"), null, { timeout: 600_000 });
-  return Number((await page.getByTestId("saved").innerText()).match(/at step (\d+)$/)[1]);
+  const kept = Number((await page.getByTestId("saved").innerText()).match(/at step (\d+)$/)[1]);
+  assert.equal(kept, await page.evaluate(() => Number(document.querySelector("[data-testid=progress-text]")?.dataset.steps)), "the progress line shows the step it paused and was kept at");
+  return kept;
 };
 
 step("trains: the fit check lets a 1.25 GB checkpoint's run train on the CPU engine, and a pause keeps it");

@@ -159,10 +159,12 @@ impl Session {
         send(Event::Status { run: self.id, status: self.status.clone() });
     }
 
-    /// Pauses the run and keeps it, unless it is kept as it stands.
+    /// Pauses the run and keeps it, unless it is kept as it stands; the page shows the step it
+    /// paused at (its last readback may be a few steps behind).
     pub async fn pause(&mut self, device: &Device) {
         self.control = Control::Pause;
         self.run.rest();
+        send(Event::Progress { run: self.id, progress: self.run.progress() });
         self.set_status(Status::Paused);
         if self.unkept() {
             let _ = self.keep(device).await;
