@@ -145,7 +145,7 @@ pub(crate) fn values(spec: &ParamSpec, dtype: Dtype, shape: &[usize], data: &[u8
     }
     // An exact-size iterator, so the Vec is allocated once at its size: a `filter_map` has no
     // lower bound, and its Vec doubles (VGG-11's 411 MB weight asked for 512 MB, copying as it grew).
-    Ok(data.chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect())
+    Ok(data.chunks_exact(4).map(|b| <[u8; 4]>::try_from(b).map_or(0.0, f32::from_le_bytes)).collect())
 }
 
 /// The network a weights file says it holds: the metadata `cnnscope train --save` and the app
