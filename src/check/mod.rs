@@ -179,18 +179,19 @@ pub async fn open(choice: crate::Choice) -> Result<(Device, crate::engine::devic
 /// the caller trains on the CPU engine.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn trusted(gpu: &Device) -> std::result::Result<String, String> {
-    trusted_by(gpu, remembered::file().as_deref()).await
+    trusted_by(gpu, remembered::file().as_deref(), &nets(16, None)).await
 }
 
-/// [`trusted`], remembering in `file` (none: check at every call).
+/// [`trusted`], remembering in `file` (none: check at every call), checking the training steps of
+/// `nets`.
 #[cfg(not(target_arch = "wasm32"))]
-pub async fn trusted_by(gpu: &Device, file: Option<&std::path::Path>) -> std::result::Result<String, String> {
+pub async fn trusted_by(gpu: &Device, file: Option<&std::path::Path>, nets: &[NetConfig]) -> std::result::Result<String, String> {
     let Some(adapter) = gpu.gpu_ref() else { return Ok(String::new()) };
     let identity = remembered::identity(&adapter.info);
     let verdict = match file.and_then(|f| remembered::lookup(f, &identity)) {
         Some(verdict) => verdict,
         None => {
-            let verdict = match run(gpu, &Device::cpu(), &nets(16, None), |_, _| {}).await {
+            let verdict = match run(gpu, &Device::cpu(), nets, |_, _| {}).await {
                 Ok(report) => remembered::Verdict::of(&report),
                 Err(e) => remembered::Verdict { passed: false, summary: format!("its self-check could not run ({e})") },
             };

@@ -49,12 +49,12 @@ mod native {
         let file = std::env::temp_dir().join(format!("cnnscope-trust-{}.tsv", std::process::id()));
         let broken = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
         broken.gpu_ref().unwrap().break_kernel("let tx = c.tx - i32(t.z);", "let tx = c.tx - i32(t.y);");
-        let why = pollster::block_on(cnnscope::check::trusted_by(&broken, Some(&file))).unwrap_err();
+        let why = pollster::block_on(cnnscope::check::trusted_by(&broken, Some(&file), &nin())).unwrap_err();
         assert!(why.contains("cases differ from the CPU engine"), "{why}");
         let mended = Device::Wgsl(pollster::block_on(Gpu::new()).unwrap());
-        assert_eq!(pollster::block_on(cnnscope::check::trusted_by(&mended, Some(&file))), Err(why), "remembered, not checked again");
+        assert_eq!(pollster::block_on(cnnscope::check::trusted_by(&mended, Some(&file), &nin())), Err(why), "remembered, not checked again");
         std::fs::remove_file(&file).unwrap();
-        let checked = pollster::block_on(cnnscope::check::trusted_by(&mended, Some(&file))).unwrap();
+        let checked = pollster::block_on(cnnscope::check::trusted_by(&mended, Some(&file), &nin())).unwrap();
         assert!(checked.starts_with("checked on this GPU: "), "{checked}");
         std::fs::remove_file(&file).unwrap();
     }
