@@ -47,6 +47,11 @@ stage "native, 4-wide lavapipe: the engine tests again at subgroup size 4 (8 abo
 # drivers ignore the variable and simply run the tests twice.
 LP_NATIVE_VECTOR_WIDTH=128 cargo test --test kernels
 
+stage "native, 16-wide lavapipe: the engine tests again at subgroup size 16"
+# The widest subgroup the core takes (4 to 16 lanes); llvmpipe builds 512-bit vectors from narrower
+# instructions where the processor has no AVX-512.
+LP_NATIVE_VECTOR_WIDTH=512 cargo test --test kernels
+
 stage "native, no GPU timestamps: a step timed by round trips, as on adapters without timestamp-query"
 CNNSCOPE_NO_TIMESTAMPS=1 cargo test --test training a_timed_step
 

@@ -86,7 +86,8 @@ pub fn native_gpu() -> &'static Device {
     static GPU: std::sync::OnceLock<Device> = std::sync::OnceLock::new();
     GPU.get_or_init(|| {
         let gpu = pollster::block_on(Gpu::new()).unwrap_or_else(|e| panic!("{e}"));
-        eprintln!("testing on {}", gpu.describe());
+        let lanes = gpu.subgroup_size.map_or(String::new(), |n| format!(", the subgroup core at {n} lanes"));
+        eprintln!("testing on {}{lanes}", gpu.describe());
         Device::Wgsl(gpu)
     })
 }
