@@ -1,6 +1,6 @@
 //! The self-check (`cnnscope::check`) catches a wrong kernel: with one broken on purpose, as a
 //! driver's miscompile would break it, the check fails and names the kernel; unbroken, every case
-//! agrees. Natively: it needs a GPU of its own to break (the browser's pass is the page's).
+//! agrees. Each test breaks a GPU device of its own, never the one the other tests share.
 
 #[cfg(not(target_arch = "wasm32"))]
 mod native {
@@ -66,4 +66,19 @@ mod native {
         assert!(report.passed(), "{}", report.text());
         eprintln!("{}", report.text());
     }
+}
+
+/// In Chromium, on its WebGPU (SwiftShader here): the same broken kernel fails the check there too,
+/// naming it. The kernels alone (no training step: each net's kernels take SwiftShader a second
+/// apiece to compile), on a device of its own, since a broken kernel must not reach the other tests.
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen_test::wasm_bindgen_test]
+async fn the_check_catches_a_wrong_index_in_the_browser() {
+    use cnnscope::{Device, Gpu};
+    let gpu = Device::Wgsl(Gpu::new().await.unwrap());
+    gpu.gpu_ref().unwrap().break_kernel("let tx = c.tx - i32(t.z);", "let tx = c.tx - i32(t.y);");
+    let report = cnnscope::check::run(&gpu, &Device::cpu(), &[], |_, _| {}).await.unwrap();
+    let differs: Vec<&str> = report.cases.iter().filter(|c| !c.agrees()).map(|c| c.kernel.as_str()).collect();
+    assert_eq!(differs.iter().copied().collect::<std::collections::BTreeSet<_>>(), ["convolution: grad x"].into(), "{}", report.text());
+    assert!(report.cases.len() > 30, "{}", report.text());
 }
