@@ -61,6 +61,9 @@ pub enum Command {
     /// software adapter or without WebGPU), and move the run on screen to it, paused where it
     /// stands. The page sends it first, and when its user switches engine.
     OpenEngine { choice: cnnscope::Choice, webgpu: bool },
+    /// Run the self-check (`cnnscope::check`: the WGSL kernels against the CPU engine, case by
+    /// case) on this browser's WebGPU adapter, on a device of its own, whatever engine runs.
+    CheckAdapter,
     /// Test-only: destroy the GPU device, as a driver reset would (`lose_device_test`).
     LoseDevice,
     /// Test-only: end the worker as a bug would: a panic (`worker_crash_test`), or, with `abort`, an
@@ -158,6 +161,10 @@ pub enum Event {
     /// `name`: the kept file itself, handed from the browser's storage to its downloads, never
     /// through the worker's memory (a checkpoint can be 1.5 GB).
     KeptFile { run: String, name: String },
+    /// The self-check's progress (`CheckAdapter`): pieces of work compared of all.
+    Checking { done: usize, total: usize },
+    /// The self-check's report, or why it could not run.
+    Checked(Result<AdapterCheck, String>),
     /// The worker panicked (a bug in cnnscope): the message, for the page's crash notice.
     Crashed(String),
     /// A command had nothing to act on (pause a run that is not training, keep with no run…):
@@ -178,6 +185,15 @@ pub enum Status {
 
 /// Where a run stands: the run driver's own (`cnnscope::train::Run`), as the CLI's progress bar shows it too.
 pub use cnnscope::train::Progress;
+
+/// The self-check of the browser's adapter (`CheckAdapter`): whether every case agreed, its verdict
+/// line, and the whole report to copy into a bug report.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdapterCheck {
+    pub passed: bool,
+    pub verdict: String,
+    pub report: String,
+}
 
 /// The adapter as the page shows it, and the limit its fit check needs.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

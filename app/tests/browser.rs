@@ -593,6 +593,7 @@ fn ends(command: &Command) -> impl Fn(&Event) -> bool + use<> {
                 Command::Evaluate => matches!(e, Event::Evaluation(_)),
                 Command::Download(_) => matches!(e, Event::File { .. } | Event::KeptFile { .. } | Event::Message(_)),
                 Command::OpenEngine { .. } => matches!(e, Event::Adapter(_) | Event::Message(_)),
+                Command::CheckAdapter => matches!(e, Event::Checked(_)),
                 Command::LoseDevice => matches!(e, Event::Status { status: cnnscope_app::protocol::Status::DeviceLost(_), .. }),
                 Command::Panic { .. } => true,
             }

@@ -804,6 +804,12 @@ await auto.goto(`${url}?limit=320`);
 await auto.getByTestId("engine").waitFor({ timeout: 60_000 });
 assert.equal(await auto.getByTestId("engine").getAttribute("data-engine"), "cpu");
 assert.match(await auto.getByTestId("engine").innerText(), /this WebGPU adapter is a CPU \(.*swiftshader.*\): training on the CPU engine/i);
+// The self-check, on the adapter auto did not take: its kernels against the CPU engine, case by case.
+await auto.getByTestId("check-adapter").click();
+await auto.getByTestId("check-verdict").waitFor({ timeout: 300_000 });
+assert.match(await auto.getByTestId("check-verdict").innerText(), /^checked on this GPU: \d+ cases agree with the CPU engine$/);
+assert.match(await auto.getByTestId("check-report").textContent(), /self-check of the WGSL engine on .*swiftshader.* against the CPU engine[\s\S]*gemm Tiled: grad w[\s\S]*convolution: grad x/i);
+await auto.getByTestId("adapter").screenshot({ path: `${shots}/self-check.png` });
 await auto.getByTestId("data-ready").waitFor({ timeout: 180_000 });
 await auto.getByTestId("engine-choice").selectOption("gpu");
 await auto.waitForFunction(() => document.querySelector("[data-testid=engine]")?.dataset.engine === "gpu", null, { timeout: 60_000 });

@@ -158,7 +158,41 @@ fn AdapterCard(adapter: Adapter, has_webgpu: bool) -> impl IntoView {
             <dl class="limits">
                 {adapter.limits.into_iter().map(|(k, v)| view! { <dt>{k}</dt><dd>{v}</dd> }).collect_view()}
             </dl>
+            {has_webgpu.then(|| view! { <SelfCheck/> })}
         </section>
+    }
+}
+
+/// The adapter's self-check (`cnnscope::check`): a button that runs it, its progress, its verdict,
+/// and the whole report to copy into a bug report. No GPU in any test machine has run these
+/// kernels; this is how a user's GPU shows it runs them right.
+#[component]
+fn SelfCheck() -> impl IntoView {
+    let view = crate::page::view::use_view();
+    let run = move |_| {
+        view.check.set(None);
+        view.checking.set(Some((0, 0)));
+        crate::page::bridge::send(crate::protocol::Command::CheckAdapter);
+    };
+    view! {
+        <div class="self-check">
+            <button data-testid="check-adapter" disabled=move || view.checking.get().is_some() on:click=run>
+                "check this GPU's kernels against the CPU engine"
+            </button>
+            {move || view.checking.get().map(|(done, total)| view! {
+                <span class="hint" data-testid="check-progress">{format!(" checking: {done} of {total}")}</span>
+            })}
+            {move || view.check.get().map(|check| match check {
+                Ok(c) => view! {
+                    <p class=if c.passed { "hint" } else { "error" } data-testid="check-verdict">{c.verdict}</p>
+                    <details data-testid="check-report">
+                        <summary>"the report, case by case (copy it into a bug report)"</summary>
+                        <pre tabindex="0">{c.report}</pre>
+                    </details>
+                }.into_any(),
+                Err(e) => view! { <p class="error" data-testid="check-verdict">{e}</p> }.into_any(),
+            })}
+        </div>
     }
 }
 

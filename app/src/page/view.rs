@@ -4,13 +4,16 @@
 use leptos::prelude::*;
 
 use crate::page::charts::Series;
-use crate::protocol::{Adapter, Clock, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerHistory, LayerTime, Notes, Progress, Status};
+use crate::protocol::{Adapter, AdapterCheck, Clock, DataSummary, Evaluation, Event, Explanation, Image, Inspection, LayerHistory, LayerTime, Notes, Progress, Status};
 use crate::setup::Setup;
 
 #[derive(Clone, Copy)]
 pub struct View {
     /// The adapter the worker opened, or why there is none (`None` while it looks).
     pub adapter: RwSignal<Option<Result<Adapter, String>>>,
+    /// The adapter's self-check: its progress while it runs, then its report.
+    pub checking: RwSignal<Option<(usize, usize)>>,
+    pub check: RwSignal<Option<Result<AdapterCheck, String>>>,
     pub data: RwSignal<Option<Result<DataSummary, String>>>,
     pub data_progress: RwSignal<f64>,
     /// The knobs.
@@ -124,6 +127,8 @@ impl View {
             announcement: RwSignal::new(String::new()),
             epoch_announced: RwSignal::new(f64::NEG_INFINITY),
             inspections_asked: RwSignal::new(std::collections::VecDeque::new()),
+            checking: RwSignal::new(None),
+            check: RwSignal::new(None),
         }
     }
 
@@ -226,6 +231,15 @@ impl View {
             Event::Timing { run, step, layers, clock } if ours(run) => self.timing.set(Some((step, layers, clock))),
             Event::Preparing { run, done, total } if ours(run) => self.preparing.set(Some((done, total))),
             Event::Prepared { setup, done, total } => self.prepared.set(Some((setup, done, total))),
+            Event::Checking { done, total } => self.checking.set(Some((done, total))),
+            Event::Checked(check) => {
+                self.announce(match &check {
+                    Ok(c) => c.verdict.clone(),
+                    Err(e) => e.clone(),
+                });
+                self.checking.set(None);
+                self.check.set(Some(check));
+            }
             Event::FirstStep { run, secs, kernels } if ours(run) => self.first_step.set(Some((secs, kernels))),
             Event::Saved { run, result } if ours(run) => {
                 self.saved.set(Some(result));

@@ -25,7 +25,7 @@ use gloo_worker::{HandlerId, Worker, WorkerScope};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::spawn_local;
 
-use crate::protocol::{Adapter, Command, Control, DataSummary, Download, Event, Image, Incoming, Inspection, Notes, Status};
+use crate::protocol::{Adapter, AdapterCheck, Command, Control, DataSummary, Download, Event, Image, Incoming, Inspection, Notes, Status};
 use crate::setup::Setup;
 use session::Session;
 
@@ -389,6 +389,7 @@ impl Actor {
                 }
             }
             Command::OpenEngine { choice, webgpu } => self.open_engine(choice, webgpu).await,
+            Command::CheckAdapter => send(Event::Checked(check_adapter().await)),
             // A test's driver reset, done when the command came (`handle`): a training run's step
             // fails and a paused run's wait ends (both answer with the run's `Status(DeviceLost)`);
             // with no run going, the next command that needs the device opens a new one.
@@ -883,6 +884,21 @@ fn with_note(message: String, kept: Option<String>) -> String {
         None => message,
         Some(note) => format!("{message}; {note}"),
     }
+}
+
+/// The self-check (`cnnscope::check`) of the browser's adapter, on a WebGPU device of its own (the
+/// run on screen waits meanwhile): the kernels alone, at their awkward shapes, forward and backward
+/// (on SwiftShader ~12 s, most of it compiling). Named by what the browser says of its adapter.
+async fn check_adapter() -> Result<AdapterCheck, String> {
+    let gpu = Device::Wgsl(cnnscope::Gpu::new().await.map_err(|e| format!("there is no WebGPU adapter to check here: {e}"))?);
+    let progress = |done, total| send(Event::Checking { done, total });
+    let mut report = cnnscope::check::run(&gpu, &Device::cpu(), &[], progress).await.map_err(|e| format!("the self-check could not run: {e}"))?;
+    if let Some(name) = browser_adapter_info().await {
+        report.adapter = name;
+    }
+    let text = report.text();
+    let verdict = text.lines().last().unwrap_or_default().to_string();
+    Ok(AdapterCheck { passed: report.passed(), verdict, report: text })
 }
 
 /// What the browser says of its adapter (`GPUAdapter.info`: vendor, architecture, device,
