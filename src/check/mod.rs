@@ -54,6 +54,14 @@ impl Report {
         self.cases.iter().all(Case::agrees)
     }
 
+    /// The verdict in one line: how many cases agree, or how many differ and what to do.
+    pub fn verdict(&self) -> String {
+        match self.cases.iter().filter(|c| !c.agrees()).count() {
+            0 => format!("checked on this GPU: {} cases agree with the CPU engine", self.cases.len()),
+            n => format!("{n} of {} cases differ from the CPU engine: do not train on this adapter's WGSL engine (use --device cpu), and report this output", self.cases.len()),
+        }
+    }
+
     /// The report as text: a line per case, the failures marked, and the verdict.
     pub fn text(&self) -> String {
         let mut lines = vec![format!("self-check of the WGSL engine on {} against the CPU engine (tolerance {TOLERANCE:e})", self.adapter)];
@@ -61,11 +69,7 @@ impl Report {
             let verdict = if case.agrees() { "ok" } else { "DIFFERS" };
             lines.push(format!("  {:<36} {:<28} {:>9.2e}  {verdict}", case.kernel, case.shape, case.error));
         }
-        let failed = self.cases.iter().filter(|c| !c.agrees()).count();
-        lines.push(match failed {
-            0 => format!("checked on this GPU: {} cases agree with the CPU engine", self.cases.len()),
-            n => format!("{n} of {} cases differ from the CPU engine: do not train on this adapter's WGSL engine (use --device cpu), and report this output", self.cases.len()),
-        });
+        lines.push(self.verdict());
         lines.join("\n")
     }
 }
@@ -79,19 +83,6 @@ pub fn relative_error(got: &[f32], want: &[f32]) -> f64 {
     let scale = want.iter().fold(0f64, |m, &v| m.max(f64::from(v.abs())));
     let worst = got.iter().zip(want).fold(0f64, |m, (&a, &b)| m.max(f64::from((a - b).abs())));
     if scale == 0.0 { worst } else { worst / scale }
-}
-
-/// Values in [-1, 1) from `seed`, the same on every machine.
-fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..n)
-        .map(|_| {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 40) as f32 / (1u64 << 23) as f32 - 1.0
-        })
-        .collect()
 }
 
 /// The GEMM shapes checked (batch, in, out): one row, odd sizes around a tile's edge, a long
@@ -145,11 +136,12 @@ pub async fn run(gpu: &Device, cpu: &Device, nets: &[NetConfig], mut progress: i
     Ok(Report { adapter: gpu.describe(), cases })
 }
 
-/// The nets whose training step the check takes when none is named: all four at width ÷`ratio`,
-/// each at its quick recipe's side unless `side` is given.
-pub fn nets(ratio: usize, side: Option<usize>) -> Vec<NetConfig> {
-    crate::net::Arch::ALL
-        .into_iter()
+/// The nets whose training step the check takes: `archs` at width ÷`ratio`, each at its quick
+/// recipe's side unless `side` is given (all four when none is named).
+pub fn nets(archs: &[crate::net::Arch], ratio: usize, side: Option<usize>) -> Vec<NetConfig> {
+    archs
+        .iter()
+        .cloned()
         .map(|arch| {
             let recipe = crate::train::Recipe::quick(arch.clone());
             NetConfig { arch, ratio, side: side.unwrap_or(recipe.net.side), second_hidden: true }
@@ -179,7 +171,7 @@ pub async fn open(choice: crate::Choice) -> Result<(Device, crate::engine::devic
 /// the caller trains on the CPU engine.
 #[cfg(not(target_arch = "wasm32"))]
 pub async fn trusted(gpu: &Device) -> std::result::Result<String, String> {
-    trusted_by(gpu, remembered::file().as_deref(), &nets(16, None)).await
+    trusted_by(gpu, remembered::file().as_deref(), &nets(&crate::net::Arch::ALL, 16, None)).await
 }
 
 /// [`trusted`], remembering in `file` (none: check at every call), checking the training steps of
@@ -215,7 +207,7 @@ fn compare(cases: &mut Vec<Case>, kernel: &str, shape: &str, names: &[impl AsRef
 }
 
 fn upload(device: &Device, shape: &[usize], seed: u64, what: &str) -> Result<Tensor> {
-    Tensor::from_f32(device, shape, &values(shape.iter().product(), seed), what)
+    Tensor::from_f32(device, shape, &crate::reference::random(shape.iter().product(), seed), what)
 }
 
 async fn read_all(device: &Device, tensors: &[&Tensor]) -> Result<Vec<Vec<f32>>> {
@@ -296,7 +288,7 @@ async fn training_step(device: &Device, net: &NetConfig) -> Result<(Vec<String>,
     let net = Net::new(net.clone())?;
     let model = Model::new(device, net, Init::Default, 7)?;
     let side = 28;
-    let pixels: Vec<u8> = values(batch * side * side, 300).iter().map(|v| ((v + 1.0) * 127.5) as u8).collect();
+    let pixels: Vec<u8> = crate::reference::random(batch * side * side, 300).iter().map(|v| ((v + 1.0) * 127.5) as u8).collect();
     let labels: Vec<u8> = (0..batch as u8).map(|i| i % 10).collect();
     let images = crate::data::Images { count: batch, rows: side, cols: side, pixels };
     let split = crate::data::Split { images, labels };

@@ -11,13 +11,13 @@ use super::Report;
 #[derive(Clone, Debug, PartialEq)]
 pub struct Verdict {
     pub passed: bool,
-    /// The report's last line: "checked on this GPU: N cases agree…", or how many differ.
+    /// The report's verdict: "checked on this GPU: N cases agree…", or how many differ.
     pub summary: String,
 }
 
 impl Verdict {
     pub fn of(report: &Report) -> Verdict {
-        Verdict { passed: report.passed(), summary: report.text().lines().last().unwrap_or_default().to_string() }
+        Verdict { passed: report.passed(), summary: report.verdict() }
     }
 }
 

@@ -17,14 +17,27 @@ pub const METADATA_KEY: &str = "cnnscope.checkpoint";
 /// the whole file, or only its start up to the header's end will do (a 1.2 GB checkpoint in the
 /// browser's storage is told from its first bytes; safetensors' own reader wants every byte).
 pub fn is_checkpoint(bytes: &[u8]) -> bool {
+    header_metadata(bytes).is_ok_and(|m| m.is_some_and(|m| m.contains_key(METADATA_KEY)))
+}
+
+/// The bytes at the start of a safetensors file that hold its header (the 8-byte length and the
+/// JSON), given at least its first 8 bytes.
+pub fn header_len(start: &[u8]) -> Option<usize> {
+    let len = u64::from_le_bytes(start.get(..8)?.try_into().ok()?);
+    usize::try_from(len).ok()?.checked_add(8)
+}
+
+/// The `__metadata__` of the safetensors header at the start of a file (its first [`header_len`]
+/// bytes will do), or why there is none to read.
+pub fn header_metadata(start: &[u8]) -> std::result::Result<Option<HashMap<String, String>>, String> {
     #[derive(serde::Deserialize)]
-    struct Header {
+    struct Json {
         #[serde(rename = "__metadata__")]
         metadata: Option<HashMap<String, String>>,
     }
-    let length = bytes.get(..8).and_then(|b| b.try_into().ok()).map(u64::from_le_bytes);
-    let header = length.and_then(|n| usize::try_from(n).ok()?.checked_add(8)).and_then(|end| bytes.get(8..end));
-    header.and_then(|json| serde_json::from_slice::<Header>(json).ok()).is_some_and(|h| h.metadata.is_some_and(|m| m.contains_key(METADATA_KEY)))
+    let json = header_len(start).and_then(|end| start.get(8..end)).ok_or("the file is shorter than its header")?;
+    let json: Json = serde_json::from_slice(json).map_err(|e| format!("not a valid safetensors header ({e})"))?;
+    Ok(json.metadata)
 }
 
 /// Serialises `values` (one per spec, in order) as f32 safetensors.

@@ -34,3 +34,17 @@ impl Dims {
         ((n * self.c + c) * self.h + y) * self.w + x
     }
 }
+
+/// A deterministic pseudo-random vector in [-1, 1), the same on every machine (xorshift; no RNG
+/// crate): the kernel tests' inputs, and the self-check's (`crate::check`).
+pub fn random(len: usize, seed: u64) -> Vec<f32> {
+    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
+    (0..len)
+        .map(|_| {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
+        })
+        .collect()
+}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::engine::error::{EngineError, Result};
 use crate::model::weights::{self, SavedNet};
-pub use crate::model::weights::{METADATA_KEY, is_checkpoint};
+pub use crate::model::weights::{METADATA_KEY, header_len, is_checkpoint};
 use crate::net::{Net, NetConfig, ParamSpec};
 use crate::ops::{Adam, Sgd};
 use crate::train::optimizer::Optimizer;
@@ -335,24 +335,10 @@ pub struct Header {
     pub notes: String,
 }
 
-/// The bytes at the start of a safetensors file that hold its header (the 8-byte length and the
-/// JSON), given at least its first 8 bytes.
-pub fn header_len(start: &[u8]) -> Option<usize> {
-    let len = u64::from_le_bytes(start.get(..8)?.try_into().ok()?);
-    usize::try_from(len).ok()?.checked_add(8)
-}
-
 impl Header {
     /// Reads the header at the start of a checkpoint file (its first [`header_len`] bytes).
     pub fn read(start: &[u8]) -> Result<Header> {
-        #[derive(Deserialize)]
-        struct Json {
-            #[serde(rename = "__metadata__")]
-            metadata: Option<HashMap<String, String>>,
-        }
-        let json = header_len(start).and_then(|end| start.get(8..end)).ok_or_else(|| error("the file is shorter than its header"))?;
-        let json: Json = serde_json::from_slice(json).map_err(|e| error(format!("not a valid safetensors header ({e})")))?;
-        Header::from_metadata(json.metadata.as_ref())
+        Header::from_metadata(weights::header_metadata(start).map_err(error)?.as_ref())
     }
 
     /// The network and training state a checkpoint's metadata holds.

@@ -177,18 +177,8 @@ pub async fn run(device: &Device, rec: Recorder<'_>, out: &Tensor) -> Vec<f32> {
     out.read_f32(device).await.unwrap()
 }
 
-/// A deterministic pseudo-random vector in [-1, 1) (xorshift; tests need no RNG crate).
-pub fn random(len: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    (0..len)
-        .map(|_| {
-            s ^= s << 13;
-            s ^= s >> 7;
-            s ^= s << 17;
-            ((s >> 40) as f32 / (1u64 << 24) as f32) * 2.0 - 1.0
-        })
-        .collect()
-}
+/// A deterministic pseudo-random vector in [-1, 1) (the engine's own, which the self-check uses too).
+pub use cnnscope::reference::random;
 
 pub fn dot(a: &[f32], b: &[f32]) -> f64 {
     a.iter().zip(b).map(|(&x, &y)| x as f64 * y as f64).sum()

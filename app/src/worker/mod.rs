@@ -542,7 +542,7 @@ impl Actor {
         {
             return send(Event::Message(Err(format!("the checkpoint could not be downloaded: the run could not be kept first ({e})"))));
         }
-        send(Event::KeptFile { run: s.name(), name: format!("{}-step{}.ckpt", s.name(), s.run.trainer.steps) });
+        send(Event::KeptFile { run: s.name(), name: s.checkpoint_file_name() });
     }
 
     /// A new run of `setup`, from scratch or from the loaded weights, in place of the run on screen
@@ -870,11 +870,7 @@ async fn download(device: &Device, s: &Session, what: Download) -> Result<(Strin
         Download::Onnx => Ok((file("onnx"), model.save_onnx(device).await.map_err(|e| e.to_string())?)),
         // Opened weights are no kept run: their checkpoint (the weights with no training yet)
         // is built whole, as the weights are.
-        Download::Checkpoint => {
-            let bytes = s.tensors(device).await?.to_bytes().map_err(|e| e.to_string())?;
-            let steps = cnnscope::train::checkpoint::Header::read(&bytes).map(|h| h.state.steps).map_err(|e| e.to_string())?;
-            Ok((format!("{}-step{steps}.ckpt", s.name()), bytes))
-        }
+        Download::Checkpoint => Ok((s.checkpoint_file_name(), s.tensors(device).await?.to_bytes().map_err(|e| e.to_string())?)),
     }
 }
 
@@ -896,9 +892,7 @@ async fn check_adapter() -> Result<AdapterCheck, String> {
     if let Some(name) = browser_adapter_info().await {
         report.adapter = name;
     }
-    let text = report.text();
-    let verdict = text.lines().last().unwrap_or_default().to_string();
-    Ok(AdapterCheck { passed: report.passed(), verdict, report: text })
+    Ok(AdapterCheck { passed: report.passed(), verdict: report.verdict(), report: report.text() })
 }
 
 /// What the browser says of its adapter (`GPUAdapter.info`: vendor, architecture, device,

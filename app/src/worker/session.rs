@@ -134,6 +134,11 @@ impl Session {
         self.notes.name.clone()
     }
 
+    /// The name a download of its checkpoint gets: the run's, and the step it stands at.
+    pub fn checkpoint_file_name(&self) -> String {
+        format!("{}-step{}.ckpt", self.name(), self.run.trainer.steps)
+    }
+
     /// Whether the run trains or waits paused for "resume" (not finished, stopped or failed, and
     /// not opened weights): what pause, resume, stop, keep and timing requests act on.
     pub fn live(&self) -> bool {

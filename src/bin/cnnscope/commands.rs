@@ -32,14 +32,8 @@ pub async fn run(cli: Cli) -> Result<()> {
 
 /// The self-check (`cnnscope::check`) of the adapter wgpu picks, against the CPU engine.
 async fn check(args: &CheckArgs) -> Result<()> {
-    let configs: Vec<NetConfig> = match args.net.is_empty() {
-        true => cnnscope::check::nets(args.ratio, args.side),
-        false => args
-            .net
-            .iter()
-            .map(|arch| NetConfig { arch: arch.clone(), ratio: args.ratio, side: args.side.unwrap_or(Recipe::quick(arch.clone()).net.side), second_hidden: true })
-            .collect(),
-    };
+    let archs = if args.net.is_empty() { &Arch::ALL[..] } else { &args.net[..] };
+    let configs = cnnscope::check::nets(archs, args.ratio, args.side);
     let gpu = Device::Wgsl(Gpu::new().await?);
     eprintln!("checking {} against the CPU engine…", gpu.describe());
     let report = cnnscope::check::run(&gpu, &Device::cpu(), &configs, |done, total| eprint!("\r{done}/{total}")).await?;
